@@ -1,0 +1,103 @@
+use crate::{Error, Result};
+
+/// A row-major `rows × dim` f32 matrix: one embedding per row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    rows: usize,
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn zeros(rows: usize, dim: usize) -> Self {
+        Embeddings { rows, dim, data: vec![0.0; rows * dim] }
+    }
+    pub fn from_vec(rows: usize, dim: usize, data: Vec<f32>) -> Result<Self> {
+        if data.len() != rows * dim {
+            return Err(Error::Shape(format!(
+                "{} values cannot form {rows}×{dim}",
+                data.len()
+            )));
+        }
+        Ok(Embeddings { rows, dim, data })
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        &mut self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    pub fn iter_rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim.max(1)).take(self.rows)
+    }
+    /// Scales each row to unit L2 norm; all-zero rows stay zero.
+    pub fn l2_normalize(&mut self) {
+        if self.dim == 0 {
+            return;
+        }
+        for r in self.data.chunks_exact_mut(self.dim) {
+            let n = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                r.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+    }
+    /// Concatenates column blocks of equal row count: `[a | b | ...]`.
+    pub fn hconcat(parts: &[&Embeddings]) -> Result<Self> {
+        let rows = parts.first().map(|p| p.rows).unwrap_or(0);
+        if let Some(p) = parts.iter().find(|p| p.rows != rows) {
+            return Err(Error::Shape(format!("hconcat of {rows} and {} rows", p.rows)));
+        }
+        let dim = parts.iter().map(|p| p.dim).sum();
+        let mut data = Vec::with_capacity(rows * dim);
+        for i in 0..rows {
+            for p in parts {
+                data.extend_from_slice(p.row(i));
+            }
+        }
+        Ok(Embeddings { rows, dim, data })
+    }
+    /// Index of the first non-finite value, if any (row, column).
+    pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        let i = self.data.iter().position(|x| !x.is_finite())?;
+        Some((i / self.dim.max(1), i % self.dim.max(1)))
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn normalize_and_concat() {
+        let mut e = Embeddings::from_vec(2, 2, vec![3.0, 4.0, 0.0, 0.0]).unwrap();
+        e.l2_normalize();
+        assert_eq!(e.row(0), &[0.6, 0.8]);
+        assert_eq!(e.row(1), &[0.0, 0.0]);
+        let f = Embeddings::from_vec(2, 1, vec![7.0, 8.0]).unwrap();
+        let c = Embeddings::hconcat(&[&e, &f]).unwrap();
+        assert_eq!(c.row(1), &[0.0, 0.0, 8.0]);
+        assert!(Embeddings::from_vec(2, 2, vec![1.0]).is_err());
+        let bad = Embeddings::from_vec(1, 2, vec![1.0, f32::NAN]).unwrap();
+        assert_eq!(bad.first_non_finite(), Some((0, 1)));
+        assert_eq!(dot(&[1.0, 2.0], &[3.0, 4.0]), 11.0);
+    }
+}

@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One error type for the whole framework. Parse errors always carry the file and line so a user
+/// can open the offending row directly.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}:{line}: {msg}", path.display())]
+    Parse { path: PathBuf, line: usize, msg: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown {kind} id `{id}`{}", context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    UnknownId { kind: &'static str, id: String, context: Option<String> },
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    #[error("config: {0}")]
+    Config(String),
+    #[error("asset missing: {0}")]
+    MissingAsset(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+    pub fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
+        Error::Parse { path: path.into(), line, msg: msg.into() }
+    }
+}

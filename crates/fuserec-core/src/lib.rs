@@ -1,0 +1,19 @@
+//! Shared vocabulary of fuserec: ids, the row-major embedding matrix, interactions, item
+//! statistics, the error type and a deterministic random generator.
+//!
+//! Invariant: this crate does no I/O and no ML; every other crate can depend on it.
+
+mod embeddings;
+pub use embeddings::dot;
+mod error;
+mod ids;
+mod interaction;
+mod rng;
+mod stats;
+
+pub use embeddings::Embeddings;
+pub use error::{Error, Result};
+pub use ids::{IdMap, ItemId, UserId};
+pub use interaction::Interaction;
+pub use rng::Rng;
+pub use stats::ItemStats;

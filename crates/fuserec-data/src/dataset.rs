@@ -1,0 +1,126 @@
+//! The in-memory dataset every loader produces and every model consumes.
+
+use fuserec_core::{IdMap, Interaction};
+use std::path::PathBuf;
+
+/// What is known about an item besides its interactions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemMeta {
+    pub title: String,
+    pub tags: Vec<String>,
+    /// Where the item's image should be; `None` when the dataset has none for it. The file may
+    /// still turn out missing or undecodable: encoders then mask the image modality.
+    pub image: Option<PathBuf>,
+    /// Creation time (seconds), when the dataset records it.
+    pub created_at: Option<i64>,
+}
+
+impl ItemMeta {
+    /// Title followed by tags: the text the text encoders see.
+    pub fn text(&self) -> String {
+        if self.tags.is_empty() {
+            self.title.clone()
+        } else {
+            format!("{} {}", self.title, self.tags.join(" "))
+        }
+    }
+}
+
+/// What a policy should do with an interaction whose item is not in the item file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownIdPolicy {
+    /// Stop with an error naming file, line and id (default: a typo should not pass silently).
+    #[default]
+    Error,
+    /// Drop the row and count it in the [`LoadReport`].
+    Skip,
+    /// Add the item to the catalogue with empty metadata.
+    Add,
+}
+
+/// Counts of everything a loader dropped, repaired or noticed, shown to the user after loading.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LoadReport {
+    pub interaction_rows: usize,
+    pub interactions_kept: usize,
+    pub duplicate_interactions: usize,
+    pub unknown_item_rows: usize,
+    pub unknown_item_examples: Vec<String>,
+    pub items_added_from_interactions: usize,
+    pub duplicate_item_rows: usize,
+    pub items_without_image: usize,
+    pub empty_titles: usize,
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} interaction rows, {} kept; {} duplicate rows dropped; {} rows with unknown items{}; {} items added from interactions; {} duplicate item rows; {} items without image; {} empty titles",
+            self.interaction_rows,
+            self.interactions_kept,
+            self.duplicate_interactions,
+            self.unknown_item_rows,
+            if self.unknown_item_examples.is_empty() {
+                String::new()
+            } else {
+                format!(" (e.g. {})", self.unknown_item_examples.join(", "))
+            },
+            self.items_added_from_interactions,
+            self.duplicate_item_rows,
+            self.items_without_image,
+            self.empty_titles
+        )
+    }
+}
+
+/// Train/val/test files shipped with a dataset (a published split), used as given.
+#[derive(Clone, Debug, Default)]
+pub struct GivenSplit {
+    pub train: Vec<Interaction>,
+    pub val: Vec<Interaction>,
+    pub test_warm: Vec<Interaction>,
+    /// `None` when the dataset has a single `test` file; cold items are then the test items
+    /// absent from train.
+    pub test_cold: Option<Vec<Interaction>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub root: PathBuf,
+    pub users: IdMap,
+    pub items: IdMap,
+    /// Every interaction, sorted by `(ts, user, item)`.
+    pub interactions: Vec<Interaction>,
+    /// Indexed by `ItemId`.
+    pub items_meta: Vec<ItemMeta>,
+    pub report: LoadReport,
+    pub given_split: Option<GivenSplit>,
+}
+
+impl Dataset {
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+    pub fn n_positives(&self) -> usize {
+        self.interactions.iter().filter(|i| i.is_positive()).count()
+    }
+    /// Creation time per item: the recorded one, else the item's first interaction.
+    pub fn created_at(&self) -> Vec<Option<i64>> {
+        let mut first = vec![None::<i64>; self.n_items()];
+        for x in &self.interactions {
+            let f = &mut first[x.item.idx()];
+            *f = Some(f.map_or(x.ts, |t| t.min(x.ts)));
+        }
+        self.items_meta.iter().zip(first).map(|(m, f)| m.created_at.or(f)).collect()
+    }
+}
+
+pub(crate) fn sort_interactions(v: &mut [Interaction]) {
+    v.sort_by_key(|x| (x.ts, x.user, x.item));
+}

@@ -1,0 +1,169 @@
+//! Splits. The item cold-start protocol (as in ColdRec/ALDI): a seeded 20% of items are cold and
+//! all their interactions are test-cold; warm interactions split 80/10/10 by time per user. A global
+//! temporal split cuts all interactions at two time quantiles. A dataset's own files are used as
+//! given. Every split carries a hash of its content, logged with each result.
+
+use crate::dataset::{sort_interactions, Dataset};
+use fuserec_core::{Error, Interaction, Result, Rng};
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SplitConfig {
+    ColdStart {
+        #[serde(default = "default_cold")]
+        cold_fraction: f64,
+        #[serde(default = "default_tenth")]
+        val_fraction: f64,
+        #[serde(default = "default_tenth")]
+        test_fraction: f64,
+    },
+    Temporal {
+        #[serde(default = "default_tenth")]
+        val_fraction: f64,
+        #[serde(default = "default_tenth")]
+        test_fraction: f64,
+    },
+    /// Use the dataset's own train/val/test files.
+    Given,
+}
+
+fn default_cold() -> f64 {
+    0.2
+}
+fn default_tenth() -> f64 {
+    0.1
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig::ColdStart { cold_fraction: 0.2, val_fraction: 0.1, test_fraction: 0.1 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub protocol: String,
+    pub train: Vec<Interaction>,
+    pub val: Vec<Interaction>,
+    pub test_warm: Vec<Interaction>,
+    pub test_cold: Vec<Interaction>,
+    /// Per item: true when the item is cold (no training interactions by construction).
+    pub cold: Vec<bool>,
+    /// First 16 hex digits of the SHA-256 of the split's content (raw ids), stable across runs.
+    pub hash: String,
+}
+
+impl Split {
+    pub fn n_cold(&self) -> usize {
+        self.cold.iter().filter(|&&c| c).count()
+    }
+}
+
+pub fn split(ds: &Dataset, cfg: &SplitConfig, seed: u64) -> Result<Split> {
+    let check = |name: &str, f: f64| {
+        if (0.0..1.0).contains(&f) {
+            Ok(())
+        } else {
+            Err(Error::Config(format!("split {name} must be in [0, 1), got {f}")))
+        }
+    };
+    let n_items = ds.n_items();
+    let (protocol, train, val, test_warm, test_cold, cold) = match cfg {
+        SplitConfig::ColdStart { cold_fraction, val_fraction, test_fraction } => {
+            check("cold_fraction", *cold_fraction)?;
+            check("val_fraction", *val_fraction)?;
+            check("test_fraction", *test_fraction)?;
+            // Cold items are drawn among items with at least one positive, so the cold test set is
+            // as large as the fraction promises.
+            let mut has_pos = vec![false; n_items];
+            ds.interactions.iter().filter(|x| x.is_positive()).for_each(|x| has_pos[x.item.idx()] = true);
+            let mut candidates: Vec<usize> = (0..n_items).filter(|&i| has_pos[i]).collect();
+            Rng::derive(seed, 0x5EED).shuffle(&mut candidates);
+            let mut cold = vec![false; n_items];
+            let n_cold = (candidates.len() as f64 * cold_fraction).round() as usize;
+            candidates[..n_cold].iter().for_each(|&i| cold[i] = true);
+            let (test_cold, warm): (Vec<_>, Vec<_>) = ds.interactions.iter().copied().partition(|x| cold[x.item.idx()]);
+            let (train, val, test_warm) = per_user_by_time(&warm, ds.n_users(), *val_fraction, *test_fraction);
+            ("cold-start".to_string(), train, val, test_warm, test_cold, cold)
+        }
+        SplitConfig::Temporal { val_fraction, test_fraction } => {
+            check("val_fraction", *val_fraction)?;
+            check("test_fraction", *test_fraction)?;
+            let all = &ds.interactions; // sorted by time
+            let n = all.len();
+            let a = ((n as f64) * (1.0 - val_fraction - test_fraction)).round() as usize;
+            let b = ((n as f64) * (1.0 - test_fraction)).round() as usize;
+            let train = all[..a].to_vec();
+            let mut cold = vec![true; n_items];
+            train.iter().for_each(|x| cold[x.item.idx()] = false);
+            let (test_cold, test_warm): (Vec<_>, Vec<_>) = all[b..].iter().copied().partition(|x| cold[x.item.idx()]);
+            ("temporal".to_string(), train, all[a..b].to_vec(), test_warm, test_cold, cold)
+        }
+        SplitConfig::Given => {
+            let g = ds.given_split.as_ref().ok_or_else(|| {
+                Error::Config(format!("split kind = \"given\" but dataset `{}` has no train/test files", ds.name))
+            })?;
+            let mut cold = vec![true; n_items];
+            g.train.iter().for_each(|x| cold[x.item.idx()] = false);
+            let (test_warm, test_cold) = match &g.test_cold {
+                Some(tc) => {
+                    tc.iter().for_each(|x| cold[x.item.idx()] = true);
+                    if let Some(x) = g.train.iter().find(|x| cold[x.item.idx()]) {
+                        return Err(Error::Invalid(format!(
+                            "given split: item `{}` is in test_cold but also has training interactions",
+                            ds.items.raw(x.item.0)
+                        )));
+                    }
+                    (g.test_warm.clone(), tc.clone())
+                }
+                None => {
+                    let (c, w): (Vec<Interaction>, Vec<Interaction>) = g.test_warm.iter().copied().partition(|x| cold[x.item.idx()]);
+                    (w, c)
+                }
+            };
+            ("given".to_string(), g.train.clone(), g.val.clone(), test_warm, test_cold, cold)
+        }
+    };
+    let mut s = Split { protocol, train, val, test_warm, test_cold, cold, hash: String::new() };
+    for v in [&mut s.train, &mut s.val, &mut s.test_warm, &mut s.test_cold] {
+        sort_interactions(v);
+    }
+    s.hash = split_hash(ds, &s);
+    Ok(s)
+}
+
+/// For each user, interactions in time order: the last `test` share to test, the `val` share
+/// before it to validation, the rest to train. Users with few interactions keep them in train.
+fn per_user_by_time(
+    warm: &[Interaction],
+    n_users: usize,
+    val: f64,
+    test: f64,
+) -> (Vec<Interaction>, Vec<Interaction>, Vec<Interaction>) {
+    let mut by_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
+    warm.iter().for_each(|x| by_user[x.user.idx()].push(*x));
+    let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
+    for mut v in by_user {
+        v.sort_by_key(|x| (x.ts, x.item));
+        let n = v.len();
+        let n_test = (n as f64 * test).floor() as usize;
+        let n_val = (n as f64 * val).floor() as usize;
+        let n_train = n - n_test - n_val;
+        te.extend_from_slice(&v[n_train + n_val..]);
+        va.extend_from_slice(&v[n_train..n_train + n_val]);
+        tr.extend_from_slice(&v[..n_train]);
+    }
+    (tr, va, te)
+}
+
+fn split_hash(ds: &Dataset, s: &Split) -> String {
+    let mut h = Sha256::new();
+    h.update(s.protocol.as_bytes());
+    for (part, v) in [("train", &s.train), ("val", &s.val), ("test_warm", &s.test_warm), ("test_cold", &s.test_cold)] {
+        for x in v {
+            h.update(format!("{part}\t{}\t{}\t{}\t{}\n", ds.users.raw(x.user.0), ds.items.raw(x.item.0), x.ts, x.label).as_bytes());
+        }
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

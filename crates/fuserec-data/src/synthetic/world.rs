@@ -1,0 +1,272 @@
+use super::draw::{draw, Sketch};
+use super::vocab::{FILLER, TOPICS};
+use fuserec_core::{Error, Result, Rng};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Knobs of the synthetic world. `scale` multiplies users and items (and so interactions):
+/// scale 1 ≈ 160k impressions, scale 7 ≈ 1.1M.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorldConfig {
+    pub seed: u64,
+    pub scale: f64,
+    pub users: usize,
+    pub items: usize,
+    pub impressions_per_user: usize,
+    pub horizon_days: f64,
+    /// Share of items created after the start, uniformly over the horizon.
+    pub new_item_fraction: f64,
+    /// Zipf exponent of the logging policy's popularity prior.
+    pub zipf: f64,
+    /// Click model `σ(affinity·cos + quality_weight·q + bias)`.
+    pub affinity: f64,
+    pub quality_weight: f64,
+    pub bias: f64,
+    pub image_size: u32,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            seed: 7,
+            scale: 1.0,
+            users: 2000,
+            items: 3000,
+            impressions_per_user: 80,
+            horizon_days: 120.0,
+            new_item_fraction: 0.3,
+            zipf: 1.0,
+            affinity: 4.0,
+            quality_weight: 0.8,
+            bias: -3.0,
+            image_size: 64,
+        }
+    }
+}
+
+const T0: i64 = 1_700_000_000;
+const DAY: f64 = 86_400.0;
+
+pub struct WorldItem {
+    pub primary: usize,
+    pub secondary: usize,
+    pub latent: Vec<f64>,
+    pub quality: f64,
+    pub created_at: i64,
+    pub title: String,
+    pub tags: Vec<String>,
+}
+
+pub struct WorldEvent {
+    pub user: usize,
+    pub item: usize,
+    pub ts: i64,
+    pub click: bool,
+}
+
+pub struct World {
+    pub config: WorldConfig,
+    pub items: Vec<WorldItem>,
+    pub events: Vec<WorldEvent>,
+}
+
+fn normalize(v: &mut [f64]) {
+    let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+fn cumulative(w: impl Iterator<Item = f64>) -> Vec<f64> {
+    w.scan(0.0, |acc, x| {
+        *acc += x;
+        Some(*acc)
+    })
+    .collect()
+}
+
+impl World {
+    pub fn generate(config: &WorldConfig) -> Result<World> {
+        let c = config;
+        if !(c.scale > 0.0 && c.scale.is_finite()) {
+            return Err(Error::Config(format!("synthetic scale must be positive, got {}", c.scale)));
+        }
+        let n_items = ((c.items as f64 * c.scale).round() as usize).max(10);
+        let n_users = ((c.users as f64 * c.scale).round() as usize).max(2);
+        let k = TOPICS.len();
+        let horizon = (c.horizon_days * DAY) as i64;
+        let mut rng = Rng::derive(c.seed, 1);
+
+        // Items, in creation order (ids are assigned in that order).
+        let n_new = (n_items as f64 * c.new_item_fraction) as usize;
+        let mut created: Vec<i64> = (0..n_items)
+            .map(|i| if i < n_items - n_new { T0 } else { T0 + (rng.uniform() * 0.9 * horizon as f64) as i64 })
+            .collect();
+        created.sort_unstable();
+        let mut pop_rank: Vec<usize> = (0..n_items).collect();
+        rng.shuffle(&mut pop_rank);
+        let mut items = Vec::with_capacity(n_items);
+        for (i, &created_at) in created.iter().enumerate() {
+            let primary = rng.below(k);
+            let secondary = if rng.bernoulli(0.35) { rng.below(k) } else { primary };
+            let mut latent: Vec<f64> = (0..k).map(|_| 0.25 * rng.normal()).collect();
+            latent[primary] += 1.0;
+            latent[secondary] += 0.4;
+            normalize(&mut latent);
+            let n_words = 3 + rng.below(3);
+            let words: Vec<&str> = (0..n_words)
+                .map(|_| {
+                    let x = rng.uniform();
+                    let vocab = if x < 0.55 {
+                        &TOPICS[primary].1[..]
+                    } else if x < 0.7 {
+                        &TOPICS[secondary].1[..]
+                    } else {
+                        FILLER
+                    };
+                    vocab[rng.below(vocab.len())]
+                })
+                .collect();
+            let title = words.join(" ");
+            let mut tags = vec![TOPICS[if rng.bernoulli(0.85) { primary } else { rng.below(k) }].0.to_string()];
+            if secondary != primary && rng.bernoulli(0.5) {
+                tags.push(TOPICS[secondary].0.to_string());
+            }
+            let _ = i;
+            items.push(WorldItem { primary, secondary, latent, quality: rng.normal(), created_at, title, tags });
+        }
+        // Popularity prior: Zipf over a random rank, tilted by the hidden quality.
+        let pop: Vec<f64> = (0..n_items)
+            .map(|i| (pop_rank[i] as f64 + 1.0).powf(-c.zipf) * (0.5 * items[i].quality).exp())
+            .collect();
+        let cum_pop = cumulative(pop.iter().copied());
+        let mut by_topic: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (i, it) in items.iter().enumerate() {
+            by_topic[it.primary].push(i);
+        }
+        let cum_topic: Vec<Vec<f64>> = by_topic.iter().map(|l| cumulative(l.iter().map(|&i| pop[i]))).collect();
+
+        // Users and the logging policy. Each user has an independent stream, so generation is
+        // parallel and still deterministic.
+        let events: Vec<Vec<WorldEvent>> = (0..n_users)
+            .into_par_iter()
+            .map(|u| {
+                let mut r = Rng::derive(c.seed, 1000 + u as u64);
+                let (a, b) = (r.below(k), r.below(k));
+                let mut pref: Vec<f64> = (0..k).map(|_| 0.3 * r.normal().abs()).collect();
+                pref[a] += 1.0;
+                pref[b] += 0.6;
+                normalize(&mut pref);
+                let n = ((c.impressions_per_user as f64 * (0.5 * r.normal()).exp()) as usize).max(10);
+                let mut times: Vec<i64> = (0..n).map(|_| T0 + (r.uniform() * horizon as f64) as i64).collect();
+                times.sort_unstable();
+                let mut shown = HashSet::new();
+                let mut out = Vec::with_capacity(n);
+                for ts in times {
+                    let eligible = created.partition_point(|&t| t <= ts);
+                    let mut pick = || -> usize {
+                        let x = r.uniform();
+                        if x < 0.5 {
+                            r.pick_cumulative(&cum_pop[..eligible])
+                        } else if x < 0.8 {
+                            let t = if r.bernoulli(0.6) { a } else { b };
+                            let m = by_topic[t].partition_point(|&i| i < eligible);
+                            if m == 0 {
+                                return r.below(eligible);
+                            }
+                            by_topic[t][r.pick_cumulative(&cum_topic[t][..m])]
+                        } else if x < 0.9 {
+                            // Fresh-item slot: the last 14 days of arrivals.
+                            let lo = created.partition_point(|&t| t < ts - 14 * DAY as i64).min(eligible - 1);
+                            lo + r.below(eligible - lo)
+                        } else {
+                            r.below(eligible)
+                        }
+                    };
+                    let Some(item) = (0..8).map(|_| pick()).find(|i| !shown.contains(i)) else { continue };
+                    shown.insert(item);
+                    let it = &items[item];
+                    let cos: f64 = pref.iter().zip(&it.latent).map(|(x, y)| x * y).sum();
+                    let logit = c.affinity * cos + c.quality_weight * it.quality + c.bias;
+                    let click = r.bernoulli(1.0 / (1.0 + (-logit).exp()));
+                    out.push(WorldEvent { user: u, item, ts, click });
+                }
+                out
+            })
+            .collect();
+        let events = events.into_iter().flatten().collect();
+        Ok(World { config: c.clone(), items, events })
+    }
+
+    pub fn n_clicks(&self) -> usize {
+        self.events.iter().filter(|e| e.click).count()
+    }
+
+    /// Writes `items.tsv`, `interactions.tsv`, `images/i<N>.png`, `truth.tsv` (hidden topic and
+    /// quality, for analysis only; loaders ignore it) and `world.json`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| Error::io(p.clone(), e)
+        };
+        std::fs::create_dir_all(dir.join("images")).map_err(io(dir))?;
+        let mut items = String::from("item\ttitle\ttags\timage\tcreated_at\n");
+        let mut truth = String::from("item\tprimary_topic\tsecondary_topic\tquality\n");
+        for (i, it) in self.items.iter().enumerate() {
+            let _ = writeln!(items, "i{i}\t{}\t{}\timages/i{i}.png\t{}", it.title, it.tags.join("|"), it.created_at);
+            let _ = writeln!(truth, "i{i}\t{}\t{}\t{:.4}", TOPICS[it.primary].0, TOPICS[it.secondary].0, it.quality);
+        }
+        let mut inter = String::with_capacity(self.events.len() * 24);
+        inter.push_str("user\titem\ttimestamp\tlabel\n");
+        for e in &self.events {
+            let _ = writeln!(inter, "u{}\ti{}\t{}\t{}", e.user, e.item, e.ts, e.click as u8);
+        }
+        for (name, text) in [("items.tsv", &items), ("truth.tsv", &truth), ("interactions.tsv", &inter)] {
+            std::fs::write(dir.join(name), text).map_err(io(&dir.join(name)))?;
+        }
+        let bar = progress(self.items.len() as u64, "drawing item images");
+        let size = self.config.image_size;
+        self.items.par_iter().enumerate().try_for_each(|(i, it)| {
+            let sketch = Sketch { primary: it.primary, secondary: it.secondary, n_topics: TOPICS.len(), seed: self.config.seed ^ (i as u64) << 20 };
+            let p = dir.join(format!("images/i{i}.png"));
+            draw(&sketch, size).save(&p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+            bar.inc(1);
+            Ok::<_, Error>(())
+        })?;
+        bar.finish_and_clear();
+        let json = serde_json::to_string_pretty(&self.config).expect("config serialises");
+        std::fs::write(dir.join("world.json"), json).map_err(io(&dir.join("world.json")))
+    }
+}
+
+pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(msg.to_string());
+    bar
+}
+
+/// Generates the world into `dir` unless `dir/world.json` already records the same config (the
+/// world is a pure function of it). Returns whether it generated.
+pub fn ensure_world(config: &WorldConfig, dir: &Path) -> Result<bool> {
+    let marker = dir.join("world.json");
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        if serde_json::from_str::<WorldConfig>(&text).ok().as_ref() == Some(config) {
+            return Ok(false);
+        }
+    }
+    let tmp = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    World::generate(config)?.write(&tmp)?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+    Ok(true)
+}
