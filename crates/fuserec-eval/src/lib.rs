@@ -1,0 +1,19 @@
+//! Evaluation: ranking metrics @K, AUC/GAUC, catalogue metrics (coverage, cold share, exposure
+//! Gini), popularity-bucket breakdowns, bootstrap confidence intervals over users, and the
+//! Markdown/SVG pieces reports are made of.
+//!
+//! Invariants: every metric is a pure function of ranked lists and ground truth; users without
+//! relevant items are never averaged in (they are counted and reported instead); no I/O.
+
+mod auc;
+mod bootstrap;
+mod catalogue;
+mod ranking;
+pub mod svg;
+mod table;
+
+pub use auc::{auc, gauc};
+pub use bootstrap::{bootstrap_ci, Estimate};
+pub use catalogue::{cold_share_at_k, coverage_at_k, exposure_gini_at_k, gini, recall_by_bucket, Bucket, PopularityBuckets};
+pub use ranking::{evaluate_ranking, Hit, Mrr, Ndcg, Precision, RankingMetric, Recall, STANDARD_METRICS};
+pub use table::markdown_table;

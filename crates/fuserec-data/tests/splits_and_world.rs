@@ -1,0 +1,128 @@
+mod common;
+use common::scratch;
+use fuserec_data::synthetic::{World, WorldConfig};
+use fuserec_data::{load_dir, split, CtrPrior, LoadOptions, PosteriorStats, SplitConfig};
+use std::collections::HashMap;
+
+fn small() -> WorldConfig {
+    WorldConfig { scale: 0.1, ..Default::default() }
+}
+
+#[test]
+fn world_is_deterministic_by_seed() {
+    let a = World::generate(&small()).unwrap();
+    let b = World::generate(&small()).unwrap();
+    let key = |w: &World| w.events.iter().map(|e| (e.user, e.item, e.ts, e.click)).collect::<Vec<_>>();
+    assert_eq!(key(&a), key(&b));
+    assert_eq!(a.items.iter().map(|i| &i.title).collect::<Vec<_>>(), b.items.iter().map(|i| &i.title).collect::<Vec<_>>());
+    let c = World::generate(&WorldConfig { seed: 8, ..small() }).unwrap();
+    assert_ne!(key(&a), key(&c));
+}
+
+#[test]
+fn world_has_the_promised_structure() {
+    let w = World::generate(&WorldConfig::default()).unwrap();
+    let n = w.events.len() as f64;
+    let ctr = w.n_clicks() as f64 / n;
+    assert!((0.1..0.4).contains(&ctr), "ctr {ctr}");
+    // Popularity-biased logging: the 10% most shown items get a large share of impressions.
+    let mut shown = vec![0usize; w.items.len()];
+    w.events.iter().for_each(|e| shown[e.item] += 1);
+    shown.sort_unstable_by(|a, b| b.cmp(a));
+    let top: usize = shown[..w.items.len() / 10].iter().sum();
+    assert!(top as f64 / n > 0.4, "top-10% share {}", top as f64 / n);
+    // New items arrive over time and are never shown before they exist.
+    let t0 = w.items[0].created_at;
+    let new = w.items.iter().filter(|i| i.created_at > t0).count() as f64 / w.items.len() as f64;
+    assert!((0.25..0.35).contains(&new), "new share {new}");
+    assert!(w.events.iter().all(|e| e.ts >= w.items[e.item].created_at));
+    // Hidden quality raises the click rate (content cannot see it).
+    let (mut hi, mut lo) = ((0, 0), (0, 0));
+    for e in &w.events {
+        let q = w.items[e.item].quality;
+        let c = if q > 0.5 { &mut hi } else if q < -0.5 { &mut lo } else { continue };
+        c.0 += e.click as usize;
+        c.1 += 1;
+    }
+    assert!(hi.0 as f64 / hi.1 as f64 > 1.5 * lo.0 as f64 / lo.1 as f64);
+}
+
+#[test]
+fn scale_reaches_a_million_interactions() {
+    let w = World::generate(&WorldConfig { scale: 7.0, ..Default::default() }).unwrap();
+    assert!(w.events.len() >= 1_000_000, "{}", w.events.len());
+}
+
+#[test]
+fn world_round_trips_through_the_generic_loader() {
+    let d = scratch("world");
+    let w = World::generate(&small()).unwrap();
+    w.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    assert_eq!(ds.interactions.len(), w.events.len());
+    assert_eq!(ds.n_positives(), w.n_clicks());
+    assert_eq!(ds.n_items(), w.items.len());
+    assert_eq!(ds.report.items_without_image, 0);
+    let img = fuserec_data::open_image(ds.items_meta[3].image.as_deref()).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+    assert_eq!(ds.items_meta[3].created_at, Some(w.items[3].created_at));
+}
+
+#[test]
+fn cold_start_split_invariants() {
+    let w = World::generate(&small()).unwrap();
+    let d = scratch("split");
+    w.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let s = split(&ds, &SplitConfig::default(), 3).unwrap();
+    // Cold items never appear outside test_cold, and all their interactions are there.
+    for x in s.train.iter().chain(&s.val).chain(&s.test_warm) {
+        assert!(!s.cold[x.item.idx()]);
+    }
+    assert!(s.test_cold.iter().all(|x| s.cold[x.item.idx()]));
+    assert_eq!(s.train.len() + s.val.len() + s.test_warm.len() + s.test_cold.len(), ds.interactions.len());
+    // Per user, train precedes val precedes test in time.
+    let mut last_train: HashMap<u32, i64> = HashMap::new();
+    s.train.iter().for_each(|x| { let e = last_train.entry(x.user.0).or_insert(i64::MIN); *e = (*e).max(x.ts); });
+    for x in s.val.iter().chain(&s.test_warm) {
+        assert!(x.ts >= last_train.get(&x.user.0).copied().unwrap_or(i64::MIN));
+    }
+    // Same seed, same hash; another seed, other cold items.
+    assert_eq!(s.hash, split(&ds, &SplitConfig::default(), 3).unwrap().hash);
+    let other = split(&ds, &SplitConfig::default(), 4).unwrap();
+    assert_ne!(s.hash, other.hash);
+    assert_ne!(s.cold, other.cold);
+    let bad = SplitConfig::ColdStart { cold_fraction: 1.5, val_fraction: 0.1, test_fraction: 0.1 };
+    assert!(split(&ds, &bad, 1).is_err());
+}
+
+#[test]
+fn temporal_split_is_ordered_and_new_items_are_cold() {
+    let w = World::generate(&small()).unwrap();
+    let d = scratch("temporal");
+    w.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let s = split(&ds, &SplitConfig::Temporal { val_fraction: 0.1, test_fraction: 0.1 }, 1).unwrap();
+    let max = |v: &[fuserec_core::Interaction]| v.iter().map(|x| x.ts).max().unwrap();
+    let min = |v: &[fuserec_core::Interaction]| v.iter().map(|x| x.ts).min().unwrap();
+    assert!(max(&s.train) <= min(&s.val) && max(&s.val) <= min(&s.test_warm));
+    assert!(!s.test_cold.is_empty(), "items arriving late are cold in a temporal split");
+    assert!(s.test_cold.iter().all(|x| s.cold[x.item.idx()]));
+}
+
+#[test]
+fn posterior_stats_on_the_world_never_see_the_future() {
+    let w = World::generate(&small()).unwrap();
+    let d = scratch("stats");
+    w.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let t = ds.interactions[ds.interactions.len() / 2].ts;
+    let full = PosteriorStats::new(&ds.interactions, ds.created_at(), CtrPrior::default());
+    let past: Vec<_> = ds.interactions.iter().filter(|x| x.ts < t).copied().collect();
+    let cut = PosteriorStats::new(&past, ds.created_at(), CtrPrior::default());
+    for i in 0..ds.n_items() {
+        assert_eq!(full.at(i, t), cut.at(i, t), "item {i}");
+    }
+    let exposures: f32 = (0..ds.n_items()).map(|i| full.at(i, t).exposures).sum();
+    assert_eq!(exposures as usize, past.len());
+}

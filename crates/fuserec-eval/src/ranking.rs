@@ -1,0 +1,142 @@
+//! Top-K ranking metrics, one small type each behind [`RankingMetric`].
+//! `relevant` is a user's ground-truth item set, sorted ascending and de-duplicated.
+
+use crate::bootstrap::{bootstrap_ci, Estimate};
+use std::collections::BTreeMap;
+
+pub trait RankingMetric: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The metric for one user: `ranked` best first (only its first `k` entries count).
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64;
+}
+
+fn hits(ranked: &[u32], relevant: &[u32], k: usize) -> impl Iterator<Item = usize> {
+    ranked.iter().take(k).enumerate().filter(|(_, i)| relevant.binary_search(i).is_ok()).map(|(r, _)| r)
+}
+
+/// |top-K ∩ relevant| / |relevant|.
+pub struct Recall;
+impl RankingMetric for Recall {
+    fn name(&self) -> &'static str {
+        "recall"
+    }
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        if relevant.is_empty() {
+            return 0.0;
+        }
+        hits(ranked, relevant, k).count() as f64 / relevant.len() as f64
+    }
+}
+
+/// |top-K ∩ relevant| / K.
+pub struct Precision;
+impl RankingMetric for Precision {
+    fn name(&self) -> &'static str {
+        "precision"
+    }
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        if k == 0 {
+            return 0.0;
+        }
+        hits(ranked, relevant, k).count() as f64 / k as f64
+    }
+}
+
+/// 1 if any relevant item is in the top K.
+pub struct Hit;
+impl RankingMetric for Hit {
+    fn name(&self) -> &'static str {
+        "hit"
+    }
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        hits(ranked, relevant, k).next().is_some() as u8 as f64
+    }
+}
+
+/// DCG with binary gains `1/log2(rank+2)`, over the ideal DCG of min(|relevant|, K) hits.
+pub struct Ndcg;
+impl RankingMetric for Ndcg {
+    fn name(&self) -> &'static str {
+        "ndcg"
+    }
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        let dcg = hits(ranked, relevant, k).fold(0.0, |acc, r| acc + 1.0 / (r as f64 + 2.0).log2());
+        let idcg: f64 = (0..relevant.len().min(k)).map(|r| 1.0 / (r as f64 + 2.0).log2()).sum();
+        if idcg == 0.0 { 0.0 } else { dcg / idcg }
+    }
+}
+
+/// Reciprocal rank of the first relevant item within the top K (0 if none).
+pub struct Mrr;
+impl RankingMetric for Mrr {
+    fn name(&self) -> &'static str {
+        "mrr"
+    }
+    fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        hits(ranked, relevant, k).next().map_or(0.0, |r| 1.0 / (r as f64 + 1.0))
+    }
+}
+
+pub const STANDARD_METRICS: &[&dyn RankingMetric] = &[&Recall, &Ndcg, &Hit, &Precision, &Mrr];
+
+/// Means (with bootstrap 95% CIs over users) of every metric at every K, keyed `"recall@20"`.
+/// Users whose `relevant` set is empty are skipped.
+pub fn evaluate_ranking(
+    metrics: &[&dyn RankingMetric],
+    ks: &[usize],
+    ranked: &[Vec<u32>],
+    relevant: &[Vec<u32>],
+    resamples: usize,
+    seed: u64,
+) -> BTreeMap<String, Estimate> {
+    assert_eq!(ranked.len(), relevant.len(), "one ranked list per user");
+    let users: Vec<usize> = (0..ranked.len()).filter(|&u| !relevant[u].is_empty()).collect();
+    let mut out = BTreeMap::new();
+    for m in metrics {
+        for &k in ks {
+            let vals: Vec<f64> = users.iter().map(|&u| m.per_user(&ranked[u], &relevant[u], k)).collect();
+            out.insert(format!("{}@{k}", m.name()), bootstrap_ci(&vals, resamples, seed));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ranked: 7 3 9 1 5 ; relevant: {1, 3, 8} → hits at ranks 1 and 3 (0-based).
+    const R: &[u32] = &[7, 3, 9, 1, 5];
+    const T: &[u32] = &[1, 3, 8];
+
+    #[test]
+    fn hand_computed_values() {
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        close(Recall.per_user(R, T, 5), 2.0 / 3.0);
+        close(Recall.per_user(R, T, 2), 1.0 / 3.0);
+        close(Precision.per_user(R, T, 5), 2.0 / 5.0);
+        close(Precision.per_user(R, T, 1), 0.0);
+        close(Hit.per_user(R, T, 1), 0.0);
+        close(Hit.per_user(R, T, 2), 1.0);
+        close(Mrr.per_user(R, T, 5), 0.5);
+        close(Mrr.per_user(R, T, 1), 0.0);
+        // DCG = 1/log2(3) + 1/log2(5); IDCG (3 relevant, K=5) = 1 + 1/log2(3) + 1/log2(4)
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
+        close(Ndcg.per_user(R, T, 5), dcg / (1.0 + 1.0 / 3f64.log2() + 0.5));
+        // K=2: DCG = 1/log2(3); IDCG = 1 + 1/log2(3)
+        close(Ndcg.per_user(R, T, 2), (1.0 / 3f64.log2()) / (1.0 + 1.0 / 3f64.log2()));
+        close(Ndcg.per_user(&[1, 3, 8], T, 3), 1.0);
+        // A list shorter than K (model could not score more) just has fewer hits.
+        close(Recall.per_user(&[8], T, 10), 1.0 / 3.0);
+    }
+
+    #[test]
+    fn users_without_truth_are_skipped() {
+        let ranked = vec![R.to_vec(), vec![1, 2], vec![4]];
+        let relevant = vec![T.to_vec(), vec![], vec![4]];
+        let m = evaluate_ranking(&[&Recall], &[5], &ranked, &relevant, 0, 0);
+        let e = &m["recall@5"];
+        assert_eq!(e.n, 2);
+        assert!((e.mean - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,128 @@
+//! Minimal SVG charts for reports (no plotting dependency): grouped bars with error bars, and
+//! lines over categorical x.
+
+use std::fmt::Write;
+
+const PALETTE: &[&str] = &["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"];
+const W: f64 = 720.0;
+const H: f64 = 400.0;
+const L: f64 = 64.0;
+const R: f64 = 170.0;
+const T: f64 = 40.0;
+const B: f64 = 56.0;
+
+pub struct Series {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// Optional `(lo, hi)` per value, drawn as error bars.
+    pub intervals: Option<Vec<(f64, f64)>>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn frame(title: &str, ylabel: &str, ymax: f64, groups: &[String], out: &mut String) -> f64 {
+    let ymax = if ymax > 0.0 && ymax.is_finite() { ymax * 1.1 } else { 1.0 };
+    let _ = write!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#);
+    let _ = write!(out, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, (L + W - R) / 2.0, esc(title));
+    let _ = write!(out, r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#, (T + H - B) / 2.0, esc(ylabel));
+    for t in 0..=5 {
+        let v = ymax * t as f64 / 5.0;
+        let y = H - B - (H - T - B) * t as f64 / 5.0;
+        let _ = write!(out, r##"<line x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, W - R, L - 6.0, y + 4.0, fmt_tick(v));
+    }
+    let gw = (W - L - R) / groups.len().max(1) as f64;
+    for (g, name) in groups.iter().enumerate() {
+        let _ = write!(out, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, L + gw * (g as f64 + 0.5), H - B + 18.0, esc(name));
+    }
+    let _ = write!(out, r##"<line x1="{L}" x2="{L}" y1="{T}" y2="{}" stroke="#333"/><line x1="{L}" x2="{}" y1="{}" y2="{}" stroke="#333"/>"##, H - B, W - R, H - B, H - B);
+    ymax
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v >= 10.0 { format!("{v:.0}") } else if v >= 1.0 { format!("{v:.1}") } else { format!("{v:.3}") }
+}
+
+fn legend(series: &[Series], out: &mut String) {
+    for (s, ser) in series.iter().enumerate() {
+        let y = T + 10.0 + 18.0 * s as f64;
+        let _ = write!(out, r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#, W - R + 14.0, y - 10.0, PALETTE[s % PALETTE.len()], W - R + 32.0, y, esc(&ser.name));
+    }
+}
+
+fn y_of(v: f64, ymax: f64) -> f64 {
+    H - B - (H - T - B) * (v / ymax).clamp(0.0, 1.0)
+}
+
+/// Grouped bars: one group per `groups` entry, one bar per series. Non-finite values are left out.
+pub fn bar_chart(title: &str, ylabel: &str, groups: &[String], series: &[Series]) -> String {
+    let ymax = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied().chain(s.intervals.iter().flatten().map(|i| i.1)))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let mut out = String::new();
+    let ymax = frame(title, ylabel, ymax, groups, &mut out);
+    let gw = (W - L - R) / groups.len().max(1) as f64;
+    let bw = gw * 0.8 / series.len().max(1) as f64;
+    for (s, ser) in series.iter().enumerate() {
+        for (g, &v) in ser.values.iter().enumerate() {
+            if !v.is_finite() {
+                continue;
+            }
+            let x = L + gw * g as f64 + gw * 0.1 + bw * s as f64;
+            let y = y_of(v, ymax);
+            let _ = write!(out, r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {v:.4}</title></rect>"#, bw * 0.92, H - B - y, PALETTE[s % PALETTE.len()], esc(&ser.name));
+            if let Some((lo, hi)) = ser.intervals.as_ref().and_then(|iv| iv.get(g)).filter(|(a, b)| a.is_finite() && b.is_finite()) {
+                let cx = x + bw * 0.46;
+                let _ = write!(out, r##"<line x1="{cx:.1}" x2="{cx:.1}" y1="{:.1}" y2="{:.1}" stroke="#222"/>"##, y_of(*lo, ymax), y_of(*hi, ymax));
+            }
+        }
+    }
+    legend(series, &mut out);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Lines over categorical x positions; non-finite points break the line.
+pub fn line_chart(title: &str, ylabel: &str, xs: &[String], series: &[Series]) -> String {
+    let ymax = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let mut out = String::new();
+    let ymax = frame(title, ylabel, ymax, xs, &mut out);
+    let gw = (W - L - R) / xs.len().max(1) as f64;
+    for (s, ser) in series.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
+        let mut path = String::new();
+        let mut pen_down = false;
+        for (i, &v) in ser.values.iter().enumerate() {
+            if !v.is_finite() {
+                pen_down = false;
+                continue;
+            }
+            let (x, y) = (L + gw * (i as f64 + 0.5), y_of(v, ymax));
+            let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
+            pen_down = true;
+            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"><title>{}: {v:.4}</title></circle>"#, esc(&ser.name));
+        }
+        let _ = write!(out, r#"<path d="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, path.trim_end());
+    }
+    legend(series, &mut out);
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn bars_scale_to_the_largest_value_and_skip_nan() {
+        let s = bar_chart("t", "y", &["a".into(), "b".into()], &[Series { name: "m<1>".into(), values: vec![1.0, f64::NAN], intervals: None }]);
+        assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
+        assert_eq!(s.matches("<rect x=").count(), 2, "one bar + one legend swatch");
+        assert!(s.contains("m&lt;1&gt;"));
+        // The bar for 1.0 reaches 1/1.1 of the plot height.
+        let h = (H - T - B) / 1.1;
+        assert!(s.contains(&format!("height=\"{h:.1}\"")), "{s}");
+    }
+}

@@ -1,0 +1,52 @@
+use crate::recommender::{Recommender, TrainData};
+use fuserec_core::{Embeddings, Error, Result};
+use rayon::prelude::*;
+
+/// Content-based k-NN: the user profile is the mean of the (L2-normalised) content vectors of
+/// their history; an item's score is its cosine with that profile. Serves cold items, since it
+/// needs no interactions of the item. Items with no content at all cannot be scored.
+pub struct ContentKnn {
+    items: Embeddings,
+    has_content: Vec<bool>,
+    label: String,
+}
+
+impl ContentKnn {
+    pub fn fit(data: &TrainData, text_weight: f32, image_weight: f32) -> Result<Self> {
+        let f = data.features.ok_or_else(|| Error::Config("content-knn needs item features ([features] in the config)".into()))?;
+        let (items, has_content) = f.fused(text_weight, image_weight)?;
+        let mut used: Vec<String> = Vec::new();
+        for (name, present, w) in [("text", f.text.is_some(), text_weight), ("image", f.image.is_some(), image_weight)] {
+            if present && w > 0.0 {
+                used.push(if text_weight == image_weight || text_weight * image_weight == 0.0 { name.to_string() } else { format!("{name}×{w}") });
+            }
+        }
+        Ok(ContentKnn { items, has_content, label: used.join("+") })
+    }
+}
+
+impl Recommender for ContentKnn {
+    fn name(&self) -> String {
+        format!("ContentKNN[{}]", self.label)
+    }
+    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+        let d = self.items.dim();
+        let mut profiles = Embeddings::zeros(histories.len(), d);
+        profiles.as_mut_slice().par_chunks_mut(d).zip(histories.par_iter()).for_each(|(p, hist)| {
+            for &h in hist.iter().filter(|&&h| self.has_content[h as usize]) {
+                p.iter_mut().zip(self.items.row(h as usize)).for_each(|(a, b)| *a += b);
+            }
+        });
+        profiles.l2_normalize();
+        fuserec_index::inner_products(&profiles, &self.items, out).expect("shapes agree by construction");
+        let n = self.items.rows();
+        out.par_chunks_mut(n).zip(profiles.as_slice().par_chunks(d)).for_each(|(row, p)| {
+            let empty = p.iter().all(|&x| x == 0.0);
+            for (s, &ok) in row.iter_mut().zip(&self.has_content) {
+                if !ok || empty {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+        });
+    }
+}

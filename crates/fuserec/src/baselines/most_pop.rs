@@ -1,0 +1,25 @@
+use crate::recommender::{Recommender, TrainData};
+
+/// Ranks by training positives. Items never clicked in training (all cold items) cannot be
+/// scored: popularity carries no information about them.
+pub struct MostPop {
+    scores: Vec<f32>,
+}
+
+impl MostPop {
+    pub fn fit(data: &TrainData) -> Self {
+        let scores = data.item_popularity.iter().map(|&c| if c == 0 { f32::NEG_INFINITY } else { c as f32 }).collect();
+        MostPop { scores }
+    }
+}
+
+impl Recommender for MostPop {
+    fn name(&self) -> String {
+        "MostPop".into()
+    }
+    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+        for row in out.chunks_exact_mut(self.scores.len()).take(histories.len()) {
+            row.copy_from_slice(&self.scores);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+use crate::recommender::{Recommender, TrainData};
+use fuserec_core::Rng;
+
+/// Uniformly random scores, fixed by seed: the chance level each segment's numbers should be
+/// read against (e.g. COLD recall@K of a random ranker ≈ K / number of cold items).
+pub struct RandomScores {
+    n_items: usize,
+    seed: u64,
+}
+
+impl RandomScores {
+    pub fn fit(data: &TrainData, seed: u64) -> Self {
+        RandomScores { n_items: data.n_items, seed }
+    }
+}
+
+impl Recommender for RandomScores {
+    fn name(&self) -> String {
+        "Random".into()
+    }
+    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+        for (row, h) in out.chunks_exact_mut(self.n_items).zip(histories) {
+            // Seeded by the history so a user gets the same list in every batch layout.
+            let key = h.iter().fold(self.seed, |a, &i| a.rotate_left(5) ^ i as u64);
+            let mut r = Rng::derive(key, h.len() as u64);
+            row.iter_mut().for_each(|x| *x = r.uniform() as f32);
+        }
+    }
+}

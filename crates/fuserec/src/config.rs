@@ -1,0 +1,189 @@
+//! Experiment configuration (TOML). Everything a run depends on is here, so a results folder plus
+//! its config reproduce the table.
+
+use fuserec_core::{Error, Result};
+use fuserec_data::{SplitConfig, UnknownIdPolicy};
+use fuserec_eval::PopularityBuckets;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// One run per seed; the seed drives the split (which items are cold).
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Cut-offs; the first is the headline K of the printed table.
+    #[serde(default = "default_k")]
+    pub k: Vec<usize>,
+    /// Bootstrap resamples for the 95% CIs (0 disables).
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: usize,
+    pub dataset: DatasetConfig,
+    #[serde(default)]
+    pub split: SplitConfig,
+    #[serde(default)]
+    pub features: FeaturesConfig,
+    #[serde(default)]
+    pub buckets: PopularityBuckets,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelConfig>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1]
+}
+fn default_k() -> Vec<usize> {
+    vec![20, 10, 50]
+}
+fn default_bootstrap() -> usize {
+    200
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DatasetConfig {
+    /// The embedded synthetic world (generated once per config into the cache).
+    Synthetic {
+        #[serde(default = "default_world_seed")]
+        seed: u64,
+        #[serde(default = "default_scale")]
+        scale: f64,
+    },
+    /// A folder in fuserec's layout (see `fuserec_data::load_dir`).
+    Dir {
+        path: PathBuf,
+        #[serde(default)]
+        unknown_items: UnknownIdPolicy,
+    },
+    /// MovieLens from `cargo xtask assets`, posters from the shared assets folder.
+    Movielens {
+        #[serde(default = "default_ml")]
+        name: String,
+        #[serde(default = "yes")]
+        posters: bool,
+    },
+}
+
+fn default_world_seed() -> u64 {
+    7
+}
+fn default_scale() -> f64 {
+    1.0
+}
+fn default_ml() -> String {
+    "ml-100k".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// Which backbone encodes each modality; `"none"` leaves the modality out. Swapping a backbone is
+/// this one line.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    #[serde(default = "default_text")]
+    pub text: String,
+    #[serde(default = "default_image")]
+    pub image: String,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig { text: default_text(), image: default_image() }
+    }
+}
+fn default_text() -> String {
+    "hashed-ngram".into()
+}
+fn default_image() -> String {
+    "color-hist".into()
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// Seeded random scores: the chance level.
+    Random,
+    MostPop,
+    ItemKnn {
+        #[serde(default = "default_neighbours")]
+        neighbours: usize,
+    },
+    ContentKnn {
+        #[serde(default = "one")]
+        text_weight: f32,
+        #[serde(default = "one")]
+        image_weight: f32,
+    },
+}
+
+fn default_neighbours() -> usize {
+    100
+}
+fn one() -> f32 {
+    1.0
+}
+
+impl ExperimentConfig {
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
+        let cfg: ExperimentConfig = toml::from_str(text).map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
+        cfg.validate().map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text, path)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.seeds.is_empty() {
+            return Err("`seeds` is empty".into());
+        }
+        if self.k.is_empty() || self.k.contains(&0) {
+            return Err("`k` must list cut-offs ≥ 1".into());
+        }
+        if self.models.is_empty() {
+            return Err("no [[model]] tables".into());
+        }
+        if self.buckets.edges.first() != Some(&0) || self.buckets.edges.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("bucket edges must start at 0 and increase".into());
+        }
+        Ok(())
+    }
+
+    pub fn max_k(&self) -> usize {
+        *self.k.iter().max().expect("validated non-empty")
+    }
+
+    pub fn needs_features(&self) -> bool {
+        self.models.iter().any(|m| matches!(m, ModelConfig::ContentKnn { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parses_minimal_and_rejects_typos() {
+        let ok = r#"
+            name = "t"
+            [dataset]
+            kind = "synthetic"
+            [[model]]
+            kind = "item-knn"
+        "#;
+        let c = ExperimentConfig::from_toml(ok, Path::new("t.toml")).unwrap();
+        assert!(matches!(c.models[0], ModelConfig::ItemKnn { neighbours: 100 }));
+        assert_eq!(c.k[0], 20);
+        let typo = ok.replace("kind = \"item-knn\"", "kind = \"item-knn\"\nneighbors = 3");
+        let e = ExperimentConfig::from_toml(&typo, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(e.contains("t.toml") && e.contains("neighbors"), "{e}");
+        let bad = ok.replace("name = \"t\"", "name = \"t\"\nk = [0]");
+        assert!(ExperimentConfig::from_toml(&bad, Path::new("t.toml")).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! The experiment runner behind `cargo xtask experiment`: load → split (per seed) → encode
+//! content → fit each model → rank the full catalogue per user → OVERALL / WARM / COLD metrics.
+
+use crate::baselines::{ContentKnn, ItemKnn, MostPop, RandomScores};
+use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
+use crate::features::{image_encoder, text_encoder, ImageReport, ItemFeatures};
+use crate::progress::bar;
+use crate::recommender::{positives_by_user, Recommender, TrainData};
+use fuserec_core::{Error, Result};
+use fuserec_data::{assets, load_dir, movielens, split, synthetic, Dataset, LoadOptions, LoadReport, Split};
+use fuserec_eval::{cold_share_at_k, coverage_at_k, evaluate_ranking, exposure_gini_at_k, recall_by_bucket, Bucket, Estimate, STANDARD_METRICS};
+use fuserec_index::{rank_dense, Candidates};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where things go and one-off overrides from the command line.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Asset and synthetic-world cache (see `fuserec_data::assets::cache_dir`).
+    pub cache: PathBuf,
+    /// Write every evaluated user's OVERALL top-K as `user, item, rank, score` TSV.
+    pub export_topk: Option<PathBuf>,
+    pub log: bool,
+}
+
+pub const SEGMENTS: [&str; 3] = ["OVERALL", "WARM", "COLD"];
+const USER_BATCH: usize = 256;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SegmentResult {
+    pub segment: String,
+    /// Users with at least one relevant item in this segment (the metric denominators).
+    pub users: usize,
+    pub candidates: usize,
+    pub metrics: BTreeMap<String, Estimate>,
+    pub coverage: BTreeMap<String, f64>,
+    pub cold_share: BTreeMap<String, f64>,
+    pub exposure_gini: BTreeMap<String, f64>,
+    /// Recall at the headline K per item-popularity bucket (OVERALL only).
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModelRun {
+    pub model: String,
+    pub model_index: usize,
+    pub seed: u64,
+    pub fit_seconds: f64,
+    pub rank_seconds: f64,
+    pub segments: Vec<SegmentResult>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SplitSummary {
+    pub seed: u64,
+    pub protocol: String,
+    pub hash: String,
+    pub train: usize,
+    pub val: usize,
+    pub test_warm: usize,
+    pub test_cold: usize,
+    pub cold_items: usize,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub root: String,
+    pub users: usize,
+    pub items: usize,
+    pub interactions: usize,
+    pub positives: usize,
+    pub load_report: LoadReport,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FeatureSummary {
+    pub hash: String,
+    pub text_backbone: Option<String>,
+    pub image_backbone: Option<String>,
+    pub items_with_text: usize,
+    pub items_with_image: usize,
+    pub image_report: ImageReport,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExperimentResults {
+    pub name: String,
+    pub config: ExperimentConfig,
+    pub git_revision: String,
+    pub started_at: String,
+    pub total_seconds: f64,
+    pub dataset: DatasetSummary,
+    pub features: Option<FeatureSummary>,
+    pub splits: Vec<SplitSummary>,
+    pub runs: Vec<ModelRun>,
+}
+
+pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
+    match cfg {
+        DatasetConfig::Synthetic { seed, scale } => {
+            let world = synthetic::WorldConfig { seed: *seed, scale: *scale, ..Default::default() };
+            let dir = cache.join("worlds").join(format!("synthetic-seed{seed}-scale{scale}"));
+            synthetic::ensure_world(&world, &dir)?;
+            let mut ds = load_dir(&dir, &LoadOptions::default())?;
+            ds.name = format!("synthetic(seed={seed}, scale={scale})");
+            Ok(ds)
+        }
+        DatasetConfig::Dir { path, unknown_items } => load_dir(path, &LoadOptions { unknown_items: *unknown_items }),
+        DatasetConfig::Movielens { name, posters } => {
+            if name != "ml-100k" {
+                return Err(Error::Config(format!("movielens `{name}`: only ml-100k is fetched by `cargo xtask assets`")));
+            }
+            let dir = assets::ML100K.locate(cache).ok_or_else(|| {
+                Error::MissingAsset(format!("MovieLens-100K not in {} — run `cargo xtask assets` first", cache.display()))
+            })?;
+            let posters = if *posters {
+                let p = assets::shared_assets_dir().map(|d| d.join("ml100k-posters")).filter(|p| p.is_dir());
+                Some(p.ok_or_else(|| {
+                    Error::MissingAsset("ml100k-posters not found: set FUSEREC_ASSETS_DIR to the shared assets folder, or posters = false".into())
+                })?)
+            } else {
+                None
+            };
+            movielens::load_atomic(&dir, name, posters.as_deref())
+        }
+    }
+}
+
+fn build_model(m: &ModelConfig, data: &TrainData, seed: u64) -> Result<Box<dyn Recommender>> {
+    Ok(match m {
+        ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
+        ModelConfig::MostPop => Box::new(MostPop::fit(data)),
+        ModelConfig::ItemKnn { neighbours } => Box::new(ItemKnn::fit(data, *neighbours)),
+        ModelConfig::ContentKnn { text_weight, image_weight } => Box::new(ContentKnn::fit(data, *text_weight, *image_weight)?),
+    })
+}
+
+fn encode_features(cfg: &ExperimentConfig, ds: &Dataset) -> Result<Option<(ItemFeatures, f64)>> {
+    if !cfg.needs_features() {
+        return Ok(None);
+    }
+    let t0 = Instant::now();
+    let text = (cfg.features.text != "none").then(|| text_encoder(&cfg.features.text)).transpose()?;
+    let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
+    if text.is_none() && image.is_none() {
+        return Err(Error::Config("content-knn needs at least one of features.text / features.image".into()));
+    }
+    let f = ItemFeatures::encode(ds, text.as_deref(), image.as_deref())?;
+    Ok(Some((f, t0.elapsed().as_secs_f64())))
+}
+
+pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResults> {
+    let t0 = Instant::now();
+    let started_at = crate::report::utc_now();
+    let say = |s: String| {
+        if opts.log {
+            eprintln!("{s}");
+        }
+    };
+    let ds = load_dataset(&cfg.dataset, &opts.cache)?;
+    say(format!("dataset {}: {} users, {} items, {} interactions ({} positive)", ds.name, ds.n_users(), ds.n_items(), ds.interactions.len(), ds.n_positives()));
+    say(format!("  load report: {}", ds.report));
+    let features = encode_features(cfg, &ds)?;
+    if let Some((f, secs)) = &features {
+        let r = &f.image_report;
+        say(format!(
+            "features {} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked)",
+            f.label(), f.hash, r.decoded, r.no_image, r.missing, r.corrupt
+        ));
+        for e in &r.examples {
+            say(format!("  image masked: {e}"));
+        }
+    }
+    let mut splits = Vec::new();
+    let mut runs = Vec::new();
+    for &seed in &cfg.seeds {
+        let sp = split(&ds, &cfg.split, seed)?;
+        say(format!(
+            "seed {seed}: {} split {} — train {}, val {}, test warm {}, test cold {}, cold items {}",
+            sp.protocol, sp.hash, sp.train.len(), sp.val.len(), sp.test_warm.len(), sp.test_cold.len(), sp.n_cold()
+        ));
+        splits.push(SplitSummary {
+            seed,
+            protocol: sp.protocol.clone(),
+            hash: sp.hash.clone(),
+            train: sp.train.len(),
+            val: sp.val.len(),
+            test_warm: sp.test_warm.len(),
+            test_cold: sp.test_cold.len(),
+            cold_items: sp.n_cold(),
+        });
+        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, features.as_ref().map(|f| &f.0));
+        for (mi, mc) in cfg.models.iter().enumerate() {
+            let tf = Instant::now();
+            let model = build_model(mc, &data, seed)?;
+            let fit_seconds = tf.elapsed().as_secs_f64();
+            let tr = Instant::now();
+            let lists = rank_all(model.as_ref(), &ds, &sp, cfg.max_k())?;
+            let rank_seconds = tr.elapsed().as_secs_f64();
+            if let Some(dir) = &opts.export_topk {
+                export_topk(dir, &model.name(), seed, &ds, &lists)?;
+            }
+            let segments = score_segments(cfg, &data, &sp, &lists, seed);
+            let head = &segments[0].metrics[&format!("recall@{}", cfg.k[0])];
+            say(format!("  {:<28} fit {fit_seconds:>6.2}s  rank {rank_seconds:>6.2}s  OVERALL recall@{} {:.4}", model.name(), cfg.k[0], head.mean));
+            runs.push(ModelRun { model: model.name(), model_index: mi, seed, fit_seconds, rank_seconds, segments });
+        }
+    }
+    Ok(ExperimentResults {
+        name: cfg.name.clone(),
+        config: cfg.clone(),
+        git_revision: crate::report::git_revision(),
+        started_at,
+        total_seconds: t0.elapsed().as_secs_f64(),
+        dataset: DatasetSummary {
+            name: ds.name.clone(),
+            root: ds.root.display().to_string(),
+            users: ds.n_users(),
+            items: ds.n_items(),
+            interactions: ds.interactions.len(),
+            positives: ds.n_positives(),
+            load_report: ds.report.clone(),
+        },
+        features: features.map(|(f, seconds)| FeatureSummary {
+            hash: f.hash.clone(),
+            text_backbone: f.text.as_ref().map(|m| m.backbone.clone()),
+            image_backbone: f.image.as_ref().map(|m| m.backbone.clone()),
+            items_with_text: f.text.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
+            items_with_image: f.image.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
+            image_report: f.image_report.clone(),
+            seconds,
+        }),
+        splits,
+        runs,
+    })
+}
+
+/// Per evaluated user: their ground truth and ranked lists for each segment.
+pub struct RankedLists {
+    pub users: Vec<u32>,
+    /// `[segment][user]` → top-K items with scores.
+    pub lists: [Vec<Vec<(u32, f32)>>; 3],
+    pub truth: [Vec<Vec<u32>>; 3],
+}
+
+/// Ranks the full catalogue (and the warm-only and cold-only catalogues) for every user with a
+/// test positive, masking what the user already interacted with positively (train + val).
+fn rank_all(model: &dyn Recommender, ds: &Dataset, sp: &Split, k: usize) -> Result<RankedLists> {
+    let n_users = ds.n_users();
+    let n_items = ds.n_items();
+    let history = positives_by_user(n_users, sp.train.iter().chain(&sp.val));
+    let warm_truth = positives_by_user(n_users, sp.test_warm.iter());
+    let cold_truth = positives_by_user(n_users, sp.test_cold.iter());
+    let users: Vec<u32> = (0..n_users as u32).filter(|&u| !warm_truth[u as usize].is_empty() || !cold_truth[u as usize].is_empty()).collect();
+    let warm_allowed: Vec<bool> = sp.cold.iter().map(|c| !c).collect();
+    let allowed: [Option<&[bool]>; 3] = [None, Some(&warm_allowed), Some(&sp.cold)];
+    let mut lists: [Vec<Vec<(u32, f32)>>; 3] = Default::default();
+    let pb = bar(users.len() as u64, &format!("ranking {}", short(&model.name())));
+    let mut scores = vec![0f32; USER_BATCH.min(users.len().max(1)) * n_items];
+    for batch in users.chunks(USER_BATCH) {
+        let hist: Vec<&[u32]> = batch.iter().map(|&u| history[u as usize].as_slice()).collect();
+        let exclude: Vec<Vec<u32>> = hist.iter().map(|h| h.to_vec()).collect();
+        let buf = &mut scores[..batch.len() * n_items];
+        model.score(&hist, buf);
+        for (s, a) in allowed.iter().enumerate() {
+            let ranked = rank_dense(buf, n_items, k, Candidates { exclude: Some(&exclude), allowed: *a })
+                .map_err(|e| Error::Invalid(format!("{}: {e}", model.name())))?;
+            lists[s].extend(ranked);
+        }
+        pb.inc(batch.len() as u64);
+    }
+    pb.finish_and_clear();
+    let pick = |t: &Vec<Vec<u32>>| users.iter().map(|&u| t[u as usize].clone()).collect::<Vec<_>>();
+    let overall: Vec<Vec<u32>> = users
+        .iter()
+        .map(|&u| {
+            let mut v = [warm_truth[u as usize].as_slice(), cold_truth[u as usize].as_slice()].concat();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    Ok(RankedLists { truth: [overall, pick(&warm_truth), pick(&cold_truth)], users, lists })
+}
+
+fn short(name: &str) -> &str {
+    name.split('[').next().unwrap_or(name)
+}
+
+fn score_segments(cfg: &ExperimentConfig, data: &TrainData, sp: &Split, r: &RankedLists, seed: u64) -> Vec<SegmentResult> {
+    let n_items = data.n_items;
+    let warm: Vec<bool> = sp.cold.iter().map(|c| !c).collect();
+    let all = vec![true; n_items];
+    let cand: [&[bool]; 3] = [&all, &warm, &sp.cold];
+    (0..3)
+        .map(|s| {
+            let keep: Vec<usize> = (0..r.users.len()).filter(|&u| !r.truth[s][u].is_empty()).collect();
+            let lists: Vec<Vec<u32>> = keep.iter().map(|&u| r.lists[s][u].iter().map(|x| x.0).collect()).collect();
+            let truth: Vec<Vec<u32>> = keep.iter().map(|&u| r.truth[s][u].clone()).collect();
+            let metrics = evaluate_ranking(STANDARD_METRICS, &cfg.k, &lists, &truth, cfg.bootstrap, seed);
+            let n_cand = cand[s].iter().filter(|&&b| b).count();
+            let per_k = |f: &dyn Fn(usize) -> f64| cfg.k.iter().map(|&k| (format!("@{k}"), f(k))).collect::<BTreeMap<_, _>>();
+            SegmentResult {
+                segment: SEGMENTS[s].to_string(),
+                users: keep.len(),
+                candidates: n_cand,
+                metrics,
+                coverage: per_k(&|k| coverage_at_k(&lists, k, n_cand)),
+                cold_share: per_k(&|k| cold_share_at_k(&lists, k, &sp.cold)),
+                exposure_gini: per_k(&|k| exposure_gini_at_k(&lists, k, cand[s])),
+                buckets: if s == 0 { recall_by_bucket(&lists, &truth, cfg.k[0], &data.item_popularity, &cfg.buckets) } else { Vec::new() },
+            }
+        })
+        .collect()
+}
+
+fn export_topk(dir: &Path, model: &str, seed: u64, ds: &Dataset, r: &RankedLists) -> Result<()> {
+    use std::fmt::Write;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let slug: String = model.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let path = dir.join(format!("{slug}-seed{seed}.tsv"));
+    let mut s = String::from("user\titem\trank\tscore\n");
+    for (u, list) in r.users.iter().zip(&r.lists[0]) {
+        for (rank, (item, score)) in list.iter().enumerate() {
+            let _ = writeln!(s, "{}\t{}\t{}\t{score}", ds.users.raw(*u), ds.items.raw(*item), rank + 1);
+        }
+    }
+    std::fs::write(&path, s).map_err(|e| Error::io(&path, e))
+}

@@ -1,0 +1,14 @@
+//! Progress bars on long steps (hidden when stderr is not a terminal, e.g. in CI logs).
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub fn bar(len: u64, msg: &str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} ({elapsed}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    b.set_message(msg.to_string());
+    b
+}

@@ -1,0 +1,47 @@
+//! The seam between models and evaluation: a fitted model scores every item for a batch of users.
+
+use crate::features::ItemFeatures;
+use fuserec_core::Interaction;
+
+/// What a model may learn from: the training log of one split, plus item content.
+pub struct TrainData<'a> {
+    pub n_users: usize,
+    pub n_items: usize,
+    /// Every training interaction (clicks and non-click exposures).
+    pub train: &'a [Interaction],
+    /// Per user: training positives, sorted and de-duplicated.
+    pub user_items: Vec<Vec<u32>>,
+    /// Per item: number of training positives.
+    pub item_popularity: Vec<u32>,
+    pub features: Option<&'a ItemFeatures>,
+}
+
+impl<'a> TrainData<'a> {
+    pub fn new(n_users: usize, n_items: usize, train: &'a [Interaction], features: Option<&'a ItemFeatures>) -> Self {
+        let user_items = positives_by_user(n_users, train.iter());
+        let mut item_popularity = vec![0u32; n_items];
+        user_items.iter().flatten().for_each(|&i| item_popularity[i as usize] += 1);
+        TrainData { n_users, n_items, train, user_items, item_popularity, features }
+    }
+}
+
+/// Sorted, de-duplicated positive items per user.
+pub fn positives_by_user<'a>(n_users: usize, xs: impl Iterator<Item = &'a Interaction>) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); n_users];
+    for x in xs.filter(|x| x.is_positive()) {
+        out[x.user.idx()].push(x.item.0);
+    }
+    for v in &mut out {
+        v.sort_unstable();
+        v.dedup();
+    }
+    out
+}
+
+pub trait Recommender: Send + Sync {
+    fn name(&self) -> String;
+    /// Fills `out` (`histories.len() × n_items`, row-major) with scores for users whose known
+    /// positives are `histories`. `f32::NEG_INFINITY` marks items the model cannot score (it
+    /// has no evidence for them); they are never recommended.
+    fn score(&self, histories: &[&[u32]], out: &mut [f32]);
+}

@@ -1,0 +1,252 @@
+//! Turning [`ExperimentResults`] into the printed table, `results.json`, `report.md` and SVG plots.
+
+use crate::experiment::{ExperimentResults, SEGMENTS};
+use fuserec_core::{Error, Result};
+use fuserec_eval::{markdown_table, svg};
+use std::path::Path;
+
+/// Mean and sample standard deviation across seeds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcrossSeeds {
+    pub mean: f64,
+    pub std: f64,
+    /// Averages of the per-seed bootstrap CI bounds.
+    pub lo: f64,
+    pub hi: f64,
+}
+
+fn across(vals: &[(f64, f64, f64)]) -> AcrossSeeds {
+    let n = vals.len() as f64;
+    if vals.is_empty() {
+        return AcrossSeeds { mean: f64::NAN, std: f64::NAN, lo: f64::NAN, hi: f64::NAN };
+    }
+    let mean = vals.iter().map(|v| v.0).sum::<f64>() / n;
+    let std = if vals.len() > 1 { (vals.iter().map(|v| (v.0 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    AcrossSeeds { mean, std, lo: vals.iter().map(|v| v.1).sum::<f64>() / n, hi: vals.iter().map(|v| v.2).sum::<f64>() / n }
+}
+
+impl ExperimentResults {
+    /// `(model index, display name)` in config order; a name used by two configs gets `#index`.
+    pub fn models(&self) -> Vec<(usize, String)> {
+        let mut names: Vec<(usize, String)> = self.runs.iter().map(|r| (r.model_index, r.model.clone())).collect();
+        names.sort();
+        names.dedup();
+        let dup = |n: &str| names.iter().filter(|x| x.1 == n).count() > 1;
+        names.iter().map(|(i, n)| (*i, if dup(n) { format!("{n} #{}", i + 1) } else { n.clone() })).collect()
+    }
+
+    /// A metric (e.g. `recall@20`, or `coverage@20` / `cold_share@20` / `gini@20`) of one model
+    /// and segment, across seeds.
+    pub fn stat(&self, model: usize, segment: &str, metric: &str) -> AcrossSeeds {
+        let vals: Vec<(f64, f64, f64)> = self
+            .runs
+            .iter()
+            .filter(|r| r.model_index == model)
+            .filter_map(|r| r.segments.iter().find(|s| s.segment == segment))
+            .filter_map(|s| {
+                let (name, k) = metric.split_once('@')?;
+                let key = format!("@{k}");
+                match name {
+                    "coverage" => s.coverage.get(&key).map(|&v| (v, v, v)),
+                    "cold_share" => s.cold_share.get(&key).map(|&v| (v, v, v)),
+                    "gini" => s.exposure_gini.get(&key).map(|&v| (v, v, v)),
+                    _ => s.metrics.get(metric).map(|e| (e.mean, e.lo, e.hi)),
+                }
+            })
+            .collect();
+        across(&vals)
+    }
+
+    fn headline_columns(&self) -> Vec<String> {
+        let k = self.config.k[0];
+        ["recall", "ndcg", "hit", "precision", "mrr", "coverage", "cold_share", "gini"].iter().map(|m| format!("{m}@{k}")).collect()
+    }
+
+    /// The headline table: one row per model × segment, mean ± std over seeds.
+    pub fn table(&self) -> String {
+        let cols = self.headline_columns();
+        let mut headers = vec!["model", "segment", "users"];
+        headers.extend(cols.iter().map(String::as_str));
+        let multi = self.config.seeds.len() > 1;
+        let mut rows = Vec::new();
+        for (mi, m) in self.models() {
+            for seg in SEGMENTS {
+                let users = self.runs.iter().find(|r| r.model_index == mi).and_then(|r| r.segments.iter().find(|s| s.segment == seg)).map_or(0, |s| s.users);
+                let mut row = vec![m.clone(), seg.to_string(), users.to_string()];
+                for c in &cols {
+                    let s = self.stat(mi, seg, c);
+                    row.push(match (s.mean.is_finite(), multi) {
+                        (false, _) => "–".to_string(),
+                        (true, true) => format!("{:.4} ± {:.4}", s.mean, s.std),
+                        (true, false) => format!("{:.4}", s.mean),
+                    });
+                }
+                rows.push(row);
+            }
+        }
+        markdown_table(&headers, &rows)
+    }
+
+    fn bucket_table(&self) -> String {
+        let Some(first) = self.runs.first() else { return String::new() };
+        let labels: Vec<String> = first.segments[0].buckets.iter().map(|b| b.label.clone()).collect();
+        let mut headers = vec!["model".to_string()];
+        headers.extend(labels.iter().map(|l| format!("pop {l}")));
+        let mut rows = Vec::new();
+        let mut rel_row = vec!["(relevant pairs, seed 1)".to_string()];
+        rel_row.extend(first.segments[0].buckets.iter().map(|b| b.relevant.to_string()));
+        for (mi, m) in self.models() {
+            let mut row = vec![m.clone()];
+            for j in 0..labels.len() {
+                let v: Vec<f64> = self.runs.iter().filter(|r| r.model_index == mi).map(|r| r.segments[0].buckets[j].recall).filter(|v| v.is_finite()).collect();
+                row.push(if v.is_empty() { "–".into() } else { format!("{:.4}", v.iter().sum::<f64>() / v.len() as f64) });
+            }
+            rows.push(row);
+        }
+        rows.push(rel_row);
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        markdown_table(&h, &rows)
+    }
+
+    fn per_seed_table(&self) -> String {
+        let k = self.config.k[0];
+        let mut rows = Vec::new();
+        for r in &self.runs {
+            for s in &r.segments {
+                let e = &s.metrics[&format!("recall@{k}")];
+                let n = &s.metrics[&format!("ndcg@{k}")];
+                rows.push(vec![
+                    r.model.clone(),
+                    r.seed.to_string(),
+                    s.segment.clone(),
+                    format!("{:.4} [{:.4}, {:.4}]", e.mean, e.lo, e.hi),
+                    format!("{:.4} [{:.4}, {:.4}]", n.mean, n.lo, n.hi),
+                    format!("{:.2}", r.fit_seconds),
+                    format!("{:.2}", r.rank_seconds),
+                ]);
+            }
+        }
+        markdown_table(&["model", "seed", "segment", &format!("recall@{k} [95% CI]"), &format!("ndcg@{k} [95% CI]"), "fit s", "rank s"], &rows)
+    }
+
+    fn bar_svg(&self, metric: &str) -> String {
+        let groups: Vec<String> = SEGMENTS.iter().map(|s| s.to_string()).collect();
+        let series: Vec<svg::Series> = self
+            .models()
+            .into_iter()
+            .map(|(mi, m)| {
+                let st: Vec<_> = SEGMENTS.iter().map(|s| self.stat(mi, s, metric)).collect();
+                svg::Series { name: m, values: st.iter().map(|s| s.mean).collect(), intervals: Some(st.iter().map(|s| (s.lo, s.hi)).collect()) }
+            })
+            .collect();
+        svg::bar_chart(&format!("{} — {metric} (bars: bootstrap 95% CI)", self.name), metric, &groups, &series)
+    }
+
+    fn bucket_svg(&self) -> String {
+        let Some(first) = self.runs.first() else { return String::new() };
+        let labels: Vec<String> = first.segments[0].buckets.iter().map(|b| format!("pop {}", b.label)).collect();
+        let series: Vec<svg::Series> = self
+            .models()
+            .into_iter()
+            .map(|(mi, m)| {
+                let values = (0..labels.len())
+                    .map(|j| {
+                        let v: Vec<f64> = self.runs.iter().filter(|r| r.model_index == mi).map(|r| r.segments[0].buckets[j].recall).filter(|v| v.is_finite()).collect();
+                        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+                    })
+                    .collect();
+                svg::Series { name: m, values, intervals: None }
+            })
+            .collect();
+        let k = self.config.k[0];
+        svg::line_chart(&format!("{} — recall@{k} by item popularity (train positives)", self.name), &format!("recall@{k}"), &labels, &series)
+    }
+
+    pub fn report_markdown(&self) -> String {
+        let k = self.config.k[0];
+        let d = &self.dataset;
+        let mut s = format!("# {}\n\n{}\n\n", self.name, self.config.description);
+        s += &format!("- dataset: {} — {} users, {} items, {} interactions ({} positive)\n", d.name, d.users, d.items, d.interactions, d.positives);
+        s += &format!("- load report: {}\n", d.load_report);
+        s += &format!("- seeds: {:?}; split hashes: {}\n", self.config.seeds, self.splits.iter().map(|x| format!("{}={}", x.seed, x.hash)).collect::<Vec<_>>().join(", "));
+        if let Some(sp) = self.splits.first() {
+            s += &format!("- protocol: {} (seed {}: train {}, val {}, test warm {}, test cold {}, cold items {})\n", sp.protocol, sp.seed, sp.train, sp.val, sp.test_warm, sp.test_cold, sp.cold_items);
+        }
+        if let Some(f) = &self.features {
+            s += &format!(
+                "- features: hash {} — text `{}`, image `{}`; {} items with text, {} with image ({} no image, {} missing, {} corrupt: masked)\n",
+                f.hash,
+                f.text_backbone.as_deref().unwrap_or("none"),
+                f.image_backbone.as_deref().unwrap_or("none"),
+                f.items_with_text,
+                f.items_with_image,
+                f.image_report.no_image,
+                f.image_report.missing,
+                f.image_report.corrupt
+            );
+        }
+        s += &format!("- git {}; started {}; {:.1}s in all\n\n", self.git_revision, self.started_at, self.total_seconds);
+        s += &format!("## Headline (K = {k}; mean ± std over seeds)\n\nOVERALL ranks all items, WARM only warm items, COLD only cold items; each user's train+val positives are masked.\n\n{}\n", self.table());
+        s += "![recall](recall.svg)\n\n![ndcg](ndcg.svg)\n\n";
+        s += &format!("## Recall@{k} by item popularity (OVERALL)\n\n{}\n![buckets](recall_by_popularity.svg)\n\n", self.bucket_table());
+        s += &format!("## Per seed, with bootstrap 95% CIs over users\n\n{}\n", self.per_seed_table());
+        s
+    }
+
+    /// Writes `results.json`, `report.md` and the SVG plots into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let k = self.config.k[0];
+        let files = [
+            ("results.json", serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?),
+            ("report.md", self.report_markdown()),
+            ("recall.svg", self.bar_svg(&format!("recall@{k}"))),
+            ("ndcg.svg", self.bar_svg(&format!("ndcg@{k}"))),
+            ("recall_by_popularity.svg", self.bucket_svg()),
+        ];
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// `git rev-parse --short HEAD` (+ `-dirty`), or `unknown` outside a checkout.
+pub fn git_revision() -> String {
+    let run = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match run(&["rev-parse", "--short", "HEAD"]) {
+        Some(rev) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{rev}-dirty") } else { rev }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_format() {
+        let s = super::utc_now();
+        assert_eq!(s.len(), 20);
+        assert!(s.starts_with("20") && s.ends_with('Z'), "{s}");
+    }
+}
