@@ -17,6 +17,8 @@ commands:
         with pip into the cache, verify sha256; check the shared assets folder
   world [--seed N] [--scale X] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout
+  test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
+        check benches compile, run `cargo nextest run --workspace` (cargo test if nextest is absent)
   list  list experiment configs
 
 environment:
@@ -41,6 +43,7 @@ fn real_main() -> Result<()> {
         Some("experiment") => experiment(&args[1..]),
         Some("assets") => fetch_assets(),
         Some("world") => world(&args[1..]),
+        Some("test") => test(),
         Some("list") => {
             for p in list_configs()? {
                 println!("{}", p.file_stem().unwrap_or_default().to_string_lossy());
@@ -121,11 +124,10 @@ fn experiment(args: &[String]) -> Result<()> {
             _ => bail!("--scale applies to the synthetic dataset only"),
         }
     }
-    if let DatasetConfig::Dir { path: p, .. } = &mut cfg.dataset {
-        if p.is_relative() {
+    if let DatasetConfig::Dir { path: p, .. } = &mut cfg.dataset
+        && p.is_relative() {
             *p = path.parent().unwrap_or(Path::new(".")).join(&*p);
         }
-    }
     let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
     let run_dir = out_root.join(&cfg.name).join(fuserec::report::utc_now().replace(':', ""));
     let opts = RunOptions {
@@ -166,6 +168,35 @@ fn fetch_assets() -> Result<()> {
     }
     if !failed.is_empty() {
         bail!("could not fetch: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let st = std::process::Command::new(cargo).args(args).current_dir(root()).status()?;
+    if !st.success() {
+        bail!("`cargo {}` failed ({st})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    if let Err(e) = fetch_assets() {
+        if assets::assets_required() {
+            return Err(e.context("FUSEREC_REQUIRE_ASSETS=1: asset tests must run"));
+        }
+        eprintln!("warning: {e:#}; asset tests will skip");
+    }
+    // Benches first, so the test runner's summary is the last thing printed.
+    cargo(&["bench", "-p", "fuserec-benches", "--no-run"])?;
+    let nextest = std::process::Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    if nextest {
+        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+    } else {
+        eprintln!("cargo-nextest not found; using cargo test");
+        cargo(&["test", "--workspace", "--no-fail-fast"])?;
     }
     Ok(())
 }

@@ -19,11 +19,10 @@ pub fn image_folder(dir: &Path) -> Result<HashMap<String, PathBuf>> {
     for entry in rd {
         let p = entry.map_err(|e| Error::io(dir, e))?.path();
         let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        if ext.is_some_and(|e| IMAGE_EXTS.contains(&e.as_str())) {
-            if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+        if ext.is_some_and(|e| IMAGE_EXTS.contains(&e.as_str()))
+            && let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
                 out.insert(stem.to_string(), p);
             }
-        }
     }
     Ok(out)
 }

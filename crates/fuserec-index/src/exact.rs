@@ -69,16 +69,14 @@ impl ExactIndex {
 }
 
 fn check_candidates(cand: &Candidates<'_>, n_queries: usize, n_items: usize) -> Result<()> {
-    if let Some(ex) = cand.exclude {
-        if ex.len() != n_queries {
+    if let Some(ex) = cand.exclude
+        && ex.len() != n_queries {
             return Err(Error::Shape(format!("{} exclude lists for {n_queries} queries", ex.len())));
         }
-    }
-    if let Some(a) = cand.allowed {
-        if a.len() != n_items {
+    if let Some(a) = cand.allowed
+        && a.len() != n_items {
             return Err(Error::Shape(format!("candidate mask of {} for {n_items} items", a.len())));
         }
-    }
     Ok(())
 }
 
@@ -93,17 +91,33 @@ fn push_row(heap: &mut TopK, row: &mut [f32], i0: usize, query: usize, cand: &Ca
             row[x as usize - i0] = f32::NEG_INFINITY;
         }
     }
+    // Scan in lanes: a vectorisable max (and NaN check) per lane; only lanes that can enter
+    // the heap are looked at element by element. Items arrive in increasing index, so an equal
+    // score never displaces a kept one (the lower index wins ties) and `>` suffices.
+    const LANE: usize = 16;
     let mut th = heap.threshold();
-    for (j, &s) in row.iter().enumerate() {
-        if s > th || (s == th && s > f32::NEG_INFINITY) {
-            let item = i0 + j;
-            if cand.allowed.is_some_and(|a| !a[item]) {
-                continue;
+    for (c, lane) in row.chunks(LANE).enumerate() {
+        let (mut mx, mut nan) = (f32::NEG_INFINITY, false);
+        for &x in lane {
+            mx = if x > mx { x } else { mx };
+            nan |= x.is_nan();
+        }
+        if nan {
+            let j = lane.iter().position(|x| x.is_nan()).unwrap_or(0);
+            return Err(Error::Invalid(format!("NaN score for query {query}, item {}", i0 + c * LANE + j)));
+        }
+        if mx <= th {
+            continue;
+        }
+        for (j, &s) in lane.iter().enumerate() {
+            if s > th {
+                let item = i0 + c * LANE + j;
+                if cand.allowed.is_some_and(|a| !a[item]) {
+                    continue;
+                }
+                heap.push(item as u32, s);
+                th = heap.threshold();
             }
-            heap.push(item as u32, s);
-            th = heap.threshold();
-        } else if s.is_nan() {
-            return Err(Error::Invalid(format!("NaN score for query {query}, item {}", i0 + j)));
         }
     }
     Ok(())
@@ -112,7 +126,7 @@ fn push_row(heap: &mut TopK, row: &mut [f32], i0: usize, query: usize, cand: &Ca
 /// Top-`k` per row of a dense `rows × n_items` score matrix (models that score every item
 /// directly, e.g. popularity or item-KNN). `-inf` means "cannot score": never returned.
 pub fn rank_dense(scores: &mut [f32], n_items: usize, k: usize, cand: Candidates<'_>) -> Result<Vec<Ranked>> {
-    if n_items == 0 || scores.len() % n_items != 0 {
+    if n_items == 0 || !scores.len().is_multiple_of(n_items) {
         return Err(Error::Shape(format!("{} scores are not rows of {n_items} items", scores.len())));
     }
     let rows = scores.len() / n_items;
@@ -126,6 +140,27 @@ pub fn rank_dense(scores: &mut [f32], n_items: usize, k: usize, cand: Candidates
             Ok(heap.into_sorted())
         })
         .collect()
+}
+
+/// Dense inner products `out[q × n] = queries · itemsᵀ` (blocked sgemm), for models that need
+/// every score rather than the top K.
+pub fn inner_products(queries: &Embeddings, items: &Embeddings, out: &mut [f32]) -> Result<()> {
+    let (m, d, n) = (queries.rows(), queries.dim(), items.rows());
+    if items.dim() != d || out.len() != m * n {
+        return Err(Error::Shape(format!("{m}×{d} · ({n}×{})ᵀ into {} values", items.dim(), out.len())));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    unsafe {
+        matrixmultiply::sgemm(
+            m, d, n, 1.0,
+            queries.as_slice().as_ptr(), d as isize, 1,
+            items.as_slice().as_ptr(), 1, d as isize,
+            0.0, out.as_mut_ptr(), n as isize, 1,
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -172,25 +207,4 @@ mod tests {
         assert!(e.to_string().contains("NaN score for query 0, item 1"), "{e}");
         assert!(rank_dense(&mut [1.0; 5], 2, 1, Candidates::default()).is_err());
     }
-}
-
-/// Dense inner products `out[q × n] = queries · itemsᵀ` (blocked sgemm), for models that need
-/// every score rather than the top K.
-pub fn inner_products(queries: &Embeddings, items: &Embeddings, out: &mut [f32]) -> Result<()> {
-    let (m, d, n) = (queries.rows(), queries.dim(), items.rows());
-    if items.dim() != d || out.len() != m * n {
-        return Err(Error::Shape(format!("{m}×{d} · ({n}×{})ᵀ into {} values", items.dim(), out.len())));
-    }
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    unsafe {
-        matrixmultiply::sgemm(
-            m, d, n, 1.0,
-            queries.as_slice().as_ptr(), d as isize, 1,
-            items.as_slice().as_ptr(), 1, d as isize,
-            0.0, out.as_mut_ptr(), n as isize, 1,
-        );
-    }
-    Ok(())
 }

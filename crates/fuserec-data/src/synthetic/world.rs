@@ -258,11 +258,10 @@ pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
 /// world is a pure function of it). Returns whether it generated.
 pub fn ensure_world(config: &WorldConfig, dir: &Path) -> Result<bool> {
     let marker = dir.join("world.json");
-    if let Ok(text) = std::fs::read_to_string(&marker) {
-        if serde_json::from_str::<WorldConfig>(&text).ok().as_ref() == Some(config) {
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && serde_json::from_str::<WorldConfig>(&text).ok().as_ref() == Some(config) {
             return Ok(false);
         }
-    }
     let tmp = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&tmp);
     World::generate(config)?.write(&tmp)?;

@@ -11,6 +11,6 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-pub fn write(dir: &PathBuf, name: &str, text: &str) {
+pub fn write(dir: &std::path::Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
