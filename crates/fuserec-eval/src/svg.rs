@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 const PALETTE: &[&str] = &["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"];
-const W: f64 = 720.0;
+const W: f64 = 800.0;
 const H: f64 = 400.0;
 const L: f64 = 64.0;
-const R: f64 = 170.0;
+const R: f64 = 230.0;
 const T: f64 = 40.0;
 const B: f64 = 56.0;
 
@@ -22,14 +22,26 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// A "nice" axis top and tick step (1, 2 or 5 × 10ⁿ) covering `ymax`.
+fn nice_axis(ymax: f64) -> (f64, f64) {
+    if !(ymax > 0.0 && ymax.is_finite()) {
+        return (1.0, 0.2);
+    }
+    let raw = ymax / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag);
+    ((ymax / step).ceil() * step, step)
+}
+
 fn frame(title: &str, ylabel: &str, ymax: f64, groups: &[String], out: &mut String) -> f64 {
-    let ymax = if ymax > 0.0 && ymax.is_finite() { ymax * 1.1 } else { 1.0 };
+    let (ymax, step) = nice_axis(ymax);
+    let ticks = (ymax / step).round() as usize;
     let _ = write!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#);
     let _ = write!(out, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, (L + W - R) / 2.0, esc(title));
     let _ = write!(out, r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#, (T + H - B) / 2.0, esc(ylabel));
-    for t in 0..=5 {
-        let v = ymax * t as f64 / 5.0;
-        let y = H - B - (H - T - B) * t as f64 / 5.0;
+    for t in 0..=ticks {
+        let v = step * t as f64;
+        let y = H - B - (H - T - B) * v / ymax;
         let _ = write!(out, r##"<line x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, W - R, L - 6.0, y + 4.0, fmt_tick(v));
     }
     let gw = (W - L - R) / groups.len().max(1) as f64;
@@ -41,14 +53,20 @@ fn frame(title: &str, ylabel: &str, ymax: f64, groups: &[String], out: &mut Stri
 }
 
 fn fmt_tick(v: f64) -> String {
-    if v >= 10.0 { format!("{v:.0}") } else if v >= 1.0 { format!("{v:.1}") } else { format!("{v:.3}") }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() { "0".into() } else { s.to_string() }
 }
 
 fn legend(series: &[Series], out: &mut String) {
     for (s, ser) in series.iter().enumerate() {
         let y = T + 10.0 + 18.0 * s as f64;
-        let _ = write!(out, r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#, W - R + 14.0, y - 10.0, PALETTE[s % PALETTE.len()], W - R + 32.0, y, esc(&ser.name));
+        let _ = write!(out, r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#, W - R + 14.0, y - 10.0, PALETTE[s % PALETTE.len()], W - R + 32.0, y, esc(&truncate(&ser.name, 30)));
     }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
 }
 
 fn y_of(v: f64, ymax: f64) -> f64 {
@@ -121,8 +139,12 @@ mod tests {
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert_eq!(s.matches("<rect x=").count(), 2, "one bar + one legend swatch");
         assert!(s.contains("m&lt;1&gt;"));
-        // The bar for 1.0 reaches 1/1.1 of the plot height.
-        let h = (H - T - B) / 1.1;
+        // Axis 0–1 in steps of 0.2: the bar for 1.0 fills the plot height.
+        assert_eq!(nice_axis(1.0), (1.0, 0.2));
+        assert_eq!(nice_axis(0.17), (0.2, 0.05));
+        assert_eq!(nice_axis(0.926), (1.0, 0.2));
+        assert!(s.contains(">0.6</text>"));
+        let h = H - T - B;
         assert!(s.contains(&format!("height=\"{h:.1}\"")), "{s}");
     }
 }
