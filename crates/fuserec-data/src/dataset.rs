@@ -7,6 +7,8 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ItemMeta {
     pub title: String,
+    /// Longer free text (a `description` column), when the dataset has one.
+    pub description: String,
     pub tags: Vec<String>,
     /// Where the item's image should be; `None` when the dataset has none for it. The file may
     /// still turn out missing or undecodable: encoders then mask the image modality.
@@ -16,13 +18,12 @@ pub struct ItemMeta {
 }
 
 impl ItemMeta {
-    /// Title followed by tags: the text the text encoders see.
+    /// Title, description and tags joined by spaces: the text the text encoders see.
     pub fn text(&self) -> String {
-        if self.tags.is_empty() {
-            self.title.clone()
-        } else {
-            format!("{} {}", self.title, self.tags.join(" "))
-        }
+        let mut parts: Vec<&str> = vec![self.title.as_str(), self.description.as_str()];
+        parts.extend(self.tags.iter().map(String::as_str));
+        parts.retain(|p| !p.trim().is_empty());
+        parts.join(" ")
     }
 }
 

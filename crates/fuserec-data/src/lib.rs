@@ -10,6 +10,7 @@ mod delimited;
 mod images;
 mod loader;
 pub mod movielens;
+pub mod progress;
 mod split;
 mod stats;
 pub mod synthetic;

@@ -1,7 +1,7 @@
 //! Loader for fuserec's own dataset layout, which the synthetic world also writes:
 //!
 //! ```text
-//! <dir>/items.tsv          item, title[, tags][, image][, created_at]   (tags separated by `|`)
+//! <dir>/items.tsv          item, title[, description][, tags][, image][, created_at]   (tags separated by `|`)
 //! <dir>/interactions.tsv   user, item, timestamp, label[, weight]
 //! <dir>/images/<item>.<ext>   used when items.tsv has no `image` column
 //! ```
@@ -103,6 +103,7 @@ pub(crate) fn read_items(path: &Path, dir: &Path, items: &mut IdMap, report: &mu
     let c_title = t.column(&["title", "movie_title", "name"]);
     let c_tags = t.column(&["tags", "class", "genres", "genre"]);
     let c_image = t.column(&["image", "image_path"]);
+    let c_desc = t.column(&["description", "desc", "text"]);
     let c_created = t.column(&["created_at", "created"]);
     let mut meta = Vec::new();
     for (line, f) in &t.rows {
@@ -126,7 +127,8 @@ pub(crate) fn read_items(path: &Path, dir: &Path, items: &mut IdMap, report: &mu
             Some((c, s)) if !s.is_empty() => Some(t.number(*line, c, s)? as i64),
             _ => None,
         };
-        meta.push(ItemMeta { title: c_title.map(|c| f[c].trim().to_string()).unwrap_or_default(), tags, image, created_at });
+        let field = |c: Option<usize>| c.map(|c| f[c].trim().to_string()).unwrap_or_default();
+        meta.push(ItemMeta { title: field(c_title), description: field(c_desc), tags, image, created_at });
     }
     Ok(meta)
 }

@@ -31,10 +31,11 @@ fn loads_items_interactions_and_report() {
 #[test]
 fn csv_with_quoted_titles() {
     let d = scratch("csv");
-    write(&d, "items.csv", "item,title\n1,\"Crouching Tiger, Hidden Dragon\"\n");
+    write(&d, "items.csv", "item,title,description\n1,\"Crouching Tiger, Hidden Dragon\",Wuxia epic\n");
     write(&d, "interactions.csv", "user,item,timestamp,label,weight\n9,1,100,1,2.5\n");
     let ds = load_dir(&d, &LoadOptions::default()).unwrap();
     assert_eq!(ds.items_meta[0].title, "Crouching Tiger, Hidden Dragon");
+    assert_eq!(ds.items_meta[0].text(), "Crouching Tiger, Hidden Dragon Wuxia epic");
     assert_eq!(ds.interactions[0].weight, 2.5);
 }
 

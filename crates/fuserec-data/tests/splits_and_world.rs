@@ -8,6 +8,15 @@ fn small() -> WorldConfig {
     WorldConfig { scale: 0.1, ..Default::default() }
 }
 
+/// The small world, written and loaded back through the generic loader.
+fn small_dataset(name: &str) -> (World, fuserec_data::Dataset) {
+    let w = World::generate(&small()).unwrap();
+    let d = scratch(name);
+    w.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    (w, ds)
+}
+
 #[test]
 fn world_is_deterministic_by_seed() {
     let a = World::generate(&small()).unwrap();
@@ -70,10 +79,7 @@ fn world_round_trips_through_the_generic_loader() {
 
 #[test]
 fn cold_start_split_invariants() {
-    let w = World::generate(&small()).unwrap();
-    let d = scratch("split");
-    w.write(&d).unwrap();
-    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let (_, ds) = small_dataset("split");
     let s = split(&ds, &SplitConfig::default(), 3).unwrap();
     // Cold items never appear outside test_cold, and all their interactions are there.
     for x in s.train.iter().chain(&s.val).chain(&s.test_warm) {
@@ -98,10 +104,7 @@ fn cold_start_split_invariants() {
 
 #[test]
 fn temporal_split_is_ordered_and_new_items_are_cold() {
-    let w = World::generate(&small()).unwrap();
-    let d = scratch("temporal");
-    w.write(&d).unwrap();
-    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let (_, ds) = small_dataset("temporal");
     let s = split(&ds, &SplitConfig::Temporal { val_fraction: 0.1, test_fraction: 0.1 }, 1).unwrap();
     let max = |v: &[fuserec_core::Interaction]| v.iter().map(|x| x.ts).max().unwrap();
     let min = |v: &[fuserec_core::Interaction]| v.iter().map(|x| x.ts).min().unwrap();
@@ -112,10 +115,7 @@ fn temporal_split_is_ordered_and_new_items_are_cold() {
 
 #[test]
 fn posterior_stats_on_the_world_never_see_the_future() {
-    let w = World::generate(&small()).unwrap();
-    let d = scratch("stats");
-    w.write(&d).unwrap();
-    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let (_, ds) = small_dataset("stats");
     let t = ds.interactions[ds.interactions.len() / 2].ts;
     let full = PosteriorStats::new(&ds.interactions, ds.created_at(), CtrPrior::default());
     let past: Vec<_> = ds.interactions.iter().filter(|x| x.ts < t).copied().collect();

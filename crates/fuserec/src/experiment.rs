@@ -4,7 +4,7 @@
 use crate::baselines::{ContentKnn, ItemKnn, MostPop, RandomScores};
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
 use crate::features::{image_encoder, text_encoder, ImageReport, ItemFeatures};
-use crate::progress::bar;
+use fuserec_data::progress::bar;
 use crate::recommender::{positives_by_user, Recommender, TrainData};
 use fuserec_core::{Error, Result};
 use fuserec_data::{assets, load_dir, movielens, split, synthetic, Dataset, LoadOptions, LoadReport, Split};

@@ -3,7 +3,7 @@
 //! and reported); empty text masks its text modality. Masked rows are zero and flagged, never
 //! passed off as features.
 
-use crate::progress::bar;
+use fuserec_data::progress::bar;
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_data::{open_image, Dataset, ImageProblem};
 use fuserec_encoders::{ColorGradientHistogram, HashedNgramText, ImageEncoder, TextEncoder};

@@ -8,7 +8,6 @@ pub mod baselines;
 pub mod config;
 pub mod experiment;
 pub mod features;
-mod progress;
 pub mod recommender;
 pub mod report;
 

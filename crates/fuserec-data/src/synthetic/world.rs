@@ -1,14 +1,14 @@
 use super::draw::{draw, Sketch};
 use super::vocab::{FILLER, TOPICS};
 use fuserec_core::{Error, Result, Rng};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::bar as progress;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Knobs of the synthetic world. `scale` multiplies users and items (and so interactions):
-/// scale 1 ≈ 160k impressions, scale 7 ≈ 1.1M.
+/// scale 1 ≈ 180k impressions, scale 7 ≈ 1.26M.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorldConfig {
@@ -110,7 +110,7 @@ impl World {
         let mut pop_rank: Vec<usize> = (0..n_items).collect();
         rng.shuffle(&mut pop_rank);
         let mut items = Vec::with_capacity(n_items);
-        for (i, &created_at) in created.iter().enumerate() {
+        for &created_at in &created {
             let primary = rng.below(k);
             let secondary = if rng.bernoulli(0.35) { rng.below(k) } else { primary };
             let mut latent: Vec<f64> = (0..k).map(|_| 0.25 * rng.normal()).collect();
@@ -136,7 +136,6 @@ impl World {
             if secondary != primary && rng.bernoulli(0.5) {
                 tags.push(TOPICS[secondary].0.to_string());
             }
-            let _ = i;
             items.push(WorldItem { primary, secondary, latent, quality: rng.normal(), created_at, title, tags });
         }
         // Popularity prior: Zipf over a random rank, tilted by the hidden quality.
@@ -241,17 +240,6 @@ impl World {
         let json = serde_json::to_string_pretty(&self.config).expect("config serialises");
         std::fs::write(dir.join("world.json"), json).map_err(io(&dir.join("world.json")))
     }
-}
-
-pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(msg.to_string());
-    bar
 }
 
 /// Generates the world into `dir` unless `dir/world.json` already records the same config (the

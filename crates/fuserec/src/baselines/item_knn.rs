@@ -1,5 +1,5 @@
 use crate::recommender::{Recommender, TrainData};
-use crate::progress::bar;
+use fuserec_data::progress::bar;
 use rayon::prelude::*;
 
 /// Item-based collaborative filtering: cosine of co-occurrence, `|U_i ∩ U_j| / √(|U_i|·|U_j|)`,
