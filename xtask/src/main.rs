@@ -21,9 +21,14 @@ commands:
         check benches compile, run `cargo nextest run --workspace` (cargo test if nextest is absent)
   list  list experiment configs
 
+global options (before the command, or anywhere after it):
+  --cache-dir DIR      same as FUSEREC_CACHE_DIR
+  --assets-dir DIR     same as FUSEREC_ASSETS_DIR
+
 environment:
   FUSEREC_CACHE_DIR    asset + world cache (default ~/.cache/fuserec)
   FUSEREC_ASSETS_DIR   shared assets: posters, EfficientNet weights (default ../shared/assets)
+  FUSEREC_PIP_ARGS     extra `pip download` arguments (e.g. --index-url of a mirror)
 ";
 
 fn root() -> PathBuf {
@@ -38,7 +43,16 @@ fn main() {
 }
 
 fn real_main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    for (flag_name, var) in [("--cache-dir", "FUSEREC_CACHE_DIR"), ("--assets-dir", "FUSEREC_ASSETS_DIR")] {
+        if let Some(v) = flag(&args, flag_name)? {
+            // SAFETY: single-threaded here, before any thread is spawned.
+            unsafe { std::env::set_var(var, &v) };
+            let i = args.iter().position(|a| a == flag_name || a.starts_with(&format!("{flag_name}="))).expect("flag found above");
+            let n = if args[i].contains('=') { 1 } else { 2 };
+            args.drain(i..i + n);
+        }
+    }
     match args.first().map(String::as_str) {
         Some("experiment") => experiment(&args[1..]),
         Some("assets") => fetch_assets(),

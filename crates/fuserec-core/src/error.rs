@@ -8,12 +8,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("{}:{line}: {msg}", path.display())]
     Parse { path: PathBuf, line: usize, msg: String },
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message (not a `source`), so it is printed once.
+    #[error("{}: {err}", path.display())]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("unknown {kind} id `{id}`{}", context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     UnknownId { kind: &'static str, id: String, context: Option<String> },
     #[error("shape mismatch: {0}")]
@@ -28,7 +25,7 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), err: source }
     }
     pub fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
         Error::Parse { path: path.into(), line, msg: msg.into() }
