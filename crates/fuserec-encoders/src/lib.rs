@@ -5,10 +5,13 @@
 //! never see ids or interactions; a row of zeros from a text encoder means "no tokens", and
 //! callers mask that modality rather than use it as a feature.
 
+pub mod efficientnet;
 mod hashed_text;
 mod histogram_image;
+pub mod weights;
 
 pub use hashed_text::HashedNgramText;
+pub use efficientnet::EfficientNetLite0;
 pub use histogram_image::ColorGradientHistogram;
 
 use fuserec_core::{Embeddings, Result};

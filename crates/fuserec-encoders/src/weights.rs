@@ -1,0 +1,52 @@
+//! Pretrained weights from a safetensors file, checked by name, dtype and shape.
+
+use fuserec_core::{Error, Result};
+use safetensors::{Dtype, SafeTensors};
+use std::path::{Path, PathBuf};
+
+pub struct Weights {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Weights {
+    pub fn open(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
+        Ok(Weights { path: path.to_path_buf(), bytes })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn tensors(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(&self.bytes).expect("validated in open")
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors().tensor(name).is_ok()
+    }
+
+    /// The tensor `name` as f32 values in row-major order; its shape must equal `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let st = self.tensors();
+        let t = st.tensor(name).map_err(|_| Error::Invalid(format!("{}: tensor `{name}` not found", self.path.display())))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(Error::Invalid(format!("{}: tensor `{name}` is {:?}, expected F32", self.path.display(), t.dtype())));
+        }
+        if t.shape() != shape {
+            return Err(Error::Shape(format!("{}: tensor `{name}` has shape {:?}, expected {shape:?}", self.path.display(), t.shape())));
+        }
+        let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Invalid(format!("{}: tensor `{name}` has a non-finite value at {i}", self.path.display())));
+        }
+        Ok(v)
+    }
+
+    /// Shape of `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors().tensor(name).ok().map(|t| t.shape().to_vec())
+    }
+}

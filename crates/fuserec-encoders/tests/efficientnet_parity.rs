@@ -1,0 +1,52 @@
+//! EfficientNet-Lite0 against the reference values of DESIGN §4 (needs the shared assets; skips
+//! with a message unless FUSEREC_REQUIRE_ASSETS=1).
+
+use fuserec_data::assets::{require_or_skip, shared_assets_dir};
+use fuserec_encoders::efficientnet::{preprocess, EfficientNetLite0};
+use std::path::PathBuf;
+
+fn assets() -> Option<PathBuf> {
+    require_or_skip("shared assets (EfficientNet-Lite0 weights)", shared_assets_dir().filter(|d| d.join("efficientnet-lite0/efficientnet_lite0.safetensors").is_file()))
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
+}
+
+#[test]
+fn chelsea_tensor_matches_reference() {
+    let Some(dir) = assets() else { return };
+    let net = EfficientNetLite0::load(&dir.join("efficientnet-lite0/efficientnet_lite0.safetensors")).unwrap();
+    let raw = std::fs::read(dir.join("reference/chelsea_input_1x3x224x224.f32")).unwrap();
+    let input: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let out = net.forward(&input, true).unwrap();
+    let want = [0.091554, 0.043349, 0.0, 0.502418, 1.647514];
+    for (i, (a, b)) in out.pooled.iter().zip(want).enumerate() {
+        assert!((a - b).abs() < 1e-3, "pooled[{i}] = {a}, want {b}");
+    }
+    let norm = out.pooled.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm / 15.4317 - 1.0).abs() < 1e-3, "norm {norm}");
+    assert_eq!(argmax(&out.logits), 282, "tiger cat");
+    let max = out.logits.iter().cloned().fold(f32::MIN, f32::max);
+    assert!((max - 9.1667).abs() < 1e-2, "max logit {max}");
+}
+
+#[test]
+fn coffee_png_through_our_preprocessing_is_espresso() {
+    let Some(dir) = assets() else { return };
+    let net = EfficientNetLite0::load(&dir.join("efficientnet-lite0/efficientnet_lite0.safetensors")).unwrap();
+    let img = image::open(dir.join("reference/coffee.png")).unwrap();
+    let out = net.forward(&preprocess(&img), true).unwrap();
+    assert_eq!(argmax(&out.logits), 967, "espresso");
+    let cat = image::open(dir.join("reference/chelsea.png")).unwrap();
+    assert_eq!(argmax(&net.forward(&preprocess(&cat), true).unwrap().logits), 282);
+}
+
+#[test]
+fn wrong_files_are_named_errors() {
+    let Some(dir) = assets() else { return };
+    let e = EfficientNetLite0::load(&dir.join("reference/chelsea.png")).err().unwrap().to_string();
+    assert!(e.contains("chelsea.png") && e.contains("not a safetensors"), "{e}");
+    let e = EfficientNetLite0::load(&dir.join("nope.safetensors")).err().unwrap().to_string();
+    assert!(e.contains("nope.safetensors"), "{e}");
+}
