@@ -8,11 +8,13 @@
 pub mod efficientnet;
 mod hashed_text;
 mod histogram_image;
+pub mod minilm;
 pub mod weights;
 
 pub use hashed_text::HashedNgramText;
 pub use efficientnet::EfficientNetLite0;
 pub use histogram_image::ColorGradientHistogram;
+pub use minilm::MiniLm;
 
 use fuserec_core::{Embeddings, Result};
 pub use image::DynamicImage;
