@@ -1,5 +1,6 @@
 //! Item content encoders behind two small traits. Light backbones here need no download:
-//! [`HashedNgramText`] and [`ColorGradientHistogram`]. Pretrained backbones plug in beside them.
+//! [`HashedNgramText`] and [`ColorGradientHistogram`]. Pretrained backbones beside them: [`MiniLm`]
+//! (BERT on dfdx) and [`EfficientNetLite0`] (own convolution kernels).
 //!
 //! Invariants: encoders are pure functions of their input (same text/image → same row); they
 //! never see ids or interactions; a row of zeros from a text encoder means "no tokens", and
@@ -23,12 +24,19 @@ pub trait TextEncoder: Send + Sync {
     /// Stable name including every setting that changes the output (used in feature hashes).
     fn name(&self) -> String;
     fn dim(&self) -> usize;
+    /// SHA-256 of pretrained weights, if any (feature stores invalidate when it changes).
+    fn weights_sha256(&self) -> Option<String> {
+        None
+    }
     fn encode(&self, texts: &[&str]) -> Result<Embeddings>;
 }
 
 pub trait ImageEncoder: Send + Sync {
     fn name(&self) -> String;
     fn dim(&self) -> usize;
+    fn weights_sha256(&self) -> Option<String> {
+        None
+    }
     fn encode(&self, images: &[DynamicImage]) -> Result<Embeddings>;
 }
 

@@ -20,6 +20,12 @@ impl Weights {
         &self.path
     }
 
+    /// SHA-256 of the file's bytes (recorded in feature manifests; a change invalidates them).
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(&self.bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn tensors(&self) -> SafeTensors<'_> {
         SafeTensors::deserialize(&self.bytes).expect("validated in open")
     }

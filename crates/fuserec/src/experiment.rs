@@ -3,7 +3,7 @@
 
 use crate::baselines::{ContentKnn, ItemKnn, MostPop, RandomScores};
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
-use crate::features::{image_encoder, text_encoder, ImageReport, ItemFeatures};
+use crate::features::{image_encoder, text_encoder, CacheStats, FeatureStore, ImageReport, ItemFeatures};
 use fuserec_data::progress::bar;
 use crate::recommender::{positives_by_user, Recommender, TrainData};
 use fuserec_core::{Error, Result};
@@ -82,6 +82,8 @@ pub struct FeatureSummary {
     pub items_with_text: usize,
     pub items_with_image: usize,
     pub image_report: ImageReport,
+    pub text_cache: Option<CacheStats>,
+    pub image_cache: Option<CacheStats>,
     pub seconds: f64,
 }
 
@@ -138,17 +140,18 @@ fn build_model(m: &ModelConfig, data: &TrainData, seed: u64) -> Result<Box<dyn R
     })
 }
 
-fn encode_features(cfg: &ExperimentConfig, ds: &Dataset) -> Result<Option<(ItemFeatures, f64)>> {
+fn encode_features(cfg: &ExperimentConfig, ds: &Dataset, cache: &Path) -> Result<Option<(ItemFeatures, f64)>> {
     if !cfg.needs_features() {
         return Ok(None);
     }
     let t0 = Instant::now();
-    let text = (cfg.features.text != "none").then(|| text_encoder(&cfg.features.text)).transpose()?;
+    let text = (cfg.features.text != "none").then(|| text_encoder(&cfg.features.text, cache)).transpose()?;
     let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
     if text.is_none() && image.is_none() {
         return Err(Error::Config("content-knn needs at least one of features.text / features.image".into()));
     }
-    let f = ItemFeatures::encode(ds, text.as_deref(), image.as_deref())?;
+    let store = FeatureStore::new(cache.join("features"));
+    let f = ItemFeatures::encode_with_store(ds, text.as_deref(), image.as_deref(), Some(&store))?;
     Ok(Some((f, t0.elapsed().as_secs_f64())))
 }
 
@@ -163,12 +166,13 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     let ds = load_dataset(&cfg.dataset, &opts.cache)?;
     say(format!("dataset {}: {} users, {} items, {} interactions ({} positive)", ds.name, ds.n_users(), ds.n_items(), ds.interactions.len(), ds.n_positives()));
     say(format!("  load report: {}", ds.report));
-    let features = encode_features(cfg, &ds)?;
+    let features = encode_features(cfg, &ds, &opts.cache)?;
     if let Some((f, secs)) = &features {
         let r = &f.image_report;
         say(format!(
-            "features {} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked)",
-            f.label(), f.hash, r.decoded, r.no_image, r.missing, r.corrupt
+            "features {} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
+            f.label(), f.hash, r.decoded, r.no_image, r.missing, r.corrupt,
+            [("text", &f.text), ("image", &f.image)].iter().filter_map(|(n, m)| m.as_ref().map(|m| format!("{n} {} reused / {} encoded", m.cache.reused, m.cache.encoded))).collect::<Vec<_>>().join(", ")
         ));
         for e in &r.examples {
             say(format!("  image masked: {e}"));
@@ -231,6 +235,8 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             items_with_text: f.text.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
             items_with_image: f.image.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
             image_report: f.image_report.clone(),
+            text_cache: f.text.as_ref().map(|m| m.cache.clone()),
+            image_cache: f.image.as_ref().map(|m| m.cache.clone()),
             seconds,
         }),
         splits,

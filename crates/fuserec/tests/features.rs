@@ -14,7 +14,7 @@ fn bad_images_and_empty_text_are_masked_not_zero_features() {
     std::fs::write(d.join("items.tsv"), "item\ttitle\timage\nok\tRed square\timages/ok.png\nbad\tBroken\timages/bad.jpg\ngone\tMissing\timages/gone.png\nnone\t\t\n").unwrap();
     std::fs::write(d.join("interactions.tsv"), "user\titem\ttimestamp\tlabel\nu\tok\t1\t1\n").unwrap();
     let ds = load_dir(&d, &LoadOptions::default()).unwrap();
-    let t = text_encoder("hashed-ngram").unwrap();
+    let t = text_encoder("hashed-ngram", &d).unwrap();
     let i = image_encoder("color-hist").unwrap();
     let f = ItemFeatures::encode(&ds, Some(t.as_ref()), Some(i.as_ref())).unwrap();
     let img = f.image.as_ref().unwrap();
@@ -31,6 +31,48 @@ fn bad_images_and_empty_text_are_masked_not_zero_features() {
     // An item with text but no image keeps unit norm from its text alone.
     let n: f32 = fused.row(1).iter().map(|x| x * x).sum();
     assert!((n - 1.0).abs() < 1e-5);
-    assert!(text_encoder("bert-huge").is_err());
+    assert!(text_encoder("bert-huge", &d).is_err());
     assert!(f.fused(-1.0, 1.0).is_err());
+}
+
+#[test]
+fn feature_store_reuses_rows_and_invalidates_on_change() {
+    use fuserec::encoders::{ColorGradientHistogram, HashedNgramText};
+    use fuserec::features::FeatureStore;
+    let d = std::env::temp_dir().join(format!("fuserec-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("data/images")).unwrap();
+    for (i, c) in [[200u8, 10, 10], [10, 200, 10], [10, 10, 200]].iter().enumerate() {
+        image::RgbImage::from_pixel(8, 8, image::Rgb(*c)).save(d.join(format!("data/images/i{i}.png"))).unwrap();
+    }
+    std::fs::write(d.join("data/items.tsv"), "item\ttitle\ni0\tred one\ni1\tgreen one\ni2\tblue one\ni3\tno picture\n").unwrap();
+    std::fs::write(d.join("data/interactions.tsv"), "user\titem\ttimestamp\tlabel\nu\ti0\t1\t1\n").unwrap();
+    let ds = load_dir(&d.join("data"), &LoadOptions::default()).unwrap();
+    let store = FeatureStore::new(d.join("store"));
+    let (t, i) = (HashedNgramText::default(), ColorGradientHistogram::default());
+    let first = ItemFeatures::encode_with_store(&ds, Some(&t), Some(&i), Some(&store)).unwrap();
+    assert_eq!(first.image.as_ref().unwrap().cache.encoded, 4);
+    let again = ItemFeatures::encode_with_store(&ds, Some(&t), Some(&i), Some(&store)).unwrap();
+    let (ti, ii) = (&again.text.as_ref().unwrap().cache, &again.image.as_ref().unwrap().cache);
+    assert_eq!((ti.reused, ti.encoded, ii.reused, ii.encoded), (4, 0, 4, 0), "second run is a cache hit");
+    assert_eq!(again.hash, first.hash);
+    assert_eq!(again.image_report.no_image, 1, "masked items are still reported on a cache hit");
+    // One changed image file: only that item is re-encoded, and its row changes.
+    image::RgbImage::from_pixel(8, 8, image::Rgb([250, 250, 0])).save(d.join("data/images/i1.png")).unwrap();
+    let changed = ItemFeatures::encode_with_store(&ds, Some(&t), Some(&i), Some(&store)).unwrap();
+    let c = &changed.image.as_ref().unwrap();
+    assert_eq!((c.cache.reused, c.cache.encoded), (3, 1));
+    assert_ne!(c.rows.row(1), first.image.as_ref().unwrap().rows.row(1));
+    // Another backbone configuration invalidates the whole modality.
+    let other = ColorGradientHistogram { bins: 3, ..Default::default() };
+    let re = ItemFeatures::encode_with_store(&ds, Some(&t), Some(&other), Some(&store)).unwrap();
+    assert_eq!(re.image.as_ref().unwrap().cache.encoded, 4);
+    assert_eq!(re.image.as_ref().unwrap().rows.dim(), 27 + 32);
+    // A corrupt manifest is reported and overwritten, never fatal.
+    let (_, manifest) = store.paths(&ds, "text", &fuserec::encoders::TextEncoder::name(&t));
+    std::fs::write(&manifest, "{ not json").unwrap();
+    let healed = ItemFeatures::encode_with_store(&ds, Some(&t), None, Some(&store)).unwrap();
+    assert_eq!(healed.text.as_ref().unwrap().cache.encoded, 4);
+    let ok = ItemFeatures::encode_with_store(&ds, Some(&t), None, Some(&store)).unwrap();
+    assert_eq!(ok.text.as_ref().unwrap().cache.reused, 4);
 }

@@ -69,6 +69,7 @@ pub struct EfficientNetLite0 {
     fc_w: Vec<f32>,
     fc_b: Vec<f32>,
     weights_label: String,
+    sha256: String,
 }
 
 /// Per-thread scratch buffers, reused across images.
@@ -114,7 +115,8 @@ impl EfficientNetLite0 {
         let fc_w = w.get("_fc.weight", &[CLASSES, FEATURE_DIM])?;
         let fc_b = w.get("_fc.bias", &[CLASSES])?;
         let weights_label = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(EfficientNetLite0 { stem, blocks, head, fc_w, fc_b, weights_label })
+        let sha256 = w.sha256();
+        Ok(EfficientNetLite0 { stem, blocks, head, fc_w, fc_b, weights_label, sha256 })
     }
 
     /// Runs one preprocessed CHW 3×224×224 image.
@@ -180,7 +182,10 @@ impl EfficientNetLite0 {
 
 impl ImageEncoder for EfficientNetLite0 {
     fn name(&self) -> String {
-        format!("efficientnet-lite0({};pre=v1-256bicubic-crop224)", self.weights_label)
+        format!("efficientnet-lite0({};sha={};pre=v1-256bicubic-crop224)", self.weights_label, &self.sha256[..12])
+    }
+    fn weights_sha256(&self) -> Option<String> {
+        Some(self.sha256.clone())
     }
     fn dim(&self) -> usize {
         FEATURE_DIM

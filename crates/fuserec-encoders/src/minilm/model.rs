@@ -76,6 +76,7 @@ pub struct MiniLm {
     /// Sentences per forward pass (after sorting by length).
     pub batch_size: usize,
     label: String,
+    sha256: String,
 }
 
 impl MiniLm {
@@ -111,7 +112,8 @@ impl MiniLm {
             });
         }
         let label = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(MiniLm { dev, cfg, tokenizer, word, position, token_type, emb_ln, layers, batch_size: 64, label })
+        let sha256 = w.sha256();
+        Ok(MiniLm { dev, cfg, tokenizer, word, position, token_type, emb_ln, layers, batch_size: 64, label, sha256 })
     }
 
     /// Token ids per text (with [CLS]/[SEP], truncated to the tokenizer's maximum).
@@ -187,7 +189,10 @@ impl MiniLm {
 
 impl TextEncoder for MiniLm {
     fn name(&self) -> String {
-        format!("minilm({};layers={};dim={};pool=mean-l2)", self.label, self.cfg.num_hidden_layers, self.cfg.hidden_size)
+        format!("minilm({};sha={};layers={};dim={};pool=mean-l2)", self.label, &self.sha256[..12], self.cfg.num_hidden_layers, self.cfg.hidden_size)
+    }
+    fn weights_sha256(&self) -> Option<String> {
+        Some(self.sha256.clone())
     }
     fn dim(&self) -> usize {
         self.cfg.hidden_size

@@ -1,0 +1,254 @@
+//! Item content features: every item's text and image encoded by the configured backbones, with
+//! a per-item modality mask. A missing or corrupt image masks that item's image modality (counted
+//! and reported); empty text masks its text modality. Masked rows are zero and flagged, never
+//! passed off as features. With a [`FeatureStore`], rows are reused across runs by content hash.
+
+mod registry;
+mod store;
+
+pub use registry::{image_encoder, text_encoder, IMAGE_BACKBONES, TEXT_BACKBONES};
+pub use store::{FeatureStore, StoredModality};
+
+use fuserec_core::{Embeddings, Error, Result};
+use fuserec_data::progress::bar;
+use fuserec_data::{open_image, Dataset, ImageProblem};
+use fuserec_encoders::{ImageEncoder, TextEncoder};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ImageReport {
+    pub decoded: usize,
+    pub no_image: usize,
+    pub missing: usize,
+    pub corrupt: usize,
+    /// Up to ten problems, each naming the item and file.
+    pub examples: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CacheStats {
+    /// Rows taken from the feature store (same backbone, weights and content).
+    pub reused: usize,
+    /// Rows computed in this run.
+    pub encoded: usize,
+}
+
+pub struct Modality {
+    pub backbone: String,
+    pub rows: Embeddings,
+    /// `mask[i]` = item `i` has this modality.
+    pub mask: Vec<bool>,
+    pub cache: CacheStats,
+}
+
+pub struct ItemFeatures {
+    pub text: Option<Modality>,
+    pub image: Option<Modality>,
+    pub image_report: ImageReport,
+    /// First 16 hex digits of SHA-256 over backbones, masks and values.
+    pub hash: String,
+}
+
+const CHUNK: usize = 256;
+
+pub(crate) fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl ItemFeatures {
+    /// Encodes every item (no cache).
+    pub fn encode(ds: &Dataset, text: Option<&dyn TextEncoder>, image: Option<&dyn ImageEncoder>) -> Result<Self> {
+        Self::encode_with_store(ds, text, image, None)
+    }
+
+    /// Encodes what the store does not already hold for the same backbone, weights and item
+    /// content, then updates the store.
+    pub fn encode_with_store(ds: &Dataset, text: Option<&dyn TextEncoder>, image: Option<&dyn ImageEncoder>, store: Option<&FeatureStore>) -> Result<Self> {
+        let text = text.map(|enc| encode_text(ds, enc, store)).transpose()?;
+        let mut report = ImageReport::default();
+        let image = image.map(|enc| encode_images(ds, enc, store, &mut report)).transpose()?;
+        let hash = feature_hash(&[&text, &image]);
+        Ok(ItemFeatures { text, image, image_report: report, hash })
+    }
+
+    /// Short description for model names, e.g. `text+image`.
+    pub fn label(&self) -> String {
+        match (&self.text, &self.image) {
+            (Some(_), Some(_)) => "text+image".into(),
+            (Some(_), None) => "text".into(),
+            (None, Some(_)) => "image".into(),
+            (None, None) => "none".into(),
+        }
+    }
+
+    /// Concatenation `[√w_t·text ; √w_i·image]` per item, using only the modalities it has, then
+    /// L2-normalised. Returns the matrix and whether each item has any content.
+    pub fn fused(&self, text_weight: f32, image_weight: f32) -> Result<(Embeddings, Vec<bool>)> {
+        let parts: Vec<(&Modality, f32)> =
+            [(self.text.as_ref(), text_weight), (self.image.as_ref(), image_weight)].into_iter().filter_map(|(m, w)| m.map(|m| (m, w))).collect();
+        if parts.is_empty() {
+            return Err(Error::Config("no content modality configured".into()));
+        }
+        if parts.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
+            return Err(Error::Config(format!("modality weights must be finite and ≥ 0, got text {text_weight}, image {image_weight}")));
+        }
+        let mut scaled: Vec<Embeddings> = Vec::new();
+        for (m, w) in &parts {
+            let mut e = m.rows.clone();
+            e.l2_normalize();
+            e.as_mut_slice().iter_mut().for_each(|x| *x *= w.sqrt());
+            scaled.push(e);
+        }
+        let mut fused = Embeddings::hconcat(&scaled.iter().collect::<Vec<_>>())?;
+        fused.l2_normalize();
+        let n = fused.rows();
+        let has: Vec<bool> = (0..n).map(|i| parts.iter().any(|(m, w)| m.mask[i] && *w > 0.0)).collect();
+        Ok((fused, has))
+    }
+}
+
+/// Rows, mask and content keys for one modality, filled from the store where the key matches.
+struct Assembly {
+    rows: Embeddings,
+    mask: Vec<bool>,
+    keys: Vec<String>,
+    problems: Vec<String>,
+    todo: Vec<usize>,
+    cache: CacheStats,
+}
+
+impl Assembly {
+    fn new(ds: &Dataset, dim: usize, keys: Vec<String>, prev: Option<StoredModality>) -> Self {
+        let n = ds.n_items();
+        let mut a = Assembly { rows: Embeddings::zeros(n, dim), mask: vec![false; n], keys, problems: vec![String::new(); n], todo: Vec::new(), cache: CacheStats::default() };
+        for i in 0..n {
+            match prev.as_ref().and_then(|p| p.lookup(ds.items.raw(i as u32), &a.keys[i])) {
+                Some(j) => {
+                    let p = prev.as_ref().expect("lookup hit");
+                    a.rows.row_mut(i).copy_from_slice(p.rows.row(j));
+                    a.mask[i] = p.manifest.mask[j];
+                    a.problems[i] = p.manifest.problems[j].clone();
+                    a.cache.reused += 1;
+                }
+                None => a.todo.push(i),
+            }
+        }
+        a
+    }
+}
+
+fn encode_text(ds: &Dataset, enc: &dyn TextEncoder, store: Option<&FeatureStore>) -> Result<Modality> {
+    let texts: Vec<String> = ds.items_meta.iter().map(|m| m.text()).collect();
+    let keys = texts.iter().map(|t| short_hash(t.as_bytes())).collect();
+    let prev = store.map(|s| s.load(ds, "text", &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
+    let mut a = Assembly::new(ds, enc.dim(), keys, prev);
+    // Empty text is masked, not encoded: a [CLS][SEP]-only embedding is not a feature.
+    let todo: Vec<usize> = a.todo.iter().copied().filter(|&i| !texts[i].trim().is_empty()).collect();
+    let pb = bar(todo.len() as u64, "encoding text");
+    for chunk in todo.chunks(CHUNK) {
+        let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let rows = enc.encode(&refs)?;
+        check_finite(&rows, &enc.name())?;
+        for (r, &i) in chunk.iter().enumerate() {
+            a.rows.row_mut(i).copy_from_slice(rows.row(r));
+            a.mask[i] = rows.row(r).iter().any(|&x| x != 0.0);
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    a.cache.encoded = a.todo.len();
+    if let Some(s) = store {
+        s.save(ds, "text", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
+    }
+    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache })
+}
+
+/// What an item's image file holds right now: its bytes' hash, or why there is nothing.
+fn image_key(path: Option<&std::path::Path>) -> (String, Option<Vec<u8>>) {
+    match path {
+        None => ("none".into(), None),
+        Some(p) => match std::fs::read(p) {
+            Ok(bytes) => (short_hash(&bytes), Some(bytes)),
+            Err(_) => (format!("missing:{}", p.display()), None),
+        },
+    }
+}
+
+fn encode_images(ds: &Dataset, enc: &dyn ImageEncoder, store: Option<&FeatureStore>, report: &mut ImageReport) -> Result<Modality> {
+    let n = ds.n_items();
+    let keys: Vec<String> = (0..n).into_par_iter().map(|i| image_key(ds.items_meta[i].image.as_deref()).0).collect();
+    let prev = store.map(|s| s.load(ds, "image", &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
+    let mut a = Assembly::new(ds, enc.dim(), keys, prev);
+    let pb = bar(a.todo.len() as u64, "encoding images");
+    for chunk in a.todo.clone().chunks(CHUNK) {
+        let decoded: Vec<_> = chunk.par_iter().map(|&i| open_image(ds.items_meta[i].image.as_deref())).collect();
+        let mut ok_idx = Vec::new();
+        let mut imgs = Vec::new();
+        for (&i, d) in chunk.iter().zip(decoded) {
+            match d {
+                Ok(img) => {
+                    ok_idx.push(i);
+                    imgs.push(img);
+                }
+                Err(p) => a.problems[i] = problem_code(&p),
+            }
+        }
+        let rows = enc.encode(&imgs)?;
+        check_finite(&rows, &enc.name())?;
+        for (r, &i) in ok_idx.iter().enumerate() {
+            a.rows.row_mut(i).copy_from_slice(rows.row(r));
+            a.mask[i] = true;
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    a.cache.encoded = a.todo.len();
+    for i in 0..n {
+        let p = &a.problems[i];
+        if a.mask[i] {
+            report.decoded += 1;
+        } else if p == "none" || p.is_empty() {
+            report.no_image += 1;
+        } else if p.starts_with("missing") {
+            report.missing += 1;
+        } else {
+            report.corrupt += 1;
+        }
+        if !a.mask[i] && p != "none" && !p.is_empty() && report.examples.len() < 10 {
+            report.examples.push(format!("item {}: {}", ds.items.raw(i as u32), p.split_once(':').map_or(p.as_str(), |x| x.1).trim()));
+        }
+    }
+    if let Some(s) = store {
+        s.save(ds, "image", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
+    }
+    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache })
+}
+
+/// `none`, `missing: <msg>` or `corrupt: <msg>`: how a problem is stored and reported.
+fn problem_code(p: &ImageProblem) -> String {
+    match p {
+        ImageProblem::NoPath => "none".into(),
+        ImageProblem::Missing(_) => format!("missing: {p}"),
+        ImageProblem::Corrupt(_) => format!("corrupt: {p}"),
+    }
+}
+
+fn check_finite(e: &Embeddings, backbone: &str) -> Result<()> {
+    match e.first_non_finite() {
+        Some((r, c)) => Err(Error::Invalid(format!("{backbone} produced a non-finite value at row {r}, column {c}"))),
+        None => Ok(()),
+    }
+}
+
+fn feature_hash(mods: &[&Option<Modality>]) -> String {
+    let mut h = Sha256::new();
+    for m in mods.iter().copied().flatten() {
+        h.update(m.backbone.as_bytes());
+        h.update(m.mask.iter().map(|&b| b as u8).collect::<Vec<_>>());
+        for x in m.rows.as_slice() {
+            h.update(x.to_le_bytes());
+        }
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
