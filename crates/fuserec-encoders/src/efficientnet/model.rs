@@ -174,6 +174,12 @@ impl EfficientNetLite0 {
         })
     }
 
+    /// Runs a batch of preprocessed CHW inputs in parallel (one image per task; buffers are
+    /// per thread and reused).
+    pub fn forward_batch(&self, inputs: &[Vec<f32>], with_logits: bool) -> Result<Vec<Lite0Output>> {
+        inputs.par_iter().map(|x| self.forward(x, with_logits)).collect()
+    }
+
     /// Preprocesses and runs a batch in parallel (one image per task).
     pub fn forward_images(&self, images: &[DynamicImage], with_logits: bool) -> Result<Vec<Lite0Output>> {
         images.par_iter().map(|img| self.forward(&preprocess(img), with_logits)).collect()

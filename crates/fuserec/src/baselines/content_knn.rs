@@ -1,5 +1,6 @@
-use crate::recommender::{Recommender, TrainData};
-use fuserec_core::{Embeddings, Error, Result};
+use crate::features::ItemFeatures;
+use crate::recommender::Recommender;
+use fuserec_core::{Embeddings, Result};
 use rayon::prelude::*;
 
 /// Content-based k-NN: the user profile is the mean of the (L2-normalised) content vectors of
@@ -12,13 +13,14 @@ pub struct ContentKnn {
 }
 
 impl ContentKnn {
-    pub fn fit(data: &TrainData, text_weight: f32, image_weight: f32) -> Result<Self> {
-        let f = data.features.ok_or_else(|| Error::Config("content-knn needs item features ([features] in the config)".into()))?;
+    /// Needs no interactions: the profile is built from each user's history at scoring time.
+    pub fn fit(f: &ItemFeatures, text_weight: f32, image_weight: f32) -> Result<Self> {
         let (items, has_content) = f.fused(text_weight, image_weight)?;
         let mut used: Vec<String> = Vec::new();
-        for (name, present, w) in [("text", f.text.is_some(), text_weight), ("image", f.image.is_some(), image_weight)] {
-            if present && w > 0.0 {
-                used.push(if text_weight == image_weight || text_weight * image_weight == 0.0 { name.to_string() } else { format!("{name}×{w}") });
+        for (m, w) in [(&f.text, text_weight), (&f.image, image_weight)] {
+            if let Some(m) = m.as_ref().filter(|_| w > 0.0) {
+                let kind = m.backbone.split('(').next().unwrap_or(&m.backbone).to_string();
+                used.push(if text_weight == image_weight || text_weight * image_weight == 0.0 { kind } else { format!("{kind}×{w}") });
             }
         }
         Ok(ContentKnn { items, has_content, label: used.join("+") })

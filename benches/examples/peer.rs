@@ -1,0 +1,69 @@
+//! fuserec's pretrained encoders against the PyTorch peer (`benches/peers/encoders_peer.py`):
+//! same weights, same inputs (64 titles of 12 tokens; the chelsea reference tensor × 32),
+//! 2 threads each, and the ratio. Run with `cargo xtask peer`.
+
+use fuserec::data::assets::{cache_dir, shared_assets_dir, MINILM};
+use fuserec::encoders::{EfficientNetLite0, MiniLm, TextEncoder};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// Items per second of `f` (which handles `n` items), after one warm-up call, over ≥ `secs`.
+fn rate(n: usize, secs: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let t = Instant::now();
+    let mut done = 0;
+    while t.elapsed().as_secs_f64() < secs {
+        f();
+        done += n;
+    }
+    done as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let secs: f64 = std::env::var("PEER_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let minilm = MINILM.locate(&cache_dir()).expect("all-MiniLM-L6-v2 missing: run `cargo xtask assets`");
+    let shared = shared_assets_dir().expect("shared assets folder not found (FUSEREC_ASSETS_DIR)");
+    let effnet = shared.join("efficientnet-lite0/efficientnet_lite0.safetensors");
+    let chelsea = shared.join("reference/chelsea_input_1x3x224x224.f32");
+    let titles = fuserec_benches::titles(64);
+    let titles_file = std::env::temp_dir().join(format!("fuserec-peer-titles-{}.txt", std::process::id()));
+    std::fs::write(&titles_file, titles.join("\n")).expect("write titles");
+
+    let threads = rayon::current_num_threads();
+    let m = MiniLm::load(&minilm).expect("load MiniLM");
+    let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let ours_text = rate(refs.len(), secs, || {
+        m.encode(&refs).expect("encode");
+    });
+    let net = EfficientNetLite0::load(&effnet).expect("load EfficientNet");
+    let raw = std::fs::read(&chelsea).expect("chelsea tensor");
+    let x: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let batch = vec![x; 32];
+    let ours_img = rate(batch.len(), secs, || {
+        net.forward_batch(&batch, false).expect("forward");
+    });
+
+    let python = std::env::var("FUSEREC_PEER_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/encoders_peer.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(["--minilm".as_ref(), minilm.as_os_str(), "--effnet".as_ref(), effnet.as_os_str(), "--chelsea".as_ref(), chelsea.as_os_str(), "--titles".as_ref(), titles_file.as_os_str()])
+        .args(["--threads", &threads.to_string(), "--seconds", &secs.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let _ = std::fs::remove_file(&titles_file);
+    if !out.status.success() {
+        eprintln!("peer failed (needs Debian's python3-torch; libopenblas0-pthread for a fast BLAS):\n{}", String::from_utf8_lossy(&out.stderr));
+        std::process::exit(1);
+    }
+    let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    let theirs_text = peer["sentences_per_s"].as_f64().unwrap_or(f64::NAN);
+    let theirs_img = peer["images_per_s"].as_f64().unwrap_or(f64::NAN);
+    println!("threads: {threads} (fuserec, rayon) / {} (torch {})", peer["threads"], peer["torch"]);
+    println!("peer parity: MiniLM first5 {} cos {}; EfficientNet argmax {} pooled5 {}", peer["minilm_first5"], peer["minilm_cos"], peer["effnet_argmax"], peer["effnet_pooled5"]);
+    println!("| model | batch | fuserec /s | PyTorch /s | ratio |");
+    println!("|---|---|---|---|---|");
+    println!("| MiniLM-L6 (12-token titles) | 64 | {ours_text:.1} | {theirs_text:.1} | {:.2}× |", ours_text / theirs_text);
+    println!("| EfficientNet-Lite0 (224², model only) | 32 | {ours_img:.1} | {theirs_img:.1} | {:.2}× |", ours_img / theirs_img);
+}
