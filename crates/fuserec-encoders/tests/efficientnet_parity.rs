@@ -50,3 +50,18 @@ fn wrong_files_are_named_errors() {
     let e = EfficientNetLite0::load(&dir.join("nope.safetensors")).err().unwrap().to_string();
     assert!(e.contains("nope.safetensors"), "{e}");
 }
+
+#[test]
+fn odd_images_give_finite_features() {
+    use fuserec_encoders::ImageEncoder;
+    let Some(dir) = assets() else { return };
+    let net = EfficientNetLite0::load(&dir.join("efficientnet-lite0/efficientnet_lite0.safetensors")).unwrap();
+    let imgs = vec![
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(1, 1, image::Luma([90]))),
+        image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(500, 20, image::Rgba([10, 200, 30, 0]))),
+    ];
+    let e = net.encode(&imgs).unwrap();
+    assert_eq!((e.rows(), e.dim()), (2, 1280));
+    assert!(e.first_non_finite().is_none());
+    assert!(e.row(0) != e.row(1));
+}

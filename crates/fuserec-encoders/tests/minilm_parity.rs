@@ -41,3 +41,31 @@ fn batching_and_padding_do_not_change_embeddings() {
     let long = "word ".repeat(2000);
     assert_eq!(m.encode(&[&long]).unwrap().rows(), 1);
 }
+
+#[test]
+fn broken_model_folders_are_named_errors() {
+    use safetensors::tensor::TensorView;
+    let d = std::env::temp_dir().join(format!("fuserec-bert-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let e = MiniLm::load(&d).err().unwrap().to_string();
+    assert!(e.contains("config.json"), "{e}");
+    let cfg = |act: &str, hidden: usize| {
+        format!(r#"{{"hidden_size":{hidden},"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":16,"vocab_size":4,"hidden_act":"{act}"}}"#)
+    };
+    std::fs::write(d.join("config.json"), cfg("relu", 4)).unwrap();
+    assert!(MiniLm::load(&d).err().unwrap().to_string().contains("hidden_act `relu`"));
+    std::fs::write(d.join("config.json"), cfg("gelu", 5)).unwrap();
+    assert!(MiniLm::load(&d).err().unwrap().to_string().contains("not divisible"));
+    std::fs::write(d.join("config.json"), cfg("gelu", 4)).unwrap();
+    assert!(MiniLm::load(&d).err().unwrap().to_string().contains("tokenizer.json"));
+    // A real tokenizer with a weights file whose embedding table has the wrong shape.
+    let Some(real) = MINILM.locate(&cache_dir()) else { return };
+    std::fs::copy(real.join("tokenizer.json"), d.join("tokenizer.json")).unwrap();
+    let bytes = vec![0u8; 4 * 3 * 4];
+    let view = TensorView::new(safetensors::Dtype::F32, vec![3, 4], &bytes).unwrap();
+    std::fs::write(d.join("model.safetensors"), safetensors::serialize([("embeddings.word_embeddings.weight", view)], None).unwrap()).unwrap();
+    let e = MiniLm::load(&d).err().unwrap().to_string();
+    assert!(e.contains("embeddings.word_embeddings.weight") && e.contains("[3, 4]") && e.contains("[4, 4]"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
