@@ -1,0 +1,63 @@
+//! Cluster-ID quantisation: item vectors become discrete codes ("virtual node ids") that a
+//! content tower can embed like IDs. [`KMeans`] (one level), [`HierarchicalKMeans`] (a tree:
+//! k-means inside each node, one node id per level) and [`ResidualKMeans`] (each level clusters
+//! the previous level's residual), behind one [`Quantizer`] trait; a [`QualityReport`] per fit;
+//! save/load as safetensors with a small JSON header.
+//!
+//! Invariants: fitting is deterministic by seed; codes of a fitted quantizer never change (new
+//! items are encoded greedily without refitting); bad input (k > n, non-finite rows, zero
+//! dimensions) is an error naming the problem, never a panic.
+
+mod assign;
+mod codes;
+mod io;
+mod kmeans;
+mod quality;
+mod residual;
+mod tree;
+
+pub use assign::nearest;
+pub use codes::{Codes, NO_CODE};
+pub use io::{load, save, Saved};
+pub use kmeans::{KMeans, KMeansConfig};
+pub use quality::{quality, LevelQuality, QualityReport};
+pub use residual::ResidualKMeans;
+pub use tree::{HierarchicalKMeans, TreeLevel};
+
+use fuserec_core::{Embeddings, Error, Result};
+
+pub trait Quantizer: Send + Sync {
+    /// Method and settings, e.g. `tree(b=16,d=3)`.
+    fn name(&self) -> String;
+    fn dim(&self) -> usize;
+    fn levels(&self) -> usize;
+    /// Size of each level's code space: an embedding table for level ℓ needs this many rows.
+    fn codes_per_level(&self) -> Vec<usize>;
+    /// Code paths (prefixes up to level ℓ) the structure could distinguish, for utilisation.
+    fn capacity_per_level(&self) -> Vec<usize>;
+    /// Codes for each row (one per level), without refitting.
+    fn encode(&self, x: &Embeddings) -> Result<Codes>;
+    /// Each row rebuilt from its codes at levels `0..=level`.
+    fn reconstruct(&self, codes: &Codes, level: usize) -> Result<Embeddings>;
+}
+
+/// Rejects what k-means cannot work on, naming the problem.
+pub(crate) fn validate(x: &Embeddings, what: &str) -> Result<()> {
+    if x.dim() == 0 {
+        return Err(Error::Invalid(format!("{what}: vectors are zero-dimensional")));
+    }
+    if x.rows() == 0 {
+        return Err(Error::Invalid(format!("{what}: no vectors")));
+    }
+    if let Some((r, c)) = x.first_non_finite() {
+        return Err(Error::Invalid(format!("{what}: row {r} has a non-finite value at column {c}")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_dim(x: &Embeddings, dim: usize) -> Result<()> {
+    if x.dim() != dim {
+        return Err(Error::Shape(format!("vectors of dim {} for a quantizer of dim {dim}", x.dim())));
+    }
+    validate(x, "encode")
+}

@@ -1,0 +1,81 @@
+use crate::assign::{gather, nearest};
+use crate::{check_dim, validate, Codes, KMeans, KMeansConfig, Quantizer};
+use fuserec_core::{Embeddings, Error, Result};
+
+/// Residual k-means: level ℓ clusters what levels `0..ℓ` left unexplained; a vector is rebuilt
+/// as the sum of its levels' centroids.
+#[derive(Clone, Debug)]
+pub struct ResidualKMeans {
+    pub codebooks: Vec<Embeddings>,
+    pub train_codes: Codes,
+}
+
+impl ResidualKMeans {
+    pub fn fit(x: &Embeddings, levels: usize, k: usize, seed: u64, max_iter: usize) -> Result<Self> {
+        validate(x, "residual k-means")?;
+        if levels == 0 {
+            return Err(Error::Config("residual k-means needs ≥ 1 level".into()));
+        }
+        let mut residual = x.clone();
+        let mut codebooks = Vec::new();
+        let mut codes = Codes::new(x.rows(), levels);
+        for level in 0..levels {
+            let km = KMeans::fit(&residual, &KMeansConfig { max_iter, ..KMeansConfig::new(k, seed.wrapping_add(level as u64)) })?;
+            for (i, &l) in km.labels.iter().enumerate() {
+                codes.set(i, level, l);
+                residual.row_mut(i).iter_mut().zip(km.centroids.row(l as usize)).for_each(|(r, c)| *r -= c);
+            }
+            codebooks.push(km.centroids);
+        }
+        Ok(ResidualKMeans { codebooks, train_codes: codes })
+    }
+}
+
+impl Quantizer for ResidualKMeans {
+    fn name(&self) -> String {
+        format!("residual(levels={},k={})", self.codebooks.len(), self.codebooks[0].rows())
+    }
+    fn dim(&self) -> usize {
+        self.codebooks[0].dim()
+    }
+    fn levels(&self) -> usize {
+        self.codebooks.len()
+    }
+    fn codes_per_level(&self) -> Vec<usize> {
+        self.codebooks.iter().map(|c| c.rows()).collect()
+    }
+    fn capacity_per_level(&self) -> Vec<usize> {
+        self.codebooks.iter().scan(1usize, |acc, c| {
+            *acc = acc.saturating_mul(c.rows());
+            Some(*acc)
+        }).collect()
+    }
+    fn encode(&self, x: &Embeddings) -> Result<Codes> {
+        check_dim(x, self.dim())?;
+        let mut residual = x.clone();
+        let mut codes = Codes::new(x.rows(), self.levels());
+        for (level, cb) in self.codebooks.iter().enumerate() {
+            let (labels, _) = nearest(&residual, cb);
+            for (i, &l) in labels.iter().enumerate() {
+                codes.set(i, level, l);
+                residual.row_mut(i).iter_mut().zip(cb.row(l as usize)).for_each(|(r, c)| *r -= c);
+            }
+        }
+        Ok(codes)
+    }
+    fn reconstruct(&self, codes: &Codes, level: usize) -> Result<Embeddings> {
+        if level >= self.levels() {
+            return Err(Error::Invalid(format!("residual quantizer has {} levels, asked for {level}", self.levels())));
+        }
+        let mut out = Embeddings::zeros(codes.len(), self.dim());
+        for (l, cb) in self.codebooks.iter().enumerate().take(level + 1) {
+            let idx: Vec<u32> = (0..codes.len()).map(|i| codes.get(i, l)).collect();
+            if let Some(bad) = idx.iter().find(|&&c| c as usize >= cb.rows()) {
+                return Err(Error::Invalid(format!("code {bad} outside level {l} (0..{})", cb.rows())));
+            }
+            let part = gather(cb, &idx);
+            out.as_mut_slice().iter_mut().zip(part.as_slice()).for_each(|(o, p)| *o += p);
+        }
+        Ok(out)
+    }
+}
