@@ -18,6 +18,10 @@ commands:
   encode --dataset <synthetic|ml-100k|DIR> [--text BACKBONE] [--image BACKBONE]
         encode every item into the feature store (<cache>/features); re-runs reuse rows
         (backbones: text hashed-ngram|minilm|none, image color-hist|efficientnet-lite0|none)
+  quantize --features <store entry> [--method tree|kmeans|residual] [--branching 16] [--depth 3]
+           [--k 256] [--levels 3] [--seed 1] [--iters 25]
+        fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
+        <cache>/features) and write codes + quantizer + quality report beside it
   peer  pretrained encoders against the PyTorch peer (benches/peers/encoders_peer.py; needs
         Debian's python3-torch, ideally libopenblas0-pthread): throughput of both and the ratio
   world [--seed N] [--scale X] --out DIR
@@ -64,6 +68,7 @@ fn real_main() -> Result<()> {
         Some("world") => world(&args[1..]),
         Some("test") => test(),
         Some("encode") => encode(&args[1..]),
+        Some("quantize") => quantize(&args[1..]),
         Some("peer") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
         Some("list") => {
             for p in list_configs()? {
@@ -268,6 +273,49 @@ fn encode(args: &[String]) -> Result<()> {
             println!("    {e}");
         }
     }
+    Ok(())
+}
+
+fn quantize(args: &[String]) -> Result<()> {
+    use fuserec::quantize::{quantize_entry, QuantMethod};
+    check_flags(args, &["--features", "--method", "--branching", "--depth", "--k", "--levels", "--seed", "--iters"], &[])?;
+    let entry = flag(args, "--features")?.context("quantize needs --features <store entry>")?;
+    let store = assets::cache_dir().join("features");
+    let path = [PathBuf::from(&entry), store.join(&entry), store.join(format!("{entry}.safetensors"))]
+        .into_iter()
+        .find(|p| p.is_file() && p.extension().is_some_and(|e| e == "safetensors"));
+    let Some(path) = path else {
+        let mut known = Vec::new();
+        for d in std::fs::read_dir(&store).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".safetensors") && !name.contains(".codes-") && !name.contains(".quantizer-") {
+                    known.push(format!("{}/{}", d.file_name().to_string_lossy(), name.trim_end_matches(".safetensors")));
+                }
+            }
+        }
+        known.sort();
+        bail!("no feature-store entry `{entry}` (run `cargo xtask encode` first); entries: {}", if known.is_empty() { "none".into() } else { known.join(", ") });
+    };
+    let num = |name: &str, default: usize| -> Result<usize> {
+        flag(args, name)?.map(|v| v.parse().with_context(|| format!("{name} `{v}` is not a whole number"))).transpose().map(|v| v.unwrap_or(default))
+    };
+    let method = match flag(args, "--method")?.as_deref().unwrap_or("tree") {
+        "tree" => QuantMethod::Tree { branching: num("--branching", 16)?, depth: num("--depth", 3)? },
+        "kmeans" => QuantMethod::Kmeans { k: num("--k", 256)? },
+        "residual" => QuantMethod::Residual { levels: num("--levels", 3)?, k: num("--k", 256)? },
+        m => bail!("unknown method `{m}` (tree, kmeans, residual)"),
+    };
+    let out = quantize_entry(&path, &method, num("--seed", 1)? as u64, num("--iters", 25)?)?;
+    let m = &out.manifest;
+    println!("{} on {} ({} items, {} without feature) in {:.1}s", m.quantizer, path.display(), m.items.len(), m.items_without_code, m.fit_seconds);
+    println!("| level | codes | used / available | entropy (bits) / max | largest cluster | mse |");
+    println!("|---|---|---|---|---|---|");
+    for (l, q) in m.quality.levels.iter().enumerate() {
+        println!("| {l} | {} | {} / {} | {:.2} / {:.2} | {:.1}% | {:.4} |", m.codes_per_level[l], q.used, q.available, q.entropy_bits, q.max_entropy_bits, 100.0 * q.largest_share, q.mse);
+    }
+    println!("collision rate (items sharing a full path): {:.1}%", 100.0 * m.quality.collision_rate);
+    println!("wrote {}\n      {}\n      {}", out.codes_path.display(), out.manifest_path.display(), out.quantizer_path.display());
     Ok(())
 }
 

@@ -63,6 +63,14 @@ impl KMeans {
     pub fn k(&self) -> usize {
         self.centroids.rows()
     }
+
+    /// One Lloyd iteration: assign every row (blocked sgemm), then move centroids to the means
+    /// (with empty-cluster repair). Returns the objective of the assignment.
+    pub fn iteration(x: &Embeddings, centroids: &mut Embeddings) -> f64 {
+        let (labels, dist) = nearest(x, centroids);
+        update(x, &labels, &dist, centroids);
+        dist.iter().map(|&v| v as f64).sum()
+    }
 }
 
 /// Centroid = mean of its rows; an empty cluster takes the point farthest from its centroid

@@ -7,6 +7,7 @@
 pub mod baselines;
 pub mod config;
 pub mod experiment;
+pub mod quantize;
 pub mod features;
 pub mod recommender;
 pub mod report;
@@ -21,3 +22,4 @@ pub use fuserec_data as data;
 pub use fuserec_encoders as encoders;
 pub use fuserec_eval as eval;
 pub use fuserec_index as index;
+pub use fuserec_quant as quant;

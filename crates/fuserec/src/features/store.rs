@@ -118,6 +118,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// The manifest beside a store tensor file (`x.safetensors` → `x.manifest.json`).
+pub fn manifest_path(tensor_path: &Path) -> PathBuf {
+    tensor_path.with_extension("manifest.json")
+}
+
+impl StoredModality {
+    /// Reads one store entry by its tensor file.
+    pub fn read(tensor_path: &Path) -> Result<Self> {
+        read(tensor_path, &manifest_path(tensor_path))
+    }
+}
+
 fn read(tensor_path: &Path, manifest_path: &Path) -> Result<StoredModality> {
     let text = std::fs::read_to_string(manifest_path).map_err(|e| Error::io(manifest_path, e))?;
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", manifest_path.display())))?;

@@ -1,0 +1,119 @@
+//! Quantising a feature-store entry into cluster codes ("virtual node ids") that towers embed
+//! like IDs. Masked items (no feature) get `NO_CODE`. Outputs sit beside the entry:
+//! `<entry>.quantizer-<method>.safetensors` (the fitted quantizer, for encoding new items) and
+//! `<entry>.codes-<method>.safetensors` (tensor `codes`, items × levels, u32, in the entry's item
+//! order) with `<entry>.codes-<method>.json` (item ids, code-space sizes, quality report).
+
+use crate::features::StoredModality;
+use fuserec_core::{Error, Result};
+use fuserec_data::progress::bar;
+use fuserec_quant::{quality, save, HierarchicalKMeans, KMeans, KMeansConfig, QualityReport, Quantizer, ResidualKMeans, Saved, NO_CODE};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum QuantMethod {
+    Kmeans { k: usize },
+    Tree { branching: usize, depth: usize },
+    Residual { levels: usize, k: usize },
+}
+
+impl QuantMethod {
+    pub fn slug(&self) -> String {
+        match self {
+            QuantMethod::Kmeans { k } => format!("kmeans-k{k}"),
+            QuantMethod::Tree { branching, depth } => format!("tree-b{branching}-d{depth}"),
+            QuantMethod::Residual { levels, k } => format!("residual-l{levels}-k{k}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CodesManifest {
+    pub source: String,
+    pub quantizer: String,
+    pub method: QuantMethod,
+    pub seed: u64,
+    pub items: Vec<String>,
+    pub codes_per_level: Vec<usize>,
+    pub items_without_code: usize,
+    pub fit_seconds: f64,
+    pub quality: QualityReport,
+}
+
+pub struct QuantizeOutcome {
+    pub codes_path: PathBuf,
+    pub manifest_path: PathBuf,
+    pub quantizer_path: PathBuf,
+    pub manifest: CodesManifest,
+}
+
+pub fn quantize_entry(entry: &Path, method: &QuantMethod, seed: u64, max_iter: usize) -> Result<QuantizeOutcome> {
+    let stored = StoredModality::read(entry)?;
+    let keep: Vec<u32> = (0..stored.manifest.items.len() as u32).filter(|&i| stored.manifest.mask[i as usize]).collect();
+    if keep.is_empty() {
+        return Err(Error::Invalid(format!("{}: no item has this feature (all masked)", entry.display())));
+    }
+    let d = stored.rows.dim();
+    let mut data = Vec::with_capacity(keep.len() * d);
+    keep.iter().for_each(|&i| data.extend_from_slice(stored.rows.row(i as usize)));
+    let x = fuserec_core::Embeddings::from_vec(keep.len(), d, data)?;
+    let spinner = bar(0, &format!("fitting {} on {}×{d}", method.slug(), keep.len()));
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let t0 = std::time::Instant::now();
+    let stem = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = entry.parent().unwrap_or(Path::new("."));
+    let quantizer_path = dir.join(format!("{stem}.quantizer-{}.safetensors", method.slug()));
+    let (q, codes): (Box<dyn Quantizer>, _) = match *method {
+        QuantMethod::Kmeans { k } => {
+            let km = KMeans::fit(&x, &KMeansConfig { max_iter, ..KMeansConfig::new(k, seed) })?;
+            save(Saved::KMeans(&km), &quantizer_path)?;
+            let codes = km.encode(&x)?;
+            (Box::new(km), codes)
+        }
+        QuantMethod::Tree { branching, depth } => {
+            let t = HierarchicalKMeans::fit(&x, branching, depth, seed, max_iter)?;
+            save(Saved::Tree(&t), &quantizer_path)?;
+            let codes = t.train_codes.clone();
+            (Box::new(t), codes)
+        }
+        QuantMethod::Residual { levels, k } => {
+            let r = ResidualKMeans::fit(&x, levels, k, seed, max_iter)?;
+            save(Saved::Residual(&r), &quantizer_path)?;
+            let codes = r.train_codes.clone();
+            (Box::new(r), codes)
+        }
+    };
+    let fit_seconds = t0.elapsed().as_secs_f64();
+    let report = quality(q.as_ref(), &x, &codes)?;
+    spinner.finish_and_clear();
+    // Scatter back to the entry's item order; masked items have no code.
+    let n = stored.manifest.items.len();
+    let levels = q.levels();
+    let mut all = vec![NO_CODE; n * levels];
+    for (r, &i) in keep.iter().enumerate() {
+        all[i as usize * levels..(i as usize + 1) * levels].copy_from_slice(codes.path(r));
+    }
+    let bytes: Vec<u8> = all.iter().flat_map(|c| c.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::U32, vec![n, levels], &bytes).map_err(|e| Error::Invalid(e.to_string()))?;
+    let codes_path = dir.join(format!("{stem}.codes-{}.safetensors", method.slug()));
+    let manifest_path = dir.join(format!("{stem}.codes-{}.json", method.slug()));
+    let ser = safetensors::serialize([("codes", view)], None).map_err(|e| Error::Invalid(e.to_string()))?;
+    std::fs::write(&codes_path, ser).map_err(|e| Error::io(&codes_path, e))?;
+    let manifest = CodesManifest {
+        source: entry.display().to_string(),
+        quantizer: q.name(),
+        method: method.clone(),
+        seed,
+        items: stored.manifest.items.clone(),
+        codes_per_level: q.codes_per_level(),
+        items_without_code: n - keep.len(),
+        fit_seconds,
+        quality: report,
+    };
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).map_err(|e| Error::Invalid(e.to_string()))?).map_err(|e| Error::io(&manifest_path, e))?;
+    Ok(QuantizeOutcome { codes_path, manifest_path, quantizer_path, manifest })
+}
