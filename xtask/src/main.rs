@@ -22,8 +22,10 @@ commands:
            [--k 256] [--levels 3] [--seed 1] [--iters 25]
         fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
         <cache>/features) and write codes + quantizer + quality report beside it
-  peer  pretrained encoders against the PyTorch peer (benches/peers/encoders_peer.py; needs
-        Debian's python3-torch, ideally libopenblas0-pthread): throughput of both and the ratio
+  peer [encoders|kmeans]
+        against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
+        (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
+        k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu)
   world [--seed N] [--scale X] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout
   test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
@@ -69,7 +71,15 @@ fn real_main() -> Result<()> {
         Some("test") => test(),
         Some("encode") => encode(&args[1..]),
         Some("quantize") => quantize(&args[1..]),
-        Some("peer") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
+        Some("peer") => match args.get(1).map(String::as_str) {
+            Some("encoders") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
+            Some("kmeans") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"]),
+            None => {
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"])?;
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"])
+            }
+            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans)"),
+        },
         Some("list") => {
             for p in list_configs()? {
                 println!("{}", p.file_stem().unwrap_or_default().to_string_lossy());
