@@ -12,3 +12,12 @@ pub fn bar(len: u64, msg: &str) -> ProgressBar {
     b.set_message(msg.to_string());
     b
 }
+
+/// A ticking spinner for steps whose length is unknown up front.
+pub fn spinner(msg: &str) -> ProgressBar {
+    let s = ProgressBar::new_spinner();
+    s.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+    s.set_message(msg.to_string());
+    s.enable_steady_tick(std::time::Duration::from_millis(200));
+    s
+}

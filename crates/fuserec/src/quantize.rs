@@ -6,12 +6,11 @@
 
 use crate::features::StoredModality;
 use fuserec_core::{Error, Result};
-use fuserec_data::progress::bar;
+use fuserec_data::progress::spinner;
 use fuserec_quant::{quality, save, HierarchicalKMeans, KMeans, KMeansConfig, QualityReport, Quantizer, ResidualKMeans, Saved, NO_CODE};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case")]
@@ -61,8 +60,7 @@ pub fn quantize_entry(entry: &Path, method: &QuantMethod, seed: u64, max_iter: u
     let mut data = Vec::with_capacity(keep.len() * d);
     keep.iter().for_each(|&i| data.extend_from_slice(stored.rows.row(i as usize)));
     let x = fuserec_core::Embeddings::from_vec(keep.len(), d, data)?;
-    let spinner = bar(0, &format!("fitting {} on {}×{d}", method.slug(), keep.len()));
-    spinner.enable_steady_tick(Duration::from_millis(200));
+    let spinner = spinner(&format!("fitting {} on {}×{d}", method.slug(), keep.len()));
     let t0 = std::time::Instant::now();
     let stem = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = entry.parent().unwrap_or(Path::new("."));
