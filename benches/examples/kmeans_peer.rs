@@ -15,7 +15,7 @@ fn main() {
     let init = Embeddings::from_vec(k, d, x.as_slice()[..k * d].to_vec()).unwrap();
     let tmp = std::env::temp_dir();
     let (data_file, init_file) = (tmp.join(format!("fuserec-km-{}.f32", std::process::id())), tmp.join(format!("fuserec-km-init-{}.f32", std::process::id())));
-    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    let bytes = fuserec::core::f32s_to_le;
     std::fs::write(&data_file, bytes(x.as_slice())).unwrap();
     std::fs::write(&init_file, bytes(init.as_slice())).unwrap();
 

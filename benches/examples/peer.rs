@@ -38,7 +38,7 @@ fn main() {
     });
     let net = EfficientNetLite0::load(&effnet).expect("load EfficientNet");
     let raw = std::fs::read(&chelsea).expect("chelsea tensor");
-    let x: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let x = fuserec::core::f32s_from_le(&raw);
     let batch = vec![x; 32];
     let ours_img = rate(batch.len(), secs, || {
         net.forward_batch(&batch, false).expect("forward");

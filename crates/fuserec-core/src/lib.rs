@@ -4,7 +4,7 @@
 //! Invariant: this crate does no I/O and no ML; every other crate can depend on it.
 
 mod embeddings;
-pub use embeddings::dot;
+pub use embeddings::{dot, f32s_from_le, f32s_to_le};
 mod error;
 mod ids;
 mod interaction;

@@ -44,7 +44,7 @@ impl Weights {
         if t.shape() != shape {
             return Err(Error::Shape(format!("{}: tensor `{name}` has shape {:?}, expected {shape:?}", self.path.display(), t.shape())));
         }
-        let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let v = fuserec_core::f32s_from_le(t.data());
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(Error::Invalid(format!("{}: tensor `{name}` has a non-finite value at {i}", self.path.display())));
         }

@@ -18,7 +18,7 @@ fn chelsea_tensor_matches_reference() {
     let Some(dir) = assets() else { return };
     let net = EfficientNetLite0::load(&dir.join("efficientnet-lite0/efficientnet_lite0.safetensors")).unwrap();
     let raw = std::fs::read(dir.join("reference/chelsea_input_1x3x224x224.f32")).unwrap();
-    let input: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let input = fuserec_core::f32s_from_le(&raw);
     let out = net.forward(&input, true).unwrap();
     let want = [0.091554, 0.043349, 0.0, 0.502418, 1.647514];
     for (i, (a, b)) in out.pooled.iter().zip(want).enumerate() {

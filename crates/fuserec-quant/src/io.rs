@@ -25,26 +25,22 @@ pub enum Saved<'a> {
     Residual(&'a ResidualKMeans),
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 pub fn save(q: Saved<'_>, path: &Path) -> Result<()> {
     let mut bufs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let (method, name, levels, dim, branching) = match q {
         Saved::KMeans(k) => {
-            bufs.push(("level0.centroids".into(), Dtype::F32, vec![k.k(), k.dim()], f32_bytes(k.centroids.as_slice())));
+            bufs.push(("level0.centroids".into(), Dtype::F32, vec![k.k(), k.dim()], fuserec_core::f32s_to_le(k.centroids.as_slice())));
             ("kmeans", k.name(), 1, k.dim(), None)
         }
         Saved::Residual(r) => {
             for (l, c) in r.codebooks.iter().enumerate() {
-                bufs.push((format!("level{l}.centroids"), Dtype::F32, vec![c.rows(), c.dim()], f32_bytes(c.as_slice())));
+                bufs.push((format!("level{l}.centroids"), Dtype::F32, vec![c.rows(), c.dim()], fuserec_core::f32s_to_le(c.as_slice())));
             }
             ("residual", r.name(), r.levels(), r.dim(), None)
         }
         Saved::Tree(t) => {
             for (l, lv) in t.levels.iter().enumerate() {
-                bufs.push((format!("level{l}.centroids"), Dtype::F32, vec![lv.centroids.rows(), lv.centroids.dim()], f32_bytes(lv.centroids.as_slice())));
+                bufs.push((format!("level{l}.centroids"), Dtype::F32, vec![lv.centroids.rows(), lv.centroids.dim()], fuserec_core::f32s_to_le(lv.centroids.as_slice())));
                 bufs.push((format!("level{l}.parent"), Dtype::U32, vec![lv.parent.len()], lv.parent.iter().flat_map(|x| x.to_le_bytes()).collect()));
             }
             ("tree", t.name(), t.depth, t.dim(), Some(t.branching))
@@ -65,7 +61,7 @@ fn tensor_f32(st: &SafeTensors<'_>, path: &Path, name: &str, dim: usize) -> Resu
     if t.dtype() != Dtype::F32 || t.shape().len() != 2 || t.shape()[1] != dim {
         return Err(Error::Invalid(format!("{}: `{name}` is {:?} {:?}, expected F32 [_, {dim}]", path.display(), t.dtype(), t.shape())));
     }
-    let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let v = fuserec_core::f32s_from_le(t.data());
     Embeddings::from_vec(t.shape()[0], dim, v)
 }
 

@@ -104,7 +104,7 @@ impl FeatureStore {
             mask: mask.to_vec(),
             problems: problems.to_vec(),
         };
-        let bytes: Vec<u8> = rows.as_slice().iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes = fuserec_core::f32s_to_le(rows.as_slice());
         let view = TensorView::new(Dtype::F32, vec![rows.rows(), rows.dim()], &bytes).map_err(|e| Error::Invalid(format!("feature tensor: {e}")))?;
         let data = safetensors::serialize([("features", view)], None).map_err(|e| Error::Invalid(format!("serialising features: {e}")))?;
         write_atomic(&tensor_path, &data)?;
@@ -140,7 +140,7 @@ fn read(tensor_path: &Path, manifest_path: &Path) -> Result<StoredModality> {
     if t.dtype() != Dtype::F32 || t.shape() != [n, manifest.dim] || manifest.keys.len() != n || manifest.mask.len() != n || manifest.problems.len() != n {
         return Err(Error::Invalid(format!("{}: shape {:?} does not match its manifest ({n} items × {})", tensor_path.display(), t.shape(), manifest.dim)));
     }
-    let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let v = fuserec_core::f32s_from_le(t.data());
     let rows = Embeddings::from_vec(n, manifest.dim, v)?;
     let index = manifest.items.iter().enumerate().map(|(i, r)| (r.clone(), i)).collect();
     Ok(StoredModality { manifest, rows, index })
