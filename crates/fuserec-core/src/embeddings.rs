@@ -83,6 +83,17 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Little-endian f32 values from raw bytes (safetensors payloads); a trailing partial value is
+/// ignored — callers check shapes first.
+pub fn f32s_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// Little-endian bytes of f32 values.
+pub fn f32s_to_le(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,16 +110,6 @@ mod tests {
         let bad = Embeddings::from_vec(1, 2, vec![1.0, f32::NAN]).unwrap();
         assert_eq!(bad.first_non_finite(), Some((0, 1)));
         assert_eq!(dot(&[1.0, 2.0], &[3.0, 4.0]), 11.0);
+        assert_eq!(f32s_from_le(&f32s_to_le(&[1.5, -2.0])), vec![1.5, -2.0]);
     }
-}
-
-/// Little-endian f32 values from raw bytes (safetensors payloads); a trailing partial value is
-/// ignored — callers check shapes first.
-pub fn f32s_from_le(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-}
-
-/// Little-endian bytes of f32 values.
-pub fn f32s_to_le(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
