@@ -1,0 +1,170 @@
+use crate::FusionGate;
+use fuserec_nn::dfdx::prelude::*;
+use fuserec_nn::{fork, V1, V2};
+
+fn need<T>(x: Option<T>, what: &str, who: &str) -> T {
+    x.unwrap_or_else(|| panic!("{who} fusion called without its {what} input (a model-assembly bug)"))
+}
+
+/// The plain id two-tower: `item = b`.
+pub struct IdOnly;
+/// Content only: `item = c` (every item, warm or cold, is its content).
+pub struct ContentOnly;
+/// Both views side by side, no gate: `item = [b ; c]`.
+pub struct MultiView;
+/// `item = [b ; g·c]` against a query `[q_b ; q_c]`.
+pub struct ConcatGate;
+/// `item = (1−g)·b + g·c`, written `b + g·(c − b)`.
+pub struct AdditiveGate;
+
+fn scale_rows(x: V2, g: V1) -> V2 {
+    let s = *x.shape();
+    x * g.broadcast_like::<_, Axis<1>>(&s)
+}
+
+impl FusionGate for IdOnly {
+    fn name(&self) -> &'static str {
+        "id-only"
+    }
+    fn uses_behaviour(&self) -> bool {
+        true
+    }
+    fn uses_content(&self) -> bool {
+        false
+    }
+    fn gated(&self) -> bool {
+        false
+    }
+    fn fused_dim(&self, d: usize) -> usize {
+        d
+    }
+    fn fuse(&self, b: Option<V2>, _: Option<V2>, _: Option<V1>) -> V2 {
+        need(b, "behaviour", self.name())
+    }
+}
+
+impl FusionGate for ContentOnly {
+    fn name(&self) -> &'static str {
+        "content-only"
+    }
+    fn uses_behaviour(&self) -> bool {
+        false
+    }
+    fn uses_content(&self) -> bool {
+        true
+    }
+    fn gated(&self) -> bool {
+        false
+    }
+    fn fused_dim(&self, d: usize) -> usize {
+        d
+    }
+    fn fuse(&self, _: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
+        need(c, "content", self.name())
+    }
+}
+
+impl FusionGate for MultiView {
+    fn name(&self) -> &'static str {
+        "multi-view"
+    }
+    fn uses_behaviour(&self) -> bool {
+        true
+    }
+    fn uses_content(&self) -> bool {
+        true
+    }
+    fn gated(&self) -> bool {
+        false
+    }
+    fn fused_dim(&self, d: usize) -> usize {
+        2 * d
+    }
+    fn fuse(&self, b: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
+        (need(b, "behaviour", self.name()), need(c, "content", self.name())).concat_along(Axis::<1>)
+    }
+}
+
+impl FusionGate for ConcatGate {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+    fn uses_behaviour(&self) -> bool {
+        true
+    }
+    fn uses_content(&self) -> bool {
+        true
+    }
+    fn gated(&self) -> bool {
+        true
+    }
+    fn fused_dim(&self, d: usize) -> usize {
+        2 * d
+    }
+    fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2 {
+        let gc = scale_rows(need(c, "content", self.name()), need(g, "gate", self.name()));
+        (need(b, "behaviour", self.name()), gc).concat_along(Axis::<1>)
+    }
+}
+
+impl FusionGate for AdditiveGate {
+    fn name(&self) -> &'static str {
+        "additive"
+    }
+    fn uses_behaviour(&self) -> bool {
+        true
+    }
+    fn uses_content(&self) -> bool {
+        true
+    }
+    fn gated(&self) -> bool {
+        true
+    }
+    fn fused_dim(&self, d: usize) -> usize {
+        d
+    }
+    fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2 {
+        let mut bs = fork(need(b, "behaviour", self.name()), 2).into_iter();
+        let (b1, b2) = (bs.next().unwrap(), bs.next().unwrap());
+        b1 + scale_rows(need(c, "content", self.name()) - b2, need(g, "gate", self.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FusionKind;
+    use fuserec_nn::{device, leaf, T1, T2};
+
+    #[test]
+    fn hand_computed_fusions() {
+        let dev = device(0);
+        let b: T2 = dev.tensor_from_vec(vec![1.0, 0.0, 0.0, 1.0], (2, 2));
+        let c: T2 = dev.tensor_from_vec(vec![0.0, 1.0, 1.0, 0.0], (2, 2));
+        let g: T1 = dev.tensor_from_vec(vec![0.25, 1.0], (2,));
+        let run = |k: FusionKind| {
+            k.build().fuse(Some(b.leaky_trace()), Some(c.leaky_trace()), Some(g.leaky_trace())).retaped::<NoneTape>().as_vec()
+        };
+        assert_eq!(run(FusionKind::IdOnly), vec![1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(run(FusionKind::ContentOnly), vec![0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(run(FusionKind::MultiView), vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(run(FusionKind::Concat), vec![1.0, 0.0, 0.0, 0.25, 0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(run(FusionKind::Additive), vec![0.75, 0.25, 1.0, 0.0]);
+        for k in [FusionKind::IdOnly, FusionKind::ContentOnly, FusionKind::MultiView, FusionKind::Concat, FusionKind::Additive] {
+            assert_eq!(run(k).len() / 2, k.build().fused_dim(2), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn additive_gradient_reaches_gate() {
+        // d/dg Σ((1−g)b + g c) = Σ(c − b) per row.
+        let dev = device(0);
+        let (tg, g) = leaf(&dev, vec![0.3, 0.6], 1, 2);
+        let g = g.reshape_like(&(2,));
+        let b: T2 = dev.tensor_from_vec(vec![1.0, 2.0, 3.0, 4.0], (2, 2));
+        let c: T2 = dev.tensor_from_vec(vec![0.5, 0.5, 5.0, 1.0], (2, 2));
+        let out = AdditiveGate.fuse(Some(b.leaky_trace()), Some(c.leaky_trace()), Some(g));
+        let grads = out.sum::<(), _>().backward();
+        assert_eq!(grads.get(&tg).as_vec(), vec![-2.0, -1.0]);
+    }
+}

@@ -1,0 +1,121 @@
+use crate::{Dev, T1, T2, Tape, V2};
+use dfdx::prelude::*;
+use fuserec_core::{Error, Result, Rng};
+
+/// A parameter handed to an optimiser or a checkpoint.
+pub enum ParamMut<'a> {
+    Vector(&'a mut T1),
+    Matrix(&'a mut T2),
+}
+
+/// Something with named trainable parameters. Names are stable: they key optimiser state and
+/// checkpoint entries.
+pub trait HasParams {
+    fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    Relu,
+    Tanh,
+    /// No non-linearity (the last layer of a tower).
+    Identity,
+}
+
+/// `y = x·W + b` with `W: in × out`.
+pub struct Dense {
+    pub w: T2,
+    pub b: T1,
+}
+
+impl Dense {
+    /// Glorot-uniform weights from our own seeded generator, zero bias.
+    pub fn new(dev: &Dev, inp: usize, out: usize, rng: &mut Rng) -> Self {
+        let a = (6.0 / (inp + out) as f64).sqrt();
+        let w: Vec<f32> = (0..inp * out).map(|_| ((rng.uniform() * 2.0 - 1.0) * a) as f32).collect();
+        Dense { w: dev.tensor_from_vec(w, (inp, out)), b: dev.zeros_like(&(out,)) }
+    }
+    pub fn inp(&self) -> usize {
+        self.w.shape().0
+    }
+    pub fn out(&self) -> usize {
+        self.w.shape().1
+    }
+    pub fn forward(&self, x: V2) -> V2 {
+        let y = x.matmul(self.w.retaped::<Tape>());
+        let b = self.b.retaped::<Tape>().broadcast_like::<_, Axis<0>>(&y);
+        y + b
+    }
+    /// Inference without a tape (exporting item vectors).
+    pub fn infer(&self, x: T2) -> T2 {
+        let y = x.matmul(self.w.clone());
+        let b = self.b.clone().broadcast_like::<_, Axis<0>>(&y);
+        y + b
+    }
+}
+
+impl HasParams for Dense {
+    fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
+        f(&format!("{prefix}.w"), ParamMut::Matrix(&mut self.w));
+        f(&format!("{prefix}.b"), ParamMut::Vector(&mut self.b));
+    }
+}
+
+/// Dense layers with `hidden` activations between them and none after the last.
+pub struct Mlp {
+    pub layers: Vec<Dense>,
+    pub hidden: Activation,
+}
+
+impl Mlp {
+    /// `widths = [in, h1, …, out]`; at least two entries.
+    pub fn new(dev: &Dev, widths: &[usize], hidden: Activation, rng: &mut Rng) -> Result<Self> {
+        if widths.len() < 2 || widths.contains(&0) {
+            return Err(Error::Config(format!("an MLP needs ≥ 2 non-zero widths, got {widths:?}")));
+        }
+        Ok(Mlp { layers: widths.windows(2).map(|w| Dense::new(dev, w[0], w[1], rng)).collect(), hidden })
+    }
+    pub fn inp(&self) -> usize {
+        self.layers[0].inp()
+    }
+    pub fn out(&self) -> usize {
+        self.layers.last().expect("non-empty").out()
+    }
+    pub fn forward(&self, mut x: V2) -> V2 {
+        let n = self.layers.len();
+        for (i, l) in self.layers.iter().enumerate() {
+            x = l.forward(x);
+            if i + 1 < n {
+                x = match self.hidden {
+                    Activation::Relu => x.relu(),
+                    Activation::Tanh => x.tanh(),
+                    Activation::Identity => x,
+                };
+            }
+        }
+        x
+    }
+    pub fn infer(&self, mut x: T2) -> T2 {
+        let n = self.layers.len();
+        for (i, l) in self.layers.iter().enumerate() {
+            x = l.infer(x);
+            if i + 1 < n {
+                x = match self.hidden {
+                    Activation::Relu => x.relu(),
+                    Activation::Tanh => x.tanh(),
+                    Activation::Identity => x,
+                };
+            }
+        }
+        x
+    }
+}
+
+impl HasParams for Mlp {
+    fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            l.visit_params(&format!("{prefix}.{i}"), f);
+        }
+    }
+}

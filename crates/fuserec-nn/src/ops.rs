@@ -1,0 +1,39 @@
+//! Small taped helpers dfdx does not name.
+
+use crate::{Dev, T2, Tape, V1, V2};
+use dfdx::prelude::*;
+
+/// A leaf of the graph from host values; keep the returned untaped twin to read its gradient
+/// after backward (`grads.get(&twin)`), e.g. to scatter it into a [`crate::SparseEmbedding`].
+pub fn leaf(dev: &Dev, values: Vec<f32>, rows: usize, cols: usize) -> (T2, V2) {
+    let t = dev.tensor_from_vec(values, (rows, cols));
+    let v = t.leaky_trace();
+    (t, v)
+}
+
+/// Row-wise L2 normalisation, `x / sqrt(‖x‖² + eps)`; gradients flow through the norm.
+pub fn l2_normalize_rows(x: V2, eps: f32) -> V2 {
+    let shape = *x.shape();
+    let (x, tape) = x.split_tape();
+    let norm = x.clone().put_tape(tape).square().sum::<(usize,), Axis<1>>() + eps;
+    let norm = norm.sqrt().broadcast_like::<_, Axis<1>>(&shape);
+    x.retaped::<Tape>() / norm
+}
+
+/// `out[i] = a[i]·b[i]`.
+pub fn row_dot(a: V2, b: V2) -> V1 {
+    (a * b).sum::<(usize,), Axis<1>>()
+}
+
+pub fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Dev, T>) -> Vec<f32> {
+    t.as_vec()
+}
+
+/// `n` handles to one taped value, for using it in several places: the first carries the tape,
+/// the others join it when combined; gradients from every use add up on the shared id.
+pub fn fork<S: Shape>(x: Tensor<S, f32, Dev, Tape>, n: usize) -> Vec<Tensor<S, f32, Dev, Tape>> {
+    let (x, tape) = x.split_tape();
+    let mut out: Vec<Tensor<S, f32, Dev, Tape>> = (1..n).map(|_| x.retaped::<Tape>()).collect();
+    out.insert(0, x.put_tape(tape));
+    out
+}

@@ -1,0 +1,347 @@
+//! Id tables that train sparsely: only the rows a batch touched are read and written, so step
+//! cost follows the batch, not the catalogue.
+
+use fuserec_core::{Error, Result, Rng};
+
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RowOptimizer {
+    /// Adam on touched rows only (the moments of untouched rows stay as they were, like
+    /// PyTorch's `SparseAdam`); bias correction uses the table's global step.
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
+    Adagrad { lr: f32, eps: f32, initial_accumulator: f32 },
+    Sgd { lr: f32 },
+}
+
+impl RowOptimizer {
+    pub fn adam(lr: f32) -> Self {
+        RowOptimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+    fn state_slots(&self) -> usize {
+        match self {
+            RowOptimizer::Adam { .. } => 2,
+            RowOptimizer::Adagrad { .. } => 1,
+            RowOptimizer::Sgd { .. } => 0,
+        }
+    }
+}
+
+pub struct SparseEmbedding {
+    name: String,
+    ids: usize,
+    rows: usize,
+    dim: usize,
+    table: Vec<f32>,
+    opt: RowOptimizer,
+    /// `slots × rows × dim` optimiser state, allocated with the table.
+    state: Vec<f32>,
+    step: u64,
+    /// When set, id `i` lives in row `hash(i) % rows` (hashing trick for huge id spaces).
+    hashed: bool,
+    /// Scratch: row → position in the current batch's unique list (`u32::MAX` when absent).
+    /// Reset after each update, so the cost stays O(batch).
+    slot: Vec<u32>,
+}
+
+/// Gradients summed per distinct row of one batch.
+pub struct RowGrads {
+    pub rows: Vec<u32>,
+    pub grads: Vec<f32>,
+}
+
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl SparseEmbedding {
+    /// `ids` distinct ids, each its own row; rows drawn from N(0, init_std²).
+    pub fn new(name: &str, ids: usize, dim: usize, init_std: f32, opt: RowOptimizer, rng: &mut Rng) -> Result<Self> {
+        Self::build(name, ids, ids, dim, init_std, opt, false, rng)
+    }
+
+    /// `ids` distinct ids hashed into `rows` rows (collisions share a row).
+    pub fn hashed(name: &str, ids: usize, rows: usize, dim: usize, init_std: f32, opt: RowOptimizer, rng: &mut Rng) -> Result<Self> {
+        Self::build(name, ids, rows, dim, init_std, opt, true, rng)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(name: &str, ids: usize, rows: usize, dim: usize, init_std: f32, opt: RowOptimizer, hashed: bool, rng: &mut Rng) -> Result<Self> {
+        if rows == 0 || dim == 0 || rows > u32::MAX as usize {
+            return Err(Error::Config(format!("embedding `{name}`: {rows} rows × {dim} dims is not a table")));
+        }
+        let table = (0..rows * dim).map(|_| (rng.normal() * init_std as f64) as f32).collect();
+        let state = vec![if let RowOptimizer::Adagrad { initial_accumulator, .. } = opt { initial_accumulator } else { 0.0 }; opt.state_slots() * rows * dim];
+        Ok(SparseEmbedding { name: name.into(), ids, rows, dim, table, opt, state, step: 0, hashed, slot: vec![u32::MAX; rows] })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Number of ids the table accepts (`0..ids`).
+    pub fn ids(&self) -> usize {
+        self.ids
+    }
+    pub fn table(&self) -> &[f32] {
+        &self.table
+    }
+    pub fn optimizer(&self) -> RowOptimizer {
+        self.opt
+    }
+
+    /// The row that holds `id`, or an error naming the table and the id.
+    pub fn row_of(&self, id: u32) -> Result<usize> {
+        if id as usize >= self.ids {
+            return Err(Error::UnknownId { kind: "row id", id: id.to_string(), context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)) });
+        }
+        Ok(if self.hashed { (mix(id as u64) % self.rows as u64) as usize } else { id as usize })
+    }
+
+    fn row_unchecked(&self, id: u32) -> usize {
+        if self.hashed { (mix(id as u64) % self.rows as u64) as usize } else { id as usize }
+    }
+
+    pub fn row(&self, id: u32) -> Result<&[f32]> {
+        let r = self.row_of(id)?;
+        Ok(&self.table[r * self.dim..(r + 1) * self.dim])
+    }
+
+    /// Copies the rows of `ids` into `out` (`ids.len() × dim`).
+    pub fn gather_into(&self, ids: &[u32], out: &mut [f32]) -> Result<()> {
+        assert_eq!(out.len(), ids.len() * self.dim, "gather buffer size");
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.ids) {
+            return Err(Error::UnknownId { kind: "row id", id: bad.to_string(), context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)) });
+        }
+        let d = self.dim;
+        for (o, &id) in out.chunks_exact_mut(d).zip(ids) {
+            let r = self.row_unchecked(id);
+            o.copy_from_slice(&self.table[r * d..(r + 1) * d]);
+        }
+        Ok(())
+    }
+
+    pub fn gather(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; ids.len() * self.dim];
+        self.gather_into(ids, &mut out)?;
+        Ok(out)
+    }
+
+    /// Sums the per-position gradients (`ids.len() × dim`, e.g. a leaf's gradient) per distinct
+    /// row. Positions whose `weight` is zero (padding) are skipped.
+    pub fn accumulate(&mut self, ids: &[u32], grads: &[f32], weight: Option<&[f32]>) -> RowGrads {
+        let d = self.dim;
+        assert_eq!(grads.len(), ids.len() * d, "gradient size");
+        let mut rows = Vec::new();
+        let mut acc: Vec<f32> = Vec::new();
+        for (p, &id) in ids.iter().enumerate() {
+            let w = weight.map_or(1.0, |w| w[p]);
+            if w == 0.0 || id as usize >= self.ids {
+                continue;
+            }
+            let r = self.row_unchecked(id);
+            let s = &mut self.slot[r];
+            if *s == u32::MAX {
+                *s = rows.len() as u32;
+                rows.push(r as u32);
+                acc.extend_from_slice(&grads[p * d..(p + 1) * d]);
+            } else {
+                let a = &mut acc[*s as usize * d..(*s as usize + 1) * d];
+                for (x, g) in a.iter_mut().zip(&grads[p * d..(p + 1) * d]) {
+                    *x += g;
+                }
+            }
+        }
+        for &r in &rows {
+            self.slot[r as usize] = u32::MAX;
+        }
+        RowGrads { rows, grads: acc }
+    }
+
+    /// One optimiser step on the rows of `ids` (duplicates summed). Untouched rows, and their
+    /// optimiser state, are not read or written. Non-finite gradients are an error (and nothing
+    /// is updated), since one NaN row would silently poison every later batch that touches it.
+    pub fn update(&mut self, ids: &[u32], grads: &[f32], weight: Option<&[f32]>) -> Result<()> {
+        let g = self.accumulate(ids, grads, weight);
+        self.apply(&g)
+    }
+
+    pub fn apply(&mut self, g: &RowGrads) -> Result<()> {
+        if let Some(p) = g.grads.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Invalid(format!("embedding `{}`: non-finite gradient for row {}", self.name, g.rows[p / self.dim])));
+        }
+        self.step += 1;
+        let d = self.dim;
+        let n = self.rows * d;
+        match self.opt {
+            RowOptimizer::Sgd { lr } => {
+                for (k, &r) in g.rows.iter().enumerate() {
+                    let w = &mut self.table[r as usize * d..(r as usize + 1) * d];
+                    for (w, gr) in w.iter_mut().zip(&g.grads[k * d..(k + 1) * d]) {
+                        *w -= lr * gr;
+                    }
+                }
+            }
+            RowOptimizer::Adagrad { lr, eps, .. } => {
+                for (k, &r) in g.rows.iter().enumerate() {
+                    let o = r as usize * d;
+                    for j in 0..d {
+                        let gr = g.grads[k * d + j];
+                        let a = &mut self.state[o + j];
+                        *a += gr * gr;
+                        self.table[o + j] -= lr * gr / (a.sqrt() + eps);
+                    }
+                }
+            }
+            RowOptimizer::Adam { lr, beta1, beta2, eps } => {
+                let t = self.step as i32;
+                let c1 = 1.0 - beta1.powi(t);
+                let c2 = 1.0 - beta2.powi(t);
+                let (m, v) = self.state.split_at_mut(n);
+                for (k, &r) in g.rows.iter().enumerate() {
+                    let o = r as usize * d;
+                    for j in 0..d {
+                        let gr = g.grads[k * d + j];
+                        let m = &mut m[o + j];
+                        let v = &mut v[o + j];
+                        *m = beta1 * *m + (1.0 - beta1) * gr;
+                        *v = beta2 * *v + (1.0 - beta2) * gr * gr;
+                        self.table[o + j] -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the table (checkpoint load); optimiser state restarts.
+    pub fn set_table(&mut self, values: Vec<f32>) -> Result<()> {
+        if values.len() != self.table.len() {
+            return Err(Error::Shape(format!("embedding `{}`: {} values for a {}×{} table", self.name, values.len(), self.rows, self.dim)));
+        }
+        if let Some(p) = values.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Invalid(format!("embedding `{}`: non-finite value in row {}", self.name, p / self.dim)));
+        }
+        self.table = values;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same optimiser written densely over the whole table, as a reference.
+    fn dense_step(opt: RowOptimizer, table: &mut [f32], state: &mut [f32], step: i32, grad: &[f32]) {
+        let n = table.len();
+        match opt {
+            RowOptimizer::Adam { lr, beta1, beta2, eps } => {
+                let (m, v) = state.split_at_mut(n);
+                for i in 0..n {
+                    m[i] = beta1 * m[i] + (1.0 - beta1) * grad[i];
+                    v[i] = beta2 * v[i] + (1.0 - beta2) * grad[i] * grad[i];
+                    let mh = m[i] / (1.0 - beta1.powi(step));
+                    let vh = v[i] / (1.0 - beta2.powi(step));
+                    table[i] -= lr * mh / (vh.sqrt() + eps);
+                }
+            }
+            RowOptimizer::Adagrad { lr, eps, .. } => {
+                for i in 0..n {
+                    state[i] += grad[i] * grad[i];
+                    table[i] -= lr * grad[i] / (state[i].sqrt() + eps);
+                }
+            }
+            RowOptimizer::Sgd { lr } => (0..n).for_each(|i| table[i] -= lr * grad[i]),
+        }
+    }
+
+    fn batch_grad(ids: &[u32], g: &[f32], rows: usize, d: usize) -> Vec<f32> {
+        let mut dense = vec![0f32; rows * d];
+        for (p, &id) in ids.iter().enumerate() {
+            for j in 0..d {
+                dense[id as usize * d + j] += g[p * d + j];
+            }
+        }
+        dense
+    }
+
+    #[test]
+    fn touches_only_batch_rows_and_matches_dense_reference() {
+        let (rows, d) = (7, 3);
+        let batches: [(&[u32], f32); 3] = [(&[1, 4, 1], 0.5), (&[2, 4], -0.25), (&[4, 6, 4, 4], 1.0)];
+        for opt in [RowOptimizer::Adagrad { lr: 0.1, eps: 1e-8, initial_accumulator: 0.1 }, RowOptimizer::Sgd { lr: 0.3 }] {
+            let mut e = SparseEmbedding::new("t", rows, d, 0.1, opt, &mut Rng::new(3)).unwrap();
+            let mut table = e.table().to_vec();
+            let mut state = vec![0.1f32; rows * d];
+            for (s, (ids, scale)) in batches.iter().enumerate() {
+                let g: Vec<f32> = (0..ids.len() * d).map(|k| scale * (k as f32 + 1.0)).collect();
+                let before = e.table().to_vec();
+                e.update(ids, &g, None).unwrap();
+                dense_step(opt, &mut table, &mut state, s as i32 + 1, &batch_grad(ids, &g, rows, d));
+                for r in 0..rows {
+                    let row = &e.table()[r * d..(r + 1) * d];
+                    if !ids.contains(&(r as u32)) {
+                        assert_eq!(row, &before[r * d..(r + 1) * d], "{opt:?}: untouched row {r} changed");
+                    }
+                    for j in 0..d {
+                        assert!((row[j] - table[r * d + j]).abs() < 1e-6, "{opt:?} step {s} row {r}");
+                    }
+                }
+            }
+        }
+        // Adam: identical to dense Adam on the first step, and on rows touched every step.
+        let opt = RowOptimizer::adam(0.05);
+        let mut e = SparseEmbedding::new("t", rows, d, 0.1, opt, &mut Rng::new(3)).unwrap();
+        let mut table = e.table().to_vec();
+        let mut state = vec![0f32; 2 * rows * d];
+        for s in 1..=4 {
+            let ids: &[u32] = if s == 1 { &[0, 3, 3] } else { &[3, 5] };
+            let g: Vec<f32> = (0..ids.len() * d).map(|k| (k as f32 - 2.0) * 0.3 * s as f32).collect();
+            let before = e.table().to_vec();
+            e.update(ids, &g, None).unwrap();
+            dense_step(opt, &mut table, &mut state, s, &batch_grad(ids, &g, rows, d));
+            for r in 0..rows {
+                let row = &e.table()[r * d..(r + 1) * d];
+                if !ids.contains(&(r as u32)) {
+                    assert_eq!(row, &before[r * d..(r + 1) * d], "adam: untouched row {r} changed at step {s}");
+                }
+                if s == 1 || r == 3 {
+                    for j in 0..d {
+                        assert!((row[j] - table[r * d + j]).abs() < 1e-6, "adam step {s} row {r}: {} vs {}", row[j], table[r * d + j]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn padding_weights_skip_rows_and_bad_input_errors() {
+        let mut e = SparseEmbedding::new("items", 4, 2, 0.1, RowOptimizer::Sgd { lr: 1.0 }, &mut Rng::new(1)).unwrap();
+        let before = e.table().to_vec();
+        e.update(&[0, 2], &[1.0, 1.0, 5.0, 5.0], Some(&[1.0, 0.0])).unwrap();
+        assert_eq!(&e.table()[4..6], &before[4..6], "padded position must not update its row");
+        assert!((e.table()[0] - (before[0] - 1.0)).abs() < 1e-6);
+        let err = e.gather(&[9]).unwrap_err().to_string();
+        assert!(err.contains("items") && err.contains('9'), "{err}");
+        let snapshot = e.table().to_vec();
+        assert!(e.update(&[1], &[f32::NAN, 0.0], None).is_err());
+        assert_eq!(e.table(), &snapshot[..], "a NaN gradient must not touch the table");
+    }
+
+    #[test]
+    fn hashed_ids_share_rows_deterministically() {
+        let e = SparseEmbedding::hashed("h", 1_000, 16, 2, 0.1, RowOptimizer::adam(0.1), &mut Rng::new(1)).unwrap();
+        let rows: Vec<usize> = (0..1000).map(|i| e.row_of(i).unwrap()).collect();
+        assert!(rows.iter().all(|&r| r < 16));
+        let used: std::collections::BTreeSet<_> = rows.iter().collect();
+        assert_eq!(used.len(), 16, "1000 ids should reach all 16 buckets");
+        assert_eq!(e.gather(&[5]).unwrap(), e.row(5).unwrap());
+    }
+}

@@ -1,0 +1,36 @@
+use crate::Leaf;
+use fuserec_core::Result;
+use fuserec_nn::{leaf, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2};
+
+/// Item side, behaviour view: the item's id row, optionally through an MLP. Items never trained
+/// (cold) keep their initial row — which is why the content view exists.
+pub struct BehaviourTower {
+    pub ids: SparseEmbedding,
+    pub mlp: Option<Mlp>,
+}
+
+impl BehaviourTower {
+    pub fn out(&self) -> usize {
+        self.mlp.as_ref().map_or(self.ids.dim(), Mlp::out)
+    }
+    pub fn forward(&self, dev: &Dev, items: &[u32]) -> Result<(V2, Leaf)> {
+        let (twin, v) = leaf(dev, self.ids.gather(items)?, items.len(), self.ids.dim());
+        let out = match &self.mlp {
+            Some(m) => m.forward(v),
+            None => v,
+        };
+        Ok((out, Leaf { twin, ids: items.to_vec(), weight: None }))
+    }
+    pub fn apply(&mut self, l: &Leaf, grads: &mut Grads) -> Result<()> {
+        let g = l.grad(grads);
+        self.ids.update(&l.ids, &g, None)
+    }
+}
+
+impl HasParams for BehaviourTower {
+    fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
+        if let Some(m) = &mut self.mlp {
+            m.visit_params(&format!("{prefix}.mlp"), f);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+use crate::Leaf;
+use fuserec_core::{Error, Result, Rng};
+use fuserec_nn::dfdx::prelude::*;
+use fuserec_nn::{fork, leaf, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2};
+
+/// A batch of query-side inputs: per row a user id and up to `len` recent item ids, padded.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub users: Vec<u32>,
+    /// `rows × len` item ids (padding positions hold any valid id, e.g. 0).
+    pub items: Vec<u32>,
+    /// `rows × len`: 1 for a real item, 0 for padding.
+    pub mask: Vec<f32>,
+    pub len: usize,
+}
+
+impl History {
+    pub fn rows(&self) -> usize {
+        self.users.len()
+    }
+    /// Builds a batch from per-row item lists, keeping the last `len` items of each.
+    pub fn from_lists(users: &[u32], lists: &[&[u32]], len: usize) -> Self {
+        let mut h = History { users: users.to_vec(), items: vec![0; users.len() * len], mask: vec![0.0; users.len() * len], len };
+        for (r, l) in lists.iter().enumerate() {
+            let tail = &l[l.len().saturating_sub(len)..];
+            for (k, &i) in tail.iter().enumerate() {
+                h.items[r * len + k] = i;
+                h.mask[r * len + k] = 1.0;
+            }
+        }
+        h
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// Mean of the real (unpadded) history rows; an empty history pools to zero.
+    Mean,
+    /// Softmax attention with a learned query vector over the real rows.
+    Attention,
+}
+
+/// Query tower: `mlp(pool(recent items) + user row)`.
+pub struct UserTower {
+    pub items: SparseEmbedding,
+    pub users: Option<SparseEmbedding>,
+    pub pooling: Pooling,
+    /// Attention query (`dim × 1`), present for [`Pooling::Attention`].
+    pub attn: Option<T2>,
+    pub mlp: Mlp,
+}
+
+/// What a forward pass leaves for the sparse update.
+pub struct UserLeaves {
+    history: Leaf,
+    /// Mean pooling gathers on the host: the leaf is the pooled row, scattered by these weights.
+    mean_weights: Option<Vec<f32>>,
+    user: Option<Leaf>,
+}
+
+impl UserTower {
+    pub fn new(dev: &Dev, items: SparseEmbedding, users: Option<SparseEmbedding>, pooling: Pooling, mlp: Mlp, rng: &mut Rng) -> Result<Self> {
+        let d = items.dim();
+        if users.as_ref().is_some_and(|u| u.dim() != d) || mlp.inp() != d {
+            return Err(Error::Config(format!("user tower: item rows ({d}), user rows and MLP input ({}) must share one width", mlp.inp())));
+        }
+        let attn = (pooling == Pooling::Attention).then(|| {
+            let v: Vec<f32> = (0..d).map(|_| (rng.normal() * 0.1) as f32).collect();
+            dev.tensor_from_vec(v, (d, 1))
+        });
+        Ok(UserTower { items, users, pooling, attn, mlp })
+    }
+
+    pub fn out(&self) -> usize {
+        self.mlp.out()
+    }
+
+    /// Pooled history (+ user row) before the MLP.
+    fn pooled(&self, dev: &Dev, h: &History) -> Result<(V2, UserLeaves)> {
+        let (b, l, d) = (h.rows(), h.len, self.items.dim());
+        let (pooled, history, mean_weights) = match self.pooling {
+            Pooling::Mean => {
+                let rows = self.items.gather(&h.items)?;
+                let mut w = vec![0f32; b * l];
+                let mut p = vec![0f32; b * d];
+                for r in 0..b {
+                    let n: f32 = h.mask[r * l..(r + 1) * l].iter().sum();
+                    for k in 0..l {
+                        let m = h.mask[r * l + k];
+                        if m == 0.0 {
+                            continue;
+                        }
+                        w[r * l + k] = m / n;
+                        for j in 0..d {
+                            p[r * d + j] += rows[(r * l + k) * d + j] * m / n;
+                        }
+                    }
+                }
+                let (twin, v) = leaf(dev, p, b, d);
+                (v, Leaf { twin, ids: h.items.clone(), weight: Some(w.clone()) }, Some(w))
+            }
+            Pooling::Attention => {
+                let (twin, v) = leaf(dev, self.items.gather(&h.items)?, b * l, d);
+                let mut hs = fork(v.reshape_like(&(b * l, d)), 2).into_iter();
+                let (h1, h2) = (hs.next().unwrap(), hs.next().unwrap());
+                let attn = self.attn.as_ref().expect("attention pooling has a query").retaped::<Tape>();
+                let scores = h1.matmul(attn).reshape_like(&(b, l)) * (1.0 / (d as f32).sqrt());
+                let bias: Vec<f32> = h.mask.iter().map(|&m| if m > 0.0 { 0.0 } else { -1e9 }).collect();
+                let a = (scores + dev.tensor_from_vec(bias, (b, l))).softmax::<Axis<1>>();
+                // Zero the weights of all-padding rows (softmax would spread over padding).
+                let a = a * dev.tensor_from_vec(h.mask.clone(), (b, l));
+                let pooled = a.reshape_like(&(b, 1, l)).matmul(h2.reshape_like(&(b, l, d))).reshape_like(&(b, d));
+                (pooled, Leaf { twin, ids: h.items.clone(), weight: Some(h.mask.clone()) }, None)
+            }
+        };
+        let (x, user) = match &self.users {
+            Some(t) => {
+                let (twin, u) = leaf(dev, t.gather(&h.users)?, b, d);
+                (pooled + u, Some(Leaf { twin, ids: h.users.clone(), weight: None }))
+            }
+            None => (pooled, None),
+        };
+        Ok((x, UserLeaves { history, mean_weights, user }))
+    }
+
+    pub fn forward(&self, dev: &Dev, h: &History) -> Result<(V2, UserLeaves)> {
+        let (x, leaves) = self.pooled(dev, h)?;
+        Ok((self.mlp.forward(x), leaves))
+    }
+
+    /// Sparse update of the history-item and user tables from a finished backward pass.
+    pub fn apply(&mut self, leaves: &UserLeaves, grads: &mut Grads) -> Result<()> {
+        let g = leaves.history.grad(grads);
+        let d = self.items.dim();
+        match &leaves.mean_weights {
+            Some(w) => {
+                // d pooled / d row = weight: expand the pooled gradient to every position.
+                let b = g.len() / d;
+                let l = w.len() / b.max(1);
+                let mut per = vec![0f32; w.len() * d];
+                for p in 0..w.len() {
+                    let r = p / l;
+                    for j in 0..d {
+                        per[p * d + j] = g[r * d + j] * w[p];
+                    }
+                }
+                self.items.update(&leaves.history.ids, &per, Some(w))?;
+            }
+            None => self.items.update(&leaves.history.ids, &g, leaves.history.weight.as_deref())?,
+        }
+        if let (Some(t), Some(u)) = (&mut self.users, &leaves.user) {
+            let g = u.grad(grads);
+            t.update(&u.ids, &g, None)?;
+        }
+        Ok(())
+    }
+}
+
+impl HasParams for UserTower {
+    fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
+        self.mlp.visit_params(&format!("{prefix}.mlp"), f);
+        if let Some(a) = &mut self.attn {
+            f(&format!("{prefix}.attn"), ParamMut::Matrix(a));
+        }
+    }
+}
+
+/// Item-to-item query tower: the query is built from one trigger item (a one-item history without
+/// a user row), so the same recall model serves "more like this".
+pub struct TriggerTower(pub UserTower);
+
+impl TriggerTower {
+    pub fn new(dev: &Dev, items: SparseEmbedding, mlp: Mlp, rng: &mut Rng) -> Result<Self> {
+        Ok(TriggerTower(UserTower::new(dev, items, None, Pooling::Mean, mlp, rng)?))
+    }
+    pub fn history(triggers: &[u32]) -> History {
+        History { users: vec![0; triggers.len()], items: triggers.to_vec(), mask: vec![1.0; triggers.len()], len: 1 }
+    }
+    pub fn forward(&self, dev: &Dev, triggers: &[u32]) -> Result<(V2, UserLeaves)> {
+        self.0.forward(dev, &Self::history(triggers))
+    }
+}
