@@ -170,6 +170,7 @@ fn experiment(args: &[String]) -> Result<()> {
         cache: assets::cache_dir(),
         export_topk: args.iter().any(|a| a == "--export-topk").then(|| run_dir.join("topk")),
         log: true,
+        checkpoints: Some(run_dir.join("checkpoints")),
     };
     let results = fuserec::run(&cfg, &opts)?;
     results.write(&run_dir)?;

@@ -3,23 +3,29 @@ use fuserec_nn::{fork, row_dot, Dev, Tape, V2};
 
 pub type V0 = Tensor<(), f32, Dev, Tape>;
 
-/// In-batch sampled softmax: row `i` of `q` should pick column `i` of `v` among the batch's items.
-/// `logits = q·vᵀ/τ − log Q(item_j)` (log-Q correction: popular items are over-represented as
-/// in-batch negatives); other rows holding the same item are masked, they are not negatives.
+/// Sampled softmax: row `i` of `q` (`B` rows) should pick column `i` of `v` (`N ≥ B` columns: the
+/// batch's positives, then any extra sampled negatives). `logits = q·vᵀ/τ − log Q_j`, where `Q_j`
+/// is the probability that column `j`'s item was sampled as a negative (log-Q correction, so
+/// popular items are not punished for being over-represented); columns holding the row's own
+/// item are masked, they are not negatives.
 pub fn sampled_softmax(q: V2, v: V2, log_q: Option<&[f32]>, items: &[u32], tau: f32) -> V0 {
-    let b = items.len();
+    let b = q.shape().0;
+    let n = items.len();
+    assert!(n >= b && v.shape().0 == n, "sampled softmax: {b} rows, {n} columns, {} item rows", v.shape().0);
+    assert!(log_q.is_none_or(|l| l.len() == n), "one log Q per column");
     let dev = q.device().clone();
     let logits = q.matmul(v.permute::<_, Axes2<1, 0>>()) * (1.0 / tau);
-    let mut bias = vec![0f32; b * b];
+    let mut bias = vec![0f32; b * n];
+    let mut eye = vec![0f32; b * n];
     for i in 0..b {
-        for j in 0..b {
-            bias[i * b + j] = if i != j && items[i] == items[j] { -1e9 } else { log_q.map_or(0.0, |l| -l[j]) };
+        eye[i * n + i] = 1.0;
+        for j in 0..n {
+            bias[i * n + j] = if i != j && items[i] == items[j] { -1e9 } else { log_q.map_or(0.0, |l| -l[j]) };
         }
     }
-    let eye: Vec<f32> = (0..b * b).map(|k| if k / b == k % b { 1.0 } else { 0.0 }).collect();
-    let logits = logits + dev.tensor_from_vec(bias, (b, b));
+    let logits = logits + dev.tensor_from_vec(bias, (b, n));
     let ls = logits.log_softmax::<Axis<1>>();
-    (ls * dev.tensor_from_vec(eye, (b, b))).sum::<(), _>() * (-1.0 / b as f32)
+    (ls * dev.tensor_from_vec(eye, (b, n))).sum::<(), _>() * (-1.0 / b as f32)
 }
 
 /// Cross-view triplet on unit vectors: `mean max(0, m − cos(c_i, b_i) + cos(c_i, b_j))`, with `j`
@@ -97,7 +103,10 @@ mod tests {
         let a: Vec<f32> = (0..12).map(|k| ((k * 7 % 5) as f32 - 2.0) * 0.3).collect();
         let b: Vec<f32> = (0..12).map(|k| ((k * 3 % 7) as f32 - 3.0) * 0.2).collect();
         let lq = [0.1f32.ln(), 0.3f32.ln(), 0.2f32.ln(), 0.4f32.ln()];
-        check(&|x, y| sampled_softmax(x, y, Some(&lq), &[0, 1, 2, 0], 0.5), a, b, 4, 3);
+        check(&|x, y| sampled_softmax(x, y, Some(&lq), &[0, 1, 2, 0], 0.5), a.clone(), b.clone(), 4, 3);
+        // Extra negative columns: 2 query rows against 4 item columns.
+        let lq2 = [lq[0], lq[1], lq[2], lq[3]];
+        check(&|x, y| sampled_softmax(x.slice((0..2, ..)), y, Some(&lq2), &[0, 1, 2, 1], 0.5), a, b, 4, 3);
     }
 
     #[test]

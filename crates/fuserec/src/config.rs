@@ -125,6 +125,8 @@ pub enum ModelConfig {
         #[serde(default)]
         image: Option<String>,
     },
+    /// Two-tower recall (id, content or fused item side); see `two_tower::TwoTowerConfig`.
+    TwoTower(crate::two_tower::TwoTowerConfig),
 }
 
 fn default_neighbours() -> usize {
@@ -156,6 +158,11 @@ impl ExperimentConfig {
         if self.models.is_empty() {
             return Err("no [[model]] tables".into());
         }
+        for m in &self.models {
+            if let ModelConfig::TwoTower(t) = m {
+                t.validate()?;
+            }
+        }
         if self.buckets.edges.first() != Some(&0) || self.buckets.edges.windows(2).any(|w| w[0] >= w[1]) {
             return Err("bucket edges must start at 0 and increase".into());
         }
@@ -172,6 +179,10 @@ impl ExperimentConfig {
             ModelConfig::ContentKnn { text, image, .. } => Some((
                 text.clone().unwrap_or_else(|| self.features.text.clone()),
                 image.clone().unwrap_or_else(|| self.features.image.clone()),
+            )),
+            ModelConfig::TwoTower(t) if t.fusion.build().uses_content() => Some((
+                t.text.clone().unwrap_or_else(|| self.features.text.clone()),
+                t.image.clone().unwrap_or_else(|| self.features.image.clone()),
             )),
             _ => None,
         }

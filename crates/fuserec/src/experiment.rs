@@ -2,6 +2,7 @@
 //! content → fit each model → rank the full catalogue per user → OVERALL / WARM / COLD metrics.
 
 use crate::baselines::{ContentKnn, ItemKnn, MostPop, RandomScores};
+use crate::two_tower::TwoTower;
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
 use crate::features::{image_encoder, text_encoder, CacheStats, FeatureStore, ImageReport, ItemFeatures};
 use fuserec_data::progress::bar;
@@ -22,6 +23,8 @@ pub struct RunOptions {
     /// Write every evaluated user's OVERALL top-K as `user, item, rank, score` TSV.
     pub export_topk: Option<PathBuf>,
     pub log: bool,
+    /// Where trained models write their best-epoch checkpoints (`None`: not written).
+    pub checkpoints: Option<PathBuf>,
 }
 
 pub const SEGMENTS: [&str; 3] = ["OVERALL", "WARM", "COLD"];
@@ -49,6 +52,9 @@ pub struct ModelRun {
     pub fit_seconds: f64,
     pub rank_seconds: f64,
     pub segments: Vec<SegmentResult>,
+    /// Per-epoch losses, validation recall, gate curve (models that train).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -135,7 +141,7 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
     }
 }
 
-fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64) -> Result<Box<dyn Recommender>> {
+fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Box<dyn Recommender>> {
     Ok(match m {
         ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
         ModelConfig::MostPop => Box::new(MostPop::fit(data)),
@@ -144,6 +150,7 @@ fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures
             let f = features.ok_or_else(|| Error::Config("content-knn needs item features".into()))?;
             Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?)
         }
+        ModelConfig::TwoTower(t) => Box::new(TwoTower::fit(t, data, features, seed, checkpoint)?),
     })
 }
 
@@ -207,10 +214,11 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         });
         let default_set = (cfg.features.text.clone(), cfg.features.image.clone());
         let find = |set: &(String, String)| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
-        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, find(&default_set));
+        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set));
         for (mi, mc) in cfg.models.iter().enumerate() {
             let tf = Instant::now();
-            let model = build_model(mc, &data, cfg.feature_set(mc).as_ref().and_then(find), seed)?;
+            let ck = opts.checkpoints.as_ref().map(|d| d.join(format!("model{mi}-seed{seed}.safetensors")));
+            let model = build_model(mc, &data, cfg.feature_set(mc).as_ref().and_then(find), seed, ck)?;
             let fit_seconds = tf.elapsed().as_secs_f64();
             let tr = Instant::now();
             let lists = rank_all(model.as_ref(), &ds, &sp, cfg.max_k())?;
@@ -221,7 +229,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             let segments = score_segments(cfg, &data, &sp, &lists, seed);
             let head = &segments[0].metrics[&format!("recall@{}", cfg.k[0])];
             say(format!("  {:<28} fit {fit_seconds:>6.2}s  rank {rank_seconds:>6.2}s  OVERALL recall@{} {:.4}", model.name(), cfg.k[0], head.mean));
-            runs.push(ModelRun { model: model.name(), model_index: mi, seed, fit_seconds, rank_seconds, segments });
+            runs.push(ModelRun { model: model.name(), model_index: mi, seed, fit_seconds, rank_seconds, segments, training: model.training_log() });
         }
     }
     Ok(ExperimentResults {
@@ -283,7 +291,7 @@ fn rank_all(model: &dyn Recommender, ds: &Dataset, sp: &Split, k: usize) -> Resu
         let hist: Vec<&[u32]> = batch.iter().map(|&u| history[u as usize].as_slice()).collect();
         let exclude: Vec<Vec<u32>> = hist.iter().map(|h| h.to_vec()).collect();
         let buf = &mut scores[..batch.len() * n_items];
-        model.score(&hist, buf);
+        model.score(batch, &hist, buf);
         for (s, a) in allowed.iter().enumerate() {
             let ranked = rank_dense(buf, n_items, k, Candidates { exclude: Some(&exclude), allowed: *a })
                 .map_err(|e| Error::Invalid(format!("{}: {e}", model.name())))?;

@@ -11,6 +11,7 @@ pub mod quantize;
 pub mod features;
 pub mod recommender;
 pub mod report;
+pub mod two_tower;
 
 pub use config::{DatasetConfig, ExperimentConfig, FeaturesConfig, ModelConfig};
 pub use experiment::{run, ExperimentResults, RunOptions};
@@ -23,3 +24,6 @@ pub use fuserec_encoders as encoders;
 pub use fuserec_eval as eval;
 pub use fuserec_index as index;
 pub use fuserec_quant as quant;
+pub use fuserec_nn as nn;
+pub use fuserec_towers as towers;
+pub use fuserec_fusion as fusion;

@@ -9,6 +9,8 @@ pub struct TrainData<'a> {
     pub n_items: usize,
     /// Every training interaction (clicks and non-click exposures).
     pub train: &'a [Interaction],
+    /// Validation interactions (after each user's training ones): early stopping only.
+    pub val: &'a [Interaction],
     /// Per user: training positives, sorted and de-duplicated.
     pub user_items: Vec<Vec<u32>>,
     /// Per item: number of training positives.
@@ -17,11 +19,11 @@ pub struct TrainData<'a> {
 }
 
 impl<'a> TrainData<'a> {
-    pub fn new(n_users: usize, n_items: usize, train: &'a [Interaction], features: Option<&'a ItemFeatures>) -> Self {
+    pub fn new(n_users: usize, n_items: usize, train: &'a [Interaction], val: &'a [Interaction], features: Option<&'a ItemFeatures>) -> Self {
         let user_items = positives_by_user(n_users, train.iter());
         let mut item_popularity = vec![0u32; n_items];
         user_items.iter().flatten().for_each(|&i| item_popularity[i as usize] += 1);
-        TrainData { n_users, n_items, train, user_items, item_popularity, features }
+        TrainData { n_users, n_items, train, val, user_items, item_popularity, features }
     }
 }
 
@@ -40,8 +42,12 @@ pub fn positives_by_user<'a>(n_users: usize, xs: impl Iterator<Item = &'a Intera
 
 pub trait Recommender: Send + Sync {
     fn name(&self) -> String;
-    /// Fills `out` (`histories.len() × n_items`, row-major) with scores for users whose known
-    /// positives are `histories`. `f32::NEG_INFINITY` marks items the model cannot score (it
+    /// Fills `out` (`users.len() × n_items`, row-major) with scores for `users`, whose known
+    /// positives (sorted) are `histories`. `f32::NEG_INFINITY` marks items the model cannot score (it
     /// has no evidence for them); they are never recommended.
-    fn score(&self, histories: &[&[u32]], out: &mut [f32]);
+    fn score(&self, users: &[u32], histories: &[&[u32]], out: &mut [f32]);
+    /// Per-epoch losses and diagnostics, for models that train.
+    fn training_log(&self) -> Option<serde_json::Value> {
+        None
+    }
 }

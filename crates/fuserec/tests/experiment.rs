@@ -38,7 +38,7 @@ fn recall(r: &ExperimentResults, model: usize, seg: &str) -> f64 {
 fn synthetic_baselines_end_to_end() {
     let dir = scratch("small");
     let cfg = ExperimentConfig::from_toml(SMALL, Path::new("small.toml")).unwrap();
-    let opts = RunOptions { cache: dir.join("cache"), export_topk: Some(dir.join("topk")), log: false };
+    let opts = RunOptions { cache: dir.join("cache"), export_topk: Some(dir.join("topk")), log: false, checkpoints: None };
     let r = fuserec::run(&cfg, &opts).unwrap();
     assert_eq!(r.runs.len(), 2 * 4);
     assert!(r.runs.iter().all(|m| m.segments.iter().map(|s| s.segment.as_str()).eq(["OVERALL", "WARM", "COLD"])));
@@ -100,7 +100,7 @@ fn ml100k_baselines_run() {
     let light = |s: &Option<String>| s.as_deref().is_none_or(|n| ["hashed-ngram", "color-hist", "none"].contains(&n));
     cfg.models.retain(|m| !matches!(m, fuserec::ModelConfig::ContentKnn { text, image, .. } if !(light(text) && light(image))));
     assert_eq!(cfg.models.len(), 6);
-    let r = fuserec::run(&cfg, &RunOptions { cache, export_topk: None, log: false }).unwrap();
+    let r = fuserec::run(&cfg, &RunOptions { cache, export_topk: None, log: false, checkpoints: None }).unwrap();
     assert_eq!((r.dataset.users, r.dataset.items, r.dataset.interactions), (943, 1682, 100_000));
     let f = &r.features[0];
     assert_eq!(f.items_with_image, 1642, "every shipped poster decodes");

@@ -31,7 +31,7 @@ impl Recommender for ContentKnn {
     fn name(&self) -> String {
         format!("ContentKNN[{}]", self.label)
     }
-    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+    fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         let d = self.items.dim();
         let mut profiles = Embeddings::zeros(histories.len(), d);
         profiles.as_mut_slice().par_chunks_mut(d).zip(histories.par_iter()).for_each(|(p, hist)| {

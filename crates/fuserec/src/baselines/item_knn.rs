@@ -62,7 +62,7 @@ impl Recommender for ItemKnn {
     fn name(&self) -> String {
         format!("ItemKNN(k={})", self.k)
     }
-    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+    fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         out.par_chunks_mut(self.n_items).zip(histories.par_iter()).for_each(|(row, hist)| {
             row.fill(0.0);
             for &h in hist.iter() {
@@ -85,10 +85,10 @@ mod tests {
         // users: 0 → {0,1}, 1 → {0,1,2}, 2 → {2}; item 3 never seen.
         let pos = |u, i| Interaction { user: UserId(u), item: ItemId(i), ts: 0, label: 1.0, weight: 1.0 };
         let log = [pos(0, 0), pos(0, 1), pos(1, 0), pos(1, 1), pos(1, 2), pos(2, 2)];
-        let data = TrainData::new(3, 4, &log, None);
+        let data = TrainData::new(3, 4, &log, &[], None);
         let m = ItemKnn::fit(&data, 10);
         let mut out = vec![0.0; 4];
-        m.score(&[&[0]], &mut out);
+        m.score(&[0], &[&[0]], &mut out);
         // sim(0,1) = 2/√(2·2) = 1 ; sim(0,2) = 1/√(2·2) = 0.5 ; item 3 unscorable; item 0 itself 0 → -inf
         assert_eq!(out, vec![f32::NEG_INFINITY, 1.0, 0.5, f32::NEG_INFINITY]);
     }

@@ -17,7 +17,7 @@ impl Recommender for MostPop {
     fn name(&self) -> String {
         "MostPop".into()
     }
-    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+    fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         for row in out.chunks_exact_mut(self.scores.len()).take(histories.len()) {
             row.copy_from_slice(&self.scores);
         }

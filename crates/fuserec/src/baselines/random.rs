@@ -18,7 +18,7 @@ impl Recommender for RandomScores {
     fn name(&self) -> String {
         "Random".into()
     }
-    fn score(&self, histories: &[&[u32]], out: &mut [f32]) {
+    fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         for (row, h) in out.chunks_exact_mut(self.n_items).zip(histories) {
             // Seeded by the history so a user gets the same list in every batch layout.
             let key = h.iter().fold(self.seed, |a, &i| a.rotate_left(5) ^ i as u64);

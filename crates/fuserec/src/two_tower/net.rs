@@ -1,0 +1,255 @@
+//! The network: query tower, item views, gate and fusion, and the loss of one batch.
+
+use super::config::TwoTowerConfig;
+use fuserec_core::{Error, Result, Rng};
+use fuserec_fusion::{FusionGate, StatsGate};
+use fuserec_nn::dfdx::prelude::*;
+use fuserec_nn::{fork, l2_normalize_rows, Activation, Checkpoint, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2};
+use fuserec_towers::{sampled_softmax, triplet, BehaviourTower, ContentInput, ContentLeaves, ContentTower, History, Leaf, UserLeaves, UserTower, V0};
+
+const EPS: f32 = 1e-12;
+
+pub struct Net {
+    pub dev: Dev,
+    pub cfg: TwoTowerConfig,
+    pub fusion: Box<dyn FusionGate>,
+    pub user: UserTower,
+    pub behaviour: Option<BehaviourTower>,
+    pub content: Option<ContentTower>,
+    pub gate: Option<StatsGate>,
+}
+
+/// One batch: query inputs for `hist.rows()` rows; item columns = those rows' positives, then
+/// extra sampled negatives; per column its gate features and whether its behaviour vector is kept.
+pub struct Batch {
+    pub hist: History,
+    pub items: Vec<u32>,
+    pub gate: Vec<f32>,
+    /// Per column: 1 keeps the behaviour vector, 0 drops it (cold simulation).
+    pub keep: Vec<f32>,
+    /// Per column: log of the probability that the column's item was drawn as a negative.
+    pub log_q: Option<Vec<f32>>,
+}
+
+pub struct Leaves {
+    user: UserLeaves,
+    behaviour: Option<Leaf>,
+    content: Option<ContentLeaves>,
+}
+
+/// Loss of one batch and its parts (for logs).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct LossParts {
+    pub total: f32,
+    pub fused: f32,
+    pub views: f32,
+    pub triplet: f32,
+}
+
+/// The fused-view vectors the retrieval uses, per item row, and the query per user row.
+pub struct ItemVectors {
+    pub fused: Vec<f32>,
+    pub gate: Option<Vec<f32>>,
+}
+
+fn widths(inp: usize, hidden: &[usize], out: usize) -> Vec<usize> {
+    let mut w = vec![inp];
+    w.extend_from_slice(hidden);
+    w.push(out);
+    w
+}
+
+fn value(t: &V0) -> f32 {
+    t.retaped::<NoneTape>().array()
+}
+
+impl Net {
+    pub fn new(cfg: &TwoTowerConfig, n_users: usize, n_items: usize, content: Option<ContentInput>, seed: u64) -> Result<Self> {
+        let dev = fuserec_nn::device(seed);
+        let mut rng = Rng::derive(seed, 0x7777);
+        let fusion = cfg.fusion.build();
+        let d = cfg.dim;
+        let (opt, std) = (cfg.sparse_optimizer, cfg.init_std);
+        let hist_items = SparseEmbedding::new("history_items", n_items, d, std, opt, &mut rng)?;
+        let users = cfg.user_embedding.then(|| SparseEmbedding::new("users", n_users, d, std, opt, &mut rng)).transpose()?;
+        let qmlp = Mlp::new(&dev, &widths(d, &cfg.query_hidden, d * fusion.query_heads()), Activation::Relu, &mut rng)?;
+        let user = UserTower::new(&dev, hist_items, users, cfg.pooling, qmlp, &mut rng)?;
+        let behaviour = if fusion.uses_behaviour() {
+            let ids = SparseEmbedding::new("items", n_items, d, std, opt, &mut rng)?;
+            let mlp = (!cfg.behaviour_hidden.is_empty()).then(|| Mlp::new(&dev, &widths(d, &cfg.behaviour_hidden, d), Activation::Relu, &mut rng)).transpose()?;
+            Some(BehaviourTower { ids, mlp })
+        } else {
+            None
+        };
+        let content = if fusion.uses_content() {
+            let input = content.ok_or_else(|| Error::Config(format!("{}: the content view needs item features or codes", cfg.display_name())))?;
+            let mlp = Mlp::new(&dev, &[cfg.content_hidden, cfg.content_hidden, d], Activation::Relu, &mut rng)?;
+            Some(ContentTower::new(&dev, input, n_items, cfg.content_hidden, mlp, opt, &mut rng)?)
+        } else {
+            None
+        };
+        let gate = fusion.gated().then(|| StatsGate::new(&dev, cfg.gate_hidden, &mut rng)).transpose()?;
+        Ok(Net { dev, cfg: cfg.clone(), fusion, user, behaviour, content, gate })
+    }
+
+    /// Unit-length query heads, concatenated: `(fused query, per-view queries (b, c))`.
+    fn queries(&self, q: V2) -> (V2, V2, V2) {
+        let d = self.cfg.dim;
+        if self.fusion.query_heads() == 2 {
+            let [q1, q2]: [V2; 2] = fork(q, 2).try_into().ok().expect("two");
+            let qb = l2_normalize_rows(q1.slice((.., 0..d)), EPS);
+            let qc = l2_normalize_rows(q2.slice((.., d..2 * d)), EPS);
+            let [qb1, qb2]: [V2; 2] = fork(qb, 2).try_into().ok().expect("two");
+            let [qc1, qc2]: [V2; 2] = fork(qc, 2).try_into().ok().expect("two");
+            ((qb1, qc1).concat_along(Axis::<1>), qb2, qc2)
+        } else {
+            let [a, b, c]: [V2; 3] = fork(l2_normalize_rows(q, EPS), 3).try_into().ok().expect("three");
+            (a, b, c)
+        }
+    }
+
+    pub fn loss(&self, batch: &Batch) -> Result<(V0, LossParts, Leaves)> {
+        let dev = &self.dev;
+        let cfg = &self.cfg;
+        let items = &batch.items;
+        let log_q = batch.log_q.as_deref();
+        let (q, user) = self.user.forward(dev, &batch.hist)?;
+        let (q, qb, qc) = self.queries(q);
+        let (b, bl) = match &self.behaviour {
+            Some(t) => {
+                let (v, l) = t.forward(dev, items)?;
+                (Some(l2_normalize_rows(v, EPS)), Some(l))
+            }
+            None => (None, None),
+        };
+        let (c, cl) = match &self.content {
+            Some(t) => {
+                let (v, l) = t.forward(dev, items)?;
+                (Some(l2_normalize_rows(v, EPS)), Some(l))
+            }
+            None => (None, None),
+        };
+        let g = self.gate.as_ref().map(|g| g.forward(dev, &batch.gate));
+        let tau = cfg.temperature;
+        let mut parts = LossParts::default();
+        let total = match (b, c) {
+            (Some(b), Some(c)) => {
+                let [b0, b3]: [V2; 2] = fork(b, 2).try_into().ok().expect("two");
+                let keep = dev.tensor_from_vec(batch.keep.clone(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), cfg.dim));
+                let [b1, b2]: [V2; 2] = fork(b0 * keep, 2).try_into().ok().expect("two");
+                let [c1, c2, c3]: [V2; 3] = fork(c, 3).try_into().ok().expect("three");
+                let fused = sampled_softmax(q, self.fusion.fuse(Some(b1), Some(c1), g), log_q, items, tau);
+                let views = sampled_softmax(qb, b2, log_q, items, tau) + sampled_softmax(qc, c2, log_q, items, tau);
+                let tri = triplet(c3, b3, items, cfg.margin);
+                parts.fused = value(&fused);
+                parts.views = value(&views);
+                parts.triplet = value(&tri);
+                fused + views * cfg.view_loss_weight + tri * cfg.triplet_weight
+            }
+            (b, c) => {
+                let l = sampled_softmax(q, self.fusion.fuse(b, c, g), log_q, items, tau);
+                parts.fused = value(&l);
+                l
+            }
+        };
+        parts.total = value(&total);
+        if !parts.total.is_finite() {
+            return Err(Error::Invalid(format!("{}: loss became {} (lower the learning rates?)", cfg.display_name(), parts.total)));
+        }
+        Ok((total, parts, Leaves { user, behaviour: bl, content: cl }))
+    }
+
+    /// Sparse updates of every id table the batch touched.
+    pub fn apply_sparse(&mut self, leaves: &Leaves, grads: &mut Grads) -> Result<()> {
+        self.user.apply(&leaves.user, grads)?;
+        if let (Some(t), Some(l)) = (&mut self.behaviour, &leaves.behaviour) {
+            t.apply(l, grads)?;
+        }
+        if let (Some(t), Some(l)) = (&mut self.content, &leaves.content) {
+            t.apply(l, grads)?;
+        }
+        Ok(())
+    }
+
+    /// Query vectors (unit heads, concatenated) for a batch of histories.
+    pub fn query_vectors(&self, hist: &History) -> Result<Vec<f32>> {
+        let (q, _) = self.user.forward(&self.dev, hist)?;
+        Ok(self.queries(q).0.retaped::<NoneTape>().as_vec())
+    }
+
+    /// Fused vectors of `items` with gate features `gate` (4 per item); `keep` zeroes the behaviour
+    /// vector of items it marks 0 (never trained: their id row is still noise).
+    pub fn item_vectors(&self, items: &[u32], gate: &[f32], keep: Option<&[f32]>) -> Result<ItemVectors> {
+        let dev = &self.dev;
+        let b = match &self.behaviour {
+            Some(t) => {
+                let b = l2_normalize_rows(t.forward(dev, items)?.0, EPS);
+                Some(match keep {
+                    Some(k) => b * dev.tensor_from_vec(k.to_vec(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), self.cfg.dim)),
+                    None => b,
+                })
+            }
+            None => None,
+        };
+        let c = match &self.content {
+            Some(t) => Some(l2_normalize_rows(t.forward(dev, items)?.0, EPS)),
+            None => None,
+        };
+        let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
+        let gv = g.as_ref().map(|g| g.retaped::<NoneTape>().as_vec());
+        let fused = self.fusion.fuse(b, c, g).retaped::<NoneTape>().as_vec();
+        Ok(ItemVectors { fused, gate: gv })
+    }
+
+    pub fn fused_dim(&self) -> usize {
+        self.fusion.fused_dim(self.cfg.dim)
+    }
+
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        let mut ck = Checkpoint { header: serde_json::to_string(&self.cfg).expect("config serialises"), ..Default::default() };
+        ck.add_params("", self);
+        ck.add_table(&self.user.items);
+        if let Some(u) = &self.user.users {
+            ck.add_table(u);
+        }
+        if let Some(b) = &self.behaviour {
+            ck.add_table(&b.ids);
+        }
+        if let Some(c) = &self.content {
+            c.tables().for_each(|t| ck.add_table(t));
+        }
+        ck
+    }
+
+    pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
+        ck.restore_params("", self)?;
+        ck.restore_table(&mut self.user.items)?;
+        if let Some(u) = &mut self.user.users {
+            ck.restore_table(u)?;
+        }
+        if let Some(b) = &mut self.behaviour {
+            ck.restore_table(&mut b.ids)?;
+        }
+        if let Some(c) = &mut self.content {
+            for t in c.tables_mut() {
+                ck.restore_table(t)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HasParams for Net {
+    fn visit_params(&mut self, _prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
+        self.user.visit_params("user", f);
+        if let Some(b) = &mut self.behaviour {
+            b.visit_params("behaviour", f);
+        }
+        if let Some(c) = &mut self.content {
+            c.visit_params("content", f);
+        }
+        if let Some(g) = &mut self.gate {
+            g.visit_params("gate", f);
+        }
+    }
+}

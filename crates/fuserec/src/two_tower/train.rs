@@ -1,0 +1,287 @@
+//! The training loop: shuffled batches, taped loss, sparse + dense updates, per-epoch validation
+//! (loss and Recall@20) with early stopping, best-epoch checkpoint, final vector export.
+
+use super::config::TwoTowerConfig;
+use super::net::{Batch, LossParts, Net};
+use super::samples::{cold_gate_features, sequences, stats, Samples};
+use crate::recommender::TrainData;
+use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
+use fuserec_data::progress::bar;
+use fuserec_eval::{evaluate_ranking, Recall};
+use fuserec_index::{inner_products, rank_dense, Candidates};
+use fuserec_nn::dfdx::prelude::*;
+use fuserec_nn::{Checkpoint, DenseAdam};
+use fuserec_towers::{ContentInput, History};
+use std::path::PathBuf;
+use std::time::Instant;
+
+const EXPORT_CHUNK: usize = 1024;
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    /// Mean batch loss over the epoch (total and parts).
+    pub train: LossParts,
+    /// Same loss on validation positives, in fixed batches, no updates.
+    pub val_loss: f32,
+    pub val_recall_at_20: f64,
+    pub seconds: f64,
+    pub examples_per_second: f64,
+}
+
+/// Mean learned gate over items whose exposure count falls in `[lo, hi)`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GateBin {
+    pub exposures_lo: f64,
+    pub exposures_hi: f64,
+    pub items: usize,
+    pub mean_gate: f64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TrainingLog {
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub epochs: Vec<EpochLog>,
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+    pub checkpoint: Option<String>,
+    /// Gate at evaluation time against item exposure (log-spaced bins), gated fusions only.
+    pub gate_by_exposure: Vec<GateBin>,
+    /// Per-level cluster counts the content tower saw (cluster-id models).
+    pub cluster_counts: Vec<usize>,
+}
+
+pub struct Trained {
+    pub user_vectors: Embeddings,
+    pub item_vectors: Embeddings,
+    pub log: TrainingLog,
+}
+
+/// What batches are drawn with: negative-sampling probabilities and the statistics for the gate
+/// features of sampled negatives.
+struct Sampler<'a> {
+    /// Per item: log of its probability of appearing as a negative column (mixture of the
+    /// in-batch unigram and the uniform extra negatives).
+    log_q: Option<Vec<f32>>,
+    st: &'a fuserec_data::PosteriorStats,
+    n_items: usize,
+    /// Both views present: cold dropout applies.
+    dropout: f32,
+}
+
+impl Sampler<'_> {
+    fn batch(&self, net: &Net, s: &Samples, seq: &[Vec<u32>], idx: &[usize], rng: &mut Rng, train: bool) -> Batch {
+        let m = net.cfg.uniform_negatives;
+        let mut items: Vec<u32> = idx.iter().map(|&i| s.items[i]).collect();
+        let mut gate = s.gate_rows(idx);
+        let mut ts: Vec<i64> = idx.iter().map(|&i| s.ts[i]).collect();
+        ts.sort_unstable();
+        let t_mid = ts[ts.len() / 2];
+        for _ in 0..m {
+            let j = rng.below(self.n_items) as u32;
+            items.push(j);
+            gate.extend(self.st.at(j as usize, t_mid).gate_features());
+        }
+        let mut keep = vec![1f32; items.len()];
+        if train && self.dropout > 0.0 {
+            let cold = cold_gate_features();
+            for (k, kp) in keep.iter_mut().enumerate() {
+                if rng.bernoulli(self.dropout as f64) {
+                    *kp = 0.0;
+                    gate[k * 4..k * 4 + 4].copy_from_slice(&cold);
+                }
+            }
+        }
+        let log_q = self.log_q.as_ref().map(|l| items.iter().map(|&i| l[i as usize]).collect());
+        Batch { hist: s.history(seq, idx, net.cfg.history), items, gate, keep, log_q }
+    }
+}
+
+/// Item vectors for every item with statistics as of `t` from `st`; `keep` marks items whose
+/// behaviour vector is trained.
+fn export_items(net: &Net, st: &fuserec_data::PosteriorStats, t: i64, n_items: usize, keep: Option<&[f32]>) -> Result<(Embeddings, Option<Vec<f32>>, Vec<f32>)> {
+    let d = net.fused_dim();
+    let mut out = Vec::with_capacity(n_items * d);
+    let mut gates = net.gate.as_ref().map(|_| Vec::with_capacity(n_items));
+    let mut exposures = Vec::with_capacity(n_items);
+    for chunk in (0..n_items as u32).collect::<Vec<_>>().chunks(EXPORT_CHUNK) {
+        let s: Vec<_> = chunk.iter().map(|&i| st.at(i as usize, t)).collect();
+        exposures.extend(s.iter().map(|x| x.exposures));
+        let g: Vec<f32> = s.iter().flat_map(|x| x.gate_features()).collect();
+        let k: Option<Vec<f32>> = keep.map(|k| chunk.iter().map(|&i| k[i as usize]).collect());
+        let v = net.item_vectors(chunk, &g, k.as_deref())?;
+        out.extend(v.fused);
+        if let (Some(all), Some(g)) = (&mut gates, v.gate) {
+            all.extend(g);
+        }
+    }
+    Ok((Embeddings::from_vec(n_items, d, out)?, gates, exposures))
+}
+
+fn export_users(net: &Net, users: &[u32], seq: &[Vec<u32>]) -> Result<Embeddings> {
+    let d = net.fused_dim();
+    let mut out = Vec::with_capacity(users.len() * d);
+    for chunk in users.chunks(EXPORT_CHUNK) {
+        let lists: Vec<&[u32]> = chunk.iter().map(|&u| seq[u as usize].as_slice()).collect();
+        out.extend(net.query_vectors(&History::from_lists(chunk, &lists, net.cfg.history))?);
+    }
+    Embeddings::from_vec(users.len(), d, out)
+}
+
+fn gate_bins(gates: &[f32], exposures: &[f32]) -> Vec<GateBin> {
+    // Bins: 0, [1,2), [2,4), [4,8), … (log scale).
+    let mut bins: Vec<(f64, f64, usize, f64)> = vec![(0.0, 1.0, 0, 0.0)];
+    let max = exposures.iter().copied().fold(0f32, f32::max) as f64;
+    let mut lo = 1.0;
+    while lo <= max {
+        bins.push((lo, lo * 2.0, 0, 0.0));
+        lo *= 2.0;
+    }
+    for (&g, &e) in gates.iter().zip(exposures) {
+        let e = e as f64;
+        let b = bins.iter_mut().find(|b| e >= b.0 && e < b.1).expect("bins cover all exposures");
+        b.2 += 1;
+        b.3 += g as f64;
+    }
+    bins.into_iter().filter(|b| b.2 > 0).map(|b| GateBin { exposures_lo: b.0, exposures_hi: b.1, items: b.2, mean_gate: b.3 / b.2 as f64 }).collect()
+}
+
+pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInput>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Trained> {
+    let (n_users, n_items) = (data.n_users, data.n_items);
+    let name = cfg.display_name();
+    let seq = sequences(n_users, &[data.train]);
+    let st = stats(n_items, data.train);
+    let samples = Samples::training(data.train, &seq, &st);
+    if samples.len() < 2 {
+        return Err(Error::Invalid(format!("{name}: {} training positives — nothing to learn from", samples.len())));
+    }
+    let val = Samples::after(data.val, &seq, &st);
+    let mut log = TrainingLog { train_samples: samples.len(), val_samples: val.len(), ..Default::default() };
+    let mut counts = vec![0f32; n_items];
+    samples.items.iter().for_each(|&i| counts[i as usize] += 1.0);
+    let total = samples.len() as f32;
+    let bsz = cfg.batch_size.min(samples.len());
+    let (b, m) = (bsz as f32, cfg.uniform_negatives as f32);
+    let log_q: Option<Vec<f32>> = cfg.log_q.then(|| counts.iter().map(|&c| ((b * c / total + m / n_items as f32) / (b + m)).max(1e-12).ln()).collect());
+    let mut net = Net::new(cfg, n_users, n_items, content, seed)?;
+    let both = net.behaviour.is_some() && net.content.is_some();
+    let sampler = Sampler { log_q, st: &st, n_items, dropout: if both { cfg.cold_dropout } else { 0.0 } };
+    // Items never trained keep a noise id row: with a content view, give them no behaviour vector.
+    let keep: Option<Vec<f32>> = both.then(|| counts.iter().map(|&c| if c > 0.0 { 1.0 } else { 0.0 }).collect());
+    let mut opt = DenseAdam::new(cfg.dense_optimizer);
+    let mut rng = Rng::derive(seed, 0x5151);
+    let t_val = data.train.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
+    // Validation users: those with a validation positive, capped, in a seeded sample.
+    let mut val_truth: Vec<Vec<u32>> = vec![Vec::new(); n_users];
+    data.val.iter().filter(|x| x.is_positive()).for_each(|x| val_truth[x.user.idx()].push(x.item.0));
+    let mut val_users: Vec<u32> = (0..n_users as u32).filter(|&u| !val_truth[u as usize].is_empty()).collect();
+    Rng::derive(seed, 0x7a1).shuffle(&mut val_users);
+    val_users.truncate(cfg.val_users);
+    val_users.sort_unstable();
+    let mut best: Option<(f64, Checkpoint)> = None;
+    let mut since_best = 0;
+    for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        rng.shuffle(&mut order);
+        let n_batches = order.len() / bsz;
+        let pb = bar(n_batches as u64, &format!("{name} epoch {epoch}"));
+        let mut sum = LossParts::default();
+        for idx in order.chunks_exact(bsz) {
+            let b = sampler.batch(&net, &samples, &seq, idx, &mut rng, true);
+            let (loss, parts, leaves) = net.loss(&b)?;
+            let mut grads = loss.backward();
+            net.apply_sparse(&leaves, &mut grads)?;
+            opt.step(&mut net, &mut grads)?;
+            sum.total += parts.total;
+            sum.fused += parts.fused;
+            sum.views += parts.views;
+            sum.triplet += parts.triplet;
+            pb.inc(1);
+            pb.set_message(format!("{name} e{epoch} loss {:.3}", parts.total));
+        }
+        pb.finish_and_clear();
+        let nb = n_batches.max(1) as f32;
+        let train = LossParts { total: sum.total / nb, fused: sum.fused / nb, views: sum.views / nb, triplet: sum.triplet / nb };
+        let seconds = t0.elapsed().as_secs_f64();
+        let val_loss = validation_loss(&net, &sampler, &val, &seq, bsz, seed)?;
+        let val_recall = validation_recall(&net, &st, t_val, &seq, &val_users, &val_truth, data, keep.as_deref())?;
+        log.epochs.push(EpochLog { epoch, train, val_loss, val_recall_at_20: val_recall, seconds, examples_per_second: (n_batches * bsz) as f64 / seconds });
+        if best.as_ref().is_none_or(|b| val_recall > b.0) {
+            best = Some((val_recall, net.checkpoint()));
+            log.best_epoch = epoch;
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if cfg.patience > 0 && since_best >= cfg.patience {
+                log.stopped_early = epoch < cfg.epochs;
+                break;
+            }
+        }
+    }
+    if let Some((_, ck)) = &best {
+        net.restore(ck)?;
+        if let Some(path) = checkpoint {
+            ck.save(&path)?;
+            log.checkpoint = Some(path.display().to_string());
+        }
+    }
+    // Final vectors: histories and statistics from everything before the test period.
+    let all: Vec<Interaction> = data.train.iter().chain(data.val).copied().collect();
+    let seq_all = sequences(n_users, &[&all]);
+    let st_all = stats(n_items, &all);
+    let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
+    let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
+    if let Some(g) = gates {
+        log.gate_by_exposure = gate_bins(&g, &exposures);
+    }
+    if let Some(c) = &net.content {
+        log.cluster_counts = c.tables().map(|t| t.rows()).collect();
+    }
+    let users: Vec<u32> = (0..n_users as u32).collect();
+    let user_vectors = export_users(&net, &users, &seq_all)?;
+    Ok(Trained { user_vectors, item_vectors, log })
+}
+
+/// Fused-view loss on validation positives: fixed batches and negatives (same seed every epoch
+/// and for every model of a run), no cold dropout, no updates.
+fn validation_loss(net: &Net, sampler: &Sampler, val: &Samples, seq: &[Vec<u32>], bsz: usize, seed: u64) -> Result<f32> {
+    let idx: Vec<usize> = (0..val.len()).collect();
+    let (mut sum, mut n) = (0f32, 0usize);
+    let mut rng = Rng::derive(seed, 0xa11);
+    if val.len() < 2 {
+        return Ok(f32::NAN);
+    }
+    for chunk in idx.chunks_exact(bsz.min(val.len())) {
+        let (_, parts, _) = net.loss(&sampler.batch(net, val, seq, chunk, &mut rng, false))?;
+        sum += parts.fused;
+        n += 1;
+    }
+    Ok(if n == 0 { f32::NAN } else { sum / n as f32 })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn validation_recall(
+    net: &Net,
+    st: &fuserec_data::PosteriorStats,
+    t: i64,
+    seq: &[Vec<u32>],
+    users: &[u32],
+    truth: &[Vec<u32>],
+    data: &TrainData,
+    keep: Option<&[f32]>,
+) -> Result<f64> {
+    if users.is_empty() {
+        return Ok(0.0);
+    }
+    let (items, _, _) = export_items(net, st, t, data.n_items, keep)?;
+    let q = export_users(net, users, seq)?;
+    let mut scores = vec![0f32; users.len() * data.n_items];
+    inner_products(&q, &items, &mut scores)?;
+    let exclude: Vec<Vec<u32>> = users.iter().map(|&u| data.user_items[u as usize].clone()).collect();
+    let ranked = rank_dense(&mut scores, data.n_items, 20, Candidates { exclude: Some(&exclude), allowed: None })?;
+    let lists: Vec<Vec<u32>> = ranked.into_iter().map(|r| r.into_iter().map(|x| x.0).collect()).collect();
+    let rel: Vec<Vec<u32>> = users.iter().map(|&u| truth[u as usize].clone()).collect();
+    Ok(evaluate_ranking(&[&Recall], &[20], &lists, &rel, 0, 0)["recall@20"].mean)
+}
