@@ -22,10 +22,11 @@ commands:
            [--k 256] [--levels 3] [--seed 1] [--iters 25]
         fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
         <cache>/features) and write codes + quantizer + quality report beside it
-  peer [encoders|kmeans]
+  peer [encoders|kmeans|two-tower]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
-        k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu)
+        k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
+        id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py)
   world [--seed N] [--scale X] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout
   test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
@@ -74,11 +75,13 @@ fn real_main() -> Result<()> {
         Some("peer") => match args.get(1).map(String::as_str) {
             Some("encoders") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
             Some("kmeans") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"]),
+            Some("two-tower") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"]),
             None => {
                 cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"])?;
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"])
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"])?;
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"])
             }
-            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans)"),
+            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans, two-tower)"),
         },
         Some("list") => {
             for p in list_configs()? {

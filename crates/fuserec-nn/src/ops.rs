@@ -25,8 +25,14 @@ pub fn row_dot(a: V2, b: V2) -> V1 {
     (a * b).sum::<(usize,), Axis<1>>()
 }
 
+/// The values of a tensor that owns a contiguous buffer (a kernel's output, a gradient, a
+/// parameter — not a permuted or broadcast view) as one memcpy; dfdx's `as_vec` walks a strided
+/// iterator element by element. Debug builds check the layout assumption on small tensors.
 pub fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Dev, T>) -> Vec<f32> {
-    t.as_vec()
+    let mut v = vec![0f32; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    debug_assert!(v.len() > 4096 || v == t.as_vec(), "to_vec on a strided view");
+    v
 }
 
 /// `n` handles to one taped value, for using it in several places: the first carries the tape,

@@ -60,11 +60,11 @@ impl DenseAdam {
             let (mut w, g) = match &mut p {
                 ParamMut::Vector(t) => {
                     grads.try_alloc_for(&**t).expect("cpu alloc");
-                    (t.as_vec(), grads.get(&**t).as_vec())
+                    (crate::to_vec(&**t), crate::to_vec(&grads.get(&**t)))
                 }
                 ParamMut::Matrix(t) => {
                     grads.try_alloc_for(&**t).expect("cpu alloc");
-                    (t.as_vec(), grads.get(&**t).as_vec())
+                    (crate::to_vec(&**t), crate::to_vec(&grads.get(&**t)))
                 }
             };
             if let Some(k) = g.iter().position(|x| !x.is_finite()) {

@@ -43,6 +43,30 @@ pub struct SparseEmbedding {
     slot: Vec<u32>,
 }
 
+/// Asks the CPU to start loading the row at `p` (`bytes` long): rows of a large table are
+/// scattered, and a step's cost on a 1M-row table is mostly waiting for them.
+#[inline(always)]
+fn prefetch(p: *const f32, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for off in (0..bytes).step_by(64) {
+        // SAFETY: prefetch is a hint; it never faults, even for an address past the buffer.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const i8).wrapping_add(off)) };
+    }
+}
+
+const AHEAD: usize = 8;
+
+#[derive(Clone, Copy)]
+struct RowsPtr(*mut f32);
+// SAFETY: only used to hand disjoint rows to parallel tasks (see `apply`).
+unsafe impl Send for RowsPtr {}
+unsafe impl Sync for RowsPtr {}
+impl RowsPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Gradients summed per distinct row of one batch.
 pub struct RowGrads {
     pub rows: Vec<u32>,
@@ -73,7 +97,12 @@ impl SparseEmbedding {
             return Err(Error::Config(format!("embedding `{name}`: {rows} rows × {dim} dims is not a table")));
         }
         let table = (0..rows * dim).map(|_| (rng.normal() * init_std as f64) as f32).collect();
-        let state = vec![if let RowOptimizer::Adagrad { initial_accumulator, .. } = opt { initial_accumulator } else { 0.0 }; opt.state_slots() * rows * dim];
+        // Written element by element (not `vec![0.0; n]`, which maps zero pages lazily): otherwise
+        // the first update of every row pays a page fault, and a step over a large, mostly
+        // untouched table costs more than one over a small table.
+        let mut state = Vec::with_capacity(opt.state_slots() * rows * dim);
+        state.resize(opt.state_slots() * rows * dim, if let RowOptimizer::Adagrad { initial_accumulator, .. } = opt { initial_accumulator } else { 0.0 });
+        std::hint::black_box(&mut state);
         Ok(SparseEmbedding { name: name.into(), ids, rows, dim, table, opt, state, step: 0, hashed, slot: vec![u32::MAX; rows] })
     }
 
@@ -121,7 +150,10 @@ impl SparseEmbedding {
             return Err(Error::UnknownId { kind: "row id", id: bad.to_string(), context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)) });
         }
         let d = self.dim;
-        for (o, &id) in out.chunks_exact_mut(d).zip(ids) {
+        for (p, (o, &id)) in out.chunks_exact_mut(d).zip(ids).enumerate() {
+            if let Some(&next) = ids.get(p + AHEAD) {
+                prefetch(self.table.as_ptr().wrapping_add(self.row_unchecked(next) * d), d * 4);
+            }
             let r = self.row_unchecked(id);
             o.copy_from_slice(&self.table[r * d..(r + 1) * d]);
         }
@@ -137,8 +169,20 @@ impl SparseEmbedding {
     /// Sums the per-position gradients (`ids.len() × dim`, e.g. a leaf's gradient) per distinct
     /// row. Positions whose `weight` is zero (padding) are skipped.
     pub fn accumulate(&mut self, ids: &[u32], grads: &[f32], weight: Option<&[f32]>) -> RowGrads {
+        assert_eq!(grads.len(), ids.len() * self.dim, "gradient size");
+        self.gather_grads(ids, weight, |p| (p, 1.0), grads)
+    }
+
+    /// For rows pooled on the host (`pooled[r] = Σ_k weight[r·per + k]·row(ids[r·per + k])`):
+    /// the pooled gradient (`ids.len()/per × dim`) scaled by each position's weight, summed per
+    /// distinct row — without expanding it to one gradient row per position first.
+    pub fn accumulate_pooled(&mut self, ids: &[u32], weight: &[f32], pooled_grads: &[f32], per: usize) -> RowGrads {
+        assert_eq!(pooled_grads.len() * per, ids.len() * self.dim, "pooled gradient size");
+        self.gather_grads(ids, Some(weight), |p| (p / per, weight[p]), pooled_grads)
+    }
+
+    fn gather_grads(&mut self, ids: &[u32], weight: Option<&[f32]>, src: impl Fn(usize) -> (usize, f32), grads: &[f32]) -> RowGrads {
         let d = self.dim;
-        assert_eq!(grads.len(), ids.len() * d, "gradient size");
         let mut rows = Vec::new();
         let mut acc: Vec<f32> = Vec::new();
         for (p, &id) in ids.iter().enumerate() {
@@ -146,16 +190,21 @@ impl SparseEmbedding {
             if w == 0.0 || id as usize >= self.ids {
                 continue;
             }
+            if let Some(&next) = ids.get(p + AHEAD) {
+                prefetch(self.slot.as_ptr().wrapping_add(self.row_unchecked(next)) as *const f32, 4);
+            }
             let r = self.row_unchecked(id);
+            let (q, scale) = src(p);
+            let g = &grads[q * d..(q + 1) * d];
             let s = &mut self.slot[r];
             if *s == u32::MAX {
                 *s = rows.len() as u32;
                 rows.push(r as u32);
-                acc.extend_from_slice(&grads[p * d..(p + 1) * d]);
+                acc.extend(g.iter().map(|x| x * scale));
             } else {
                 let a = &mut acc[*s as usize * d..(*s as usize + 1) * d];
-                for (x, g) in a.iter_mut().zip(&grads[p * d..(p + 1) * d]) {
-                    *x += g;
+                for (x, g) in a.iter_mut().zip(g) {
+                    *x += g * scale;
                 }
             }
         }
@@ -180,43 +229,51 @@ impl SparseEmbedding {
         self.step += 1;
         let d = self.dim;
         let n = self.rows * d;
-        match self.opt {
-            RowOptimizer::Sgd { lr } => {
-                for (k, &r) in g.rows.iter().enumerate() {
-                    let w = &mut self.table[r as usize * d..(r as usize + 1) * d];
-                    for (w, gr) in w.iter_mut().zip(&g.grads[k * d..(k + 1) * d]) {
-                        *w -= lr * gr;
-                    }
+        let opt = self.opt;
+        let t = self.step as i32;
+        let table = RowsPtr(self.table.as_mut_ptr());
+        let state = RowsPtr(self.state.as_mut_ptr());
+        // Rows of one batch are distinct (accumulate merged duplicates), so each row's values and
+        // optimiser state are written by exactly one task.
+        let slots = opt.state_slots();
+        let update_row = |k: usize, r: usize| {
+            if let Some(&next) = g.rows.get(k + AHEAD) {
+                let next = next as usize * d;
+                prefetch(table.get().wrapping_add(next), d * 4);
+                for s in 0..slots {
+                    prefetch(state.get().wrapping_add(s * n + next), d * 4);
                 }
             }
-            RowOptimizer::Adagrad { lr, eps, .. } => {
-                for (k, &r) in g.rows.iter().enumerate() {
-                    let o = r as usize * d;
+            let g = &g.grads[k * d..(k + 1) * d];
+            // SAFETY: `r < rows`, rows are distinct across tasks, the buffers outlive the loop.
+            let w = unsafe { std::slice::from_raw_parts_mut(table.get().add(r * d), d) };
+            match opt {
+                RowOptimizer::Sgd { lr } => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
+                RowOptimizer::Adagrad { lr, eps, .. } => {
+                    let a = unsafe { std::slice::from_raw_parts_mut(state.get().add(r * d), d) };
                     for j in 0..d {
-                        let gr = g.grads[k * d + j];
-                        let a = &mut self.state[o + j];
-                        *a += gr * gr;
-                        self.table[o + j] -= lr * gr / (a.sqrt() + eps);
+                        a[j] += g[j] * g[j];
+                        w[j] -= lr * g[j] / (a[j].sqrt() + eps);
                     }
                 }
-            }
-            RowOptimizer::Adam { lr, beta1, beta2, eps } => {
-                let t = self.step as i32;
-                let c1 = 1.0 - beta1.powi(t);
-                let c2 = 1.0 - beta2.powi(t);
-                let (m, v) = self.state.split_at_mut(n);
-                for (k, &r) in g.rows.iter().enumerate() {
-                    let o = r as usize * d;
+                RowOptimizer::Adam { lr, beta1, beta2, eps } => {
+                    let c1 = 1.0 - beta1.powi(t);
+                    let c2 = 1.0 - beta2.powi(t);
+                    let m = unsafe { std::slice::from_raw_parts_mut(state.get().add(r * d), d) };
+                    let v = unsafe { std::slice::from_raw_parts_mut(state.get().add(n + r * d), d) };
                     for j in 0..d {
-                        let gr = g.grads[k * d + j];
-                        let m = &mut m[o + j];
-                        let v = &mut v[o + j];
-                        *m = beta1 * *m + (1.0 - beta1) * gr;
-                        *v = beta2 * *v + (1.0 - beta2) * gr * gr;
-                        self.table[o + j] -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                        m[j] = beta1 * m[j] + (1.0 - beta1) * g[j];
+                        v[j] = beta2 * v[j] + (1.0 - beta2) * g[j] * g[j];
+                        w[j] -= lr * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
                     }
                 }
             }
+        };
+        if g.rows.len() * d < 1 << 15 {
+            g.rows.iter().enumerate().for_each(|(k, &r)| update_row(k, r as usize));
+        } else {
+            use rayon::prelude::*;
+            g.rows.par_iter().enumerate().with_min_len(256).for_each(|(k, &r)| update_row(k, r as usize));
         }
         Ok(())
     }
@@ -318,6 +375,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn parallel_path_and_pooled_gradients_match_the_reference() {
+        // 3000 positions over 1000 rows × 32: large enough for the parallel update.
+        let (rows, d, per) = (1000usize, 32usize, 3usize);
+        let opt = RowOptimizer::Adagrad { lr: 0.1, eps: 1e-8, initial_accumulator: 0.0 };
+        let mut e = SparseEmbedding::new("t", rows, d, 0.1, opt, &mut Rng::new(2)).unwrap();
+        let mut table = e.table().to_vec();
+        let mut state = vec![0f32; rows * d];
+        let mut r = Rng::new(9);
+        let ids: Vec<u32> = (0..3000).map(|_| r.below(rows) as u32).collect();
+        let weight: Vec<f32> = (0..3000).map(|p| if p % 7 == 0 { 0.0 } else { 0.5 }).collect();
+        let pooled: Vec<f32> = (0..1000 * d).map(|_| r.normal() as f32).collect();
+        let g = e.accumulate_pooled(&ids, &weight, &pooled, per);
+        e.apply(&g).unwrap();
+        let mut expanded = vec![0f32; 3000 * d];
+        for p in 0..3000 {
+            for j in 0..d {
+                expanded[p * d + j] = pooled[(p / per) * d + j] * weight[p];
+            }
+        }
+        dense_step(opt, &mut table, &mut state, 1, &batch_grad(&ids, &expanded, rows, d));
+        for (a, b) in e.table().iter().zip(&table) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod behaviour;
 mod content;
+mod fastmath;
 mod loss;
 mod user;
 
@@ -32,7 +33,7 @@ pub struct Leaf {
 impl Leaf {
     pub fn grad(&self, grads: &mut Grads) -> Vec<f32> {
         grads.try_alloc_for(&self.twin).expect("cpu alloc");
-        grads.get(&self.twin).as_vec()
+        fuserec_nn::to_vec(&grads.get(&self.twin))
     }
 }
 

@@ -135,17 +135,10 @@ impl UserTower {
         let d = self.items.dim();
         match &leaves.mean_weights {
             Some(w) => {
-                // d pooled / d row = weight: expand the pooled gradient to every position.
-                let b = g.len() / d;
-                let l = w.len() / b.max(1);
-                let mut per = vec![0f32; w.len() * d];
-                for p in 0..w.len() {
-                    let r = p / l;
-                    for j in 0..d {
-                        per[p * d + j] = g[r * d + j] * w[p];
-                    }
-                }
-                self.items.update(&leaves.history.ids, &per, Some(w))?;
+                // d pooled / d row = the position's weight.
+                let l = w.len() / (g.len() / d).max(1);
+                let rg = self.items.accumulate_pooled(&leaves.history.ids, w, &g, l);
+                self.items.apply(&rg)?;
             }
             None => self.items.update(&leaves.history.ids, &g, leaves.history.weight.as_deref())?,
         }

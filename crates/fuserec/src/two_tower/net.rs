@@ -159,6 +159,15 @@ impl Net {
         Ok((total, parts, Leaves { user, behaviour: bl, content: cl }))
     }
 
+    /// One training step: loss, backward, sparse row updates, dense Adam.
+    pub fn step(&mut self, batch: &Batch, opt: &mut fuserec_nn::DenseAdam) -> Result<LossParts> {
+        let (loss, parts, leaves) = self.loss(batch)?;
+        let mut grads = loss.backward();
+        self.apply_sparse(&leaves, &mut grads)?;
+        opt.step(self, &mut grads)?;
+        Ok(parts)
+    }
+
     /// Sparse updates of every id table the batch touched.
     pub fn apply_sparse(&mut self, leaves: &Leaves, grads: &mut Grads) -> Result<()> {
         self.user.apply(&leaves.user, grads)?;

@@ -190,10 +190,7 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
         let mut sum = LossParts::default();
         for idx in order.chunks_exact(bsz) {
             let b = sampler.batch(&net, &samples, &seq, idx, &mut rng, true);
-            let (loss, parts, leaves) = net.loss(&b)?;
-            let mut grads = loss.backward();
-            net.apply_sparse(&leaves, &mut grads)?;
-            opt.step(&mut net, &mut grads)?;
+            let parts = net.step(&b, &mut opt)?;
             sum.total += parts.total;
             sum.fused += parts.fused;
             sum.views += parts.views;

@@ -1,0 +1,53 @@
+//! Two-tower training: one step (batch 1024, 64-d) at id tables of 10k, 100k and 1M rows — the
+//! step must cost the same whatever the table size (sparse updates) — and examples/s of a full
+//! epoch on the synthetic world for the id-only and additive models.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fuserec::nn::DenseAdam;
+use fuserec_benches::two_tower::{batches, config, net, BATCH};
+
+fn step(c: &mut Criterion) {
+    let mut g = c.benchmark_group("two_tower_step");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for rows in [10_000usize, 100_000, 1_000_000] {
+        let bs = batches(rows, 8, 1);
+        let mut n = net(rows, 1);
+        let mut opt = DenseAdam::new(config().dense_optimizer);
+        let mut k = 0;
+        g.bench_with_input(BenchmarkId::new("id_only", rows), &rows, |b, _| {
+            b.iter(|| {
+                let p = n.step(&bs[k % bs.len()], &mut opt).expect("step");
+                k += 1;
+                p.total
+            })
+        });
+    }
+    g.finish();
+}
+
+fn epoch(c: &mut Criterion) {
+    use fuserec::config::DatasetConfig;
+    use fuserec::data::{split, SplitConfig};
+    use fuserec::two_tower::TwoTower;
+    use fuserec::{ItemFeatures, TrainData};
+    let cache = fuserec::data::assets::cache_dir();
+    let ds = fuserec::experiment::load_dataset(&DatasetConfig::Synthetic { seed: 7, scale: 1.0 }, &cache).expect("synthetic world");
+    let sp = split(&ds, &SplitConfig::default(), 1).expect("split");
+    let text = fuserec::features::text_encoder("hashed-ngram", &cache).expect("text");
+    let image = fuserec::features::image_encoder("color-hist").expect("image");
+    let f = ItemFeatures::encode(&ds, Some(text.as_ref()), Some(image.as_ref())).expect("features");
+    let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, Some(&f));
+    let n = sp.train.iter().filter(|x| x.is_positive()).count();
+    let mut g = c.benchmark_group("two_tower_epoch");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for fusion in ["id-only", "additive"] {
+        let cfg: fuserec::two_tower::TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\nepochs = 1\nval_users = 0")).expect("cfg");
+        g.bench_function(BenchmarkId::new("synthetic", fusion), |b| b.iter(|| TwoTower::fit(&cfg, &data, Some(&f), 1, None).expect("fit").log().train_samples));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, step, epoch);
+criterion_main!(benches);

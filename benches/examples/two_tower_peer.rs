@@ -1,0 +1,52 @@
+//! The id-only two-tower training step against PyTorch (`benches/peers/two_tower_peer.py`: same
+//! shapes, EmbeddingBag/Embedding with `sparse=True`, SparseAdam + Adam, 2 threads) at id tables
+//! of 10k, 100k and 1M rows. Prints both examples/s and the ratio. `cargo xtask peer two-tower`.
+
+use fuserec::nn::DenseAdam;
+use fuserec_benches::two_tower::{batches, config, net, BATCH};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+fn ours(rows: usize, steps: usize) -> f64 {
+    let bs = batches(rows, 8, 1);
+    let mut n = net(rows, 1);
+    let mut opt = DenseAdam::new(config().dense_optimizer);
+    for b in bs.iter().take(3) {
+        n.step(b, &mut opt).expect("step");
+    }
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for k in 0..steps {
+            n.step(&bs[k % bs.len()], &mut opt).expect("step");
+        }
+        best = best.min(t.elapsed().as_secs_f64() / steps as f64);
+    }
+    best
+}
+
+fn main() {
+    let steps: usize = std::env::var("PEER_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let python = std::env::var("FUSEREC_TORCH_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/two_tower_peer.py");
+    let threads = rayon::current_num_threads();
+    println!("| id table rows | fuserec ms/step | fuserec examples/s | PyTorch ms/step | PyTorch examples/s | ratio (fuserec ÷ PyTorch examples/s) |");
+    println!("|---|---|---|---|---|---|");
+    for rows in [10_000usize, 100_000, 1_000_000] {
+        let a = ours(rows, steps);
+        let out = Command::new(&python)
+            .arg(&script)
+            .args(["--rows", &rows.to_string(), "--steps", &steps.to_string(), "--threads", &threads.to_string()])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        if !out.status.success() {
+            eprintln!("peer failed (needs PyTorch: `apt-get install python3-torch`, or set FUSEREC_TORCH_PYTHON):\n{}", String::from_utf8_lossy(&out.stderr));
+            std::process::exit(1);
+        }
+        let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        let b = peer["seconds_per_step"].as_f64().unwrap_or(f64::NAN);
+        println!("| {rows} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2}× |", a * 1e3, BATCH as f64 / a, b * 1e3, BATCH as f64 / b, b / a);
+    }
+    println!("threads: {threads}; batch {BATCH}; best of 3 × {steps} steps each side");
+}
