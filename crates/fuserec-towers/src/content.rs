@@ -64,6 +64,10 @@ impl ContentTower {
     pub fn out(&self) -> usize {
         self.mlp.out()
     }
+    /// The feature rows (`items × width`), when the tower reads features.
+    pub fn features(&self) -> Option<(&[f32], usize)> {
+        (self.f_dim > 0).then_some((&self.features[..], self.f_dim))
+    }
     pub fn levels(&self) -> usize {
         self.codes.len()
     }

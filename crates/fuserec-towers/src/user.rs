@@ -1,7 +1,7 @@
 use crate::Leaf;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, leaf, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2};
+use fuserec_nn::{fork, leaf, Dense, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2};
 
 /// A batch of query-side inputs: per row a user id and up to `len` recent item ids, padded.
 #[derive(Clone, Debug, Default)]
@@ -41,13 +41,16 @@ pub enum Pooling {
     Attention,
 }
 
-/// Query tower: `mlp(pool(recent items) + user row)`.
+/// Query tower: `mlp(pool(recent items) + user row + W·mean(content of recent items))`.
 pub struct UserTower {
     pub items: SparseEmbedding,
     pub users: Option<SparseEmbedding>,
     pub pooling: Pooling,
     /// Attention query (`dim × 1`), present for [`Pooling::Attention`].
     pub attn: Option<T2>,
+    /// Content of the history: per-item feature rows (`items × width`) and their projection. It
+    /// lets the query speak the content tower's language, which is what reaches cold items.
+    pub content: Option<(std::sync::Arc<Vec<f32>>, usize, Dense)>,
     pub mlp: Mlp,
 }
 
@@ -69,7 +72,17 @@ impl UserTower {
             let v: Vec<f32> = (0..d).map(|_| (rng.normal() * 0.1) as f32).collect();
             dev.tensor_from_vec(v, (d, 1))
         });
-        Ok(UserTower { items, users, pooling, attn, mlp })
+        Ok(UserTower { items, users, pooling, attn, content: None, mlp })
+    }
+
+    /// Adds the mean content features of the history (`features`: `n_items × width`) to the query.
+    pub fn with_history_content(mut self, dev: &Dev, features: std::sync::Arc<Vec<f32>>, width: usize, rng: &mut Rng) -> Result<Self> {
+        if width == 0 || features.len() != self.items.ids() * width {
+            return Err(Error::Shape(format!("history content: {} values for {} items × {width}", features.len(), self.items.ids())));
+        }
+        let proj = Dense::new(dev, width, self.items.dim(), rng);
+        self.content = Some((features, width, proj));
+        Ok(self)
     }
 
     pub fn out(&self) -> usize {
@@ -114,6 +127,23 @@ impl UserTower {
                 (pooled, Leaf { twin, ids: h.items.clone(), weight: Some(h.mask.clone()) }, None)
             }
         };
+        let pooled = match &self.content {
+            Some((f, w, proj)) => {
+                let mut m = vec![0f32; b * w];
+                for r in 0..b {
+                    let n: f32 = h.mask[r * l..(r + 1) * l].iter().sum();
+                    for k in (0..l).filter(|&k| h.mask[r * l + k] > 0.0) {
+                        let item = h.items[r * l + k] as usize;
+                        let scale = h.mask[r * l + k] / n;
+                        for (o, v) in m[r * w..(r + 1) * w].iter_mut().zip(&f[item * w..(item + 1) * w]) {
+                            *o += v * scale;
+                        }
+                    }
+                }
+                pooled + proj.forward(dev.tensor_from_vec(m, (b, *w)).leaky_traced())
+            }
+            None => pooled,
+        };
         let (x, user) = match &self.users {
             Some(t) => {
                 let (twin, u) = leaf(dev, t.gather(&h.users)?, b, d);
@@ -153,6 +183,9 @@ impl UserTower {
 impl HasParams for UserTower {
     fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
         self.mlp.visit_params(&format!("{prefix}.mlp"), f);
+        if let Some((_, _, p)) = &mut self.content {
+            p.visit_params(&format!("{prefix}.content"), f);
+        }
         if let Some(a) = &mut self.attn {
             f(&format!("{prefix}.attn"), ParamMut::Matrix(a));
         }

@@ -192,8 +192,140 @@ impl ExperimentResults {
         s += &format!("## Headline (K = {k}; mean ± std over seeds)\n\nOVERALL ranks all items, WARM only warm items, COLD only cold items; each user's train+val positives are masked.\n\n{}\n", self.table());
         s += "![recall](recall.svg)\n\n![ndcg](ndcg.svg)\n\n";
         s += &format!("## Recall@{k} by item popularity (OVERALL)\n\n{}\n![buckets](recall_by_popularity.svg)\n\n", self.bucket_table());
+        if let Some(t) = self.training_table() {
+            s += &format!("## Training (mean over seeds)\n\n{t}\n");
+        }
+        if self.gate_curve().is_some() {
+            s += "## Learned gate against item exposure\n\nMean gate value (weight of the content view) over items binned by exposures at evaluation time; `0 (cold)` are the cold items.\n\n![gate](gate_by_exposure.svg)\n\n";
+        }
+        if let Some((t, _)) = self.cluster_sweep() {
+            s += &format!("## Cluster-id content models against the id model\n\n{t}\n![sweep](cluster_sweep.svg)\n\n");
+        }
         s += &format!("## Per seed, with bootstrap 95% CIs over users\n\n{}\n", self.per_seed_table());
         s
+    }
+
+    /// Per trained model: `(name, [per-seed training log])`.
+    fn training_logs(&self) -> Vec<(usize, String, Vec<&serde_json::Value>)> {
+        self.models()
+            .into_iter()
+            .filter_map(|(i, name)| {
+                let logs: Vec<&serde_json::Value> = self.runs.iter().filter(|r| r.model_index == i).filter_map(|r| r.training.as_ref()).collect();
+                (!logs.is_empty()).then_some((i, name, logs))
+            })
+            .collect()
+    }
+
+    /// Training summary: epochs run, best epoch, losses, validation recall, speed (mean over seeds).
+    pub fn training_table(&self) -> Option<String> {
+        let logs = self.training_logs();
+        if logs.is_empty() {
+            return None;
+        }
+        let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let rows: Vec<Vec<String>> = logs
+            .iter()
+            .map(|(_, name, ls)| {
+                let epochs = |l: &serde_json::Value| l["epochs"].as_array().cloned().unwrap_or_default();
+                let last = |l: &serde_json::Value, k: &str| epochs(l).last().and_then(|e| e["train"][k].as_f64()).unwrap_or(f64::NAN);
+                let min_val = |l: &serde_json::Value| epochs(l).iter().filter_map(|e| e["val_loss"].as_f64()).fold(f64::INFINITY, f64::min);
+                let best = |l: &serde_json::Value| l["best_epoch"].as_f64().unwrap_or(f64::NAN);
+                let best_recall = |l: &serde_json::Value| epochs(l).iter().filter_map(|e| e["val_recall_at_20"].as_f64()).fold(0.0, f64::max);
+                let speed = |l: &serde_json::Value| mean(epochs(l).iter().filter_map(|e| e["examples_per_second"].as_f64()).collect());
+                vec![
+                    name.clone(),
+                    format!("{:.1}", mean(ls.iter().map(|l| epochs(l).len() as f64).collect())),
+                    format!("{:.1}", mean(ls.iter().map(|l| best(l)).collect())),
+                    format!("{:.3}", mean(ls.iter().map(|l| last(l, "fused")).collect())),
+                    format!("{:.3}", mean(ls.iter().map(|l| min_val(l)).collect())),
+                    format!("{:.4}", mean(ls.iter().map(|l| best_recall(l)).collect())),
+                    format!("{:.0}", mean(ls.iter().map(|l| speed(l)).collect())),
+                ]
+            })
+            .collect();
+        Some(markdown_table(&["model", "epochs run", "best epoch", "final train loss (fused view)", "lowest val loss", "best val recall@20", "train examples/s"], &rows))
+    }
+
+    /// Mean learned gate against item exposure (evaluation-time statistics), one line per gated
+    /// model, averaged over seeds.
+    pub fn gate_curve(&self) -> Option<(Vec<String>, Vec<svg::Series>)> {
+        let mut labels: Vec<(f64, f64)> = Vec::new();
+        let mut per_model: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for (_, name, ls) in self.training_logs() {
+            let pts: Vec<(f64, f64)> = ls
+                .iter()
+                .flat_map(|l| l["gate_by_exposure"].as_array().cloned().unwrap_or_default())
+                .filter_map(|b| Some((b["exposures_lo"].as_f64()?, b["mean_gate"].as_f64()?)))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            for b in pts.iter().map(|p| p.0) {
+                if !labels.iter().any(|l| l.0 == b) {
+                    labels.push((b, if b == 0.0 { 1.0 } else { 2.0 * b }));
+                }
+            }
+            per_model.push((name, pts));
+        }
+        if per_model.is_empty() {
+            return None;
+        }
+        labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let series = per_model
+            .into_iter()
+            .map(|(name, pts)| {
+                let values = labels
+                    .iter()
+                    .map(|l| {
+                        let v: Vec<f64> = pts.iter().filter(|p| p.0 == l.0).map(|p| p.1).collect();
+                        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+                    })
+                    .collect();
+                svg::Series { name, values, intervals: None }
+            })
+            .collect();
+        let xs = labels.iter().map(|l| if l.0 == 0.0 { "0 (cold)".to_string() } else { format!("{}–{}", l.0, l.1 - 1.0) }).collect();
+        Some((xs, series))
+    }
+
+    /// Cluster-id content models against the id model: final training loss and lowest
+    /// validation loss by cluster count (the finest level the model sees).
+    pub fn cluster_sweep(&self) -> Option<(String, String)> {
+        let logs = self.training_logs();
+        let epochs = |l: &serde_json::Value| l["epochs"].as_array().cloned().unwrap_or_default();
+        let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let train = |ls: &[&serde_json::Value]| mean(ls.iter().map(|l| epochs(l).last().and_then(|e| e["train"]["fused"].as_f64()).unwrap_or(f64::NAN)).collect());
+        let val = |ls: &[&serde_json::Value]| mean(ls.iter().map(|l| epochs(l).iter().filter_map(|e| e["val_loss"].as_f64()).fold(f64::INFINITY, f64::min)).collect());
+        let mut sweep: Vec<(usize, String, f64, f64)> = Vec::new();
+        let mut id_ref: Option<(f64, f64)> = None;
+        for (_, name, ls) in &logs {
+            let counts: Vec<usize> = ls[0]["cluster_counts"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64().map(|x| x as usize)).collect()).unwrap_or_default();
+            if name.contains("id-only") {
+                id_ref = Some((train(ls), val(ls)));
+            } else if name.contains(" only]") && !counts.is_empty() {
+                sweep.push((*counts.iter().max().expect("non-empty"), name.clone(), train(ls), val(ls)));
+            }
+        }
+        if sweep.is_empty() {
+            return None;
+        }
+        sweep.sort_by_key(|s| s.0);
+        let mut rows: Vec<Vec<String>> = sweep.iter().map(|s| vec![s.1.clone(), s.0.to_string(), format!("{:.3}", s.2), format!("{:.3}", s.3)]).collect();
+        if let Some((t, v)) = id_ref {
+            rows.push(vec!["id-only (reference)".into(), "one per item".into(), format!("{t:.3}"), format!("{v:.3}")]);
+        }
+        let table = markdown_table(&["model", "clusters (finest level seen)", "final train loss", "lowest val loss"], &rows);
+        let xs: Vec<String> = sweep.iter().map(|s| s.0.to_string()).collect();
+        let mut series = vec![
+            svg::Series { name: "content (cluster id) — train".into(), values: sweep.iter().map(|s| s.2).collect(), intervals: None },
+            svg::Series { name: "content (cluster id) — val".into(), values: sweep.iter().map(|s| s.3).collect(), intervals: None },
+        ];
+        if let Some((t, v)) = id_ref {
+            series.push(svg::Series { name: "id model — train".into(), values: vec![t; xs.len()], intervals: None });
+            series.push(svg::Series { name: "id model — val".into(), values: vec![v; xs.len()], intervals: None });
+        }
+        let chart = svg::line_chart(&format!("{} — sampled-softmax loss by cluster count", self.name), "loss", &xs, &series);
+        Some((table, chart))
     }
 
     /// Writes `results.json`, `report.md` and the SVG plots into `dir`.
@@ -207,6 +339,13 @@ impl ExperimentResults {
             ("ndcg.svg", self.bar_svg(&format!("ndcg@{k}"))),
             ("recall_by_popularity.svg", self.bucket_svg()),
         ];
+        let mut files: Vec<(&str, String)> = files.into_iter().collect();
+        if let Some((xs, series)) = self.gate_curve() {
+            files.push(("gate_by_exposure.svg", svg::line_chart(&format!("{} — learned gate vs item exposures", self.name), "mean gate g", &xs, &series)));
+        }
+        if let Some((_, chart)) = self.cluster_sweep() {
+            files.push(("cluster_sweep.svg", chart));
+        }
         for (name, text) in files {
             let p = dir.join(name);
             std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;

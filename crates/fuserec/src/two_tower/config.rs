@@ -26,6 +26,10 @@ pub struct TwoTowerConfig {
     pub history: usize,
     #[serde(default = "d_pooling")]
     pub pooling: Pooling,
+    /// The query tower also reads the mean content features of the history (models with a
+    /// content view that reads features). This is what lets a query reach cold items.
+    #[serde(default = "yes")]
+    pub query_content: bool,
     /// Add a per-user id row to the pooled history (off by default: with ~12 positives per user
     /// the row overfits; measured on the synthetic world, WARM recall@20 0.118 with vs 0.128 without).
     #[serde(default)]

@@ -73,7 +73,11 @@ impl Net {
         let hist_items = SparseEmbedding::new("history_items", n_items, d, std, opt, &mut rng)?;
         let users = cfg.user_embedding.then(|| SparseEmbedding::new("users", n_users, d, std, opt, &mut rng)).transpose()?;
         let qmlp = Mlp::new(&dev, &widths(d, &cfg.query_hidden, d * fusion.query_heads()), Activation::Relu, &mut rng)?;
-        let user = UserTower::new(&dev, hist_items, users, cfg.pooling, qmlp, &mut rng)?;
+        let mut user = UserTower::new(&dev, hist_items, users, cfg.pooling, qmlp, &mut rng)?;
+        let history_content = content.as_ref().and_then(|c| c.features.clone()).filter(|_| cfg.query_content && fusion.uses_content());
+        if let Some((f, w)) = history_content {
+            user = user.with_history_content(&dev, std::sync::Arc::new(f), w, &mut rng)?;
+        }
         let behaviour = if fusion.uses_behaviour() {
             let ids = SparseEmbedding::new("items", n_items, d, std, opt, &mut rng)?;
             let mlp = (!cfg.behaviour_hidden.is_empty()).then(|| Mlp::new(&dev, &widths(d, &cfg.behaviour_hidden, d), Activation::Relu, &mut rng)).transpose()?;

@@ -9,7 +9,6 @@ use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
 use fuserec_data::progress::bar;
 use fuserec_eval::{evaluate_ranking, Recall};
 use fuserec_index::{inner_products, rank_dense, Candidates};
-use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{Checkpoint, DenseAdam};
 use fuserec_towers::{ContentInput, History};
 use std::path::PathBuf;

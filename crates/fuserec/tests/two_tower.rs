@@ -1,0 +1,173 @@
+//! The two-tower recall model end to end on a planted synthetic world, its checkpoints, its
+//! determinism and its errors.
+
+use fuserec::config::ModelConfig;
+use fuserec::core::Rng;
+use fuserec::experiment::ExperimentResults;
+use fuserec::fusion::FusionKind;
+use fuserec::nn::DenseAdam;
+use fuserec::towers::{ContentInput, History};
+use fuserec::two_tower::{Batch, Net, TwoTowerConfig};
+use fuserec::{ExperimentConfig, RunOptions};
+use std::path::{Path, PathBuf};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fuserec-tt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const PLANTED: &str = r#"
+name = "planted"
+seeds = [1]
+k = [20]
+bootstrap = 0
+[dataset]
+kind = "synthetic"
+scale = 1.0
+[[model]]
+kind = "random"
+[[model]]
+kind = "most-pop"
+[[model]]
+kind = "content-knn"
+[[model]]
+kind = "two-tower"
+fusion = "additive"
+"#;
+
+fn recall(r: &ExperimentResults, model: usize, seg: &str) -> f64 {
+    r.stat(model, seg, "recall@20").mean
+}
+
+#[test]
+fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold() {
+    let dir = scratch("planted");
+    let cfg = ExperimentConfig::from_toml(PLANTED, Path::new("planted.toml")).unwrap();
+    let opts = RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: Some(dir.join("ck")) };
+    let r = fuserec::run(&cfg, &opts).unwrap();
+    let (random, pop, content, fused) = (0, 1, 2, 3);
+    let (fw, pw) = (recall(&r, fused, "WARM"), recall(&r, pop, "WARM"));
+    assert!(fw > pw, "fused WARM recall {fw} must beat MostPop {pw}");
+    let (fc, cc, rc) = (recall(&r, fused, "COLD"), recall(&r, content, "COLD"), recall(&r, random, "COLD"));
+    assert!(fc > 0.75 * cc && fc > 2.0 * rc, "fused COLD recall {fc} vs ContentKNN {cc}, Random {rc}");
+    // The gate leans on content for cold items and on the id for the most exposed ones.
+    let log = r.runs[fused].training.as_ref().expect("training log");
+    let bins = log["gate_by_exposure"].as_array().unwrap();
+    let first = &bins[0];
+    let last = bins.last().unwrap();
+    assert_eq!(first["exposures_lo"].as_f64(), Some(0.0));
+    assert!(first["mean_gate"].as_f64().unwrap() > last["mean_gate"].as_f64().unwrap() + 0.1, "gate by exposure: {bins:?}");
+    assert!(bins.iter().all(|b| (0.0..=1.0).contains(&b["mean_gate"].as_f64().unwrap())));
+    // The best epoch's checkpoint was written.
+    let ck = log["checkpoint"].as_str().expect("checkpoint path");
+    assert!(Path::new(ck).is_file(), "{ck}");
+    // The report shows the training table and the gate plot.
+    r.write(&dir.join("out")).unwrap();
+    assert!(dir.join("out/gate_by_exposure.svg").is_file());
+    assert!(std::fs::read_to_string(dir.join("out/report.md")).unwrap().contains("best val recall@20"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn one_line_swaps_the_fusion() {
+    let concat = PLANTED.replace("fusion = \"additive\"", "fusion = \"concat\"");
+    let a = ExperimentConfig::from_toml(PLANTED, Path::new("a.toml")).unwrap();
+    let b = ExperimentConfig::from_toml(&concat, Path::new("b.toml")).unwrap();
+    let (ModelConfig::TwoTower(x), ModelConfig::TwoTower(y)) = (&a.models[3], &b.models[3]) else { panic!("two-tower models") };
+    assert_eq!((x.fusion, y.fusion), (FusionKind::Additive, FusionKind::Concat));
+    assert_eq!(TwoTowerConfig { fusion: FusionKind::Additive, ..y.clone() }, *x, "nothing else differs");
+    let typo = PLANTED.replace("fusion = \"additive\"", "fusion = \"addtive\"");
+    let e = ExperimentConfig::from_toml(&typo, Path::new("c.toml")).unwrap_err().to_string();
+    assert!(e.contains("c.toml") && e.contains("addtive"), "{e}");
+}
+
+fn tiny(fusion: &str, n_items: usize) -> (TwoTowerConfig, Option<ContentInput>) {
+    let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\ndim = 8\nquery_hidden = [16]\ncontent_hidden = 16\nhistory = 4\nuniform_negatives = 4")).unwrap();
+    let mut r = Rng::new(4);
+    let feats: Vec<f32> = (0..n_items * 6).map(|_| r.normal() as f32).collect();
+    (cfg, Some(ContentInput { features: Some((feats, 6)), codes: Vec::new() }))
+}
+
+fn batch(n_items: usize, seed: u64) -> Batch {
+    let mut r = Rng::new(seed);
+    let lists: Vec<Vec<u32>> = (0..6).map(|_| (0..1 + r.below(4)).map(|_| r.below(n_items) as u32).collect()).collect();
+    let refs: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+    let items: Vec<u32> = (0..10).map(|_| r.below(n_items) as u32).collect();
+    Batch {
+        hist: History::from_lists(&[0, 1, 2, 3, 4, 5], &refs, 4),
+        gate: (0..items.len() * 4).map(|_| r.uniform() as f32).collect(),
+        keep: vec![1.0; items.len()],
+        log_q: Some(vec![-3.0; items.len()]),
+        items,
+    }
+}
+
+#[test]
+fn checkpoint_restores_every_parameter_and_training_is_deterministic() {
+    let n_items = 30;
+    for fusion in ["additive", "concat", "multi-view"] {
+        let (cfg, content) = tiny(fusion, n_items);
+        let train = |seed: u64| {
+            let mut net = Net::new(&cfg, 6, n_items, content.clone(), seed).unwrap();
+            let mut opt = DenseAdam::new(cfg.dense_optimizer);
+            let first = net.step(&batch(n_items, 1), &mut opt).unwrap().total;
+            let mut last = first;
+            for s in 0..40 {
+                last = net.step(&batch(n_items, 1 + s % 3), &mut opt).unwrap().total;
+            }
+            (net, first, last)
+        };
+        let (mut a, first, last) = train(7);
+        assert!(last < first, "{fusion}: loss did not fall ({first} → {last})");
+        let (b, ..) = train(7);
+        let items: Vec<u32> = (0..n_items as u32).collect();
+        let gate = vec![0.5f32; n_items * 4];
+        let va = a.item_vectors(&items, &gate, None).unwrap();
+        assert_eq!(va.fused, b.item_vectors(&items, &gate, None).unwrap().fused, "{fusion}: same seed, same model");
+        let dir = scratch(&format!("ck-{fusion}"));
+        let path = dir.join("m.safetensors");
+        a.checkpoint().save(&path).unwrap();
+        let mut c = Net::new(&cfg, 6, n_items, content.clone(), 99).unwrap();
+        assert_ne!(c.item_vectors(&items, &gate, None).unwrap().fused, va.fused);
+        c.restore(&fuserec::nn::Checkpoint::load(&path).unwrap()).unwrap();
+        assert_eq!(c.item_vectors(&items, &gate, None).unwrap().fused, va.fused, "{fusion}: restored model differs");
+        let h = batch(n_items, 5).hist;
+        assert_eq!(c.query_vectors(&h).unwrap(), a.query_vectors(&h).unwrap());
+        // A checkpoint of another shape is refused, naming the tensor.
+        let (mut wide, _) = tiny(fusion, n_items);
+        wide.dim = 12;
+        let mut w = Net::new(&wide, 6, n_items, content.clone(), 1).unwrap();
+        let e = w.restore(&fuserec::nn::Checkpoint::load(&path).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("expects"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let n_items = 30;
+    let (cfg, content) = tiny("additive", n_items);
+    // Unknown item id in a batch.
+    let net = Net::new(&cfg, 6, n_items, content.clone(), 1).unwrap();
+    let mut b = batch(n_items, 1);
+    b.items[2] = 999;
+    let e = net.loss(&b).err().expect("unknown item").to_string();
+    assert!(e.contains("999"), "{e}");
+    // NaN in the content features names the item.
+    let mut bad = content.clone().unwrap();
+    bad.features.as_mut().unwrap().0[6 * 7 + 2] = f32::NAN;
+    let e = Net::new(&cfg, 6, n_items, Some(bad), 1).err().expect("NaN features").to_string();
+    assert!(e.contains("item 7"), "{e}");
+    // A content view without content.
+    let e = Net::new(&cfg, 6, n_items, None, 1).err().expect("no content").to_string();
+    assert!(e.contains("content"), "{e}");
+    // Empty history rows pool to zero and still give a finite query.
+    let mut h = batch(n_items, 2).hist;
+    h.mask.iter_mut().for_each(|m| *m = 0.0);
+    assert!(net.query_vectors(&h).unwrap().iter().all(|x| x.is_finite()));
+    // Out-of-range hyper-parameters are config errors.
+    let e = toml::from_str::<TwoTowerConfig>("cold_dropout = 1.5").unwrap().validate().unwrap_err();
+    assert!(e.contains("cold_dropout"), "{e}");
+}
