@@ -37,18 +37,39 @@ impl FusionKind {
     }
 }
 
+/// What a fusion rule reads and how it lays out the fused vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Views {
+    pub behaviour: bool,
+    pub content: bool,
+    /// Reads the statistics gate.
+    pub gated: bool,
+    /// The fused vector is `[b ; ·c]` (width `2d`, two query heads) rather than width `d`.
+    pub concat: bool,
+}
+
 /// One fusion rule. `b` and `c` are unit-length rows of equal width `d` (when the rule uses
 /// them); `g` is the gate, one value in (0, 1) per row (when the rule is gated).
 pub trait FusionGate: Send + Sync {
     fn name(&self) -> &'static str;
-    fn uses_behaviour(&self) -> bool;
-    fn uses_content(&self) -> bool;
-    fn gated(&self) -> bool;
+    fn views(&self) -> Views;
+    fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2;
+
+    fn uses_behaviour(&self) -> bool {
+        self.views().behaviour
+    }
+    fn uses_content(&self) -> bool {
+        self.views().content
+    }
+    fn gated(&self) -> bool {
+        self.views().gated
+    }
     /// Width of the fused item vector, and so of the query, for view width `d`.
-    fn fused_dim(&self, d: usize) -> usize;
+    fn fused_dim(&self, d: usize) -> usize {
+        if self.views().concat { 2 * d } else { d }
+    }
     /// Number of query heads of width `d` concatenated to form the query.
     fn query_heads(&self) -> usize {
         self.fused_dim(1)
     }
-    fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2;
 }

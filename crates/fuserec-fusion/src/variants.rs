@@ -1,4 +1,4 @@
-use crate::FusionGate;
+use crate::{FusionGate, Views};
 use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{fork, V1, V2};
 
@@ -26,17 +26,8 @@ impl FusionGate for IdOnly {
     fn name(&self) -> &'static str {
         "id-only"
     }
-    fn uses_behaviour(&self) -> bool {
-        true
-    }
-    fn uses_content(&self) -> bool {
-        false
-    }
-    fn gated(&self) -> bool {
-        false
-    }
-    fn fused_dim(&self, d: usize) -> usize {
-        d
+    fn views(&self) -> Views {
+        Views { behaviour: true, content: false, gated: false, concat: false }
     }
     fn fuse(&self, b: Option<V2>, _: Option<V2>, _: Option<V1>) -> V2 {
         need(b, "behaviour", self.name())
@@ -47,17 +38,8 @@ impl FusionGate for ContentOnly {
     fn name(&self) -> &'static str {
         "content-only"
     }
-    fn uses_behaviour(&self) -> bool {
-        false
-    }
-    fn uses_content(&self) -> bool {
-        true
-    }
-    fn gated(&self) -> bool {
-        false
-    }
-    fn fused_dim(&self, d: usize) -> usize {
-        d
+    fn views(&self) -> Views {
+        Views { behaviour: false, content: true, gated: false, concat: false }
     }
     fn fuse(&self, _: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
         need(c, "content", self.name())
@@ -68,17 +50,8 @@ impl FusionGate for MultiView {
     fn name(&self) -> &'static str {
         "multi-view"
     }
-    fn uses_behaviour(&self) -> bool {
-        true
-    }
-    fn uses_content(&self) -> bool {
-        true
-    }
-    fn gated(&self) -> bool {
-        false
-    }
-    fn fused_dim(&self, d: usize) -> usize {
-        2 * d
+    fn views(&self) -> Views {
+        Views { behaviour: true, content: true, gated: false, concat: true }
     }
     fn fuse(&self, b: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
         (need(b, "behaviour", self.name()), need(c, "content", self.name())).concat_along(Axis::<1>)
@@ -89,17 +62,8 @@ impl FusionGate for ConcatGate {
     fn name(&self) -> &'static str {
         "concat"
     }
-    fn uses_behaviour(&self) -> bool {
-        true
-    }
-    fn uses_content(&self) -> bool {
-        true
-    }
-    fn gated(&self) -> bool {
-        true
-    }
-    fn fused_dim(&self, d: usize) -> usize {
-        2 * d
+    fn views(&self) -> Views {
+        Views { behaviour: true, content: true, gated: true, concat: true }
     }
     fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2 {
         let gc = scale_rows(need(c, "content", self.name()), need(g, "gate", self.name()));
@@ -111,17 +75,8 @@ impl FusionGate for AdditiveGate {
     fn name(&self) -> &'static str {
         "additive"
     }
-    fn uses_behaviour(&self) -> bool {
-        true
-    }
-    fn uses_content(&self) -> bool {
-        true
-    }
-    fn gated(&self) -> bool {
-        true
-    }
-    fn fused_dim(&self, d: usize) -> usize {
-        d
+    fn views(&self) -> Views {
+        Views { behaviour: true, content: true, gated: true, concat: false }
     }
     fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2 {
         let mut bs = fork(need(b, "behaviour", self.name()), 2).into_iter();

@@ -23,6 +23,14 @@ pub enum Activation {
     Identity,
 }
 
+fn activate<T: dfdx::tensor::Tape<f32, Dev>>(a: Activation, x: Tensor<(usize, usize), f32, Dev, T>) -> Tensor<(usize, usize), f32, Dev, T> {
+    match a {
+        Activation::Relu => x.relu(),
+        Activation::Tanh => x.tanh(),
+        Activation::Identity => x,
+    }
+}
+
 /// `y = x·W + b` with `W: in × out`.
 pub struct Dense {
     pub w: T2,
@@ -87,11 +95,7 @@ impl Mlp {
         for (i, l) in self.layers.iter().enumerate() {
             x = l.forward(x);
             if i + 1 < n {
-                x = match self.hidden {
-                    Activation::Relu => x.relu(),
-                    Activation::Tanh => x.tanh(),
-                    Activation::Identity => x,
-                };
+                x = activate(self.hidden, x);
             }
         }
         x
@@ -101,11 +105,7 @@ impl Mlp {
         for (i, l) in self.layers.iter().enumerate() {
             x = l.infer(x);
             if i + 1 < n {
-                x = match self.hidden {
-                    Activation::Relu => x.relu(),
-                    Activation::Tanh => x.tanh(),
-                    Activation::Identity => x,
-                };
+                x = activate(self.hidden, x);
             }
         }
         x

@@ -129,17 +129,18 @@ impl UserTower {
         };
         let pooled = match &self.content {
             Some((f, w, proj)) => {
+                use rayon::prelude::*;
                 let mut m = vec![0f32; b * w];
-                for r in 0..b {
+                m.par_chunks_mut(*w).enumerate().for_each(|(r, out)| {
                     let n: f32 = h.mask[r * l..(r + 1) * l].iter().sum();
                     for k in (0..l).filter(|&k| h.mask[r * l + k] > 0.0) {
                         let item = h.items[r * l + k] as usize;
                         let scale = h.mask[r * l + k] / n;
-                        for (o, v) in m[r * w..(r + 1) * w].iter_mut().zip(&f[item * w..(item + 1) * w]) {
+                        for (o, v) in out.iter_mut().zip(&f[item * w..(item + 1) * w]) {
                             *o += v * scale;
                         }
                     }
-                }
+                });
                 pooled + proj.forward(dev.tensor_from_vec(m, (b, *w)).leaky_traced())
             }
             None => pooled,
@@ -205,5 +206,41 @@ impl TriggerTower {
     }
     pub fn forward(&self, dev: &Dev, triggers: &[u32]) -> Result<(V2, UserLeaves)> {
         self.0.forward(dev, &Self::history(triggers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fuserec_nn::{device, Activation, RowOptimizer};
+
+    fn tower(pooling: Pooling, seed: u64) -> UserTower {
+        let dev = device(0);
+        let mut rng = Rng::new(seed);
+        let items = SparseEmbedding::new("items", 10, 4, 0.5, RowOptimizer::adam(0.1), &mut rng).unwrap();
+        let mlp = Mlp::new(&dev, &[4, 6, 3], Activation::Relu, &mut rng).unwrap();
+        UserTower::new(&dev, items, None, pooling, mlp, &mut rng).unwrap()
+    }
+
+    fn rows(t: &UserTower, h: &History) -> Vec<f32> {
+        t.forward(&device(0), h).unwrap().0.retaped::<NoneTape>().as_vec()
+    }
+
+    #[test]
+    fn pooling_ignores_padding_and_order_and_trigger_is_a_one_item_history() {
+        for pooling in [Pooling::Mean, Pooling::Attention] {
+            let t = tower(pooling, 3);
+            // Same items, different order and padding: same query.
+            let a = History::from_lists(&[0], &[&[1, 2, 3]], 5);
+            let mut b = History::from_lists(&[0], &[&[3, 1, 2]], 5);
+            b.items[4] = 9; // a padded position holding another id changes nothing
+            let (x, y) = (rows(&t, &a), rows(&t, &b));
+            assert!(x.iter().zip(&y).all(|(p, q)| (p - q).abs() < 1e-6), "{pooling:?}: {x:?} vs {y:?}");
+            // A one-item history pools to that item's row (any pooling).
+            let one = rows(&t, &History::from_lists(&[0], &[&[7]], 5));
+            let trig = TriggerTower(tower(pooling, 3));
+            let q = trig.forward(&device(0), &[7]).unwrap().0.retaped::<NoneTape>().as_vec();
+            assert!(one.iter().zip(&q).all(|(p, r)| (p - r).abs() < 1e-6), "{pooling:?}");
+        }
     }
 }

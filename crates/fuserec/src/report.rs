@@ -284,7 +284,8 @@ impl ExperimentResults {
                 svg::Series { name, values, intervals: None }
             })
             .collect();
-        let xs = labels.iter().map(|l| if l.0 == 0.0 { "0 (cold)".to_string() } else { format!("{}–{}", l.0, l.1 - 1.0) }).collect();
+        // Bins are [lo, 2·lo); the label is the lower edge.
+        let xs = labels.iter().map(|l| if l.0 == 0.0 { "0 (cold)".to_string() } else { format!("≥{}", l.0) }).collect();
         Some((xs, series))
     }
 
@@ -341,7 +342,7 @@ impl ExperimentResults {
         ];
         let mut files: Vec<(&str, String)> = files.into_iter().collect();
         if let Some((xs, series)) = self.gate_curve() {
-            files.push(("gate_by_exposure.svg", svg::line_chart(&format!("{} — learned gate vs item exposures", self.name), "mean gate g", &xs, &series)));
+            files.push(("gate_by_exposure.svg", svg::line_chart(&format!("{} — learned gate vs item exposures (bins [x, 2x))", self.name), "mean gate g", &xs, &series)));
         }
         if let Some((_, chart)) = self.cluster_sweep() {
             files.push(("cluster_sweep.svg", chart));

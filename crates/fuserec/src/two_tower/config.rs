@@ -47,6 +47,10 @@ pub struct TwoTowerConfig {
     pub sparse_optimizer: RowOptimizer,
     #[serde(default = "d_init")]
     pub init_std: f32,
+    /// Hash item ids into this many rows in every item-id table (hashing trick for catalogues
+    /// too large to give each id a row; collisions share a row). Default: one row per item.
+    #[serde(default)]
+    pub id_hash_buckets: Option<usize>,
     #[serde(default = "d_tau")]
     pub temperature: f32,
     /// Subtract log Q(item) from in-batch logits (popularity correction).
@@ -188,6 +192,9 @@ impl TwoTowerConfig {
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return Err(format!("two-tower: temperature must be > 0, got {}", self.temperature));
+        }
+        if self.id_hash_buckets == Some(0) {
+            return Err("two-tower: id_hash_buckets must be ≥ 1".into());
         }
         if !(0.0..1.0).contains(&self.cold_dropout) {
             return Err(format!("two-tower: cold_dropout must be in [0, 1), got {}", self.cold_dropout));

@@ -70,7 +70,11 @@ impl Net {
         let fusion = cfg.fusion.build();
         let d = cfg.dim;
         let (opt, std) = (cfg.sparse_optimizer, cfg.init_std);
-        let hist_items = SparseEmbedding::new("history_items", n_items, d, std, opt, &mut rng)?;
+        let item_table = |name: &str, rng: &mut Rng| match cfg.id_hash_buckets {
+            Some(rows) => SparseEmbedding::hashed(name, n_items, rows, d, std, opt, rng),
+            None => SparseEmbedding::new(name, n_items, d, std, opt, rng),
+        };
+        let hist_items = item_table("history_items", &mut rng)?;
         let users = cfg.user_embedding.then(|| SparseEmbedding::new("users", n_users, d, std, opt, &mut rng)).transpose()?;
         let qmlp = Mlp::new(&dev, &widths(d, &cfg.query_hidden, d * fusion.query_heads()), Activation::Relu, &mut rng)?;
         let mut user = UserTower::new(&dev, hist_items, users, cfg.pooling, qmlp, &mut rng)?;
@@ -79,7 +83,7 @@ impl Net {
             user = user.with_history_content(&dev, std::sync::Arc::new(f), w, &mut rng)?;
         }
         let behaviour = if fusion.uses_behaviour() {
-            let ids = SparseEmbedding::new("items", n_items, d, std, opt, &mut rng)?;
+            let ids = item_table("items", &mut rng)?;
             let mlp = (!cfg.behaviour_hidden.is_empty()).then(|| Mlp::new(&dev, &widths(d, &cfg.behaviour_hidden, d), Activation::Relu, &mut rng)).transpose()?;
             Some(BehaviourTower { ids, mlp })
         } else {
