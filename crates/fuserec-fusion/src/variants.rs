@@ -79,8 +79,7 @@ impl FusionGate for AdditiveGate {
         Views { behaviour: true, content: true, gated: true, concat: false }
     }
     fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<V1>) -> V2 {
-        let mut bs = fork(need(b, "behaviour", self.name()), 2).into_iter();
-        let (b1, b2) = (bs.next().unwrap(), bs.next().unwrap());
+        let [b1, b2] = fork(need(b, "behaviour", self.name()));
         b1 + scale_rows(need(c, "content", self.name()) - b2, need(g, "gate", self.name()))
     }
 }

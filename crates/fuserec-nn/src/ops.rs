@@ -35,11 +35,13 @@ pub fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Dev, T>) -> Vec<f32> {
     v
 }
 
-/// `n` handles to one taped value, for using it in several places: the first carries the tape,
+/// `N` handles to one taped value, for using it in several places: the first carries the tape,
 /// the others join it when combined; gradients from every use add up on the shared id.
-pub fn fork<S: Shape>(x: Tensor<S, f32, Dev, Tape>, n: usize) -> Vec<Tensor<S, f32, Dev, Tape>> {
+pub fn fork<const N: usize, S: Shape>(x: Tensor<S, f32, Dev, Tape>) -> [Tensor<S, f32, Dev, Tape>; N] {
     let (x, tape) = x.split_tape();
-    let mut out: Vec<Tensor<S, f32, Dev, Tape>> = (1..n).map(|_| x.retaped::<Tape>()).collect();
-    out.insert(0, x.put_tape(tape));
-    out
+    let mut tape = Some(tape);
+    std::array::from_fn(|_| match tape.take() {
+        Some(t) => x.clone().put_tape(t),
+        None => x.retaped::<Tape>(),
+    })
 }

@@ -94,10 +94,8 @@ pub fn triplet(c: V2, bv: V2, items: &[u32], margin: f32) -> V0 {
         }
     }
     let used = w.iter().sum::<f32>().max(1.0);
-    let mut cs = fork(c, 2).into_iter();
-    let mut bs = fork(bv, 2).into_iter();
-    let (c1, c2) = (cs.next().unwrap(), cs.next().unwrap());
-    let (b1, b2) = (bs.next().unwrap(), bs.next().unwrap());
+    let [c1, c2] = fork(c);
+    let [b1, b2] = fork(bv);
     let pos = row_dot(c1, b1);
     let neg = row_dot(c2, b2.gather(dev.tensor_from_vec(idx, (n,))));
     let hinge = (neg - pos + margin).relu();

@@ -115,8 +115,7 @@ impl UserTower {
             }
             Pooling::Attention => {
                 let (twin, v) = leaf(dev, self.items.gather(&h.items)?, b * l, d);
-                let mut hs = fork(v.reshape_like(&(b * l, d)), 2).into_iter();
-                let (h1, h2) = (hs.next().unwrap(), hs.next().unwrap());
+                let [h1, h2] = fork(v.reshape_like(&(b * l, d)));
                 let attn = self.attn.as_ref().expect("attention pooling has a query").retaped::<Tape>();
                 let scores = h1.matmul(attn).reshape_like(&(b, l)) * (1.0 / (d as f32).sqrt());
                 let bias: Vec<f32> = h.mask.iter().map(|&m| if m > 0.0 { 0.0 } else { -1e9 }).collect();

@@ -126,7 +126,7 @@ pub enum ModelConfig {
         image: Option<String>,
     },
     /// Two-tower recall (id, content or fused item side); see `two_tower::TwoTowerConfig`.
-    TwoTower(crate::two_tower::TwoTowerConfig),
+    TwoTower(Box<crate::two_tower::TwoTowerConfig>),
 }
 
 fn default_neighbours() -> usize {

@@ -63,6 +63,11 @@ fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold(
     // The best epoch's checkpoint was written.
     let ck = log["checkpoint"].as_str().expect("checkpoint path");
     assert!(Path::new(ck).is_file(), "{ck}");
+    // So were every item's fused vector and every user's query.
+    let vectors = fuserec::nn::Checkpoint::load(&Path::new(ck).with_extension("vectors.safetensors")).unwrap();
+    let (shape, _) = &vectors.tensors["item_vectors"];
+    assert_eq!(shape, &vec![r.dataset.items, 64]);
+    assert_eq!(vectors.tensors["user_vectors"].0, vec![r.dataset.users, 64]);
     // The report shows the training table and the gate plot.
     r.write(&dir.join("out")).unwrap();
     assert!(dir.join("out/gate_by_exposure.svg").is_file());
@@ -77,7 +82,7 @@ fn one_line_swaps_the_fusion() {
     let b = ExperimentConfig::from_toml(&concat, Path::new("b.toml")).unwrap();
     let (ModelConfig::TwoTower(x), ModelConfig::TwoTower(y)) = (&a.models[3], &b.models[3]) else { panic!("two-tower models") };
     assert_eq!((x.fusion, y.fusion), (FusionKind::Additive, FusionKind::Concat));
-    assert_eq!(TwoTowerConfig { fusion: FusionKind::Additive, ..y.clone() }, *x, "nothing else differs");
+    assert_eq!(TwoTowerConfig { fusion: FusionKind::Additive, ..(**y).clone() }, **x, "nothing else differs");
     let typo = PLANTED.replace("fusion = \"additive\"", "fusion = \"addtive\"");
     let e = ExperimentConfig::from_toml(&typo, Path::new("c.toml")).unwrap_err().to_string();
     assert!(e.contains("c.toml") && e.contains("addtive"), "{e}");

@@ -210,10 +210,10 @@ impl TwoTowerConfig {
             if c.branching < 2 || c.levels == 0 {
                 return Err("two-tower codes: branching ≥ 2 and levels ≥ 1".into());
             }
-            if let Some(u) = &c.use_levels {
-                if u.is_empty() || u.iter().any(|&l| l >= c.levels) {
-                    return Err(format!("two-tower codes: use_levels {u:?} must name levels below {}", c.levels));
-                }
+            if let Some(u) = &c.use_levels
+                && (u.is_empty() || u.iter().any(|&l| l >= c.levels))
+            {
+                return Err(format!("two-tower codes: use_levels {u:?} must name levels below {}", c.levels));
             }
         }
         Ok(())

@@ -104,14 +104,14 @@ impl Net {
     fn queries(&self, q: V2) -> (V2, V2, V2) {
         let d = self.cfg.dim;
         if self.fusion.query_heads() == 2 {
-            let [q1, q2]: [V2; 2] = fork(q, 2).try_into().ok().expect("two");
+            let [q1, q2]: [V2; _] = fork(q);
             let qb = l2_normalize_rows(q1.slice((.., 0..d)), EPS);
             let qc = l2_normalize_rows(q2.slice((.., d..2 * d)), EPS);
-            let [qb1, qb2]: [V2; 2] = fork(qb, 2).try_into().ok().expect("two");
-            let [qc1, qc2]: [V2; 2] = fork(qc, 2).try_into().ok().expect("two");
+            let [qb1, qb2]: [V2; _] = fork(qb);
+            let [qc1, qc2]: [V2; _] = fork(qc);
             ((qb1, qc1).concat_along(Axis::<1>), qb2, qc2)
         } else {
-            let [a, b, c]: [V2; 3] = fork(l2_normalize_rows(q, EPS), 3).try_into().ok().expect("three");
+            let [a, b, c]: [V2; _] = fork(l2_normalize_rows(q, EPS));
             (a, b, c)
         }
     }
@@ -142,10 +142,10 @@ impl Net {
         let mut parts = LossParts::default();
         let total = match (b, c) {
             (Some(b), Some(c)) => {
-                let [b0, b3]: [V2; 2] = fork(b, 2).try_into().ok().expect("two");
+                let [b0, b3]: [V2; _] = fork(b);
                 let keep = dev.tensor_from_vec(batch.keep.clone(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), cfg.dim));
-                let [b1, b2]: [V2; 2] = fork(b0 * keep, 2).try_into().ok().expect("two");
-                let [c1, c2, c3]: [V2; 3] = fork(c, 3).try_into().ok().expect("three");
+                let [b1, b2]: [V2; _] = fork(b0 * keep);
+                let [c1, c2, c3]: [V2; _] = fork(c);
                 let fused = sampled_softmax(q, self.fusion.fuse(Some(b1), Some(c1), g), log_q, items, tau);
                 let views = sampled_softmax(qb, b2, log_q, items, tau) + sampled_softmax(qc, c2, log_q, items, tau);
                 let tri = triplet(c3, b3, items, cfg.margin);

@@ -237,6 +237,15 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
     }
     let users: Vec<u32> = (0..n_users as u32).collect();
     let user_vectors = export_users(&net, &users, &seq_all)?;
+    if let Some(ck) = &log.checkpoint {
+        // Beside the checkpoint: every item's fused vector and every user's query, rows in the
+        // dataset's internal order (items.tsv / interaction order of first appearance).
+        let mut v = Checkpoint { header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end }).to_string(), ..Default::default() };
+        v.tensors.insert("item_vectors".into(), (vec![item_vectors.rows(), item_vectors.dim()], item_vectors.as_slice().to_vec()));
+        v.tensors.insert("user_vectors".into(), (vec![user_vectors.rows(), user_vectors.dim()], user_vectors.as_slice().to_vec()));
+        let path = PathBuf::from(ck).with_extension("vectors.safetensors");
+        v.save(&path)?;
+    }
     Ok(Trained { user_vectors, item_vectors, log })
 }
 
