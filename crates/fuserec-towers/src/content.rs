@@ -14,15 +14,28 @@ pub struct ContentInput {
     pub features: Option<(Vec<f32>, usize)>,
     /// Per level: the item's cluster code at that level (or [`NO_CODE`]), and the code count.
     pub codes: Vec<(Vec<u32>, usize)>,
+    /// Per item: its tag ids (any number, possibly none), and the tag vocabulary size.
+    pub tags: Option<(Vec<Vec<u32>>, usize)>,
 }
 
-/// Item side, content view: `mlp(relu(features·W + Σ_level E_level[code]))`. A code embedding is
-/// a one-hot input to the first layer, so it is added rather than concatenated.
+/// Tags padded to a fixed width per item, for mean pooling on the host.
+struct TagBag {
+    table: SparseEmbedding,
+    /// `items × width` tag ids (padding: 0) and mean weights (`1/n`, padding 0).
+    ids: Vec<u32>,
+    weight: Vec<f32>,
+    width: usize,
+}
+
+/// Item side, content view: `mlp(relu(features·W + Σ_level E_level[code] + mean_tag E_tag[tag]))`.
+/// A code or tag embedding is a one-hot input to the first layer, so it is added rather than
+/// concatenated.
 pub struct ContentTower {
     features: Vec<f32>,
     f_dim: usize,
     proj: Option<Dense>,
     codes: Vec<(SparseEmbedding, Vec<u32>)>,
+    tags: Option<TagBag>,
     hidden: usize,
     pub mlp: Mlp,
     n_items: usize,
@@ -30,12 +43,14 @@ pub struct ContentTower {
 
 pub struct ContentLeaves {
     codes: Vec<Leaf>,
+    /// Pooled tag rows (leaf) and the batch's padded tag ids and weights.
+    tags: Option<(Leaf, Vec<f32>)>,
 }
 
 impl ContentTower {
     pub fn new(dev: &Dev, input: ContentInput, n_items: usize, hidden: usize, mlp: Mlp, code_opt: RowOptimizer, rng: &mut Rng) -> Result<Self> {
-        if input.features.is_none() && input.codes.is_empty() {
-            return Err(Error::Config("content tower: no features and no cluster codes to look at".into()));
+        if input.features.is_none() && input.codes.is_empty() && input.tags.is_none() {
+            return Err(Error::Config("content tower: no features, cluster codes or tags to look at".into()));
         }
         if mlp.inp() != hidden {
             return Err(Error::Config(format!("content tower: MLP input {} ≠ hidden width {hidden}", mlp.inp())));
@@ -58,7 +73,28 @@ impl ContentTower {
             }
             codes.push((SparseEmbedding::new(&format!("code{level}"), count.max(1), hidden, 0.1, code_opt, rng)?, c));
         }
-        Ok(ContentTower { features, f_dim, proj, codes, hidden, mlp, n_items })
+        let tags = match input.tags {
+            Some((per_item, vocab)) => {
+                if per_item.len() != n_items {
+                    return Err(Error::Shape(format!("tags: {} tag lists for {n_items} items", per_item.len())));
+                }
+                if let Some((i, t)) = per_item.iter().enumerate().find_map(|(i, t)| t.iter().find(|&&x| x as usize >= vocab).map(|t| (i, t))) {
+                    return Err(Error::Invalid(format!("tags: item {i} has tag id {t} ≥ vocabulary {vocab}")));
+                }
+                let width = per_item.iter().map(Vec::len).max().unwrap_or(0).max(1);
+                let mut ids = vec![0u32; n_items * width];
+                let mut weight = vec![0f32; n_items * width];
+                for (i, t) in per_item.iter().enumerate() {
+                    for (k, &tag) in t.iter().enumerate() {
+                        ids[i * width + k] = tag;
+                        weight[i * width + k] = 1.0 / t.len() as f32;
+                    }
+                }
+                Some(TagBag { table: SparseEmbedding::new("tags", vocab.max(1), hidden, 0.1, code_opt, rng)?, ids, weight, width })
+            }
+            None => None,
+        };
+        Ok(ContentTower { features, f_dim, proj, codes, tags, hidden, mlp, n_items })
     }
 
     pub fn out(&self) -> usize {
@@ -102,8 +138,31 @@ impl ContentTower {
             });
             leaves.push(Leaf { twin, ids: safe, weight: Some(weight) });
         }
-        let x = x.expect("validated: features or codes").relu();
-        Ok((self.mlp.forward(x), ContentLeaves { codes: leaves }))
+        let tags = match &self.tags {
+            Some(bag) => {
+                let (w, h) = (bag.width, self.hidden);
+                let ids: Vec<u32> = items.iter().flat_map(|&i| bag.ids[i as usize * w..(i as usize + 1) * w].iter().copied()).collect();
+                let weight: Vec<f32> = items.iter().flat_map(|&i| bag.weight[i as usize * w..(i as usize + 1) * w].iter().copied()).collect();
+                let rows = bag.table.gather(&ids)?;
+                let mut pooled = vec![0f32; b * h];
+                for (p, (&wt, row)) in weight.iter().zip(rows.chunks_exact(h)).enumerate() {
+                    if wt > 0.0 {
+                        for (o, v) in pooled[(p / w) * h..(p / w + 1) * h].iter_mut().zip(row) {
+                            *o += wt * v;
+                        }
+                    }
+                }
+                let (twin, v) = leaf(dev, pooled, b, h);
+                x = Some(match x {
+                    Some(x) => x + v,
+                    None => v,
+                });
+                Some((Leaf { twin, ids, weight: None }, weight))
+            }
+            None => None,
+        };
+        let x = x.expect("validated: features, codes or tags").relu();
+        Ok((self.mlp.forward(x), ContentLeaves { codes: leaves, tags }))
     }
 
     pub fn apply(&mut self, l: &ContentLeaves, grads: &mut Grads) -> Result<()> {
@@ -111,14 +170,24 @@ impl ContentTower {
             let g = leaf.grad(grads);
             table.update(&leaf.ids, &g, leaf.weight.as_deref())?;
         }
+        if let (Some(bag), Some((leaf, weight))) = (&mut self.tags, &l.tags) {
+            let g = leaf.grad(grads);
+            let rg = bag.table.accumulate_pooled(&leaf.ids, weight, &g, bag.width);
+            bag.table.apply(&rg)?;
+        }
         Ok(())
     }
 
+    /// Code tables (one per level), then the tag table.
     pub fn tables(&self) -> impl Iterator<Item = &SparseEmbedding> {
-        self.codes.iter().map(|c| &c.0)
+        self.codes.iter().map(|c| &c.0).chain(self.tags.as_ref().map(|t| &t.table))
     }
     pub fn tables_mut(&mut self) -> impl Iterator<Item = &mut SparseEmbedding> {
-        self.codes.iter_mut().map(|c| &mut c.0)
+        self.codes.iter_mut().map(|c| &mut c.0).chain(self.tags.as_mut().map(|t| &mut t.table))
+    }
+    /// Rows per code level (the cluster counts the tower sees).
+    pub fn code_counts(&self) -> Vec<usize> {
+        self.codes.iter().map(|c| c.0.rows()).collect()
     }
 }
 
@@ -128,5 +197,39 @@ impl HasParams for ContentTower {
             p.visit_params(&format!("{prefix}.proj"), f);
         }
         self.mlp.visit_params(&format!("{prefix}.mlp"), f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fuserec_nn::{device, Activation};
+
+    #[test]
+    fn tags_pool_per_item_and_update_only_their_rows() {
+        let dev = device(0);
+        let mut rng = Rng::new(1);
+        // Items 0 and 1 share the tag set {0, 2} (in another order); item 2 has no tag.
+        let tags = vec![vec![0, 2], vec![2, 0], vec![], vec![1]];
+        let input = ContentInput { features: None, codes: Vec::new(), tags: Some((tags, 4)) };
+        let mlp = Mlp::new(&dev, &[8, 8, 4], Activation::Relu, &mut rng).unwrap();
+        let mut t = ContentTower::new(&dev, input, 4, 8, mlp, RowOptimizer::Sgd { lr: 0.5 }, &mut rng).unwrap();
+        let (c, leaves) = t.forward(&dev, &[0, 1, 2]).unwrap();
+        let v = c.retaped::<NoneTape>().as_vec();
+        assert_eq!(&v[0..4], &v[4..8], "same tags, same content vector");
+        let before: Vec<f32> = t.tables().next().unwrap().table().to_vec();
+        let (c, leaves2) = t.forward(&dev, &[0, 2]).unwrap();
+        drop(leaves);
+        let mut grads = c.sum::<(), _>().backward();
+        t.apply(&leaves2, &mut grads).unwrap();
+        let after = t.tables().next().unwrap().table();
+        assert_eq!(&after[8..16], &before[8..16], "tag 1 (not in the batch) unchanged");
+        assert_eq!(&after[24..32], &before[24..32], "tag 3 (unused) unchanged");
+        assert_ne!(&after[0..8], &before[0..8], "tag 0 of item 0 updated");
+        let e = ContentTower::new(&dev, ContentInput { tags: Some((vec![vec![9]; 4], 4)), ..Default::default() }, 4, 8, Mlp::new(&dev, &[8, 4], Activation::Relu, &mut rng).unwrap(), RowOptimizer::Sgd { lr: 0.1 }, &mut rng)
+            .err()
+            .expect("tag outside the vocabulary")
+            .to_string();
+        assert!(e.contains("item 0") && e.contains('9'), "{e}");
     }
 }

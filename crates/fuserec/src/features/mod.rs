@@ -48,6 +48,37 @@ pub struct ItemFeatures {
     pub image_report: ImageReport,
     /// First 16 hex digits of SHA-256 over backbones, masks and values.
     pub hash: String,
+    /// Per item: ids of its tags (categorical content: genres, topics) in `tag_names`.
+    pub tags: Vec<Vec<u32>>,
+    pub tag_names: Vec<String>,
+}
+
+/// Tag vocabulary in first-seen order and each item's tag ids (duplicates and blanks dropped).
+fn tag_ids(ds: &Dataset) -> (Vec<Vec<u32>>, Vec<String>) {
+    let mut names: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let per_item = ds
+        .items_meta
+        .iter()
+        .map(|m| {
+            let mut ids: Vec<u32> = m
+                .tags
+                .iter()
+                .map(|t| t.trim())
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    *index.entry(t.to_string()).or_insert_with(|| {
+                        names.push(t.to_string());
+                        names.len() as u32 - 1
+                    })
+                })
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        })
+        .collect();
+    (per_item, names)
 }
 
 const CHUNK: usize = 256;
@@ -69,7 +100,8 @@ impl ItemFeatures {
         let mut report = ImageReport::default();
         let image = image.map(|enc| encode_images(ds, enc, store, &mut report)).transpose()?;
         let hash = feature_hash(&[&text, &image]);
-        Ok(ItemFeatures { text, image, image_report: report, hash })
+        let (tags, tag_names) = tag_ids(ds);
+        Ok(ItemFeatures { text, image, image_report: report, hash, tags, tag_names })
     }
 
     /// Short description for model names, e.g. `text+image`.

@@ -80,6 +80,12 @@ pub struct TwoTowerConfig {
     /// The content tower reads the encoded features (text/image backbones below).
     #[serde(default = "yes")]
     pub content_features: bool,
+    /// The content tower also reads the item's tags (one embedding per tag, mean-pooled), when
+    /// the dataset has tags. Off by default: tags are already words of the text the encoders see,
+    /// and the extra embedding measured slightly worse on the synthetic world (recall@20 WARM
+    /// 0.161 → 0.152, COLD 0.121 → 0.117, additive fusion, 2 seeds).
+    #[serde(default)]
+    pub content_tags: bool,
     /// The content tower also reads tree cluster codes of the features, one embedding per level.
     #[serde(default)]
     pub codes: Option<CodesConfig>,
@@ -203,8 +209,8 @@ impl TwoTowerConfig {
             return Err("two-tower: epochs must be ≥ 1".into());
         }
         let content = self.fusion.build().uses_content();
-        if content && !self.content_features && self.codes.is_none() {
-            return Err("two-tower: the content view needs content_features = true or a [codes] table".into());
+        if content && !self.content_features && self.codes.is_none() && !self.content_tags {
+            return Err("two-tower: the content view needs content_features, content_tags or codes".into());
         }
         if let Some(c) = &self.codes {
             if c.branching < 2 || c.levels == 0 {
@@ -229,7 +235,7 @@ impl TwoTowerConfig {
         if let Some(c) = &self.codes {
             let lv = c.use_levels.clone().unwrap_or_else(|| (0..c.levels).collect());
             s += &format!(", codes b{} L{:?}", c.branching, lv);
-            if !self.content_features {
+            if !self.content_features && !self.content_tags {
                 s += " only";
             }
         }

@@ -23,8 +23,8 @@ pub struct TwoTower {
     trained: Trained,
 }
 
-/// What the content tower sees: `√F`-scaled fused features plus one mask bit per modality, and
-/// tree cluster codes of the fused features when configured.
+/// What the content tower sees: `√F`-scaled fused features plus one mask bit per modality, the
+/// item's tags, and tree cluster codes of the fused features when configured.
 pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Result<ContentInput> {
     let (fused, has) = f.fused(1.0, 1.0)?;
     let n = fused.rows();
@@ -39,6 +39,9 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
             x.push(f.image.as_ref().is_some_and(|m| m.mask[i]) as u8 as f32);
         }
         input.features = Some((x, fd + 2));
+    }
+    if cfg.content_tags && f.tags.iter().any(|t| !t.is_empty()) {
+        input.tags = Some((f.tags.clone(), f.tag_names.len()));
     }
     if let Some(c) = &cfg.codes {
         let rows: Vec<usize> = (0..n).filter(|&i| has[i]).collect();

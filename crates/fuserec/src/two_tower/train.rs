@@ -233,7 +233,7 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
         log.gate_by_exposure = gate_bins(&g, &exposures);
     }
     if let Some(c) = &net.content {
-        log.cluster_counts = c.tables().map(|t| t.rows()).collect();
+        log.cluster_counts = c.code_counts();
     }
     let users: Vec<u32> = (0..n_users as u32).collect();
     let user_vectors = export_users(&net, &users, &seq_all)?;
