@@ -10,6 +10,7 @@ pub mod efficientnet;
 mod hashed_text;
 mod histogram_image;
 pub mod minilm;
+pub mod scl;
 pub mod weights;
 
 pub use hashed_text::HashedNgramText;

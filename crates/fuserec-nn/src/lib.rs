@@ -5,12 +5,16 @@
 //! - [`SparseEmbedding`]: an id table kept *outside* the autodiff graph. A batch's rows are gathered
 //!   into a leaf tensor; after backward only the touched rows are updated (row-wise Adam or
 //!   Adagrad), so a step costs the same for 10k or 1M rows;
-//! - [`Checkpoint`]: named f32 tensors in one safetensors file.
+//! - [`Checkpoint`]: named f32 tensors in one safetensors file;
+//! - [`softmax_xent_diagonal`]: the softmax cross-entropy of sampled-softmax and InfoNCE losses as
+//!   one op (one pass per row, rows in parallel).
 //!
 //! Invariant: nothing here reads data files or knows about items and users beyond row ids.
 
 mod checkpoint;
 mod dense;
+mod fastmath;
+mod loss;
 mod ops;
 mod optim;
 mod sparse;
@@ -18,6 +22,7 @@ mod sparse;
 pub use checkpoint::Checkpoint;
 pub use dense::{Activation, Dense, HasParams, Mlp, ParamMut};
 pub use ops::{fork, l2_normalize_rows, leaf, row_dot, to_vec};
+pub use loss::{softmax_xent_diagonal, V0};
 pub use optim::{AdamConfig, DenseAdam};
 pub use sparse::{RowOptimizer, SparseEmbedding};
 

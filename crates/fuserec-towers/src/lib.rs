@@ -10,7 +10,6 @@
 
 mod behaviour;
 mod content;
-mod fastmath;
 mod loss;
 mod user;
 

@@ -1,9 +1,6 @@
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::dfdx::tensor::Tape as _;
-use crate::fastmath;
-use fuserec_nn::{fork, row_dot, Dev, Tape, V2};
-
-pub type V0 = Tensor<(), f32, Dev, Tape>;
+use fuserec_nn::{fork, row_dot, V2};
+pub use fuserec_nn::V0;
 
 /// Sampled softmax: row `i` of `q` (`B` rows) should pick column `i` of `v` (`N ≥ B` columns: the
 /// batch's positives, then any extra sampled negatives). `logits = q·vᵀ/τ − log Q_j`, where `Q_j`
@@ -16,68 +13,7 @@ pub fn sampled_softmax(q: V2, v: V2, log_q: Option<&[f32]>, items: &[u32], tau: 
     assert!(n >= b && v.shape().0 == n, "sampled softmax: {b} rows, {n} columns, {} item rows", v.shape().0);
     assert!(log_q.is_none_or(|l| l.len() == n), "one log Q per column");
     let logits = q.matmul(v.permute::<_, Axes2<1, 0>>());
-    softmax_xent_diagonal(logits, 1.0 / tau, log_q, items)
-}
-
-/// `mean_i −log softmax(s·x_i + bias_i)_i` in one pass per row (rows in parallel), with the
-/// gradient `s·(p − onehot)/B` written straight into the input's gradient. The same result as
-/// composing dfdx's scale, add, `log_softmax`, mask and sum, at a fraction of the memory traffic
-/// (each of those is a full pass over the `B × N` logits, forward and backward).
-fn softmax_xent_diagonal(logits: V2, scale: f32, log_q: Option<&[f32]>, items: &[u32]) -> V0 {
-    use rayon::prelude::*;
-    let (b, n) = *logits.shape();
-    let (x, mut tape) = logits.split_tape();
-    // Forward leaves `exp(z − max)` in `e` and `1 / Σ exp(z − max)` per row; the backward pass
-    // turns them into probabilities as it writes the gradient.
-    let mut e = fuserec_nn::to_vec(&x);
-    let nlq: Vec<f32> = log_q.map_or_else(|| vec![0.0; n], |l| l.iter().map(|v| -v).collect());
-    // Columns sharing an item with another column: a row masks the others holding its item.
-    let mut by_item: Vec<(u32, u32)> = items.iter().enumerate().map(|(j, &it)| (it, j as u32)).collect();
-    by_item.sort_unstable();
-    let mut same: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
-    for w in by_item.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-        same.insert(w[0].0, w.iter().map(|p| p.1).collect());
-    }
-    let rows: Vec<(f64, f32)> = e
-        .par_chunks_mut(n)
-        .enumerate()
-        .map(|(i, row)| {
-            for (z, c) in row.iter_mut().zip(&nlq) {
-                *z = *z * scale + c;
-            }
-            let masked = same.get(&items[i]);
-            for &j in masked.into_iter().flatten().filter(|&&j| j as usize != i) {
-                row[j as usize] = f32::NEG_INFINITY;
-            }
-            let m = fastmath::max(row);
-            let target = row[i] - m;
-            let sum = fastmath::exp_shift_sum(row, m);
-            for &j in masked.into_iter().flatten().filter(|&&j| j as usize != i) {
-                row[j as usize] = 0.0;
-            }
-            (sum.ln() as f64 - target as f64, 1.0 / sum)
-        })
-        .collect();
-    let loss = (rows.iter().map(|r| r.0).sum::<f64>() / b as f64) as f32;
-    let inv: Vec<f32> = rows.iter().map(|r| r.1).collect();
-    let dev = x.device().clone();
-    let out = dev.tensor(loss);
-    let (xg, og) = (x.ghost(), out.ghost());
-    tape.add_backward_op(move |grads| {
-        grads.try_alloc_for(&og)?;
-        let go = grads.get(&og).array();
-        let gx = grads.get_or_alloc_mut(&xg)?;
-        let k = go * scale / b as f32;
-        gx.par_chunks_mut(n).zip(e.par_chunks(n)).enumerate().for_each(|(i, (g, er))| {
-            let ki = k * inv[i];
-            for (gj, ej) in g.iter_mut().zip(er) {
-                *gj += ki * ej;
-            }
-            g[i] -= k;
-        });
-        Ok(())
-    });
-    out.put_tape(tape)
+    fuserec_nn::softmax_xent_diagonal(logits, 1.0 / tau, log_q, items)
 }
 
 /// Cross-view triplet on unit vectors: `mean max(0, m − cos(c_i, b_i) + cos(c_i, b_j))`, with `j`
