@@ -13,10 +13,12 @@ pub mod movielens;
 pub mod progress;
 mod split;
 mod stats;
+pub mod searches;
 pub mod synthetic;
 
 pub use dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy};
 pub use images::{image_folder, open_image, ImageProblem};
 pub use loader::{load_dir, LoadOptions};
+pub use searches::{load_searches, Search};
 pub use split::{split, Split, SplitConfig};
 pub use stats::{CtrPrior, PosteriorStats};

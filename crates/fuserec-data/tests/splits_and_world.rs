@@ -126,3 +126,31 @@ fn posterior_stats_on_the_world_never_see_the_future() {
     let exposures: f32 = (0..ds.n_items()).map(|i| full.at(i, t).exposures).sum();
     assert_eq!(exposures as usize, past.len());
 }
+
+#[test]
+fn search_sessions_are_deterministic_and_semantic() {
+    let a = World::generate(&small()).unwrap();
+    let b = World::generate(&small()).unwrap();
+    let key = |w: &World| w.searches.iter().map(|s| (s.user, s.ts, s.query.clone(), s.bought, s.clicked.clone())).collect::<Vec<_>>();
+    assert_eq!(key(&a), key(&b));
+    assert!(a.n_searches() > 0);
+    // Adding sessions left the rest of the world as it was: no session changes an event.
+    let no_search = World::generate(&WorldConfig { searches_per_user: 0.0, ..small() }).unwrap();
+    assert_eq!(no_search.n_searches(), 0);
+    assert_eq!(no_search.events.len(), a.events.len());
+    for s in &a.searches {
+        assert!(!s.query.trim().is_empty() && !s.clicked.contains(&s.bought));
+        let topic = a.items[s.bought].primary;
+        assert!(s.clicked.iter().all(|&c| a.items[c].primary == topic), "hard negatives share the bought item's topic");
+        assert!(a.items[s.bought].created_at <= s.ts, "only items that exist can be bought");
+    }
+    // Round trip through the loader.
+    let d = std::env::temp_dir().join(format!("fuserec-world-search-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    a.write(&d).unwrap();
+    let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+    let loaded = fuserec_data::load_searches(&d.join("searches.tsv"), &ds).unwrap();
+    assert_eq!(loaded.len(), a.n_searches());
+    assert_eq!(ds.items.raw(loaded[0].bought.0), format!("i{}", a.searches[0].bought));
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -27,6 +27,8 @@ pub struct WorldConfig {
     pub quality_weight: f64,
     pub bias: f64,
     pub image_size: u32,
+    /// Search sessions per user (query text → bought item, plus items clicked but not bought).
+    pub searches_per_user: f64,
 }
 
 impl Default for WorldConfig {
@@ -44,6 +46,7 @@ impl Default for WorldConfig {
             quality_weight: 0.8,
             bias: -3.0,
             image_size: 64,
+            searches_per_user: 3.0,
         }
     }
 }
@@ -68,10 +71,21 @@ pub struct WorldEvent {
     pub click: bool,
 }
 
+/// One search session: a noisy query for an intent, the item bought, and items clicked but not
+/// bought (the hard negatives of semantic-aware contrastive learning).
+pub struct WorldSearch {
+    pub user: usize,
+    pub ts: i64,
+    pub query: String,
+    pub bought: usize,
+    pub clicked: Vec<usize>,
+}
+
 pub struct World {
     pub config: WorldConfig,
     pub items: Vec<WorldItem>,
     pub events: Vec<WorldEvent>,
+    pub searches: Vec<WorldSearch>,
 }
 
 fn normalize(v: &mut [f64]) {
@@ -198,7 +212,12 @@ impl World {
             })
             .collect();
         let events = events.into_iter().flatten().collect();
-        Ok(World { config: c.clone(), items, events })
+        let searches = search_sessions(c, &items, &created, &by_topic, n_users);
+        Ok(World { config: c.clone(), items, events, searches })
+    }
+
+    pub fn n_searches(&self) -> usize {
+        self.searches.len()
     }
 
     pub fn n_clicks(&self) -> usize {
@@ -224,7 +243,12 @@ impl World {
         for e in &self.events {
             let _ = writeln!(inter, "u{}\ti{}\t{}\t{}", e.user, e.item, e.ts, e.click as u8);
         }
-        for (name, text) in [("items.tsv", &items), ("truth.tsv", &truth), ("interactions.tsv", &inter)] {
+        let mut searches = String::from("user\ttimestamp\tquery\tbought\tclicked\n");
+        for q in &self.searches {
+            let clicked: Vec<String> = q.clicked.iter().map(|i| format!("i{i}")).collect();
+            let _ = writeln!(searches, "u{}\t{}\t{}\ti{}\t{}", q.user, q.ts, q.query, q.bought, clicked.join("|"));
+        }
+        for (name, text) in [("items.tsv", &items), ("truth.tsv", &truth), ("interactions.tsv", &inter), ("searches.tsv", &searches)] {
             std::fs::write(dir.join(name), text).map_err(io(&dir.join(name)))?;
         }
         let bar = progress(self.items.len() as u64, "drawing item images");
@@ -242,14 +266,84 @@ impl World {
     }
 }
 
+/// Search sessions, each from its own seeded stream (so adding them changed nothing else). A user
+/// searches with an intent (a main topic and a nuance topic); the query is 2–4 words drawn mostly
+/// from the main topic's vocabulary, some from the nuance's, some filler — so it shares topic
+/// words with the right items without copying any title. The engine shows up to 20 items of the
+/// main topic; the user buys the best match to the intent (latent cosine, quality, noise) and has
+/// clicked 1–3 of the runners-up (hard negatives: same topic, wrong nuance).
+fn search_sessions(c: &WorldConfig, items: &[WorldItem], created: &[i64], by_topic: &[Vec<usize>], n_users: usize) -> Vec<WorldSearch> {
+    let k = TOPICS.len();
+    let horizon = (c.horizon_days * DAY) as i64;
+    (0..n_users)
+        .into_par_iter()
+        .map(|u| {
+            let mut r = Rng::derive(c.seed, 5_000_000 + u as u64);
+            let n = (c.searches_per_user * (0.5 + r.uniform())).round() as usize;
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let ts = T0 + (r.uniform() * horizon as f64) as i64;
+                let eligible = created.partition_point(|&t| t <= ts);
+                let (main, nuance) = (r.below(k), r.below(k));
+                let mut intent = vec![0.0; k];
+                intent[main] += 1.0;
+                intent[nuance] += 0.5;
+                normalize(&mut intent);
+                let shown: Vec<usize> = by_topic[main].iter().copied().filter(|&i| i < eligible).collect();
+                if shown.len() < 2 {
+                    continue;
+                }
+                let mut results: Vec<usize> = (0..20.min(shown.len())).map(|_| shown[r.below(shown.len())]).collect();
+                results.sort_unstable();
+                results.dedup();
+                let mut scored: Vec<(f64, usize)> = results
+                    .into_iter()
+                    .map(|i| {
+                        let cos: f64 = intent.iter().zip(&items[i].latent).map(|(a, b)| a * b).sum();
+                        (4.0 * cos + 0.3 * items[i].quality + 0.3 * r.normal(), i)
+                    })
+                    .collect();
+                if scored.len() < 2 {
+                    continue;
+                }
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let n_words = 2 + r.below(3);
+                let words: Vec<&str> = (0..n_words)
+                    .map(|_| {
+                        let x = r.uniform();
+                        let vocab = if x < 0.6 {
+                            &TOPICS[main].1[..]
+                        } else if x < 0.85 {
+                            &TOPICS[nuance].1[..]
+                        } else {
+                            FILLER
+                        };
+                        vocab[r.below(vocab.len())]
+                    })
+                    .collect();
+                let clicked = scored[1..].iter().take(1 + r.below(3)).map(|s| s.1).collect();
+                out.push(WorldSearch { user: u, ts, query: words.join(" "), bought: scored[0].1, clicked });
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Generates the world into `dir` unless `dir/world.json` already records the same config (the
 /// world is a pure function of it). Returns whether it generated.
 pub fn ensure_world(config: &WorldConfig, dir: &Path) -> Result<bool> {
     let marker = dir.join("world.json");
+    // A world cached before search sessions existed lacks `searches.tsv`: regenerate (the rest of
+    // the world comes out identical, it draws from separate streams).
     if let Ok(text) = std::fs::read_to_string(&marker)
-        && serde_json::from_str::<WorldConfig>(&text).ok().as_ref() == Some(config) {
-            return Ok(false);
-        }
+        && serde_json::from_str::<WorldConfig>(&text).ok().as_ref() == Some(config)
+        && dir.join("searches.tsv").is_file()
+    {
+        return Ok(false);
+    }
     let tmp = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&tmp);
     World::generate(config)?.write(&tmp)?;
