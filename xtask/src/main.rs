@@ -152,6 +152,10 @@ fn experiment(args: &[String]) -> Result<()> {
         }
         p
     };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if fuserec::scl::is_scl_config(&text) {
+        return scl_experiment(args, &path, &text);
+    }
     let mut cfg = ExperimentConfig::load(&path)?;
     if let Some(s) = flag(args, "--seeds")? {
         cfg.seeds = s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))?;
@@ -179,6 +183,22 @@ fn experiment(args: &[String]) -> Result<()> {
     results.write(&run_dir)?;
     println!("\n{} — K = {}, {} seed(s), split {}\n", cfg.name, cfg.k[0], cfg.seeds.len(), results.splits.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>().join("/"));
     println!("{}", results.table());
+    println!("wrote {}", run_dir.display());
+    Ok(())
+}
+
+/// `kind = "scl"` configs: contrastive pre-training variants, held-out retrieval, downstream.
+fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
+    let mut cfg: fuserec::scl::SclExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
+    if let Some(s) = flag(args, "--seeds")? {
+        cfg.seeds = s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))?;
+    }
+    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
+    let run_dir = out_root.join(&cfg.name).join(fuserec::report::utc_now().replace(':', ""));
+    let opts = RunOptions { cache: assets::cache_dir(), export_topk: None, log: true, checkpoints: Some(run_dir.join("representations")) };
+    let results = fuserec::scl::run(&cfg, &opts)?;
+    results.write(&run_dir)?;
+    println!("\n{} — {} seed(s)\n\n{}", cfg.name, cfg.seeds.len(), results.table());
     println!("wrote {}", run_dir.display());
     Ok(())
 }

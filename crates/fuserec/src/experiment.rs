@@ -265,6 +265,12 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     })
 }
 
+/// OVERALL / WARM / COLD results of one fitted model on one split (what `run` does per model).
+pub fn evaluate(model: &dyn Recommender, cfg: &ExperimentConfig, ds: &Dataset, sp: &Split, data: &TrainData, seed: u64) -> Result<Vec<SegmentResult>> {
+    let lists = rank_all(model, ds, sp, cfg.max_k())?;
+    Ok(score_segments(cfg, data, sp, &lists, seed))
+}
+
 /// Per evaluated user: their ground truth and ranked lists for each segment.
 pub struct RankedLists {
     pub users: Vec<u32>,

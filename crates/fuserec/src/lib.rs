@@ -11,6 +11,7 @@ pub mod quantize;
 pub mod features;
 pub mod recommender;
 pub mod report;
+pub mod scl;
 pub mod two_tower;
 
 pub use config::{DatasetConfig, ExperimentConfig, FeaturesConfig, ModelConfig};

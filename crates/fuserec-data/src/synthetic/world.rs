@@ -1,5 +1,5 @@
 use super::draw::{draw, Sketch};
-use super::vocab::{FILLER, TOPICS};
+use super::vocab::{FILLER, QUERY_WORDS, TOPICS};
 use fuserec_core::{Error, Result, Rng};
 use crate::progress::bar as progress;
 use rayon::prelude::*;
@@ -46,7 +46,7 @@ impl Default for WorldConfig {
             quality_weight: 0.8,
             bias: -3.0,
             image_size: 64,
-            searches_per_user: 3.0,
+            searches_per_user: 5.0,
         }
     }
 }
@@ -267,9 +267,9 @@ impl World {
 }
 
 /// Search sessions, each from its own seeded stream (so adding them changed nothing else). A user
-/// searches with an intent (a main topic and a nuance topic); the query is 2–4 words drawn mostly
-/// from the main topic's vocabulary, some from the nuance's, some filler — so it shares topic
-/// words with the right items without copying any title. The engine shows up to 20 items of the
+/// searches with an intent (a main topic and a nuance topic); the query is 2–4 words in the
+/// searchers' vocabulary ([`QUERY_WORDS`]: never in titles) of the main topic, some of the
+/// nuance's, some filler — so word overlap with titles says (almost) nothing; meaning does. The engine shows up to 20 items of the
 /// main topic; the user buys the best match to the intent (latent cosine, quality, noise) and has
 /// clicked 1–3 of the runners-up (hard negatives: same topic, wrong nuance).
 fn search_sessions(c: &WorldConfig, items: &[WorldItem], created: &[i64], by_topic: &[Vec<usize>], n_users: usize) -> Vec<WorldSearch> {
@@ -312,9 +312,9 @@ fn search_sessions(c: &WorldConfig, items: &[WorldItem], created: &[i64], by_top
                     .map(|_| {
                         let x = r.uniform();
                         let vocab = if x < 0.6 {
-                            &TOPICS[main].1[..]
+                            &QUERY_WORDS[main][..]
                         } else if x < 0.85 {
-                            &TOPICS[nuance].1[..]
+                            &QUERY_WORDS[nuance][..]
                         } else {
                             FILLER
                         };

@@ -47,6 +47,11 @@ impl KeyQueue {
         Ok(())
     }
 
+    /// Keys and items in storage order (InfoNCE does not care about order): no copy.
+    pub fn contents(&self) -> (&[f32], &[u32]) {
+        (&self.keys[..self.len * self.dim], &self.items[..self.len])
+    }
+
     /// Keys and items, oldest first.
     pub fn snapshot(&self) -> (Vec<f32>, Vec<u32>) {
         let start = if self.len < self.capacity { 0 } else { self.head };

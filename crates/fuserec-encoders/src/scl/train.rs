@@ -207,20 +207,20 @@ impl SclModel {
                 let (k, _) = rows(items, item_ids.iter().copied());
                 let q = l2_normalize_rows(self.query.forward(self.dev.tensor_from_vec(a, (n, anchors.dim())).leaky_traced()), 1e-12);
                 let kv = l2_normalize_rows(self.key.forward(self.dev.tensor_from_vec(k.clone(), (n, items.dim())).leaky_traced()), 1e-12);
-                let snapshot = (cfg.queue > 0).then(|| queue.snapshot());
+                let snapshot = (cfg.queue > 0).then(|| queue.contents());
                 let has: Vec<bool> = batch.iter().map(|p| p.hard_negative.is_some()).collect();
                 let use_triplet = cfg.triplet_weight > 0.0 && has.iter().any(|&h| h);
                 let (loss, nce_v, tri_v) = if use_triplet {
                     let [q1, q2] = fuserec_nn::fork(q);
                     let [k1, k2] = fuserec_nn::fork(kv);
-                    let nce = info_nce(q1, k1, &item_ids, snapshot.as_ref().map(|(v, i)| (&v[..], &i[..])), cfg.temperature);
+                    let nce = info_nce(q1, k1, &item_ids, snapshot, cfg.temperature);
                     let (neg, _) = rows(items, batch.iter().map(|p| p.hard_negative.unwrap_or(p.item)));
                     let negv = l2_normalize_rows(self.key.forward(self.dev.tensor_from_vec(neg, (n, items.dim())).leaky_traced()), 1e-12);
                     let tri = hard_triplet(q2, k2, negv, &has, cfg.margin);
                     let (a, b) = (nce.retaped::<NoneTape>().array(), tri.retaped::<NoneTape>().array());
                     (nce + tri * cfg.triplet_weight, a, b)
                 } else {
-                    let nce = info_nce(q, kv, &item_ids, snapshot.as_ref().map(|(v, i)| (&v[..], &i[..])), cfg.temperature);
+                    let nce = info_nce(q, kv, &item_ids, snapshot, cfg.temperature);
                     let a = nce.retaped::<NoneTape>().array();
                     (nce, a, 0.0)
                 };

@@ -27,6 +27,15 @@ impl ContentKnn {
     }
 }
 
+impl ContentKnn {
+    /// Over ready item vectors (e.g. a learned representation); `has_content` marks scorable items.
+    pub fn from_vectors(items: Embeddings, has_content: Vec<bool>, label: &str) -> Self {
+        let mut items = items;
+        items.l2_normalize();
+        ContentKnn { items, has_content, label: label.to_string() }
+    }
+}
+
 impl Recommender for ContentKnn {
     fn name(&self) -> String {
         format!("ContentKNN[{}]", self.label)

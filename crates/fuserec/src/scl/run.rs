@@ -1,0 +1,260 @@
+use super::pairs::{CoEngagementPairs, CrossModalPairs, PairData, PairSource, SearchPairs};
+use crate::baselines::ContentKnn;
+use crate::config::{DatasetConfig, ExperimentConfig, FeaturesConfig};
+use crate::experiment::{evaluate, load_dataset, RunOptions};
+use crate::features::{image_encoder, text_encoder, FeatureStore, ItemFeatures};
+use crate::recommender::TrainData;
+use fuserec_core::{Embeddings, Error, Result};
+use fuserec_data::progress::bar;
+use fuserec_data::{split, SplitConfig};
+use fuserec_encoders::scl::{retrieval, Pair, Retrieval, SclConfig, SclModel};
+use fuserec_eval::{markdown_table, svg};
+use std::path::Path;
+use std::time::Instant;
+
+/// An SCL experiment file. `kind = "scl"` tells `cargo xtask experiment` to run it here.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SclExperiment {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kind: String,
+    #[serde(default = "one_seed")]
+    pub seeds: Vec<u64>,
+    pub dataset: DatasetConfig,
+    #[serde(default)]
+    pub features: FeaturesConfig,
+    /// The recall split: its cold items are the held-out pairs' items (never trained on) and the
+    /// downstream COLD evaluation's catalogue.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// `"search"`, `"cross-modal"`, `"co-engagement"`.
+    pub sources: Vec<String>,
+    /// Head and training settings shared by every variant (`queue` and `triplet_weight` are set
+    /// per variant).
+    #[serde(default = "default_scl")]
+    pub scl: SclConfig,
+    /// Queue lengths K of the "+ queue" variants.
+    #[serde(default = "default_queues")]
+    pub queues: Vec<usize>,
+    /// λ of the "+ triplet" variant (on top of the first queue length).
+    #[serde(default = "half")]
+    pub triplet_weight: f32,
+}
+fn one_seed() -> Vec<u64> {
+    vec![1]
+}
+fn default_scl() -> SclConfig {
+    toml::from_str("").expect("defaults")
+}
+fn default_queues() -> Vec<usize> {
+    vec![1024, 16384, 65536]
+}
+fn half() -> f32 {
+    0.5
+}
+
+/// Whether a config file is an SCL experiment (top-level `kind = "scl"`).
+pub fn is_scl_config(text: &str) -> bool {
+    text.parse::<toml::Table>().ok().and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "scl"))).unwrap_or(false)
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SclRow {
+    pub seed: u64,
+    pub source: String,
+    pub variant: String,
+    pub train_pairs: usize,
+    pub test_pairs: usize,
+    pub retrieval: Option<Retrieval>,
+    /// ContentKNN COLD recall@20 with this representation as the item content.
+    pub downstream_cold_recall_at_20: Option<f64>,
+    pub pairs_per_second: Option<f64>,
+    pub final_loss: Option<f32>,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SclResults {
+    pub name: String,
+    pub config: SclExperiment,
+    pub git_revision: String,
+    pub rows: Vec<SclRow>,
+    pub total_seconds: f64,
+}
+
+fn source<'a>(name: &str, text: &'a dyn fuserec_encoders::TextEncoder) -> Result<Box<dyn PairSource + 'a>> {
+    Ok(match name {
+        "search" => Box::new(SearchPairs { text }),
+        "cross-modal" => Box::new(CrossModalPairs),
+        "co-engagement" => Box::new(CoEngagementPairs),
+        other => return Err(Error::Config(format!("scl: unknown source `{other}` (search, cross-modal, co-engagement)"))),
+    })
+}
+
+/// Train pairs touch no cold item; test pairs are those whose positive item is cold.
+fn split_pairs(d: &PairData, cold: &[bool], anchor_is_item: bool) -> (Vec<Pair>, Vec<Pair>) {
+    let touches_cold = |p: &Pair| cold[p.item as usize] || p.hard_negative.is_some_and(|h| cold[h as usize]) || (anchor_is_item && cold[p.anchor as usize]);
+    let train = d.pairs.iter().copied().filter(|p| !touches_cold(p)).collect();
+    let test = d.eval_pairs.as_ref().unwrap_or(&d.pairs).iter().copied().filter(|p| cold[p.item as usize] && !(anchor_is_item && cold[p.anchor as usize])).collect();
+    (train, test)
+}
+
+pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
+    let t0 = Instant::now();
+    if cfg.kind != "scl" {
+        return Err(Error::Config(format!("{}: kind must be \"scl\"", cfg.name)));
+    }
+    cfg.scl.validate()?;
+    let ds = load_dataset(&cfg.dataset, &opts.cache)?;
+    let text = text_encoder(&cfg.features.text, &opts.cache)?;
+    let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
+    let store = FeatureStore::new(opts.cache.join("features"));
+    let f = ItemFeatures::encode_with_store(&ds, Some(text.as_ref()), image.as_deref(), Some(&store))?;
+    let shell: ExperimentConfig = toml::from_str(&format!("name = \"{}\"\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\n[[model]]\nkind = \"random\"", cfg.name)).expect("shell config");
+    let mut rows = Vec::new();
+    for &seed in &cfg.seeds {
+        let sp = split(&ds, &cfg.split, seed)?;
+        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, Some(&f));
+        let downstream = |items: Embeddings, has: &[bool], label: &str| -> Result<f64> {
+            let m = ContentKnn::from_vectors(items, has.to_vec(), label);
+            let segs = evaluate(&m, &shell, &ds, &sp, &data, seed)?;
+            Ok(segs.iter().find(|s| s.segment == "COLD").map_or(f64::NAN, |s| s.metrics["recall@20"].mean))
+        };
+        for name in &cfg.sources {
+            let src = source(name, text.as_ref())?;
+            let d = src.build(&ds, &f, &sp.train, &ds.interactions)?;
+            let (train, test) = split_pairs(&d, &sp.cold, name == "co-engagement");
+            if opts.log {
+                eprintln!("seed {seed} · {}: {} pairs → {} train (no cold item), {} held out (cold items)", d.source, d.pairs.len(), train.len(), test.len());
+            }
+            if train.len() < 2 || test.is_empty() {
+                return Err(Error::Invalid(format!("scl source {}: {} train / {} held-out pairs — too few", d.source, train.len(), test.len())));
+            }
+            let row = |variant: &str| SclRow { seed, source: d.source.clone(), variant: variant.into(), train_pairs: train.len(), test_pairs: test.len(), retrieval: None, downstream_cold_recall_at_20: None, pairs_per_second: None, final_loss: None, seconds: 0.0 };
+            let mut raw = row("raw backbone features");
+            if let Some((a, i)) = &d.raw {
+                raw.retrieval = Some(retrieval(a, i, &test)?);
+            }
+            raw.downstream_cold_recall_at_20 = Some(downstream(d.items.clone(), &d.has_item, "raw")?);
+            if opts.log {
+                let x = raw.retrieval.unwrap_or_default();
+                eprintln!("  {:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}", "raw backbone features", x.top1, x.recall_at_10, raw.downstream_cold_recall_at_20.unwrap_or(f64::NAN));
+            }
+            rows.push(raw);
+            let mut variants: Vec<(String, usize, f32)> = vec![("in-batch InfoNCE".into(), 0, 0.0)];
+            variants.extend(cfg.queues.iter().map(|&k| (format!("+ queue K={k}"), k, 0.0)));
+            if let Some(&k) = cfg.queues.first() {
+                variants.push((format!("+ queue K={k} + hard-negative triplet (λ={})", cfg.triplet_weight), k, cfg.triplet_weight));
+            }
+            for (label, queue, lambda) in variants {
+                let tv = Instant::now();
+                let sc = SclConfig { queue, triplet_weight: lambda, ..cfg.scl.clone() };
+                let mut m = SclModel::new(&sc, d.anchors.dim(), d.items.dim(), seed)?;
+                let pb = bar(sc.epochs as u64, &format!("{} · {label}", d.source));
+                let log = m.fit(&d.anchors, &d.items, &train, seed, &mut |e| {
+                    pb.inc(1);
+                    pb.set_message(format!("{} loss {:.3}", e.epoch, e.loss));
+                })?;
+                pb.finish_and_clear();
+                let (qa, qi) = (m.encode_anchors(&d.anchors)?, m.encode_items(&d.items)?);
+                if let Some(dir) = &opts.checkpoints {
+                    // The learned item representation (rows = internal item order) and both heads.
+                    let slug: String = format!("{}-{label}-seed{seed}", d.source).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                    let mut ck = fuserec_nn::Checkpoint { header: serde_json::to_string(&sc).expect("config serialises"), ..Default::default() };
+                    ck.add_params("query", &mut m.query);
+                    ck.add_params("key", &mut m.key);
+                    ck.tensors.insert("item_vectors".into(), (vec![qi.rows(), qi.dim()], qi.as_slice().to_vec()));
+                    ck.save(&dir.join(format!("{slug}.safetensors")))?;
+                }
+                let mut r = row(&label);
+                r.retrieval = Some(retrieval(&qa, &qi, &test)?);
+                r.downstream_cold_recall_at_20 = Some(downstream(qi, &d.has_item, "scl")?);
+                r.pairs_per_second = Some(log.iter().map(|e| e.pairs_per_second).sum::<f64>() / log.len().max(1) as f64);
+                r.final_loss = log.last().map(|e| e.info_nce);
+                r.seconds = tv.elapsed().as_secs_f64();
+                if opts.log {
+                    let x = r.retrieval.unwrap_or_default();
+                    eprintln!("  {label:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}  ({:.1}s)", x.top1, x.recall_at_10, r.downstream_cold_recall_at_20.unwrap_or(f64::NAN), r.seconds);
+                }
+                rows.push(r);
+            }
+        }
+    }
+    Ok(SclResults { name: cfg.name.clone(), config: cfg.clone(), git_revision: crate::report::git_revision(), rows, total_seconds: t0.elapsed().as_secs_f64() })
+}
+
+impl SclResults {
+    fn mean(&self, source: &str, variant: &str, f: &dyn Fn(&SclRow) -> Option<f64>) -> Option<f64> {
+        let v: Vec<f64> = self.rows.iter().filter(|r| r.source == source && r.variant == variant).filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
+    fn keys(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for r in &self.rows {
+            let k = (r.source.clone(), r.variant.clone());
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
+
+    /// Mean over seeds per source × variant.
+    pub fn table(&self) -> String {
+        let fmt = |x: Option<f64>, p: usize| x.map_or("–".to_string(), |v| format!("{v:.p$}"));
+        let rows: Vec<Vec<String>> = self
+            .keys()
+            .iter()
+            .map(|(s, v)| {
+                let any = self.rows.iter().find(|r| &r.source == s && &r.variant == v).expect("key from rows");
+                vec![
+                    s.clone(),
+                    v.clone(),
+                    format!("{} / {}", any.train_pairs, any.test_pairs),
+                    fmt(self.mean(s, v, &|r| r.retrieval.map(|x| x.top1)), 3),
+                    fmt(self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)), 3),
+                    fmt(self.mean(s, v, &|r| r.downstream_cold_recall_at_20), 4),
+                    fmt(self.mean(s, v, &|r| r.final_loss.map(|x| x as f64)), 3),
+                    fmt(self.mean(s, v, &|r| r.pairs_per_second), 0),
+                ]
+            })
+            .collect();
+        markdown_table(&["source", "representation", "train / held-out pairs", "held-out top-1", "held-out Recall@10", "ContentKNN COLD recall@20", "final InfoNCE", "train pairs/s"], &rows)
+    }
+
+    pub fn chart(&self) -> String {
+        let keys = self.keys();
+        let mut variants: Vec<String> = Vec::new();
+        let mut sources: Vec<String> = Vec::new();
+        for (s, v) in &keys {
+            if !variants.contains(v) {
+                variants.push(v.clone());
+            }
+            if !sources.contains(s) {
+                sources.push(s.clone());
+            }
+        }
+        let series: Vec<svg::Series> = sources
+            .iter()
+            .map(|s| svg::Series { name: s.clone(), values: variants.iter().map(|v| self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)).unwrap_or(f64::NAN)).collect(), intervals: None })
+            .collect();
+        let short: Vec<String> = variants.iter().map(|v| v.replace("raw backbone features", "raw").replace("in-batch InfoNCE", "in-batch").replace(" + hard-negative triplet", "+tri").replace("+ queue ", "+")).collect();
+        svg::bar_chart(&format!("{} — held-out pair Recall@10", self.name), "Recall@10", &short, &series)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let md = format!(
+            "# {}\n\n{}\n\n- seeds {:?}; git {}; {:.1}s\n- held-out pairs: those whose item is cold in the recall split (never seen in SCL training); retrieval ranks the full item pool.\n\n{}\n![recall@10](scl.svg)\n",
+            self.name, self.config.description, self.config.seeds, self.git_revision, self.total_seconds, self.table()
+        );
+        for (name, text) in [("results.json", serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?), ("report.md", md), ("scl.svg", self.chart())] {
+            let p = dir.join(name);
+            std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    }
+}
