@@ -157,13 +157,19 @@ fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures
 fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
     let (text_name, image_name) = set;
-    let text = (text_name != "none").then(|| text_encoder(text_name, cache)).transpose()?;
-    let image = (image_name != "none").then(|| image_encoder(image_name)).transpose()?;
-    if text.is_none() && image.is_none() {
-        return Err(Error::Config("content-knn needs at least one of text / image backbones (both are \"none\")".into()));
+    let encoded = |n: &str| n != "none" && !n.starts_with("vectors:");
+    let text = encoded(text_name).then(|| text_encoder(text_name, cache)).transpose()?;
+    let image = encoded(image_name).then(|| image_encoder(image_name)).transpose()?;
+    if text_name == "none" && image_name == "none" {
+        return Err(Error::Config("content models need at least one of text / image backbones (both are \"none\")".into()));
     }
     let store = FeatureStore::new(cache.join("features"));
-    let f = ItemFeatures::encode_with_store(ds, text.as_deref(), image.as_deref(), Some(&store))?;
+    let mut f = ItemFeatures::encode_with_store(ds, text.as_deref(), image.as_deref(), Some(&store))?;
+    for (slot, name) in [("text", text_name), ("image", image_name)] {
+        if name.starts_with("vectors:") {
+            f = f.with_vectors(slot, name, ds.n_items())?;
+        }
+    }
     Ok((f, t0.elapsed().as_secs_f64()))
 }
 

@@ -47,5 +47,17 @@ fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
     r.write(&dir.join("out")).unwrap();
     assert!(std::fs::read_to_string(dir.join("out/report.md")).unwrap().contains("held-out Recall@10"));
     assert!(std::fs::read_dir(dir.join("reps")).unwrap().count() >= 6, "a representation per trained variant");
+    // A learned representation is usable by name: `image = "vectors:<file>"` in any recall
+    // experiment, and ContentKNN on it reproduces the downstream number of the SCL run.
+    let rep = std::fs::read_dir(dir.join("reps")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("in_batch")).expect("in-batch representation");
+    let exp = format!(
+        "name = \"use-scl\"\nseeds = [1]\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\nscale = 0.3\n[features]\ntext = \"none\"\nimage = \"vectors:{}\"\n[[model]]\nkind = \"content-knn\"\n",
+        rep.display()
+    );
+    let ecfg = fuserec::ExperimentConfig::from_toml(&exp, std::path::Path::new("use-scl.toml")).unwrap();
+    let er = fuserec::run(&ecfg, &RunOptions { checkpoints: None, ..opts.clone() }).unwrap();
+    let cold = er.stat(0, "COLD", "recall@20").mean;
+    let want = r.rows.iter().find(|x| rep.to_string_lossy().contains(&x.source.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()) && x.variant.starts_with("in-batch")).unwrap().downstream_cold_recall_at_20.unwrap();
+    assert!((cold - want).abs() < 1e-9, "vectors: backbone gives {cold}, SCL run recorded {want}");
     let _ = std::fs::remove_dir_all(dir);
 }

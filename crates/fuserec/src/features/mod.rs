@@ -104,6 +104,30 @@ impl ItemFeatures {
         Ok(ItemFeatures { text, image, image_report: report, hash, tags, tag_names })
     }
 
+    /// Replaces a modality slot (`"text"` or `"image"`) by precomputed item vectors from a
+    /// backbone name `vectors:<path>`: a safetensors file with tensor `item_vectors` (items ×
+    /// dim, rows in the dataset's internal item order), as written by the SCL experiment or a
+    /// two-tower checkpoint. Zero rows are masked. This is how learned representations are used
+    /// "by name" by any content model.
+    pub fn with_vectors(mut self, slot: &str, name: &str, n_items: usize) -> Result<Self> {
+        let path = std::path::Path::new(name.strip_prefix("vectors:").ok_or_else(|| Error::Config(format!("`{name}` is not a vectors:<path> backbone")))?);
+        let ck = fuserec_nn::Checkpoint::load(path)?;
+        let (shape, values) = ck.tensors.get("item_vectors").ok_or_else(|| Error::Invalid(format!("{}: no `item_vectors` tensor", path.display())))?;
+        if shape.len() != 2 || shape[0] != n_items {
+            return Err(Error::Shape(format!("{}: item_vectors is {shape:?}, the dataset has {n_items} items", path.display())));
+        }
+        let rows = Embeddings::from_vec(shape[0], shape[1], values.clone())?;
+        let mask = rows.iter_rows().map(|r| r.iter().any(|&x| x != 0.0)).collect();
+        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default() };
+        match slot {
+            "text" => self.text = Some(m),
+            "image" => self.image = Some(m),
+            other => return Err(Error::Config(format!("unknown modality slot `{other}`"))),
+        }
+        self.hash = feature_hash(&[&self.text, &self.image]);
+        Ok(self)
+    }
+
     /// Short description for model names, e.g. `text+image`.
     pub fn label(&self) -> String {
         match (&self.text, &self.image) {
