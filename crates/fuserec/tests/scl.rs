@@ -41,15 +41,15 @@ fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
         let d = row.downstream_cold_recall_at_20.unwrap();
         assert!((0.0..=1.0).contains(&d), "{row:?}");
     }
-    // Every variant ran for both sources: raw, in-batch, + queue, + queue + triplet.
-    assert_eq!(r.rows.len(), 2 * 4);
+    // Every variant ran for both sources: raw, in-batch, learned τ, + queue, + queue + triplet.
+    assert_eq!(r.rows.len(), 2 * 5);
     assert!(get("co-engagement", "+ queue K=256 + hard").retrieval.is_some());
     r.write(&dir.join("out")).unwrap();
     assert!(std::fs::read_to_string(dir.join("out/report.md")).unwrap().contains("held-out Recall@10"));
-    assert!(std::fs::read_dir(dir.join("reps")).unwrap().count() >= 6, "a representation per trained variant");
+    assert!(std::fs::read_dir(dir.join("reps")).unwrap().count() >= 8, "a representation per trained variant");
     // A learned representation is usable by name: `image = "vectors:<file>"` in any recall
     // experiment, and ContentKNN on it reproduces the downstream number of the SCL run.
-    let rep = std::fs::read_dir(dir.join("reps")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("in_batch")).expect("in-batch representation");
+    let rep = std::fs::read_dir(dir.join("reps")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("in_batch_InfoNCE_seed")).expect("in-batch representation");
     let exp = format!(
         "name = \"use-scl\"\nseeds = [1]\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\nscale = 0.3\n[features]\ntext = \"none\"\nimage = \"vectors:{}\"\n[[model]]\nkind = \"content-knn\"\n",
         rep.display()
@@ -57,7 +57,7 @@ fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
     let ecfg = fuserec::ExperimentConfig::from_toml(&exp, std::path::Path::new("use-scl.toml")).unwrap();
     let er = fuserec::run(&ecfg, &RunOptions { checkpoints: None, ..opts.clone() }).unwrap();
     let cold = er.stat(0, "COLD", "recall@20").mean;
-    let want = r.rows.iter().find(|x| rep.to_string_lossy().contains(&x.source.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()) && x.variant.starts_with("in-batch")).unwrap().downstream_cold_recall_at_20.unwrap();
+    let want = r.rows.iter().find(|x| rep.to_string_lossy().contains(&x.source.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()) && x.variant == "in-batch InfoNCE").unwrap().downstream_cold_recall_at_20.unwrap();
     assert!((cold - want).abs() < 1e-9, "vectors: backbone gives {cold}, SCL run recorded {want}");
     let _ = std::fs::remove_dir_all(dir);
 }

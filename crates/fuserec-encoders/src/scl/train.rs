@@ -7,7 +7,7 @@ use super::momentum::momentum_update;
 use super::queue::KeyQueue;
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{l2_normalize_rows, Activation, AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, T2};
+use fuserec_nn::{l2_normalize_rows, Activation, AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, Tape, T1, T2, V2};
 use std::time::Instant;
 
 /// One training or evaluation pair: anchor row → item row, with an optional hard negative (an
@@ -27,8 +27,12 @@ pub struct SclConfig {
     pub dim: usize,
     #[serde(default = "d_hidden")]
     pub hidden: Vec<usize>,
+    /// τ (the starting value when learned).
     #[serde(default = "d_tau")]
     pub temperature: f32,
+    /// Learn τ (as log(1/τ), capped at 1/τ = 100 as in CLIP) instead of fixing it.
+    #[serde(default)]
+    pub learn_temperature: bool,
     /// Negative-queue length K (0: in-batch negatives only).
     #[serde(default)]
     pub queue: usize,
@@ -98,19 +102,28 @@ pub struct SclModel {
     pub query: Mlp,
     pub key: Mlp,
     pub momentum_key: Option<Mlp>,
+    /// `log(1/τ)`, trained when `learn_temperature`.
+    pub log_scale: T1,
 }
 
-struct Heads<'a>(&'a mut Mlp, &'a mut Mlp);
+const MAX_LOG_SCALE: f32 = 4.605_170_2; // ln 100
+
+struct Heads<'a>(&'a mut Mlp, &'a mut Mlp, Option<&'a mut T1>);
 impl HasParams for Heads<'_> {
     fn visit_params(&mut self, _: &str, f: &mut dyn FnMut(&str, ParamMut<'_>)) {
         self.0.visit_params("query", f);
         self.1.visit_params("key", f);
+        if let Some(t) = &mut self.2 {
+            f("log_scale", ParamMut::Vector(t));
+        }
     }
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SclEpoch {
     pub epoch: usize,
+    /// τ at the end of the epoch.
+    pub temperature: f32,
     pub loss: f32,
     pub info_nce: f32,
     pub triplet: f32,
@@ -155,7 +168,8 @@ impl SclModel {
         } else {
             None
         };
-        Ok(SclModel { dev, cfg: cfg.clone(), query, key, momentum_key })
+        let log_scale = dev.tensor_from_vec(vec![(1.0 / cfg.temperature).ln()], (1,));
+        Ok(SclModel { dev, cfg: cfg.clone(), query, key, momentum_key, log_scale })
     }
 
 
@@ -210,17 +224,28 @@ impl SclModel {
                 let snapshot = (cfg.queue > 0).then(|| queue.contents());
                 let has: Vec<bool> = batch.iter().map(|p| p.hard_negative.is_some()).collect();
                 let use_triplet = cfg.triplet_weight > 0.0 && has.iter().any(|&h| h);
+                // Learned τ: logits = (q·e^s)·kᵀ with s = log(1/τ) on the tape; fixed: q·kᵀ / τ.
+                let learn = cfg.learn_temperature;
+                let tau = if learn { 1.0 } else { cfg.temperature };
+                let scaled = |q: V2| -> V2 {
+                    if learn {
+                        let shape = *q.shape();
+                        q * self.log_scale.retaped::<Tape>().exp().reshape_like(&()).broadcast_like::<_, Axes2<0, 1>>(&shape)
+                    } else {
+                        q
+                    }
+                };
                 let (loss, nce_v, tri_v) = if use_triplet {
                     let [q1, q2] = fuserec_nn::fork(q);
                     let [k1, k2] = fuserec_nn::fork(kv);
-                    let nce = info_nce(q1, k1, &item_ids, snapshot, cfg.temperature);
+                    let nce = info_nce(scaled(q1), k1, &item_ids, snapshot, tau);
                     let (neg, _) = rows(items, batch.iter().map(|p| p.hard_negative.unwrap_or(p.item)));
                     let negv = l2_normalize_rows(self.key.forward(self.dev.tensor_from_vec(neg, (n, items.dim())).leaky_traced()), 1e-12);
                     let tri = hard_triplet(q2, k2, negv, &has, cfg.margin);
                     let (a, b) = (nce.retaped::<NoneTape>().array(), tri.retaped::<NoneTape>().array());
                     (nce + tri * cfg.triplet_weight, a, b)
                 } else {
-                    let nce = info_nce(q, kv, &item_ids, snapshot, cfg.temperature);
+                    let nce = info_nce(scaled(q), kv, &item_ids, snapshot, tau);
                     let a = nce.retaped::<NoneTape>().array();
                     (nce, a, 0.0)
                 };
@@ -229,7 +254,11 @@ impl SclModel {
                     return Err(Error::Invalid(format!("scl: loss became {total} at epoch {epoch} (lower the learning rate or raise the temperature?)")));
                 }
                 let mut grads = loss.backward();
-                opt.step(&mut Heads(&mut self.query, &mut self.key), &mut grads)?;
+                opt.step(&mut Heads(&mut self.query, &mut self.key, learn.then_some(&mut self.log_scale)), &mut grads)?;
+                if learn {
+                    let v = fuserec_nn::to_vec(&self.log_scale)[0].min(MAX_LOG_SCALE);
+                    self.log_scale.copy_from(&[v]);
+                }
                 if let Some(m) = &mut self.momentum_key {
                     momentum_update(m, &mut self.key, cfg.momentum)?;
                     let keys = unit(&self.dev, m, k, n, items.dim());
@@ -242,7 +271,8 @@ impl SclModel {
             }
             let seconds = t0.elapsed().as_secs_f64();
             let nbf = nb.max(1) as f32;
-            let e = SclEpoch { epoch, loss: sum / nbf, info_nce: sum_nce / nbf, triplet: sum_tri / nbf, seconds, pairs_per_second: (nb * bsz) as f64 / seconds };
+            let temperature = if cfg.learn_temperature { (-fuserec_nn::to_vec(&self.log_scale)[0]).exp() } else { cfg.temperature };
+            let e = SclEpoch { epoch, temperature, loss: sum / nbf, info_nce: sum_nce / nbf, triplet: sum_tri / nbf, seconds, pairs_per_second: (nb * bsz) as f64 / seconds };
             progress(&e);
             log.push(e);
         }
@@ -298,14 +328,20 @@ mod tests {
         let anchors = Embeddings::from_vec(n, fa, a).unwrap();
         let pairs: Vec<Pair> = (0..n as u32).map(|i| Pair { anchor: i, item: i, hard_negative: Some((i + 1) % n as u32) }).collect();
         let (train, test) = pairs.split_at(240);
-        for (queue, lambda) in [(0usize, 0.0f32), (128, 0.0), (128, 0.5)] {
-            let cfg: SclConfig = toml::from_str(&format!("dim = 16\nhidden = [32]\ntemperature = 0.1\nbatch_size = 32\nepochs = 30\nqueue = {queue}\ntriplet_weight = {lambda}\noptimizer = {{ lr = 0.003 }}")).unwrap();
+        for (queue, lambda, learn) in [(0usize, 0.0f32, false), (128, 0.0, false), (128, 0.5, false), (0, 0.0, true)] {
+            let cfg: SclConfig = toml::from_str(&format!("dim = 16\nhidden = [32]\ntemperature = 0.1\nbatch_size = 32\nepochs = 30\nqueue = {queue}\ntriplet_weight = {lambda}\nlearn_temperature = {learn}\noptimizer = {{ lr = 0.003 }}")).unwrap();
             let mut m = SclModel::new(&cfg, fa, fi, 1).unwrap();
             let before = retrieval(&m.encode_anchors(&anchors).unwrap(), &m.encode_items(&items).unwrap(), test).unwrap();
             let log = m.fit(&anchors, &items, train, 1, &mut |_| {}).unwrap();
             let after = retrieval(&m.encode_anchors(&anchors).unwrap(), &m.encode_items(&items).unwrap(), test).unwrap();
             assert!(log.last().unwrap().info_nce < 0.5 * log[0].info_nce, "K={queue} λ={lambda}: loss {} → {}", log[0].info_nce, log.last().unwrap().info_nce);
             assert!(before.top1 < 0.1 && after.top1 > 0.6 && after.recall_at_10 > 0.9, "K={queue} λ={lambda}: {before:?} → {after:?}");
+            let tau = log.last().unwrap().temperature;
+            if learn {
+                assert!(tau != 0.1 && tau >= 0.01 - 1e-6, "learned τ moved and respects the cap: {tau}");
+            } else {
+                assert_eq!(tau, 0.1);
+            }
         }
     }
 

@@ -72,6 +72,7 @@ pub struct SclRow {
     pub downstream_cold_recall_at_20: Option<f64>,
     pub pairs_per_second: Option<f64>,
     pub final_loss: Option<f32>,
+    pub final_temperature: Option<f32>,
     pub seconds: f64,
 }
 
@@ -132,7 +133,7 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
             if train.len() < 2 || test.is_empty() {
                 return Err(Error::Invalid(format!("scl source {}: {} train / {} held-out pairs — too few", d.source, train.len(), test.len())));
             }
-            let row = |variant: &str| SclRow { seed, source: d.source.clone(), variant: variant.into(), train_pairs: train.len(), test_pairs: test.len(), retrieval: None, downstream_cold_recall_at_20: None, pairs_per_second: None, final_loss: None, seconds: 0.0 };
+            let row = |variant: &str| SclRow { seed, source: d.source.clone(), variant: variant.into(), train_pairs: train.len(), test_pairs: test.len(), retrieval: None, downstream_cold_recall_at_20: None, pairs_per_second: None, final_loss: None, final_temperature: None, seconds: 0.0 };
             let mut raw = row("raw backbone features");
             if let Some((a, i)) = &d.raw {
                 raw.retrieval = Some(retrieval(a, i, &test)?);
@@ -143,14 +144,14 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
                 eprintln!("  {:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}", "raw backbone features", x.top1, x.recall_at_10, raw.downstream_cold_recall_at_20.unwrap_or(f64::NAN));
             }
             rows.push(raw);
-            let mut variants: Vec<(String, usize, f32)> = vec![("in-batch InfoNCE".into(), 0, 0.0)];
-            variants.extend(cfg.queues.iter().map(|&k| (format!("+ queue K={k}"), k, 0.0)));
+            let mut variants: Vec<(String, usize, f32, bool)> = vec![("in-batch InfoNCE".into(), 0, 0.0, false), ("in-batch InfoNCE, learned τ".into(), 0, 0.0, true)];
+            variants.extend(cfg.queues.iter().map(|&k| (format!("+ queue K={k}"), k, 0.0, false)));
             if let Some(&k) = cfg.queues.first() {
-                variants.push((format!("+ queue K={k} + hard-negative triplet (λ={})", cfg.triplet_weight), k, cfg.triplet_weight));
+                variants.push((format!("+ queue K={k} + hard-negative triplet (λ={})", cfg.triplet_weight), k, cfg.triplet_weight, false));
             }
-            for (label, queue, lambda) in variants {
+            for (label, queue, lambda, learn_temperature) in variants {
                 let tv = Instant::now();
-                let sc = SclConfig { queue, triplet_weight: lambda, ..cfg.scl.clone() };
+                let sc = SclConfig { queue, triplet_weight: lambda, learn_temperature, ..cfg.scl.clone() };
                 let mut m = SclModel::new(&sc, d.anchors.dim(), d.items.dim(), seed)?;
                 let pb = bar(sc.epochs as u64, &format!("{} · {label}", d.source));
                 let log = m.fit(&d.anchors, &d.items, &train, seed, &mut |e| {
@@ -173,6 +174,7 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
                 r.downstream_cold_recall_at_20 = Some(downstream(qi, &d.has_item, "scl")?);
                 r.pairs_per_second = Some(log.iter().map(|e| e.pairs_per_second).sum::<f64>() / log.len().max(1) as f64);
                 r.final_loss = log.last().map(|e| e.info_nce);
+                r.final_temperature = log.last().map(|e| e.temperature);
                 r.seconds = tv.elapsed().as_secs_f64();
                 if opts.log {
                     let x = r.retrieval.unwrap_or_default();
@@ -218,11 +220,12 @@ impl SclResults {
                     fmt(self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)), 3),
                     fmt(self.mean(s, v, &|r| r.downstream_cold_recall_at_20), 4),
                     fmt(self.mean(s, v, &|r| r.final_loss.map(|x| x as f64)), 3),
+                    fmt(self.mean(s, v, &|r| r.final_temperature.map(|x| x as f64)), 3),
                     fmt(self.mean(s, v, &|r| r.pairs_per_second), 0),
                 ]
             })
             .collect();
-        markdown_table(&["source", "representation", "train / held-out pairs", "held-out top-1", "held-out Recall@10", "ContentKNN COLD recall@20", "final InfoNCE", "train pairs/s"], &rows)
+        markdown_table(&["source", "representation", "train / held-out pairs", "held-out top-1", "held-out Recall@10", "ContentKNN COLD recall@20", "final InfoNCE", "τ (end)", "train pairs/s"], &rows)
     }
 
     pub fn chart(&self) -> String {
@@ -241,7 +244,7 @@ impl SclResults {
             .iter()
             .map(|s| svg::Series { name: s.clone(), values: variants.iter().map(|v| self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)).unwrap_or(f64::NAN)).collect(), intervals: None })
             .collect();
-        let short: Vec<String> = variants.iter().map(|v| v.replace("raw backbone features", "raw").replace("in-batch InfoNCE", "in-batch").replace(" + hard-negative triplet", "+tri").replace("+ queue ", "+")).collect();
+        let short: Vec<String> = variants.iter().map(|v| v.replace("raw backbone features", "raw").replace("in-batch InfoNCE, learned τ", "learned τ").replace("in-batch InfoNCE", "in-batch").replace(" + hard-negative triplet", "+tri").replace("+ queue ", "+")).collect();
         svg::bar_chart(&format!("{} — held-out pair Recall@10", self.name), "Recall@10", &short, &series)
     }
 
