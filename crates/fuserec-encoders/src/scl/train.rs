@@ -104,6 +104,8 @@ pub struct SclModel {
     pub momentum_key: Option<Mlp>,
     /// `log(1/τ)`, trained when `learn_temperature`.
     pub log_scale: T1,
+    /// The last `K` keys of the momentum head (kept across `fit` calls).
+    pub queue: KeyQueue,
 }
 
 const MAX_LOG_SCALE: f32 = 4.605_170_2; // ln 100
@@ -169,7 +171,7 @@ impl SclModel {
             None
         };
         let log_scale = dev.tensor_from_vec(vec![(1.0 / cfg.temperature).ln()], (1,));
-        Ok(SclModel { dev, cfg: cfg.clone(), query, key, momentum_key, log_scale })
+        Ok(SclModel { dev, cfg: cfg.clone(), query, key, momentum_key, log_scale, queue: KeyQueue::new(cfg.queue, cfg.dim) })
     }
 
 
@@ -206,7 +208,6 @@ impl SclModel {
         let cfg = self.cfg.clone();
         let mut opt = DenseAdam::new(cfg.optimizer);
         let mut rng = Rng::derive(seed, 0x5c2);
-        let mut queue = KeyQueue::new(cfg.queue, cfg.dim);
         let bsz = cfg.batch_size.min(pairs.len());
         let mut log = Vec::new();
         for epoch in 1..=cfg.epochs {
@@ -221,7 +222,7 @@ impl SclModel {
                 let (k, _) = rows(items, item_ids.iter().copied());
                 let q = l2_normalize_rows(self.query.forward(self.dev.tensor_from_vec(a, (n, anchors.dim())).leaky_traced()), 1e-12);
                 let kv = l2_normalize_rows(self.key.forward(self.dev.tensor_from_vec(k.clone(), (n, items.dim())).leaky_traced()), 1e-12);
-                let snapshot = (cfg.queue > 0).then(|| queue.contents());
+                let snapshot = (cfg.queue > 0).then(|| self.queue.contents());
                 let has: Vec<bool> = batch.iter().map(|p| p.hard_negative.is_some()).collect();
                 let use_triplet = cfg.triplet_weight > 0.0 && has.iter().any(|&h| h);
                 // Learned τ: logits = (q·e^s)·kᵀ with s = log(1/τ) on the tape; fixed: q·kᵀ / τ.
@@ -262,7 +263,7 @@ impl SclModel {
                 if let Some(m) = &mut self.momentum_key {
                     momentum_update(m, &mut self.key, cfg.momentum)?;
                     let keys = unit(&self.dev, m, k, n, items.dim());
-                    queue.push(&fuserec_nn::to_vec(&keys), &item_ids)?;
+                    self.queue.push(&fuserec_nn::to_vec(&keys), &item_ids)?;
                 }
                 sum += total;
                 sum_nce += nce_v;
@@ -343,6 +344,30 @@ mod tests {
                 assert_eq!(tau, 0.1);
             }
         }
+    }
+
+    #[test]
+    fn the_queue_holds_the_momentum_heads_keys_of_the_latest_batches() {
+        let (n, f) = (64usize, 6usize);
+        let mut r = Rng::new(2);
+        let x = Embeddings::from_vec(n, f, (0..n * f).map(|_| r.normal() as f32).collect()).unwrap();
+        let pairs: Vec<Pair> = (0..n as u32).map(|i| Pair { anchor: i, item: i, hard_negative: None }).collect();
+        let cfg: SclConfig = toml::from_str("dim = 4\nhidden = [8]\nbatch_size = 16\nepochs = 2\nqueue = 24\nmomentum = 0.9").unwrap();
+        let mut m = SclModel::new(&cfg, f, f, 3).unwrap();
+        m.fit(&x, &x, &pairs, 3, &mut |_| {}).unwrap();
+        let (keys, items) = m.queue.snapshot();
+        assert_eq!(items.len(), 24, "full after 8 batches of 16");
+        // The newest 16 keys are the last batch, encoded by the momentum head as it is now.
+        let last = &items[8..];
+        let (rows, _) = rows(&x, last.iter().copied());
+        let mk = fuserec_nn::to_vec(&unit(&m.dev, m.momentum_key.as_ref().unwrap(), rows, last.len(), f));
+        for (a, b) in keys[8 * 4..].iter().zip(&mk) {
+            assert!((a - b).abs() < 1e-5, "queued key {a} vs momentum head {b}");
+        }
+        // And the momentum head is not the trained key head (it lags behind it).
+        let kk = fuserec_nn::to_vec(&unit(&m.dev, &m.key, x.row(0).to_vec(), 1, f));
+        let km = fuserec_nn::to_vec(&unit(&m.dev, m.momentum_key.as_ref().unwrap(), x.row(0).to_vec(), 1, f));
+        assert!(kk.iter().zip(&km).any(|(a, b)| (a - b).abs() > 1e-4));
     }
 
     #[test]
