@@ -146,7 +146,9 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
             rows.push(raw);
             let mut variants: Vec<(String, usize, f32, bool)> = vec![("in-batch InfoNCE".into(), 0, 0.0, false), ("in-batch InfoNCE, learned τ".into(), 0, 0.0, true)];
             variants.extend(cfg.queues.iter().map(|&k| (format!("+ queue K={k}"), k, 0.0, false)));
-            if let Some(&k) = cfg.queues.first() {
+            // The triplet needs hard negatives; a source without them (cross-modal, co-engagement)
+            // would only repeat the queue row.
+            if let Some(&k) = cfg.queues.first().filter(|_| train.iter().any(|p| p.hard_negative.is_some())) {
                 variants.push((format!("+ queue K={k} + hard-negative triplet (λ={})", cfg.triplet_weight), k, cfg.triplet_weight, false));
             }
             for (label, queue, lambda, learn_temperature) in variants {
