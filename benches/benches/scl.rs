@@ -1,4 +1,4 @@
-//! SCL training: pairs/s of a training epoch at queue lengths 0, 1k, 16k, 64k (the queue adds
+//! SCL training: pairs/s of a training epoch at full queue lengths 0, 1k, 16k, 64k (the queue adds
 //! a `B × K` block to the logits matmul and softmax), and the queue update alone, which must not
 //! grow with K (a ring buffer: it copies only the new keys).
 
@@ -17,10 +17,18 @@ fn training(c: &mut Criterion) {
     for k in [0usize, 1024, 16384, 65536] {
         let cfg: SclConfig = toml::from_str(&format!("dim = 64\nhidden = [256]\nbatch_size = 256\nepochs = 1\nqueue = {k}")).expect("cfg");
         g.bench_with_input(BenchmarkId::new("queue", k), &k, |b, _| {
-            b.iter(|| {
-                let mut m = SclModel::new(&cfg, fa, fi, 1).expect("model");
-                m.fit(&anchors, &items, &pairs, 1, &mut |_| {}).expect("fit").len()
-            })
+            b.iter_batched(
+                || {
+                    // A full queue, as in steady-state training.
+                    let mut m = SclModel::new(&cfg, fa, fi, 1).expect("model");
+                    let keys = vec![0.125f32; k * 64];
+                    let ids: Vec<u32> = (0..k as u32).map(|i| i % n as u32).collect();
+                    m.queue.push(&keys, &ids).expect("prefill");
+                    m
+                },
+                |mut m| m.fit(&anchors, &items, &pairs, 1, &mut |_| {}).expect("fit").len(),
+                criterion::BatchSize::LargeInput,
+            )
         });
     }
     g.finish();
