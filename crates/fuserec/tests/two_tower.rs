@@ -92,7 +92,7 @@ fn tiny(fusion: &str, n_items: usize) -> (TwoTowerConfig, Option<ContentInput>) 
     let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\ndim = 8\nquery_hidden = [16]\ncontent_hidden = 16\nhistory = 4\nuniform_negatives = 4")).unwrap();
     let mut r = Rng::new(4);
     let feats: Vec<f32> = (0..n_items * 6).map(|_| r.normal() as f32).collect();
-    (cfg, Some(ContentInput { features: Some((feats, 6)), codes: Vec::new() }))
+    (cfg, Some(ContentInput { features: Some((feats, 6)), codes: Vec::new(), tags: None }))
 }
 
 fn batch(n_items: usize, seed: u64) -> Batch {
