@@ -76,6 +76,17 @@ pub struct SclRow {
     pub seconds: f64,
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_labels() {
+        assert_eq!(super::short_label("+ queue K=65536"), "K64k");
+        assert_eq!(super::short_label("+ queue K=1024 + hard-negative triplet (λ=0.5)"), "K1k+tri");
+        assert_eq!(super::short_label("in-batch InfoNCE, learned τ"), "learned τ");
+        assert_eq!(super::short_label("+ queue K=300"), "K300");
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SclResults {
     pub name: String,
@@ -189,6 +200,29 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
     Ok(SclResults { name: cfg.name.clone(), config: cfg.clone(), git_revision: crate::report::git_revision(), rows, total_seconds: t0.elapsed().as_secs_f64() })
 }
 
+/// Axis label for a variant: `+ queue K=65536 + hard-negative triplet (λ=0.5)` → `K64k+tri`.
+fn short_label(v: &str) -> String {
+    if v.starts_with("raw") {
+        return "raw".into();
+    }
+    if v.contains("learned τ") {
+        return "learned τ".into();
+    }
+    if v.starts_with("in-batch") {
+        return "in-batch".into();
+    }
+    let k = v.split("K=").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<usize>().ok());
+    let mut s = match k {
+        Some(k) if k >= 1024 && k % 1024 == 0 => format!("K{}k", k / 1024),
+        Some(k) => format!("K{k}"),
+        None => v.to_string(),
+    };
+    if v.contains("triplet") {
+        s += "+tri";
+    }
+    s
+}
+
 impl SclResults {
     fn mean(&self, source: &str, variant: &str, f: &dyn Fn(&SclRow) -> Option<f64>) -> Option<f64> {
         let v: Vec<f64> = self.rows.iter().filter(|r| r.source == source && r.variant == variant).filter_map(f).collect();
@@ -246,7 +280,7 @@ impl SclResults {
             .iter()
             .map(|s| svg::Series { name: s.clone(), values: variants.iter().map(|v| self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)).unwrap_or(f64::NAN)).collect(), intervals: None })
             .collect();
-        let short: Vec<String> = variants.iter().map(|v| v.replace("raw backbone features", "raw").replace("in-batch InfoNCE, learned τ", "learned τ").replace("in-batch InfoNCE", "in-batch").replace(" + hard-negative triplet", "+tri").replace("+ queue ", "+")).collect();
+        let short: Vec<String> = variants.iter().map(|v| short_label(v)).collect();
         svg::bar_chart(&format!("{} — held-out pair Recall@10", self.name), "Recall@10", &short, &series)
     }
 
