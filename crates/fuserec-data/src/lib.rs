@@ -5,6 +5,7 @@
 //! a [`LoadReport`]; a missing or undecodable image is an [`ImageProblem`], never a panic.
 
 pub mod assets;
+pub mod ctr;
 mod dataset;
 mod delimited;
 mod images;

@@ -9,6 +9,7 @@
 //! caller; and every id table trains sparsely (touched rows only).
 
 mod behaviour;
+pub mod ctr;
 mod content;
 mod loss;
 mod user;
