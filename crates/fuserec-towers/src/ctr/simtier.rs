@@ -61,10 +61,10 @@ pub fn simtier(target: &[f32], behaviours: &[f32], mask: &[f32], n_tiers: usize,
                 continue;
             }
             let (dot, bn) = dot_and_norm(b, target);
-            if !(bn > 0.0) {
-                if !bn.is_finite() {
-                    return Err(Error::Invalid("simtier: non-finite behaviour vector".into()));
-                }
+            if !bn.is_finite() || !dot.is_finite() {
+                return Err(Error::Invalid("simtier: non-finite behaviour vector".into()));
+            }
+            if bn == 0.0 {
                 continue;
             }
             out[tier(dot / (tn * bn.sqrt()), n_tiers)] += 1.0;
@@ -83,11 +83,11 @@ pub fn simtier(target: &[f32], behaviours: &[f32], mask: &[f32], n_tiers: usize,
 /// [`simtier`] for a batch: `targets` `B × d`, `behaviours` `B × len × d`, `mask` `B × len`;
 /// returns `B × n_tiers`. Rows in parallel.
 pub fn simtier_batch(targets: &[f32], behaviours: &[f32], mask: &[f32], d: usize, n_tiers: usize, mode: TierMode) -> Result<Vec<f32>> {
-    if d == 0 || targets.len() % d != 0 {
+    if d == 0 || !targets.len().is_multiple_of(d) {
         return Err(Error::Shape(format!("simtier_batch: {} target values for width {d}", targets.len())));
     }
     let b = targets.len() / d;
-    if b == 0 || mask.len() % b != 0 || behaviours.len() != mask.len() * d {
+    if b == 0 || !mask.len().is_multiple_of(b) || behaviours.len() != mask.len() * d {
         return Err(Error::Shape(format!("simtier_batch: {b} targets, {} mask values, {} behaviour values", mask.len(), behaviours.len())));
     }
     let len = mask.len() / b;
@@ -132,6 +132,7 @@ mod tests {
         // Bad input.
         assert!(simtier(&t, &b[..3], &m, 4, TierMode::Count, &mut out).is_err());
         assert!(simtier(&[f32::NAN, 0.0], &b, &m, 4, TierMode::Count, &mut out).is_err());
+        assert!(simtier(&t, &[f32::NAN, 1.0], &[1.0], 4, TierMode::Count, &mut out).is_err(), "a NaN behaviour is an error, not a skipped row");
     }
 
     #[test]
