@@ -157,22 +157,11 @@ fn experiment(args: &[String]) -> Result<()> {
         return scl_experiment(args, &path, &text);
     }
     let mut cfg = ExperimentConfig::load(&path)?;
-    if let Some(s) = flag(args, "--seeds")? {
-        cfg.seeds = s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))?;
+    if let Some(seeds) = seeds_flag(args)? {
+        cfg.seeds = seeds;
     }
-    if let Some(s) = flag(args, "--scale")? {
-        let v: f64 = s.parse().with_context(|| format!("--scale `{s}` is not a number"))?;
-        match &mut cfg.dataset {
-            DatasetConfig::Synthetic { scale, .. } => *scale = v,
-            _ => bail!("--scale applies to the synthetic dataset only"),
-        }
-    }
-    if let DatasetConfig::Dir { path: p, .. } = &mut cfg.dataset
-        && p.is_relative() {
-            *p = path.parent().unwrap_or(Path::new(".")).join(&*p);
-        }
-    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
-    let run_dir = out_root.join(&cfg.name).join(fuserec::report::utc_now().replace(':', ""));
+    adjust_dataset(args, &path, &mut cfg.dataset)?;
+    let run_dir = run_dir(args, &cfg.name)?;
     let opts = RunOptions {
         cache: assets::cache_dir(),
         export_topk: args.iter().any(|a| a == "--export-topk").then(|| run_dir.join("topk")),
@@ -187,14 +176,46 @@ fn experiment(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn seeds_flag(args: &[String]) -> Result<Option<Vec<u64>>> {
+    flag(args, "--seeds")?
+        .map(|s| s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3")))
+        .transpose()
+}
+
+/// `--scale` for the synthetic world; a relative dataset folder is relative to the config file.
+fn adjust_dataset(args: &[String], config: &Path, dataset: &mut DatasetConfig) -> Result<()> {
+    if let Some(s) = flag(args, "--scale")? {
+        let v: f64 = s.parse().with_context(|| format!("--scale `{s}` is not a number"))?;
+        match dataset {
+            DatasetConfig::Synthetic { scale, .. } => *scale = v,
+            _ => bail!("--scale applies to the synthetic dataset only"),
+        }
+    }
+    if let DatasetConfig::Dir { path: p, .. } = dataset
+        && p.is_relative()
+    {
+        *p = config.parent().unwrap_or(Path::new(".")).join(&*p);
+    }
+    Ok(())
+}
+
+/// `results/<name>/<UTC time>` (or under `--out`).
+fn run_dir(args: &[String], name: &str) -> Result<PathBuf> {
+    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
+    Ok(out_root.join(name).join(fuserec::report::utc_now().replace(':', "")))
+}
+
 /// `kind = "scl"` configs: contrastive pre-training variants, held-out retrieval, downstream.
 fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
     let mut cfg: fuserec::scl::SclExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
-    if let Some(s) = flag(args, "--seeds")? {
-        cfg.seeds = s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))?;
+    if args.iter().any(|a| a == "--export-topk") {
+        bail!("--export-topk applies to recall experiments; {} is an SCL experiment", path.display());
     }
-    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
-    let run_dir = out_root.join(&cfg.name).join(fuserec::report::utc_now().replace(':', ""));
+    if let Some(seeds) = seeds_flag(args)? {
+        cfg.seeds = seeds;
+    }
+    adjust_dataset(args, path, &mut cfg.dataset)?;
+    let run_dir = run_dir(args, &cfg.name)?;
     let opts = RunOptions { cache: assets::cache_dir(), export_topk: None, log: true, checkpoints: Some(run_dir.join("representations")) };
     let results = fuserec::scl::run(&cfg, &opts)?;
     results.write(&run_dir)?;

@@ -31,11 +31,7 @@ impl CtrSamples {
         if cap == 0 {
             return Err(Error::Config("ctr: behaviour sequence cap must be ≥ 1".into()));
         }
-        let mut clicks: Vec<Vec<(i64, u32)>> = vec![Vec::new(); n_users];
-        for x in history.iter().filter(|x| x.is_positive()) {
-            clicks.get_mut(x.user.idx()).ok_or_else(|| Error::UnknownId { kind: "user", id: x.user.0.to_string(), context: Some(format!("{n_users} users")) })?.push((x.ts, x.item.0));
-        }
-        clicks.iter_mut().for_each(|c| c.sort_unstable());
+        let clicks = crate::clicks_by_user(n_users, &[history])?;
         let n = samples.len();
         let mut s = CtrSamples { users: Vec::with_capacity(n), items: Vec::with_capacity(n), ts: Vec::with_capacity(n), labels: Vec::with_capacity(n), behaviours: vec![0; n * cap], mask: vec![0.0; n * cap], cap };
         for (k, x) in samples.iter().enumerate() {

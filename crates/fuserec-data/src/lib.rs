@@ -14,6 +14,7 @@ pub mod movielens;
 pub mod progress;
 mod split;
 mod stats;
+mod timeline;
 pub mod searches;
 pub mod synthetic;
 
@@ -23,3 +24,4 @@ pub use loader::{load_dir, LoadOptions};
 pub use searches::{load_searches, Search};
 pub use split::{split, Split, SplitConfig};
 pub use stats::{CtrPrior, PosteriorStats};
+pub use timeline::clicks_by_user;

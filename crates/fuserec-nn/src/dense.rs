@@ -84,6 +84,11 @@ impl Mlp {
         }
         Ok(Mlp { layers: widths.windows(2).map(|w| Dense::new(dev, w[0], w[1], rng)).collect(), hidden })
     }
+    /// `inp → hidden… → out`, ReLU between layers (the towers' and heads' shape).
+    pub fn relu(dev: &Dev, inp: usize, hidden: &[usize], out: usize, rng: &mut Rng) -> Result<Self> {
+        let widths: Vec<usize> = std::iter::once(inp).chain(hidden.iter().copied()).chain(std::iter::once(out)).collect();
+        Self::new(dev, &widths, Activation::Relu, rng)
+    }
     pub fn inp(&self) -> usize {
         self.layers[0].inp()
     }

@@ -1,4 +1,5 @@
 use crate::Leaf;
+use std::sync::Arc;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{leaf, Dense, Dev, Grads, HasParams, Mlp, ParamMut, RowOptimizer, SparseEmbedding, V2};
@@ -10,8 +11,9 @@ pub const NO_CODE: u32 = u32::MAX;
 /// and the quantiser (the tower never sees images or text).
 #[derive(Clone, Debug, Default)]
 pub struct ContentInput {
-    /// `items × dim` features (masked modalities zeroed, mask bits included by the caller).
-    pub features: Option<(Vec<f32>, usize)>,
+    /// `items × dim` features (masked modalities zeroed, mask bits included by the caller);
+    /// shared, since the query tower may read the same rows for the user's history.
+    pub features: Option<(Arc<Vec<f32>>, usize)>,
     /// Per level: the item's cluster code at that level (or [`NO_CODE`]), and the code count.
     pub codes: Vec<(Vec<u32>, usize)>,
     /// Per item: its tag ids (any number, possibly none), and the tag vocabulary size.
@@ -31,7 +33,7 @@ struct TagBag {
 /// A code or tag embedding is a one-hot input to the first layer, so it is added rather than
 /// concatenated.
 pub struct ContentTower {
-    features: Vec<f32>,
+    features: Arc<Vec<f32>>,
     f_dim: usize,
     proj: Option<Dense>,
     codes: Vec<(SparseEmbedding, Vec<u32>)>,
@@ -55,7 +57,7 @@ impl ContentTower {
         if mlp.inp() != hidden {
             return Err(Error::Config(format!("content tower: MLP input {} ≠ hidden width {hidden}", mlp.inp())));
         }
-        let (features, f_dim) = input.features.unwrap_or((Vec::new(), 0));
+        let (features, f_dim) = input.features.unwrap_or_default();
         if f_dim > 0 && features.len() != n_items * f_dim {
             return Err(Error::Shape(format!("content features: {} values for {n_items} items × {f_dim}", features.len())));
         }

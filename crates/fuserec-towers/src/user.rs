@@ -56,9 +56,10 @@ pub struct UserTower {
 
 /// What a forward pass leaves for the sparse update.
 pub struct UserLeaves {
+    /// Per position weights: the mean weights when pooling ran on the host (the leaf is then the
+    /// pooled row), the padding mask when the leaf holds every position (attention).
     history: Leaf,
-    /// Mean pooling gathers on the host: the leaf is the pooled row, scattered by these weights.
-    mean_weights: Option<Vec<f32>>,
+    pooled_on_host: bool,
     user: Option<Leaf>,
 }
 
@@ -92,7 +93,7 @@ impl UserTower {
     /// Pooled history (+ user row) before the MLP.
     fn pooled(&self, dev: &Dev, h: &History) -> Result<(V2, UserLeaves)> {
         let (b, l, d) = (h.rows(), h.len, self.items.dim());
-        let (pooled, history, mean_weights) = match self.pooling {
+        let (pooled, history, pooled_on_host) = match self.pooling {
             Pooling::Mean => {
                 let rows = self.items.gather(&h.items)?;
                 let mut w = vec![0f32; b * l];
@@ -111,7 +112,7 @@ impl UserTower {
                     }
                 }
                 let (twin, v) = leaf(dev, p, b, d);
-                (v, Leaf { twin, ids: h.items.clone(), weight: Some(w.clone()) }, Some(w))
+                (v, Leaf { twin, ids: h.items.clone(), weight: Some(w) }, true)
             }
             Pooling::Attention => {
                 let (twin, v) = leaf(dev, self.items.gather(&h.items)?, b * l, d);
@@ -123,7 +124,7 @@ impl UserTower {
                 // Zero the weights of all-padding rows (softmax would spread over padding).
                 let a = a * dev.tensor_from_vec(h.mask.clone(), (b, l));
                 let pooled = a.reshape_like(&(b, 1, l)).matmul(h2.reshape_like(&(b, l, d))).reshape_like(&(b, d));
-                (pooled, Leaf { twin, ids: h.items.clone(), weight: Some(h.mask.clone()) }, None)
+                (pooled, Leaf { twin, ids: h.items.clone(), weight: Some(h.mask.clone()) }, false)
             }
         };
         let pooled = match &self.content {
@@ -151,7 +152,7 @@ impl UserTower {
             }
             None => (pooled, None),
         };
-        Ok((x, UserLeaves { history, mean_weights, user }))
+        Ok((x, UserLeaves { history, pooled_on_host, user }))
     }
 
     pub fn forward(&self, dev: &Dev, h: &History) -> Result<(V2, UserLeaves)> {
@@ -163,14 +164,15 @@ impl UserTower {
     pub fn apply(&mut self, leaves: &UserLeaves, grads: &mut Grads) -> Result<()> {
         let g = leaves.history.grad(grads);
         let d = self.items.dim();
-        match &leaves.mean_weights {
-            Some(w) => {
-                // d pooled / d row = the position's weight.
-                let l = w.len() / (g.len() / d).max(1);
-                let rg = self.items.accumulate_pooled(&leaves.history.ids, w, &g, l);
-                self.items.apply(&rg)?;
-            }
-            None => self.items.update(&leaves.history.ids, &g, leaves.history.weight.as_deref())?,
+        let w = leaves.history.weight.as_deref();
+        if leaves.pooled_on_host {
+            // d pooled / d row = the position's weight.
+            let w = w.expect("host pooling records its weights");
+            let l = w.len() / (g.len() / d).max(1);
+            let rg = self.items.accumulate_pooled(&leaves.history.ids, w, &g, l);
+            self.items.apply(&rg)?;
+        } else {
+            self.items.update(&leaves.history.ids, &g, w)?;
         }
         if let (Some(t), Some(u)) = (&mut self.users, &leaves.user) {
             let g = u.grad(grads);

@@ -92,7 +92,7 @@ fn tiny(fusion: &str, n_items: usize) -> (TwoTowerConfig, Option<ContentInput>) 
     let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\ndim = 8\nquery_hidden = [16]\ncontent_hidden = 16\nhistory = 4\nuniform_negatives = 4")).unwrap();
     let mut r = Rng::new(4);
     let feats: Vec<f32> = (0..n_items * 6).map(|_| r.normal() as f32).collect();
-    (cfg, Some(ContentInput { features: Some((feats, 6)), codes: Vec::new(), tags: None }))
+    (cfg, Some(ContentInput { features: Some((std::sync::Arc::new(feats), 6)), codes: Vec::new(), tags: None }))
 }
 
 fn batch(n_items: usize, seed: u64) -> Batch {
@@ -162,7 +162,7 @@ fn bad_inputs_are_clear_errors() {
     assert!(e.contains("999"), "{e}");
     // NaN in the content features names the item.
     let mut bad = content.clone().unwrap();
-    bad.features.as_mut().unwrap().0[6 * 7 + 2] = f32::NAN;
+    std::sync::Arc::make_mut(&mut bad.features.as_mut().unwrap().0)[6 * 7 + 2] = f32::NAN;
     let e = Net::new(&cfg, 6, n_items, Some(bad), 1).err().expect("NaN features").to_string();
     assert!(e.contains("item 7"), "{e}");
     // A content view without content.

@@ -7,7 +7,7 @@ use super::momentum::momentum_update;
 use super::queue::KeyQueue;
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{l2_normalize_rows, Activation, AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, Tape, T1, T2, V2};
+use fuserec_nn::{l2_normalize_rows, AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, Tape, T1, T2, V2};
 use std::time::Instant;
 
 /// One training or evaluation pair: anchor row → item row, with an optional hard negative (an
@@ -149,22 +149,15 @@ fn unit(dev: &Dev, head: &Mlp, x: Vec<f32>, n: usize, dim: usize) -> T2 {
     l2_normalize_rows(head.forward(t.leaky_traced()), 1e-12).retaped::<NoneTape>()
 }
 
-fn widths(inp: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    let mut w = vec![inp];
-    w.extend_from_slice(hidden);
-    w.push(out);
-    w
-}
-
 impl SclModel {
     pub fn new(cfg: &SclConfig, anchor_dim: usize, item_dim: usize, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let dev = fuserec_nn::device(seed);
         let mut rng = Rng::derive(seed, 0x5c1);
-        let query = Mlp::new(&dev, &widths(anchor_dim, &cfg.hidden, cfg.dim), Activation::Relu, &mut rng)?;
-        let mut key = Mlp::new(&dev, &widths(item_dim, &cfg.hidden, cfg.dim), Activation::Relu, &mut rng)?;
+        let query = Mlp::relu(&dev, anchor_dim, &cfg.hidden, cfg.dim, &mut rng)?;
+        let mut key = Mlp::relu(&dev, item_dim, &cfg.hidden, cfg.dim, &mut rng)?;
         let momentum_key = if cfg.queue > 0 {
-            let mut m = Mlp::new(&dev, &widths(item_dim, &cfg.hidden, cfg.dim), Activation::Relu, &mut rng)?;
+            let mut m = Mlp::relu(&dev, item_dim, &cfg.hidden, cfg.dim, &mut rng)?;
             momentum_update(&mut m, &mut key, 0.0)?;
             Some(m)
         } else {

@@ -91,16 +91,16 @@ impl PairSource for CoEngagementPairs {
     }
     fn build(&self, ds: &Dataset, f: &ItemFeatures, train: &[Interaction], all: &[Interaction]) -> Result<PairData> {
         let (items, has_item) = f.fused(1.0, 1.0)?;
-        let pairs_of = |xs: &[Interaction]| {
+        let pairs_of = |xs: &[Interaction]| -> Result<Vec<Pair>> {
             let mut pairs = Vec::new();
-            for seq in sequences(ds.n_users(), &[xs]) {
+            for seq in sequences(ds.n_users(), &[xs])? {
                 for w in seq.windows(2).filter(|w| w[0] != w[1] && has_item[w[0] as usize] && has_item[w[1] as usize]) {
                     pairs.push(Pair { anchor: w[0], item: w[1], hard_negative: None });
                 }
             }
-            pairs
+            Ok(pairs)
         };
-        let (pairs, eval_pairs) = (pairs_of(train), Some(pairs_of(all)));
+        let (pairs, eval_pairs) = (pairs_of(train)?, Some(pairs_of(all)?));
         let raw = Some((items.clone(), items.clone()));
         Ok(PairData { source: self.name(), anchors: items.clone(), items, pairs, raw, has_item, eval_pairs })
     }

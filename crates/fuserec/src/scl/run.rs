@@ -124,7 +124,19 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
     let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
     let store = FeatureStore::new(opts.cache.join("features"));
     let f = ItemFeatures::encode_with_store(&ds, Some(text.as_ref()), image.as_deref(), Some(&store))?;
-    let shell: ExperimentConfig = toml::from_str(&format!("name = \"{}\"\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\n[[model]]\nkind = \"random\"", cfg.name)).expect("shell config");
+    // What the downstream evaluation needs of a recall experiment: K = 20, no bootstrap.
+    let shell = ExperimentConfig {
+        name: cfg.name.clone(),
+        description: String::new(),
+        seeds: cfg.seeds.clone(),
+        k: vec![20],
+        bootstrap: 0,
+        dataset: cfg.dataset.clone(),
+        split: cfg.split.clone(),
+        features: cfg.features.clone(),
+        buckets: Default::default(),
+        models: Vec::new(),
+    };
     let mut rows = Vec::new();
     for &seed in &cfg.seeds {
         let sp = split(&ds, &cfg.split, seed)?;

@@ -38,7 +38,7 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
             x.push(f.text.as_ref().is_some_and(|m| m.mask[i]) as u8 as f32);
             x.push(f.image.as_ref().is_some_and(|m| m.mask[i]) as u8 as f32);
         }
-        input.features = Some((x, fd + 2));
+        input.features = Some((std::sync::Arc::new(x), fd + 2));
     }
     if cfg.content_tags && f.tags.iter().any(|t| !t.is_empty()) {
         input.tags = Some((f.tags.clone(), f.tag_names.len()));

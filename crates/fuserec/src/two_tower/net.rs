@@ -52,13 +52,6 @@ pub struct ItemVectors {
     pub gate: Option<Vec<f32>>,
 }
 
-fn widths(inp: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    let mut w = vec![inp];
-    w.extend_from_slice(hidden);
-    w.push(out);
-    w
-}
-
 fn value(t: &V0) -> f32 {
     t.retaped::<NoneTape>().array()
 }
@@ -76,15 +69,15 @@ impl Net {
         };
         let hist_items = item_table("history_items", &mut rng)?;
         let users = cfg.user_embedding.then(|| SparseEmbedding::new("users", n_users, d, std, opt, &mut rng)).transpose()?;
-        let qmlp = Mlp::new(&dev, &widths(d, &cfg.query_hidden, d * fusion.query_heads()), Activation::Relu, &mut rng)?;
+        let qmlp = Mlp::relu(&dev, d, &cfg.query_hidden, d * fusion.query_heads(), &mut rng)?;
         let mut user = UserTower::new(&dev, hist_items, users, cfg.pooling, qmlp, &mut rng)?;
         let history_content = content.as_ref().and_then(|c| c.features.clone()).filter(|_| cfg.query_content && fusion.uses_content());
         if let Some((f, w)) = history_content {
-            user = user.with_history_content(&dev, std::sync::Arc::new(f), w, &mut rng)?;
+            user = user.with_history_content(&dev, f, w, &mut rng)?;
         }
         let behaviour = if fusion.uses_behaviour() {
             let ids = item_table("items", &mut rng)?;
-            let mlp = (!cfg.behaviour_hidden.is_empty()).then(|| Mlp::new(&dev, &widths(d, &cfg.behaviour_hidden, d), Activation::Relu, &mut rng)).transpose()?;
+            let mlp = (!cfg.behaviour_hidden.is_empty()).then(|| Mlp::relu(&dev, d, &cfg.behaviour_hidden, d, &mut rng)).transpose()?;
             Some(BehaviourTower { ids, mlp })
         } else {
             None

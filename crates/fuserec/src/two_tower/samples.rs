@@ -1,22 +1,18 @@
 //! Training and validation samples: one per positive `(user, item, t)`, with the user's positives
 //! strictly before it as history and the item's posterior statistics as of `t`.
 
-use fuserec_core::Interaction;
-use fuserec_data::{CtrPrior, PosteriorStats};
+use fuserec_core::{Interaction, Result};
+use fuserec_data::{clicks_by_user, CtrPrior, PosteriorStats};
 use fuserec_towers::History;
 
 /// Per user: positive items in time order (ties by item id).
-pub fn sequences(n_users: usize, xs: &[&[Interaction]]) -> Vec<Vec<u32>> {
-    let mut ev: Vec<Vec<(i64, u32)>> = vec![Vec::new(); n_users];
-    for x in xs.iter().flat_map(|s| s.iter()).filter(|x| x.is_positive()) {
-        ev[x.user.idx()].push((x.ts, x.item.0));
-    }
-    ev.into_iter()
-        .map(|mut e| {
-            e.sort_unstable();
-            e.into_iter().map(|p| p.1).collect()
-        })
-        .collect()
+pub fn sequences(n_users: usize, xs: &[&[Interaction]]) -> Result<Vec<Vec<u32>>> {
+    Ok(items_of(&clicks_by_user(n_users, xs)?))
+}
+
+/// The items of a timeline (`clicks_by_user`), dropping the times.
+pub fn items_of(timeline: &[Vec<(i64, u32)>]) -> Vec<Vec<u32>> {
+    timeline.iter().map(|e| e.iter().map(|p| p.1).collect()).collect()
 }
 
 /// Creation time per item as the model may know it: its first training event (so a cold item has
@@ -57,16 +53,12 @@ impl Samples {
         self.items.is_empty()
     }
 
-    /// Training samples: every positive of `train`, history = earlier positives of the same user.
-    pub fn training(train: &[Interaction], seq: &[Vec<u32>], stats: &PosteriorStats) -> Self {
-        let mut by_user: Vec<Vec<(i64, u32)>> = vec![Vec::new(); seq.len()];
-        for x in train.iter().filter(|x| x.is_positive()) {
-            by_user[x.user.idx()].push((x.ts, x.item.0));
-        }
+    /// Training samples: every positive of the training `timeline` (`clicks_by_user`), history =
+    /// earlier positives of the same user (positions in `items_of(timeline)`).
+    pub fn training(timeline: &[Vec<(i64, u32)>], stats: &PosteriorStats) -> Self {
         let mut s = Samples { users: Vec::new(), items: Vec::new(), ts: Vec::new(), hist_end: Vec::new(), gate: Vec::new() };
-        for (u, mut ev) in by_user.into_iter().enumerate() {
-            ev.sort_unstable();
-            for (k, (t, item)) in ev.into_iter().enumerate() {
+        for (u, ev) in timeline.iter().enumerate() {
+            for (k, &(t, item)) in ev.iter().enumerate() {
                 s.users.push(u as u32);
                 s.items.push(item);
                 s.ts.push(t);
@@ -113,10 +105,11 @@ mod tests {
     #[test]
     fn history_is_strictly_earlier_and_stats_are_as_of_sample_time() {
         let train = [ev(0, 5, 30, 1.0), ev(0, 3, 10, 1.0), ev(0, 4, 20, 0.0), ev(1, 3, 15, 1.0), ev(0, 3, 25, 1.0)];
-        let seq = sequences(2, &[&train]);
+        let timeline = clicks_by_user(2, &[&train]).unwrap();
+        let seq = items_of(&timeline);
         assert_eq!(seq[0], vec![3, 3, 5]);
         let st = stats(6, &train);
-        let s = Samples::training(&train, &seq, &st);
+        let s = Samples::training(&timeline, &st);
         assert_eq!(s.len(), 4);
         // user 0's samples in time order: 3@10 (no history), 3@25 (history [3]), 5@30 (history [3, 3]).
         let h = s.history(&seq, &[0, 1, 2], 2);

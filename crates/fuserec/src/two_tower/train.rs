@@ -3,7 +3,8 @@
 
 use super::config::TwoTowerConfig;
 use super::net::{Batch, LossParts, Net};
-use super::samples::{cold_gate_features, sequences, stats, Samples};
+use super::samples::{cold_gate_features, items_of, sequences, stats, Samples};
+use fuserec_data::clicks_by_user;
 use crate::recommender::TrainData;
 use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
 use fuserec_data::progress::bar;
@@ -149,9 +150,10 @@ fn gate_bins(gates: &[f32], exposures: &[f32]) -> Vec<GateBin> {
 pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInput>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Trained> {
     let (n_users, n_items) = (data.n_users, data.n_items);
     let name = cfg.display_name();
-    let seq = sequences(n_users, &[data.train]);
+    let timeline = clicks_by_user(n_users, &[data.train])?;
+    let seq = items_of(&timeline);
     let st = stats(n_items, data.train);
-    let samples = Samples::training(data.train, &seq, &st);
+    let samples = Samples::training(&timeline, &st);
     if samples.len() < 2 {
         return Err(Error::Invalid(format!("{name}: {} training positives — nothing to learn from", samples.len())));
     }
@@ -225,7 +227,7 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
     }
     // Final vectors: histories and statistics from everything before the test period.
     let all: Vec<Interaction> = data.train.iter().chain(data.val).copied().collect();
-    let seq_all = sequences(n_users, &[&all]);
+    let seq_all = sequences(n_users, &[&all])?;
     let st_all = stats(n_items, &all);
     let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
