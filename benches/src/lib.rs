@@ -8,6 +8,24 @@ pub fn gaussian(rows: usize, dim: usize, seed: u64) -> Embeddings {
     Embeddings::from_vec(rows, dim, (0..rows * dim).map(|_| r.normal() as f32).collect()).expect("shape")
 }
 
+/// `rows` unit vectors drawn around `centres` random centres (spread `spread` per coordinate
+/// around a standard-normal centre), like item embeddings that cluster by topic. Rows in random
+/// centre order; deterministic by seed (the same centres for every `rows` and `row_seed`).
+pub fn clustered(rows: usize, dim: usize, centres: usize, spread: f32, seed: u64, row_seed: u64) -> Embeddings {
+    let mut r = Rng::new(seed);
+    let c: Vec<f32> = (0..centres * dim).map(|_| r.normal() as f32).collect();
+    let mut r = Rng::derive(seed, row_seed);
+    let mut out = Vec::with_capacity(rows * dim);
+    for _ in 0..rows {
+        let k = r.below(centres);
+        let start = out.len();
+        out.extend((0..dim).map(|j| c[k * dim + j] + spread * r.normal() as f32));
+        let n = out[start..].iter().map(|x| x * x).sum::<f32>().sqrt();
+        out[start..].iter_mut().for_each(|x| *x /= n);
+    }
+    Embeddings::from_vec(rows, dim, out).expect("shape")
+}
+
 const WORDS: &[&str] = &[
     "the", "lost", "city", "of", "golden", "dreams", "night", "morning", "journey", "ocean", "forest", "music", "kitchen", "winter",
     "garden", "machine", "history", "empire", "castle", "knight", "secret", "silent", "wild", "hidden", "bright", "classic",

@@ -22,7 +22,7 @@ commands:
            [--k 256] [--levels 3] [--seed 1] [--iters 25]
         fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
         <cache>/features) and write codes + quantizer + quality report beside it
-  peer [encoders|kmeans|two-tower]
+  peer [encoders|kmeans|two-tower|hnsw]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
         k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
@@ -48,6 +48,8 @@ fn root() -> PathBuf {
 }
 
 fn main() {
+    // Experiments train models: keep freed activation buffers instead of re-faulting them.
+    fuserec::nn::retain_freed_memory();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -76,12 +78,14 @@ fn real_main() -> Result<()> {
             Some("encoders") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
             Some("kmeans") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"]),
             Some("two-tower") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"]),
+            Some("hnsw") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "hnsw_peer"]),
             None => {
                 cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"])?;
                 cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"])?;
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"])
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"])?;
+                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "hnsw_peer"])
             }
-            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans, two-tower)"),
+            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans, two-tower, hnsw)"),
         },
         Some("list") => {
             for p in list_configs()? {
@@ -156,6 +160,9 @@ fn experiment(args: &[String]) -> Result<()> {
     if fuserec::scl::is_scl_config(&text) {
         return scl_experiment(args, &path, &text);
     }
+    if fuserec::ctr::is_ctr_config(&text) {
+        return ctr_experiment(args, &path, &text);
+    }
     let mut cfg = ExperimentConfig::load(&path)?;
     if let Some(seeds) = seeds_flag(args)? {
         cfg.seeds = seeds;
@@ -205,21 +212,40 @@ fn run_dir(args: &[String], name: &str) -> Result<PathBuf> {
     Ok(out_root.join(name).join(fuserec::report::utc_now().replace(':', "")))
 }
 
+/// What SCL and CTR experiments take from the command line: `--seeds`, `--scale`, `--out`
+/// (`--export-topk` is for recall experiments). Returns the run folder and the run options, with
+/// trained artefacts under `<run>/<artefacts>`.
+fn kind_run(args: &[String], path: &Path, kind: &str, seeds: &mut Vec<u64>, dataset: &mut DatasetConfig, name: &str, artefacts: &str) -> Result<(PathBuf, RunOptions)> {
+    if args.iter().any(|a| a == "--export-topk") {
+        bail!("--export-topk applies to recall experiments; {} is {kind} experiment", path.display());
+    }
+    if let Some(s) = seeds_flag(args)? {
+        *seeds = s;
+    }
+    adjust_dataset(args, path, dataset)?;
+    let run_dir = run_dir(args, name)?;
+    let opts = RunOptions { cache: assets::cache_dir(), export_topk: None, log: true, checkpoints: Some(run_dir.join(artefacts)) };
+    Ok((run_dir, opts))
+}
+
 /// `kind = "scl"` configs: contrastive pre-training variants, held-out retrieval, downstream.
 fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
     let mut cfg: fuserec::scl::SclExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
-    if args.iter().any(|a| a == "--export-topk") {
-        bail!("--export-topk applies to recall experiments; {} is an SCL experiment", path.display());
-    }
-    if let Some(seeds) = seeds_flag(args)? {
-        cfg.seeds = seeds;
-    }
-    adjust_dataset(args, path, &mut cfg.dataset)?;
-    let run_dir = run_dir(args, &cfg.name)?;
-    let opts = RunOptions { cache: assets::cache_dir(), export_topk: None, log: true, checkpoints: Some(run_dir.join("representations")) };
+    let (run_dir, opts) = kind_run(args, path, "an SCL", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "representations")?;
     let results = fuserec::scl::run(&cfg, &opts)?;
     results.write(&run_dir)?;
     println!("\n{} — {} seed(s)\n\n{}", cfg.name, cfg.seeds.len(), results.table());
+    println!("wrote {}", run_dir.display());
+    Ok(())
+}
+
+/// `kind = "ctr"` configs: DIN and its multimodal variants on click labels.
+fn ctr_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
+    let mut cfg: fuserec::ctr::CtrExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
+    let (run_dir, opts) = kind_run(args, path, "a CTR", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "checkpoints")?;
+    let results = fuserec::ctr::run(&cfg, &opts)?;
+    results.write(&run_dir)?;
+    println!("\n{} — {} seed(s)\n\n{}\n\n{}\n\n{}", cfg.name, cfg.seeds.len(), results.table(), results.bucket_table(), results.curve_table());
     println!("wrote {}", run_dir.display());
     Ok(())
 }

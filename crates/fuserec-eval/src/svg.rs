@@ -33,15 +33,30 @@ fn nice_axis(ymax: f64) -> (f64, f64) {
     ((ymax / step).ceil() * step, step)
 }
 
-fn frame(title: &str, ylabel: &str, ymax: f64, groups: &[String], out: &mut String) -> f64 {
-    let (ymax, step) = nice_axis(ymax);
-    let ticks = (ymax / step).round() as usize;
+/// A nice axis `[lo', hi']` around a range that need not start at zero (e.g. gains that can be
+/// negative, or AUCs between 0.6 and 0.7).
+fn nice_range(lo: f64, hi: f64) -> (f64, f64, f64) {
+    let (_, step) = nice_axis((hi - lo).max(1e-9));
+    let (a, b) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+    (a, if b > a { b } else { a + step }, step)
+}
+
+/// Draws the frame; returns the y range `(lo, hi)` the plot uses. `lo = 0` keeps the
+/// zero-based axis.
+fn frame(title: &str, ylabel: &str, lo: f64, ymax: f64, groups: &[String], out: &mut String) -> (f64, f64) {
+    let (lo, ymax, step) = if lo == 0.0 {
+        let (h, s) = nice_axis(ymax);
+        (0.0, h, s)
+    } else {
+        nice_range(lo, ymax)
+    };
+    let ticks = ((ymax - lo) / step).round() as usize;
     let _ = write!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#);
     let _ = write!(out, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, (L + W - R) / 2.0, esc(title));
     let _ = write!(out, r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#, (T + H - B) / 2.0, esc(ylabel));
     for t in 0..=ticks {
-        let v = step * t as f64;
-        let y = H - B - (H - T - B) * v / ymax;
+        let v = lo + step * t as f64;
+        let y = H - B - (H - T - B) * (v - lo) / (ymax - lo);
         let _ = write!(out, r##"<line x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, W - R, L - 6.0, y + 4.0, fmt_tick(v));
     }
     let gw = (W - L - R) / groups.len().max(1) as f64;
@@ -49,7 +64,7 @@ fn frame(title: &str, ylabel: &str, ymax: f64, groups: &[String], out: &mut Stri
         let _ = write!(out, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, L + gw * (g as f64 + 0.5), H - B + 18.0, esc(name));
     }
     let _ = write!(out, r##"<line x1="{L}" x2="{L}" y1="{T}" y2="{}" stroke="#333"/><line x1="{L}" x2="{}" y1="{}" y2="{}" stroke="#333"/>"##, H - B, W - R, H - B, H - B);
-    ymax
+    (lo, ymax)
 }
 
 fn fmt_tick(v: f64) -> String {
@@ -69,8 +84,8 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
 }
 
-fn y_of(v: f64, ymax: f64) -> f64 {
-    H - B - (H - T - B) * (v / ymax).clamp(0.0, 1.0)
+fn y_of(v: f64, (lo, hi): (f64, f64)) -> f64 {
+    H - B - (H - T - B) * ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
 }
 
 /// Grouped bars: one group per `groups` entry, one bar per series. Non-finite values are left out.
@@ -81,7 +96,7 @@ pub fn bar_chart(title: &str, ylabel: &str, groups: &[String], series: &[Series]
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let mut out = String::new();
-    let ymax = frame(title, ylabel, ymax, groups, &mut out);
+    let ymax = frame(title, ylabel, 0.0, ymax, groups, &mut out);
     let gw = (W - L - R) / groups.len().max(1) as f64;
     let bw = gw * 0.8 / series.len().max(1) as f64;
     for (s, ser) in series.iter().enumerate() {
@@ -106,8 +121,26 @@ pub fn bar_chart(title: &str, ylabel: &str, groups: &[String], series: &[Series]
 /// Lines over categorical x positions; non-finite points break the line.
 pub fn line_chart(title: &str, ylabel: &str, xs: &[String], series: &[Series]) -> String {
     let ymax = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    lines(title, ylabel, xs, series, 0.0, ymax, false)
+}
+
+/// [`line_chart`] with the y axis fitted to the data instead of starting at zero: for values in a
+/// narrow band (AUCs) or of either sign (gains over a baseline). A series measured at only some
+/// x positions (NaN elsewhere) is drawn as one line through its points.
+pub fn line_chart_fitted(title: &str, ylabel: &str, xs: &[String], series: &[Series]) -> String {
+    let finite = || series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
+    let (lo, hi) = (finite().fold(f64::INFINITY, f64::min), finite().fold(f64::NEG_INFINITY, f64::max));
+    if !lo.is_finite() {
+        return line_chart(title, ylabel, xs, series);
+    }
+    // A non-zero lower end selects the fitted axis, even when the data's minimum is exactly 0.
+    let lo = if lo == 0.0 { -f64::EPSILON } else { lo };
+    lines(title, ylabel, xs, series, lo, hi, true)
+}
+
+fn lines(title: &str, ylabel: &str, xs: &[String], series: &[Series], lo: f64, ymax: f64, bridge_gaps: bool) -> String {
     let mut out = String::new();
-    let ymax = frame(title, ylabel, ymax, xs, &mut out);
+    let ymax = frame(title, ylabel, lo, ymax, xs, &mut out);
     let gw = (W - L - R) / xs.len().max(1) as f64;
     for (s, ser) in series.iter().enumerate() {
         let color = PALETTE[s % PALETTE.len()];
@@ -115,7 +148,7 @@ pub fn line_chart(title: &str, ylabel: &str, xs: &[String], series: &[Series]) -
         let mut pen_down = false;
         for (i, &v) in ser.values.iter().enumerate() {
             if !v.is_finite() {
-                pen_down = false;
+                pen_down &= bridge_gaps;
                 continue;
             }
             let (x, y) = (L + gw * (i as f64 + 0.5), y_of(v, ymax));
@@ -146,5 +179,21 @@ mod tests {
         assert!(s.contains(">0.6</text>"));
         let h = H - T - B;
         assert!(s.contains(&format!("height=\"{h:.1}\"")), "{s}");
+    }
+
+    #[test]
+    fn fitted_lines_cover_negative_and_narrow_ranges() {
+        let xs: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let s = line_chart_fitted("t", "y", &xs, &[Series { name: "gain".into(), values: vec![-0.013, 0.0, 0.021], intervals: None }]);
+        let (lo, hi, step) = nice_range(-0.013, 0.021);
+        assert!((lo + 0.02).abs() < 1e-12 && (hi - 0.03).abs() < 1e-12 && (step - 0.01).abs() < 1e-12, "{lo} {hi} {step}");
+        assert!(s.contains(">-0.02</text>") && s.contains(">0.03</text>"), "{s}");
+        // Every point inside the plot, the lowest at the bottom edge of the data range.
+        let ys: Vec<f64> = s.split("cy=\"").skip(1).map(|r| r.split('"').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(ys.len(), 3);
+        assert!(ys.iter().all(|&y| y > T && y < H - B), "{ys:?}");
+        assert!(ys[0] > ys[1] && ys[1] > ys[2]);
+        // A narrow band of AUCs gets its own axis instead of 0–1.
+        assert!((nice_range(0.612, 0.648).0 - 0.61).abs() < 1e-12);
     }
 }

@@ -1,4 +1,4 @@
-//! Top-K retrieval. Exact search over the full catalogue: blocked matrix multiply + a bounded
+//! Top-K retrieval. [`Hnsw`]: approximate search with online insert / upsert / delete. Exact search over the full catalogue: blocked matrix multiply + a bounded
 //! heap per query (no full sort), multi-threaded over query blocks. Each query may exclude items
 //! (a user's training items) and a candidate set may restrict the catalogue (warm or cold items).
 //!
@@ -8,9 +8,15 @@
 
 mod exact;
 mod heap;
+mod hnsw;
+#[cfg(feature = "store")]
+mod store;
 
 pub use exact::{inner_products, rank_dense, ExactIndex};
 pub use heap::TopK;
+pub use hnsw::{Hnsw, HnswConfig};
+#[cfg(feature = "store")]
+pub use store::{ItemRecord, ItemStore};
 
 /// Which items a query may return.
 #[derive(Clone, Copy, Default)]

@@ -31,7 +31,16 @@ fn activate<T: dfdx::tensor::Tape<f32, Dev>>(a: Activation, x: Tensor<(usize, us
     }
 }
 
+/// A `rows × cols` Glorot-uniform matrix for a layer whose fan-in + fan-out is `fan` (a block of a
+/// wider layer passes the whole layer's fan), drawn from our own seeded generator.
+pub fn glorot(dev: &Dev, rows: usize, cols: usize, fan: usize, rng: &mut Rng) -> T2 {
+    let a = (6.0 / fan as f64).sqrt();
+    let w: Vec<f32> = (0..rows * cols).map(|_| ((rng.uniform() * 2.0 - 1.0) * a) as f32).collect();
+    dev.tensor_from_vec(w, (rows, cols))
+}
+
 /// `y = x·W + b` with `W: in × out`.
+#[derive(Clone)]
 pub struct Dense {
     pub w: T2,
     pub b: T1,
@@ -40,9 +49,7 @@ pub struct Dense {
 impl Dense {
     /// Glorot-uniform weights from our own seeded generator, zero bias.
     pub fn new(dev: &Dev, inp: usize, out: usize, rng: &mut Rng) -> Self {
-        let a = (6.0 / (inp + out) as f64).sqrt();
-        let w: Vec<f32> = (0..inp * out).map(|_| ((rng.uniform() * 2.0 - 1.0) * a) as f32).collect();
-        Dense { w: dev.tensor_from_vec(w, (inp, out)), b: dev.zeros_like(&(out,)) }
+        Dense { w: glorot(dev, inp, out, inp + out, rng), b: dev.zeros_like(&(out,)) }
     }
     pub fn inp(&self) -> usize {
         self.w.shape().0
@@ -71,6 +78,7 @@ impl HasParams for Dense {
 }
 
 /// Dense layers with `hidden` activations between them and none after the last.
+#[derive(Clone)]
 pub struct Mlp {
     pub layers: Vec<Dense>,
     pub hidden: Activation,

@@ -13,6 +13,7 @@ mod codes;
 mod io;
 mod kmeans;
 mod quality;
+mod pca;
 mod residual;
 mod tree;
 
@@ -21,6 +22,7 @@ pub use codes::{Codes, NO_CODE};
 pub use io::{load, save, Saved};
 pub use kmeans::{KMeans, KMeansConfig};
 pub use quality::{quality, LevelQuality, QualityReport};
+pub use pca::Pca;
 pub use residual::ResidualKMeans;
 pub use tree::{HierarchicalKMeans, TreeLevel};
 

@@ -110,6 +110,30 @@ impl ContentTower {
         self.codes.len()
     }
 
+    /// Content vectors of items outside the training catalogue from their feature rows alone
+    /// (`rows × width`, prepared like the training rows): how a new item gets a vector at
+    /// serving time. A tower that also reads cluster codes or tags needs those for new items
+    /// too, which serving does not compute yet: an error.
+    pub fn forward_rows(&self, dev: &Dev, rows: &[f32]) -> Result<V2> {
+        let proj = self.proj.as_ref().ok_or_else(|| Error::Config("content tower reads no features: it cannot embed a new item".into()))?;
+        if !self.codes.is_empty() || self.tags.is_some() {
+            return Err(Error::Config("content tower reads cluster codes or tags: embedding a new item from features alone would leave them out".into()));
+        }
+        if rows.is_empty() || !rows.len().is_multiple_of(self.f_dim) {
+            return Err(Error::Shape(format!("content rows: {} values for width {}", rows.len(), self.f_dim)));
+        }
+        if let Some(k) = rows.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Invalid(format!("content rows: non-finite value in row {}", k / self.f_dim)));
+        }
+        let b = rows.len() / self.f_dim;
+        Ok(self.mlp.forward(proj.forward(dev.tensor_from_vec(rows.to_vec(), (b, self.f_dim)).leaky_traced()).relu()))
+    }
+
+    /// Width of a feature row (0: the tower reads no features).
+    pub fn feature_width(&self) -> usize {
+        self.f_dim
+    }
+
     pub fn forward(&self, dev: &Dev, items: &[u32]) -> Result<(V2, ContentLeaves)> {
         let b = items.len();
         if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.n_items) {

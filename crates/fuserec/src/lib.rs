@@ -6,6 +6,7 @@
 
 pub mod baselines;
 pub mod config;
+pub mod ctr;
 pub mod experiment;
 pub mod quantize;
 pub mod features;

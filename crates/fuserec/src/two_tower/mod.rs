@@ -7,7 +7,7 @@ mod samples;
 mod train;
 
 pub use config::{CodesConfig, TwoTowerConfig};
-pub use net::{Batch, LossParts, Net};
+pub use net::{Batch, ItemVectors, LossParts, Net};
 pub use samples::{sequences, Samples};
 pub use train::{train, EpochLog, GateBin, Trained, TrainingLog};
 
@@ -63,6 +63,37 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
     Ok(input)
 }
 
+/// One content-tower row for an item outside the catalogue, from its text and image feature
+/// vectors (`None`: the item lacks that modality, or the model does not read it: `dims` gives
+/// each configured modality's width, 0 = not configured). Built exactly as [`content_input`]
+/// builds the catalogue's rows (tested bit for bit).
+pub fn content_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usize)) -> Result<Vec<f32>> {
+    let mut parts = Vec::new();
+    for (v, d, name) in [(text, dims.0, "text"), (image, dims.1, "image")] {
+        if d == 0 {
+            continue;
+        }
+        let row = match v {
+            Some(v) if v.len() != d => return Err(Error::Shape(format!("content row: {name} features have {} values, the model reads {d}", v.len()))),
+            Some(v) => v.to_vec(),
+            None => vec![0.0; d],
+        };
+        let mut e = Embeddings::from_vec(1, d, row)?;
+        e.l2_normalize();
+        parts.push(e);
+    }
+    if parts.is_empty() {
+        return Err(Error::Config("content row: the model reads no modality".into()));
+    }
+    let mut fused = Embeddings::hconcat(&parts.iter().collect::<Vec<_>>())?;
+    fused.l2_normalize();
+    let scale = (fused.dim() as f32).sqrt();
+    let mut out: Vec<f32> = fused.row(0).iter().map(|v| v * scale).collect();
+    out.push((dims.0 > 0 && text.is_some()) as u8 as f32);
+    out.push((dims.1 > 0 && image.is_some()) as u8 as f32);
+    Ok(out)
+}
+
 impl TwoTower {
     pub fn fit(cfg: &TwoTowerConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Self> {
         cfg.validate().map_err(Error::Config)?;
@@ -98,5 +129,44 @@ impl Recommender for TwoTower {
     }
     fn training_log(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.trained.log).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{CacheStats, ImageReport, Modality};
+    use fuserec_core::Rng;
+
+    #[test]
+    fn a_new_items_content_row_equals_its_catalogue_row() {
+        let mut rng = Rng::new(5);
+        let (n, dt, di) = (6, 5, 3);
+        let mut rows = |d: usize| Embeddings::from_vec(n, d, (0..n * d).map(|_| rng.normal() as f32).collect()).unwrap();
+        let (mut text, image) = (rows(dt), rows(di));
+        // Item 2 has no text (zero row, masked), item 4 no image.
+        text.row_mut(2).fill(0.0);
+        let mut image = image;
+        image.row_mut(4).fill(0.0);
+        let mask = |k: usize| (0..n).map(|i| i != k).collect::<Vec<bool>>();
+        let f = ItemFeatures {
+            text: Some(Modality { backbone: "t".into(), rows: text.clone(), mask: mask(2), cache: CacheStats::default() }),
+            image: Some(Modality { backbone: "i".into(), rows: image.clone(), mask: mask(4), cache: CacheStats::default() }),
+            image_report: ImageReport::default(),
+            hash: String::new(),
+            tags: vec![Vec::new(); n],
+            tag_names: Vec::new(),
+        };
+        let cfg: TwoTowerConfig = toml::from_str("").unwrap();
+        let input = content_input(&cfg, &f, 1).unwrap();
+        let (all, w) = input.features.unwrap();
+        assert_eq!(w, dt + di + 2);
+        for i in 0..n {
+            let t = (i != 2).then(|| text.row(i));
+            let im = (i != 4).then(|| image.row(i));
+            assert_eq!(content_row(t, im, (dt, di)).unwrap(), all[i * w..(i + 1) * w].to_vec(), "item {i}");
+        }
+        assert!(content_row(Some(&[1.0; 4]), None, (dt, di)).is_err(), "wrong text width");
+        assert!(content_row(None, None, (0, 0)).is_err());
     }
 }

@@ -211,6 +211,29 @@ impl Net {
         Ok(ItemVectors { fused, gate: gv })
     }
 
+    /// Fused vectors of items the model was not trained on, from their content rows (built by
+    /// [`super::content_row`]) and gate features (4 per item). They have no trained id row, so
+    /// the behaviour view contributes nothing — as for cold items in evaluation.
+    pub fn new_item_vectors(&self, rows: &[f32], gate: &[f32]) -> Result<ItemVectors> {
+        let dev = &self.dev;
+        let tower = self.content.as_ref().ok_or_else(|| Error::Config(format!("{}: a model without a content view cannot embed a new item", self.cfg.display_name())))?;
+        let c = l2_normalize_rows(tower.forward_rows(dev, rows)?, EPS);
+        let n = c.shape().0;
+        if self.gate.is_some() && gate.len() != 4 * n {
+            return Err(Error::Shape(format!("new items: {} gate features for {n} items (4 each)", gate.len())));
+        }
+        let b = self.behaviour.as_ref().map(|_| dev.zeros_like(&(n, self.cfg.dim)).retaped::<fuserec_nn::Tape>());
+        let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
+        let gv = g.as_ref().map(|g| g.retaped::<NoneTape>().as_vec());
+        let fused = self.fusion.fuse(b, Some(c), g).retaped::<NoneTape>().as_vec();
+        Ok(ItemVectors { fused, gate: gv })
+    }
+
+    /// Width of a content row (0: no content view reading features).
+    pub fn content_width(&self) -> usize {
+        self.content.as_ref().map_or(0, |c| c.feature_width())
+    }
+
     pub fn fused_dim(&self) -> usize {
         self.fusion.fused_dim(self.cfg.dim)
     }

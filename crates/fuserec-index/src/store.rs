@@ -1,0 +1,270 @@
+//! The item embedding store ("multimodal index table"): per item id its text, content features,
+//! cluster codes, fused vector, posterior statistics and a version, on redb (an embedded,
+//! transactional key-value store). A write returns only after its transaction committed with
+//! redb's default durability (fsync), so an acknowledged item survives a crash or restart.
+//!
+//! Each item also gets a dense `u32` key, assigned once in the same transaction and never reused;
+//! the ANN index is keyed by it and is rebuilt from the store on start-up (the store is the
+//! source of truth, the index a cache).
+
+use fuserec_core::{Error, Result};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::path::{Path, PathBuf};
+
+const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ItemRecord {
+    pub id: String,
+    /// Index key, assigned by the store on first write.
+    #[serde(default)]
+    pub key: u32,
+    /// Incremented by every write.
+    #[serde(default)]
+    pub version: u64,
+    pub text: String,
+    /// Unix seconds of the first write.
+    pub created_at: i64,
+    pub exposures: u64,
+    pub clicks: u64,
+    /// Cluster code per level (empty: the model reads no codes).
+    pub codes: Vec<u32>,
+    /// Whether the item has an image / text (modality mask).
+    pub has_image: bool,
+    pub has_text: bool,
+    /// The last gate value (weight of the content view).
+    pub gate: f32,
+    /// Content features as the model reads them.
+    #[serde(skip)]
+    pub features: Vec<f32>,
+    /// The fused vector in the index.
+    #[serde(skip)]
+    pub vector: Vec<f32>,
+}
+
+/// `[u32 header length][header JSON][features f32 LE][vector f32 LE]`; the header carries the
+/// two lengths. Vectors in binary: JSON floats would be ~4× larger and slower.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    #[serde(flatten)]
+    rec: ItemRecord,
+    n_features: usize,
+    n_vector: usize,
+}
+
+fn encode(rec: &ItemRecord) -> Vec<u8> {
+    let header = serde_json::to_vec(&Header { rec: rec.clone(), n_features: rec.features.len(), n_vector: rec.vector.len() }).expect("record serialises");
+    let mut out = Vec::with_capacity(4 + header.len() + 4 * (rec.features.len() + rec.vector.len()));
+    out.extend((header.len() as u32).to_le_bytes());
+    out.extend(header);
+    out.extend(fuserec_core::f32s_to_le(&rec.features));
+    out.extend(fuserec_core::f32s_to_le(&rec.vector));
+    out
+}
+
+fn decode(id: &str, bytes: &[u8]) -> Result<ItemRecord> {
+    let bad = |why: &str| Error::Invalid(format!("item store: record of `{id}` is corrupt ({why})"));
+    let n = u32::from_le_bytes(bytes.get(..4).ok_or_else(|| bad("shorter than its header length"))?.try_into().expect("4 bytes")) as usize;
+    let h = bytes.get(4..4 + n).ok_or_else(|| bad("truncated header"))?;
+    let h: Header = serde_json::from_slice(h).map_err(|e| bad(&e.to_string()))?;
+    let body = &bytes[4 + n..];
+    if body.len() != 4 * (h.n_features + h.n_vector) {
+        return Err(bad(&format!("{} vector bytes for {} + {} floats", body.len(), h.n_features, h.n_vector)));
+    }
+    let mut rec = h.rec;
+    rec.features = fuserec_core::f32s_from_le(&body[..4 * h.n_features]);
+    rec.vector = fuserec_core::f32s_from_le(&body[4 * h.n_features..]);
+    Ok(rec)
+}
+
+pub struct ItemStore {
+    db: Database,
+    path: PathBuf,
+}
+
+fn db_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("item store {}: {e}", path.display()))
+}
+
+impl ItemStore {
+    /// Opens (or creates) the store file.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let db = Database::create(path).map_err(|e| db_err(path, e))?;
+        let s = ItemStore { db, path: path.to_path_buf() };
+        // Create the tables so readers never see "table does not exist".
+        let txn = s.db.begin_write().map_err(|e| db_err(path, e))?;
+        txn.open_table(ITEMS).map_err(|e| db_err(path, e))?;
+        txn.open_table(META).map_err(|e| db_err(path, e))?;
+        txn.commit().map_err(|e| db_err(path, e))?;
+        Ok(s)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `rec` (new item or replacement), keeping an existing item's key and creation time
+    /// and bumping its version. Returns the stored record once it is durable.
+    pub fn put(&self, rec: ItemRecord) -> Result<ItemRecord> {
+        self.write(&rec.id.clone(), move |old| {
+            let mut rec = rec;
+            if let Some(o) = old {
+                rec.created_at = o.created_at;
+            }
+            Ok(rec)
+        })
+        .map(|r| r.expect("put always writes"))
+    }
+
+    /// Read-modify-write of one item in one transaction: `f` gets the current record (if any)
+    /// and returns the new one. Returns `None` when `f` declines (see [`ItemStore::update`]).
+    fn write(&self, id: &str, f: impl FnOnce(Option<&ItemRecord>) -> Result<ItemRecord>) -> Result<Option<ItemRecord>> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+        let out = {
+            let mut items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+            let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+            let old = items.get(id).map_err(|x| e(x.into()))?.map(|v| decode(id, v.value())).transpose()?;
+            let mut rec = f(old.as_ref())?;
+            if rec.id != id {
+                return Err(Error::Invalid(format!("item store: record for `{id}` names `{}`", rec.id)));
+            }
+            match &old {
+                Some(o) => {
+                    rec.key = o.key;
+                    rec.version = o.version + 1;
+                }
+                None => {
+                    let next = meta.get("next_key").map_err(|x| e(x.into()))?.map_or(0, |v| v.value());
+                    if next > u32::MAX as u64 {
+                        return Err(Error::Invalid("item store: out of u32 keys".into()));
+                    }
+                    rec.key = next as u32;
+                    rec.version = 1;
+                    meta.insert("next_key", next + 1).map_err(|x| e(x.into()))?;
+                }
+            }
+            items.insert(id, encode(&rec).as_slice()).map_err(|x| e(x.into()))?;
+            rec
+        };
+        txn.commit().map_err(|x| e(x.into()))?;
+        Ok(Some(out))
+    }
+
+    /// Applies `f` to an existing item (statistics, a new fused vector) durably; `None` when the
+    /// item is unknown.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut ItemRecord) -> Result<()>) -> Result<Option<ItemRecord>> {
+        if self.get(id)?.is_none() {
+            return Ok(None);
+        }
+        self.write(id, |old| {
+            let mut rec = old.ok_or_else(|| Error::UnknownId { kind: "item", id: id.to_string(), context: Some("removed while updating".into()) })?.clone();
+            f(&mut rec)?;
+            Ok(rec)
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<ItemRecord>> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+        let items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+        let v = items.get(id).map_err(|x| e(x.into()))?;
+        v.map(|v| decode(id, v.value())).transpose()
+    }
+
+    /// Every record, in id order (start-up rebuild of the index).
+    pub fn all(&self) -> Result<Vec<ItemRecord>> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+        let items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+        let mut out = Vec::new();
+        for kv in items.iter().map_err(|x| e(x.into()))? {
+            let (k, v) = kv.map_err(|x| e(x.into()))?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn len(&self) -> Result<usize> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+        let items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+        Ok(items.len().map_err(|x| e(x.into()))? as usize)
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, x: f32) -> ItemRecord {
+        ItemRecord {
+            id: id.into(),
+            key: 0,
+            version: 0,
+            text: format!("title of {id}"),
+            created_at: 100,
+            exposures: 0,
+            clicks: 0,
+            codes: vec![3, 17],
+            has_image: true,
+            has_text: true,
+            gate: 0.9,
+            features: vec![x, -x, 0.5],
+            vector: vec![x; 4],
+        }
+    }
+
+    #[test]
+    fn round_trip_keys_versions_and_restart() {
+        let dir = std::env::temp_dir().join(format!("fuserec-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("items.redb");
+        {
+            let s = ItemStore::open(&path).unwrap();
+            assert!(s.is_empty().unwrap());
+            let a = s.put(rec("a", 1.0)).unwrap();
+            let b = s.put(rec("b", 2.0)).unwrap();
+            assert_eq!((a.key, a.version, b.key, b.version), (0, 1, 1, 1));
+            // Replacing keeps the key and creation time, bumps the version.
+            let mut a2 = rec("a", 3.0);
+            a2.created_at = 999;
+            let a2 = s.put(a2).unwrap();
+            assert_eq!((a2.key, a2.version, a2.created_at), (0, 2, 100));
+            let u = s.update("b", |r| {
+                r.exposures += 10;
+                r.clicks += 2;
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!((u.exposures, u.clicks, u.version, u.key), (10, 2, 2, 1));
+            assert!(s.update("nope", |_| Ok(())).unwrap().is_none());
+            // A failing update writes nothing.
+            assert!(s.update("b", |_| Err(Error::Invalid("no".into()))).is_err());
+            assert_eq!(s.get("b").unwrap().unwrap().version, 2);
+        }
+        // Reopen: everything acknowledged is there, and new keys continue after the old ones.
+        let s = ItemStore::open(&path).unwrap();
+        assert_eq!(s.len().unwrap(), 2);
+        let a = s.get("a").unwrap().unwrap();
+        assert_eq!((a.features.clone(), a.vector.clone(), a.codes.clone()), (vec![3.0, -3.0, 0.5], vec![3.0; 4], vec![3, 17]));
+        assert_eq!(s.put(rec("c", 0.0)).unwrap().key, 2);
+        assert_eq!(s.all().unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
+        assert!(s.get("zz").unwrap().is_none());
+        // A corrupt record is an error naming the item, not a panic.
+        assert!(decode("a", &[1, 2]).unwrap_err().to_string().contains("`a`"));
+        let mut bytes = encode(&rec("q", 1.0));
+        bytes.truncate(bytes.len() - 3);
+        assert!(decode("q", &bytes).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,212 @@
+use crate::config::{DatasetConfig, FeaturesConfig};
+use fuserec_core::{Error, Result};
+use fuserec_data::SplitConfig;
+use fuserec_nn::{AdamConfig, RowOptimizer};
+use fuserec_towers::ctr::TierMode;
+
+/// The CTR models a run can train (names as in `models = [...]`).
+pub const CTR_MODELS: [&str; 7] = ["din", "vector", "simscore", "simtier", "make", "make-frozen", "simtier+make"];
+
+/// A CTR experiment file. `kind = "ctr"` tells `cargo xtask experiment` to run it here.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtrExperiment {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kind: String,
+    #[serde(default = "d_seeds")]
+    pub seeds: Vec<u64>,
+    pub dataset: DatasetConfig,
+    #[serde(default)]
+    pub features: FeaturesConfig,
+    /// Default: global temporal, the last 20% of impressions are the test set (no validation:
+    /// the id models train exactly one epoch).
+    #[serde(default = "d_split")]
+    pub split: SplitConfig,
+    #[serde(default)]
+    pub multimodal: MultimodalConfig,
+    #[serde(default = "d_ctr")]
+    pub ctr: CtrConfig,
+    /// Subset of [`CTR_MODELS`], in table order; `din` is always trained (it is the reference).
+    #[serde(default = "d_models")]
+    pub models: Vec<String>,
+    /// MAKE pre-training epochs at which a joint model is trained and scored (the curve).
+    #[serde(default = "d_make_curve")]
+    pub make_epoch_curve: Vec<usize>,
+    /// The id-only model is scored after each of this many epochs (the one-epoch effect).
+    #[serde(default = "d_id_curve")]
+    pub id_epoch_curve: usize,
+}
+
+/// The per-item multimodal vector every multimodal variant reads: the item's L2-normalised
+/// `[text ; image]` features, reduced by PCA to `dim` (0 = keep the full width), L2-normalised.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultimodalConfig {
+    #[serde(default = "d_mm_dim")]
+    pub dim: usize,
+    #[serde(default = "d_one")]
+    pub text_weight: f32,
+    #[serde(default = "d_one")]
+    pub image_weight: f32,
+}
+
+impl Default for MultimodalConfig {
+    fn default() -> Self {
+        MultimodalConfig { dim: d_mm_dim(), text_weight: 1.0, image_weight: 1.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtrConfig {
+    /// Width of the item id rows.
+    #[serde(default = "d_dim")]
+    pub dim: usize,
+    #[serde(default = "d_att")]
+    pub attention_hidden: usize,
+    /// Hidden widths of the MLP (MAKE uses the same, so its layers can be tapped).
+    #[serde(default = "d_hidden")]
+    pub hidden: Vec<usize>,
+    /// Most recent clicks kept as the behaviour sequence.
+    #[serde(default = "d_history")]
+    pub history: usize,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    /// Epochs of the id models (DIN and every variant, and the joint MAKE epoch).
+    #[serde(default = "d_epochs")]
+    pub epochs: usize,
+    /// MAKE pre-training epochs for the `make` and `simtier+make` rows.
+    #[serde(default = "d_make_epochs")]
+    pub make_epochs: usize,
+    /// Width of MAKE's projected item representation.
+    #[serde(default = "d_dim")]
+    pub make_dim: usize,
+    /// `make` rows fine-tune MAKE in the joint epoch; `true` freezes it (`make-frozen` always does).
+    #[serde(default)]
+    pub make_frozen: bool,
+    #[serde(default = "d_tiers")]
+    pub tiers: usize,
+    #[serde(default = "d_tier_mode")]
+    pub tier_mode: TierMode,
+    #[serde(default = "d_true")]
+    pub learn_tier_scale: bool,
+    #[serde(default = "d_dense")]
+    pub dense_optimizer: AdamConfig,
+    #[serde(default = "d_sparse")]
+    pub sparse_optimizer: RowOptimizer,
+    #[serde(default = "d_init")]
+    pub init_std: f32,
+    /// Item-frequency buckets for the breakdown (deciles by default), over items with training
+    /// impressions; items without any form one more bucket.
+    #[serde(default = "d_buckets")]
+    pub buckets: usize,
+}
+
+impl CtrConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(format!("ctr: {m}")));
+        if self.dim == 0 || self.make_dim == 0 || self.attention_hidden == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
+            return bad(format!("dim {}, make_dim {}, attention_hidden {}, hidden {:?} must be non-zero", self.dim, self.make_dim, self.attention_hidden, self.hidden));
+        }
+        if self.history == 0 || self.batch_size == 0 || self.epochs == 0 || self.make_epochs == 0 || self.tiers == 0 || self.buckets == 0 {
+            return bad("history, batch_size, epochs, make_epochs, tiers and buckets must be ≥ 1".into());
+        }
+        let (lr, std) = (self.dense_optimizer.lr, self.init_std);
+        if !(lr > 0.0 && lr.is_finite() && std >= 0.0 && std.is_finite()) {
+            return bad(format!("learning rate {} and init_std {} must be finite and positive", self.dense_optimizer.lr, self.init_std));
+        }
+        Ok(())
+    }
+}
+
+impl CtrExperiment {
+    pub fn validate(&self) -> Result<()> {
+        if self.kind != "ctr" {
+            return Err(Error::Config(format!("{}: kind must be \"ctr\"", self.name)));
+        }
+        if self.seeds.is_empty() {
+            return Err(Error::Config(format!("{}: no seeds", self.name)));
+        }
+        if let Some(m) = self.models.iter().find(|m| !CTR_MODELS.contains(&m.as_str())) {
+            return Err(Error::Config(format!("{}: unknown CTR model `{m}` (known: {})", self.name, CTR_MODELS.join(", "))));
+        }
+        if self.make_epoch_curve.contains(&0) {
+            return Err(Error::Config(format!("{}: make_epoch_curve entries must be ≥ 1", self.name)));
+        }
+        self.ctr.validate()
+    }
+}
+
+/// Whether a config file is a CTR experiment (top-level `kind = "ctr"`).
+pub fn is_ctr_config(text: &str) -> bool {
+    text.parse::<toml::Table>().ok().and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "ctr"))).unwrap_or(false)
+}
+
+fn d_seeds() -> Vec<u64> {
+    vec![1, 2, 3]
+}
+fn d_split() -> SplitConfig {
+    SplitConfig::Temporal { val_fraction: 0.0, test_fraction: 0.2 }
+}
+fn d_ctr() -> CtrConfig {
+    toml::from_str("").expect("defaults")
+}
+fn d_models() -> Vec<String> {
+    CTR_MODELS.iter().map(|s| s.to_string()).collect()
+}
+fn d_make_curve() -> Vec<usize> {
+    vec![1, 2, 3, 5, 8]
+}
+fn d_id_curve() -> usize {
+    5
+}
+fn d_mm_dim() -> usize {
+    64
+}
+fn d_one() -> f32 {
+    1.0
+}
+fn d_dim() -> usize {
+    16
+}
+fn d_att() -> usize {
+    32
+}
+fn d_hidden() -> Vec<usize> {
+    vec![128, 64]
+}
+fn d_history() -> usize {
+    50
+}
+fn d_batch() -> usize {
+    256
+}
+fn d_epochs() -> usize {
+    1
+}
+fn d_make_epochs() -> usize {
+    3
+}
+fn d_tiers() -> usize {
+    20
+}
+fn d_tier_mode() -> TierMode {
+    TierMode::Log1p
+}
+fn d_true() -> bool {
+    true
+}
+fn d_dense() -> AdamConfig {
+    AdamConfig::new(0.001)
+}
+fn d_sparse() -> RowOptimizer {
+    RowOptimizer::adam(0.01)
+}
+fn d_init() -> f32 {
+    0.01
+}
+fn d_buckets() -> usize {
+    10
+}

@@ -1,0 +1,10 @@
+//! The CTR experiment (`kind = "ctr"` configs): DIN over item ids against its multimodal variants
+//! (Vector, SimScore, SimTier, MAKE, SimTier + MAKE) on impressions with click labels; AUC, GAUC,
+//! GAUC per item-frequency bucket, the MAKE pre-training curve and the id model's epoch curve.
+
+mod config;
+mod report;
+mod run;
+
+pub use config::{is_ctr_config, CtrConfig, CtrExperiment, MultimodalConfig, CTR_MODELS};
+pub use run::{frequency_buckets, metrics, multimodal_vectors, run, CtrDataSummary, CtrResults, CtrRow, CurvePoint, Scores};
