@@ -2,7 +2,8 @@
 //! clustered unit vectors, inner product, the same M and efConstruction, 1,000 queries run one at
 //! a time on one thread each side. Prints recall@10 and queries/s per efSearch for both, and the
 //! QPS ratio at the smallest efSearch each side needs for recall@10 ≥ 0.95.
-//! Run with `cargo xtask peer hnsw` (`HNSW_ITEMS=…` for a smaller catalogue).
+//! Run with `cargo xtask peer hnsw` (`HNSW_ITEMS=…` for a smaller catalogue, `HNSW_NO_PEER=1` for
+//! our side only).
 
 use fuserec::core::Embeddings;
 use fuserec::index::{Candidates, ExactIndex, Hnsw, HnswConfig};
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-const EFS: [usize; 8] = [10, 16, 24, 32, 48, 64, 96, 128];
+const EFS: [usize; 12] = [10, 16, 24, 32, 36, 40, 44, 48, 56, 64, 96, 128];
 
 fn main() {
     let n: usize = std::env::var("HNSW_ITEMS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
@@ -28,6 +29,13 @@ fn main() {
     let build = t.elapsed().as_secs_f64();
     eprintln!("fuserec build: {build:.1}s on {} threads", rayon::current_num_threads());
     let ours: Vec<(usize, f64, f64)> = EFS.iter().map(|&ef| sweep(&h, &queries, &truth, ef)).collect();
+    if std::env::var_os("HNSW_NO_PEER").is_some() {
+        // Our side only (while tuning).
+        for o in &ours {
+            println!("| {} | {:.4} | {:.0} |", o.0, o.1, o.2);
+        }
+        return;
+    }
 
     let tmp = std::env::temp_dir();
     let pid = std::process::id();

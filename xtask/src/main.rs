@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`: the project's task runner.
 
+mod serve_bench;
+
 use anyhow::{bail, Context, Result};
 use fuserec::data::{assets, synthetic};
 use fuserec::{DatasetConfig, ExperimentConfig, RunOptions};
@@ -26,7 +28,12 @@ commands:
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
         k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
-        id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py)
+        id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py),
+        HNSW vs FAISS IndexHNSWFlat at recall@10 ≥ 0.95 (benches/peers/hnsw_peer.py)
+  serve-bench [--items 300] [--seconds 30] [--crash-after 50]
+        train a recall model, start fuserec-serve on 127.0.0.1, ingest new items while serving
+        recall traffic (ingest → retrievable latency, recall QPS/latency, coverage), then kill -9
+        it mid-ingest, restart, and check every acknowledged item is still there
   world [--seed N] [--scale X] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout
   test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
@@ -74,6 +81,11 @@ fn real_main() -> Result<()> {
         Some("test") => test(),
         Some("encode") => encode(&args[1..]),
         Some("quantize") => quantize(&args[1..]),
+        Some("serve-bench") => {
+            check_flags(&args[1..], &["--items", "--seconds", "--crash-after"], &[])?;
+            cargo(&["build", "--release", "-q", "-p", "fuserec-serve"])?;
+            serve_bench::run(&args[1..], &root(), &assets::cache_dir(), &root().join("target/release/fuserec-serve"))
+        }
         Some("peer") => match args.get(1).map(String::as_str) {
             Some("encoders") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
             Some("kmeans") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"]),

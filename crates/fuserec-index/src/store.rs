@@ -35,6 +35,10 @@ pub struct ItemRecord {
     pub has_text: bool,
     /// The last gate value (weight of the content view).
     pub gate: f32,
+    /// The item's row in the model's id tables, when the model was trained on it (`None`: a new
+    /// item, embedded from `features` alone).
+    #[serde(default)]
+    pub model_row: Option<u32>,
     /// Content features as the model reads them.
     #[serde(skip)]
     pub features: Vec<f32>,
@@ -118,6 +122,35 @@ impl ItemStore {
             Ok(rec)
         })
         .map(|r| r.expect("put always writes"))
+    }
+
+    /// Writes many new or replaced records in one transaction (a first start's catalogue).
+    pub fn put_many(&self, recs: Vec<ItemRecord>) -> Result<usize> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+        let n = recs.len();
+        {
+            let mut items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+            let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+            let mut next = meta.get("next_key").map_err(|x| e(x.into()))?.map_or(0, |v| v.value());
+            for mut rec in recs {
+                let old = items.get(rec.id.as_str()).map_err(|x| e(x.into()))?.map(|v| decode(&rec.id, v.value())).transpose()?;
+                match old {
+                    Some(o) => (rec.key, rec.version, rec.created_at) = (o.key, o.version + 1, o.created_at),
+                    None => {
+                        if next > u32::MAX as u64 {
+                            return Err(Error::Invalid("item store: out of u32 keys".into()));
+                        }
+                        (rec.key, rec.version) = (next as u32, 1);
+                        next += 1;
+                    }
+                }
+                items.insert(rec.id.as_str(), encode(&rec).as_slice()).map_err(|x| e(x.into()))?;
+            }
+            meta.insert("next_key", next).map_err(|x| e(x.into()))?;
+        }
+        txn.commit().map_err(|x| e(x.into()))?;
+        Ok(n)
     }
 
     /// Read-modify-write of one item in one transaction: `f` gets the current record (if any)
@@ -218,6 +251,7 @@ mod tests {
             has_image: true,
             has_text: true,
             gate: 0.9,
+            model_row: Some(7),
             features: vec![x, -x, 0.5],
             vector: vec![x; 4],
         }
@@ -260,6 +294,10 @@ mod tests {
         assert_eq!(s.put(rec("c", 0.0)).unwrap().key, 2);
         assert_eq!(s.all().unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
         assert!(s.get("zz").unwrap().is_none());
+        // Bulk write: new ids continue the keys, a known id is replaced in place.
+        assert_eq!(s.put_many(vec![rec("d", 1.0), rec("a", 5.0)]).unwrap(), 2);
+        let (d, a) = (s.get("d").unwrap().unwrap(), s.get("a").unwrap().unwrap());
+        assert_eq!((d.key, d.version, a.key, a.version, a.vector[0], a.model_row), (3, 1, 0, 3, 5.0, Some(7)));
         // A corrupt record is an error naming the item, not a panic.
         assert!(decode("a", &[1, 2]).unwrap_err().to_string().contains("`a`"));
         let mut bytes = encode(&rec("q", 1.0));

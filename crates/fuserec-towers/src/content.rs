@@ -110,23 +110,53 @@ impl ContentTower {
         self.codes.len()
     }
 
-    /// Content vectors of items outside the training catalogue from their feature rows alone
-    /// (`rows × width`, prepared like the training rows): how a new item gets a vector at
-    /// serving time. A tower that also reads cluster codes or tags needs those for new items
-    /// too, which serving does not compute yet: an error.
-    pub fn forward_rows(&self, dev: &Dev, rows: &[f32]) -> Result<V2> {
-        let proj = self.proj.as_ref().ok_or_else(|| Error::Config("content tower reads no features: it cannot embed a new item".into()))?;
-        if !self.codes.is_empty() || self.tags.is_some() {
-            return Err(Error::Config("content tower reads cluster codes or tags: embedding a new item from features alone would leave them out".into()));
+    /// Content vectors of items outside the training catalogue (`b` items): their feature rows
+    /// (`b × width`, prepared like the training rows; empty when the tower reads none) and, per
+    /// code level the tower reads, their cluster codes (`NO_CODE`: none). How a new item gets a
+    /// vector at serving time. Tags of new items are not supported (an error).
+    pub fn forward_rows(&self, dev: &Dev, rows: &[f32], codes: &[Vec<u32>]) -> Result<V2> {
+        if self.tags.is_some() {
+            return Err(Error::Config("content tower reads tags: embedding a new item would leave them out".into()));
         }
-        if rows.is_empty() || !rows.len().is_multiple_of(self.f_dim) {
-            return Err(Error::Shape(format!("content rows: {} values for width {}", rows.len(), self.f_dim)));
+        if codes.len() != self.codes.len() {
+            return Err(Error::Shape(format!("new items: codes for {} levels, the tower reads {}", codes.len(), self.codes.len())));
         }
+        let b = match (&self.proj, codes.first()) {
+            (Some(_), _) if !rows.is_empty() && rows.len().is_multiple_of(self.f_dim) => rows.len() / self.f_dim,
+            (Some(_), _) => return Err(Error::Shape(format!("content rows: {} values for width {}", rows.len(), self.f_dim))),
+            (None, Some(c)) if !c.is_empty() => c.len(),
+            (None, _) => return Err(Error::Shape("new items: no feature rows and no codes".into())),
+        };
         if let Some(k) = rows.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!("content rows: non-finite value in row {}", k / self.f_dim)));
+            return Err(Error::Invalid(format!("content rows: non-finite value in row {}", k / self.f_dim.max(1))));
         }
-        let b = rows.len() / self.f_dim;
-        Ok(self.mlp.forward(proj.forward(dev.tensor_from_vec(rows.to_vec(), (b, self.f_dim)).leaky_traced()).relu()))
+        let mut x: Option<V2> = self.proj.as_ref().map(|p| p.forward(dev.tensor_from_vec(rows.to_vec(), (b, self.f_dim)).leaky_traced()));
+        for (level, ((table, _), c)) in self.codes.iter().zip(codes).enumerate() {
+            if c.len() != b {
+                return Err(Error::Shape(format!("new items: {} codes at level {level} for {b} items", c.len())));
+            }
+            if let Some(bad) = c.iter().find(|&&x| x != NO_CODE && x as usize >= table.ids()) {
+                return Err(Error::Invalid(format!("new items: code {bad} at level {level} ≥ {}", table.ids())));
+            }
+            let safe: Vec<u32> = c.iter().map(|&x| if x == NO_CODE { 0 } else { x }).collect();
+            let mut g = table.gather(&safe)?;
+            for (r, &code) in g.chunks_exact_mut(self.hidden).zip(c) {
+                if code == NO_CODE {
+                    r.fill(0.0);
+                }
+            }
+            let v = dev.tensor_from_vec(g, (b, self.hidden)).retaped::<fuserec_nn::Tape>();
+            x = Some(match x {
+                Some(x) => x + v,
+                None => v,
+            });
+        }
+        Ok(self.mlp.forward(x.expect("features or codes").relu()))
+    }
+
+    /// The cluster code of catalogue item `i` at each level the tower reads.
+    pub fn item_codes(&self, i: u32) -> Vec<u32> {
+        self.codes.iter().map(|(_, c)| c.get(i as usize).copied().unwrap_or(NO_CODE)).collect()
     }
 
     /// Width of a feature row (0: the tower reads no features).

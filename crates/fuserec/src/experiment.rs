@@ -154,7 +154,7 @@ fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures
     })
 }
 
-pub(crate) fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
+pub fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
     let (text_name, image_name) = set;
     let encoded = |n: &str| n != "none" && !n.starts_with("vectors:");

@@ -26,6 +26,27 @@ pub struct TwoTower {
 /// What the content tower sees: `√F`-scaled fused features plus one mask bit per modality, the
 /// item's tags, and tree cluster codes of the fused features when configured.
 pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Result<ContentInput> {
+    Ok(content_input_and_codes(cfg, f, seed)?.0)
+}
+
+/// The cluster tree behind a content input's codes and the levels the tower reads: what encodes
+/// a new item's codes at serving time (the same seed refits the same tree).
+pub struct CodeTree {
+    pub tree: HierarchicalKMeans,
+    pub levels: Vec<usize>,
+}
+
+impl CodeTree {
+    /// Codes of one item (its fused content, as [`fused_row`] builds it) per level read.
+    pub fn encode(&self, fused: &[f32]) -> Result<Vec<Vec<u32>>> {
+        use fuserec_quant::Quantizer;
+        let c = self.tree.encode(&Embeddings::from_vec(1, fused.len(), fused.to_vec())?)?;
+        Ok(self.levels.iter().map(|&l| vec![c.get(0, l)]).collect())
+    }
+}
+
+/// [`content_input`], and the cluster tree when the model reads codes.
+pub fn content_input_and_codes(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Result<(ContentInput, Option<CodeTree>)> {
     let (fused, has) = f.fused(1.0, 1.0)?;
     let n = fused.rows();
     let fd = fused.dim();
@@ -52,15 +73,16 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
         rows.iter().for_each(|&i| x.extend_from_slice(fused.row(i)));
         let tree = HierarchicalKMeans::fit(&Embeddings::from_vec(rows.len(), fd, x)?, c.branching, c.levels, seed, 25)?;
         let use_levels = c.use_levels.clone().unwrap_or_else(|| (0..c.levels).collect());
-        for l in use_levels {
+        for &l in &use_levels {
             let mut codes = vec![NO_CODE; n];
             for (k, &i) in rows.iter().enumerate() {
                 codes[i] = tree.train_codes.get(k, l);
             }
             input.codes.push((codes, tree.levels[l].centroids.rows()));
         }
+        return Ok((input, Some(CodeTree { tree, levels: use_levels })));
     }
-    Ok(input)
+    Ok((input, None))
 }
 
 /// One content-tower row for an item outside the catalogue, from its text and image feature
@@ -68,6 +90,17 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
 /// each configured modality's width, 0 = not configured). Built exactly as [`content_input`]
 /// builds the catalogue's rows (tested bit for bit).
 pub fn content_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usize)) -> Result<Vec<f32>> {
+    let fused = fused_row(text, image, dims)?;
+    let scale = (fused.len() as f32).sqrt();
+    let mut out: Vec<f32> = fused.iter().map(|v| v * scale).collect();
+    out.push((dims.0 > 0 && text.is_some()) as u8 as f32);
+    out.push((dims.1 > 0 && image.is_some()) as u8 as f32);
+    Ok(out)
+}
+
+/// The item's fused content (`[text ; image]`, each L2-normalised, then normalised together) as
+/// `ItemFeatures::fused` builds it for the catalogue: what the cluster tree encodes.
+pub fn fused_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usize)) -> Result<Vec<f32>> {
     let mut parts = Vec::new();
     for (v, d, name) in [(text, dims.0, "text"), (image, dims.1, "image")] {
         if d == 0 {
@@ -87,11 +120,7 @@ pub fn content_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, us
     }
     let mut fused = Embeddings::hconcat(&parts.iter().collect::<Vec<_>>())?;
     fused.l2_normalize();
-    let scale = (fused.dim() as f32).sqrt();
-    let mut out: Vec<f32> = fused.row(0).iter().map(|v| v * scale).collect();
-    out.push((dims.0 > 0 && text.is_some()) as u8 as f32);
-    out.push((dims.1 > 0 && image.is_some()) as u8 as f32);
-    Ok(out)
+    Ok(fused.into_vec())
 }
 
 impl TwoTower {
@@ -168,5 +197,52 @@ mod tests {
         }
         assert!(content_row(Some(&[1.0; 4]), None, (dt, di)).is_err(), "wrong text width");
         assert!(content_row(None, None, (0, 0)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod new_item_tests {
+    use super::*;
+    use crate::features::{CacheStats, ImageReport, Modality};
+    use fuserec_core::Rng;
+
+    /// A catalogue item embedded as if it were new (content row + codes from the refit tree, no
+    /// id row) gets exactly the vector evaluation gives it as a cold item.
+    #[test]
+    fn a_catalogue_item_embedded_as_new_matches_its_cold_vector() {
+        let mut rng = Rng::new(9);
+        let (n, dt, di) = (40, 6, 4);
+        let centre = |k: usize, d: usize, rng: &mut Rng| (0..d).map(|j| ((k * 7 + j) % 5) as f32 + 0.1 * rng.normal() as f32).collect::<Vec<f32>>();
+        let mut text = Vec::new();
+        let mut image = Vec::new();
+        for i in 0..n {
+            text.extend(centre(i % 4, dt, &mut rng));
+            image.extend(centre(i % 3, di, &mut rng));
+        }
+        let m = |rows: Vec<f32>, d: usize| Modality { backbone: "x".into(), rows: Embeddings::from_vec(n, d, rows).unwrap(), mask: vec![true; n], cache: CacheStats::default() };
+        let f = ItemFeatures { text: Some(m(text.clone(), dt)), image: Some(m(image.clone(), di)), image_report: ImageReport::default(), hash: String::new(), tags: vec![Vec::new(); n], tag_names: Vec::new() };
+        for extra in ["", "codes = { branching = 3, levels = 2 }"] {
+            let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"additive\"\ndim = 8\ncontent_hidden = 16\n{extra}")).unwrap();
+            let (input, tree) = content_input_and_codes(&cfg, &f, 1).unwrap();
+            assert_eq!(tree.is_some(), !extra.is_empty());
+            let net = Net::new(&cfg, 5, n, Some(input), 1).unwrap();
+            let tower = net.content.as_ref().unwrap();
+            for i in [0u32, 7, 23] {
+                let (t, im) = (&text[i as usize * dt..(i as usize + 1) * dt], &image[i as usize * di..(i as usize + 1) * di]);
+                let row = content_row(Some(t), Some(im), (dt, di)).unwrap();
+                let codes = match &tree {
+                    Some(tr) => tr.encode(&fused_row(Some(t), Some(im), (dt, di)).unwrap()).unwrap(),
+                    None => Vec::new(),
+                };
+                assert_eq!(codes.iter().map(|c| c[0]).collect::<Vec<_>>(), tower.item_codes(i), "{extra}: the refit tree reproduces item {i}'s training codes");
+                let gate = [0.0, 0.0, 0.1, 1.0];
+                let new = net.new_item_vectors(&row, &codes, &gate).unwrap();
+                let cold = net.item_vectors(&[i], &gate, Some(&[0.0])).unwrap();
+                assert_eq!(new.gate, cold.gate);
+                for (a, b) in new.fused.iter().zip(&cold.fused) {
+                    assert!((a - b).abs() < 1e-6, "{extra}: item {i}: {:?} vs {:?}", new.fused, cold.fused);
+                }
+            }
+        }
     }
 }

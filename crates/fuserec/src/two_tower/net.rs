@@ -212,12 +212,14 @@ impl Net {
     }
 
     /// Fused vectors of items the model was not trained on, from their content rows (built by
-    /// [`super::content_row`]) and gate features (4 per item). They have no trained id row, so
-    /// the behaviour view contributes nothing — as for cold items in evaluation.
-    pub fn new_item_vectors(&self, rows: &[f32], gate: &[f32]) -> Result<ItemVectors> {
+    /// [`super::content_row`]), cluster codes per level the model reads, and gate features (4 per
+    /// item). They have no trained id row, so the behaviour view contributes nothing — as for
+    /// cold items in evaluation.
+    pub fn new_item_vectors(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32]) -> Result<ItemVectors> {
         let dev = &self.dev;
         let tower = self.content.as_ref().ok_or_else(|| Error::Config(format!("{}: a model without a content view cannot embed a new item", self.cfg.display_name())))?;
-        let c = l2_normalize_rows(tower.forward_rows(dev, rows)?, EPS);
+        let rows = if tower.feature_width() == 0 { &[][..] } else { rows };
+        let c = l2_normalize_rows(tower.forward_rows(dev, rows, codes)?, EPS);
         let n = c.shape().0;
         if self.gate.is_some() && gate.len() != 4 * n {
             return Err(Error::Shape(format!("new items: {} gate features for {n} items (4 each)", gate.len())));

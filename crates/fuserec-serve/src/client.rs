@@ -1,0 +1,57 @@
+//! A minimal blocking HTTP/1.1 client (one request per connection) for the integration tests and
+//! `cargo xtask serve-bench`: loopback only, JSON in, status + body out. No dependency needed.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends `method path` with an optional JSON body; `Err` only when the connection fails.
+pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_nodelay(true)?;
+    let body = body.unwrap_or("");
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    s.write_all(head.as_bytes())?;
+    s.write_all(body.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("not an HTTP reply: {:.80}", text)))?;
+    let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let chunked = headers.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    Ok(Reply { status, body })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> std::io::Result<Reply> {
+    request(addr, "POST", path, Some(&body.to_string()))
+}
+
+pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
+    request(addr, "GET", path, None)
+}

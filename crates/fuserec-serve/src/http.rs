@@ -1,0 +1,196 @@
+//! Routes: `POST /items`, `POST /recall`, `POST /stats`, `GET /items/{id}`, `GET /health`,
+//! `GET /metrics`. Bodies are JSON; every refusal is a 4xx with `{"error": "..."}`. Model and store
+//! work runs on the blocking pool so slow requests do not stall the reactor.
+
+use crate::app::{App, Hit, Ingested, NewItem, Query, Refusal};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Bad(m) => refuse(StatusCode::BAD_REQUEST, m),
+            Refusal::NotFound(m) => refuse(StatusCode::NOT_FOUND, m),
+            Refusal::Internal(m) => refuse(StatusCode::INTERNAL_SERVER_ERROR, m),
+        }
+    }
+}
+
+/// The body, or the refusal to send (counted as a failed request of `endpoint`). Keeps axum's
+/// status: 400 syntax, 413 too large, 415 content type, 422 wrong fields.
+fn body<T>(app: &App, endpoint: &'static str, b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
+    b.map(|Json(b)| b).map_err(|r| {
+        app.metrics.observe(endpoint, 0.0, false);
+        Box::new(refuse(r.status(), r.body_text()))
+    })
+}
+
+/// Runs `f` on the blocking pool and times it under `endpoint`.
+async fn timed<T: serde::Serialize + Send + 'static>(app: Arc<App>, endpoint: &'static str, ok: StatusCode, f: impl FnOnce(&App) -> Result<T, Refusal> + Send + 'static) -> Response {
+    let t = Instant::now();
+    let a = app.clone();
+    let out = tokio::task::spawn_blocking(move || f(&a)).await;
+    let resp = match out {
+        Ok(Ok(v)) => (ok, Json(v)).into_response(),
+        Ok(Err(r)) => r.into_response(),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("worker failed: {e}")),
+    };
+    app.metrics.observe(endpoint, t.elapsed().as_secs_f64(), resp.status().is_success());
+    resp
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBody {
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+    /// The image file's bytes, base64.
+    #[serde(default)]
+    image_base64: Option<String>,
+    /// Or a path the server can read.
+    #[serde(default)]
+    image_path: Option<String>,
+}
+
+fn decode_image(b: &ItemBody) -> Result<Option<image::DynamicImage>, Refusal> {
+    match (&b.image_base64, &b.image_path) {
+        (Some(_), Some(_)) => Err(Refusal::Bad("give image_base64 or image_path, not both".into())),
+        (Some(data), None) => {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| Refusal::Bad(format!("image_base64 is not base64: {e}")))?;
+            image::load_from_memory(&bytes).map(Some).map_err(|e| Refusal::Bad(format!("image of `{}` cannot be decoded: {e}", b.id)))
+        }
+        (None, Some(p)) => fuserec::data::open_image(Some(std::path::Path::new(p))).map(Some).map_err(|e| Refusal::Bad(format!("image of `{}`: {e}", b.id))),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn post_item(State(app): State<Arc<App>>, b: Result<Json<ItemBody>, JsonRejection>) -> Response {
+    let b = match body(&app, "items", b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    timed(app, "items", StatusCode::CREATED, move |a| -> Result<Ingested, Refusal> {
+        let image = decode_image(&b)?;
+        let text = [b.title.trim(), b.text.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+        a.ingest(NewItem { id: b.id, text, image })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecallBody {
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    items: Vec<String>,
+    #[serde(default)]
+    vector: Option<Vec<f32>>,
+    #[serde(default = "ten")]
+    k: usize,
+    /// Leave out the user's training items and the request's items (default true).
+    #[serde(default = "yes")]
+    exclude_seen: bool,
+}
+fn ten() -> usize {
+    10
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(serde::Serialize)]
+struct RecallAnswer {
+    items: Vec<Hit>,
+}
+
+async fn post_recall(State(app): State<Arc<App>>, b: Result<Json<RecallBody>, JsonRejection>) -> Response {
+    let b = match body(&app, "recall", b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    timed(app, "recall", StatusCode::OK, move |a| a.recall(Query { user: b.user, items: b.items, vector: b.vector, k: b.k, exclude_seen: b.exclude_seen }).map(|items| RecallAnswer { items })).await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsBody {
+    id: String,
+    #[serde(default)]
+    exposures: u64,
+    #[serde(default)]
+    clicks: u64,
+}
+
+#[derive(serde::Serialize)]
+struct ItemView {
+    id: String,
+    key: u32,
+    version: u64,
+    exposures: u64,
+    clicks: u64,
+    gate: f32,
+    has_text: bool,
+    has_image: bool,
+    created_at: i64,
+    catalogue: bool,
+    indexed: bool,
+}
+
+fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
+    let indexed = a.index.read().map(|i| i.vector(r.key).is_some()).unwrap_or(false);
+    ItemView { id: r.id, key: r.key, version: r.version, exposures: r.exposures, clicks: r.clicks, gate: r.gate, has_text: r.has_text, has_image: r.has_image, created_at: r.created_at, catalogue: r.model_row.is_some(), indexed }
+}
+
+async fn post_stats(State(app): State<Arc<App>>, b: Result<Json<StatsBody>, JsonRejection>) -> Response {
+    let b = match body(&app, "stats", b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    timed(app, "stats", StatusCode::OK, move |a| a.add_stats(&b.id, b.exposures, b.clicks).map(|r| view(a, r))).await
+}
+
+async fn get_item(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    timed(app, "get_item", StatusCode::OK, move |a| match a.store.get(&id)? {
+        Some(r) => Ok(view(a, r)),
+        None => Err(Refusal::NotFound(format!("unknown item `{id}`"))),
+    })
+    .await
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let (stored, indexed) = app.counts();
+    Json(serde_json::json!({ "status": "ok", "items": stored, "indexed": indexed, "dim": app.dim })).into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let (stored, indexed) = app.counts();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(stored, indexed)).into_response()
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.cfg.max_body_bytes;
+    Router::new()
+        .route("/items", post(post_item))
+        .route("/items/{id}", get(get_item))
+        .route("/recall", post(post_recall))
+        .route("/stats", post(post_stats))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}

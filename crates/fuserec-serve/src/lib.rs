@@ -1,0 +1,87 @@
+//! fuserec-serve: the recall model as an HTTP service with near-line ingestion of new items.
+//!
+//! A new item (`POST /items`: id, text, image bytes or path) is decoded, encoded by the model's
+//! backbones, quantised (models with cluster codes), embedded by the content tower, fused with
+//! the gate at zero statistics, written to
+//! the item store (acknowledged only once durable) and inserted into the HNSW index — so it is
+//! retrievable as soon as the request returns. `POST /stats` adds exposures and clicks: the gate
+//! moves and the item's vector is refreshed. `POST /recall` answers a user, recent items or a
+//! vector with the top K. The store is the source of truth: on start the index is rebuilt from it,
+//! so a crash loses nothing that was acknowledged.
+//!
+//! Invariants: the service never sees training data beyond what the model and its experiment
+//! config load; every refusal is a 4xx with a JSON message, never a crash; the index holds
+//! exactly the stored items (coverage is reported by `/metrics`).
+
+pub mod app;
+pub mod client;
+pub mod http;
+pub mod metrics;
+pub mod model;
+
+pub use app::{App, ServeConfig};
+pub use model::{ModelSource, ServingModel};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A running server: its address, and a handle that stops it when dropped or `stop`ped.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Loads everything, binds, and serves on a background thread.
+    pub fn start(cfg: ServeConfig) -> fuserec::core::Result<Self> {
+        let app = Arc::new(App::start(cfg)?);
+        Self::serve(app)
+    }
+
+    pub fn serve(app: Arc<App>) -> fuserec::core::Result<Self> {
+        let io = |e: std::io::Error| fuserec::core::Error::Invalid(format!("server on {}: {e}", app.cfg.addr));
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(io)?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind(&app.cfg.addr)).map_err(io)?;
+        let addr = listener.local_addr().map_err(io)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = http::router(app.clone());
+        let thread = std::thread::spawn(move || {
+            rt.block_on(async move {
+                let _ = axum::serve(listener, router).with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+        });
+        Ok(Server { addr, app, shutdown: Some(tx), thread: Some(thread) })
+    }
+
+    /// Stops accepting, finishes requests in flight, and returns.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Blocks until the server stops (for the binary).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}

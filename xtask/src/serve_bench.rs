@@ -1,0 +1,223 @@
+//! `cargo xtask serve-bench`: trains a recall model on the synthetic world, starts
+//! `fuserec-serve` on loopback, ingests a stream of new items while serving recall traffic for a
+//! bounded time, then kills the server mid-ingest, restarts it and checks that every
+//! acknowledged item is still there. Only 127.0.0.1 is ever contacted.
+
+use anyhow::{bail, Context, Result};
+use fuserec_serve::client::{get, post};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const EXPERIMENT: &str = r#"# Written by `cargo xtask serve-bench`: the model the service loads.
+name = "serve-bench-model"
+seeds = [1]
+k = [20]
+bootstrap = 0
+[dataset]
+kind = "synthetic"
+seed = 7
+scale = 1.0
+[[model]]
+kind = "two-tower"
+fusion = "additive"
+"#;
+
+struct Opts {
+    items: usize,
+    seconds: f64,
+    crash_after: usize,
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Starts the server binary and waits for its "listening on" line.
+fn start(bin: &Path, dir: &Path, cache: &Path) -> Result<(Child, SocketAddr, f64)> {
+    let t = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["--experiment".as_ref(), dir.join("model.toml").as_os_str(), "--checkpoint".as_ref(), dir.join("checkpoints/model0-seed1.safetensors").as_os_str()])
+        .args(["--store".as_ref(), dir.join("store/items.redb").as_os_str(), "--addr".as_ref(), "127.0.0.1:0".as_ref()])
+        .env("FUSEREC_CACHE_DIR", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    let addr: SocketAddr = line.trim().strip_prefix("listening on ").with_context(|| format!("server said `{}`", line.trim()))?.parse()?;
+    Ok((child, addr, t.elapsed().as_secs_f64()))
+}
+
+fn item_body(id: &str, title: &str, image: Option<&PathBuf>) -> serde_json::Value {
+    match image {
+        Some(p) => json!({ "id": id, "title": title, "image_path": p }),
+        None => json!({ "id": id, "title": title }),
+    }
+}
+
+fn retrievable(addr: SocketAddr, id: &str) -> bool {
+    post(addr, "/recall", &json!({ "items": [id], "k": 10, "exclude_seen": false })).is_ok_and(|r| r.status == 200 && r.json()["items"].as_array().is_some_and(|a| a.iter().any(|h| h["id"] == id)))
+}
+
+pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()> {
+    let num = |name: &str, default: f64| -> Result<f64> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args.get(i + 1).with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name}: not a number")),
+            None => Ok(default),
+        }
+    };
+    let o = Opts { items: num("--items", 300.0)? as usize, seconds: num("--seconds", 30.0)?, crash_after: num("--crash-after", 50.0)? as usize };
+    let dir = root.join("results/serve-bench").join(fuserec::report::utc_now().replace(':', ""));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("model.toml"), EXPERIMENT)?;
+
+    eprintln!("training the model the service loads (synthetic world, additive two-tower)…");
+    let exp = fuserec::ExperimentConfig::load(&dir.join("model.toml"))?;
+    let trained = fuserec::run(&exp, &fuserec::RunOptions { cache: cache.to_path_buf(), export_topk: None, log: false, checkpoints: Some(dir.join("checkpoints")) })?;
+    let ds = fuserec::experiment::load_dataset(&exp.dataset, cache)?;
+    eprintln!("model: {} users, {} items", trained.dataset.users, trained.dataset.items);
+
+    // New items: catalogue content (title + image file) under new ids, so the whole ingestion
+    // path (file read, decode, encoders, content tower, gate, store, index) runs for each.
+    let content: Vec<(String, Option<PathBuf>)> = ds.items_meta.iter().map(|m| (m.title.clone(), m.image.clone())).collect();
+    let (mut child, addr, boot) = start(bin, &dir, cache)?;
+    eprintln!("server on {addr} (ready in {boot:.1}s); ingesting up to {} items for ≤ {:.0}s while serving recall", o.items, o.seconds);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let users: Vec<String> = (0..ds.n_users().min(2000)).map(|u| ds.users.raw(u as u32).to_string()).collect();
+    let recall_lat = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let recall_err = Arc::new(Mutex::new(0usize));
+    let load = {
+        let (stop, lat, err, users) = (stop.clone(), recall_lat.clone(), recall_err.clone(), users.clone());
+        std::thread::spawn(move || {
+            let mut k = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = post(addr, "/recall", &json!({ "user": users[k % users.len()], "k": 20 })).is_ok_and(|r| r.status == 200);
+                let s = t.elapsed().as_secs_f64();
+                if ok {
+                    lat.lock().expect("lock").push(s);
+                } else {
+                    *err.lock().expect("lock") += 1;
+                }
+                k = k.wrapping_mul(31).wrapping_add(7) % 1_000_003;
+            }
+        })
+    };
+    let t0 = Instant::now();
+    let (mut ack, mut visible) = (Vec::new(), Vec::new());
+    let (mut ingested, mut never, mut rejected) = (0usize, 0usize, 0usize);
+    for k in 0..o.items {
+        if t0.elapsed().as_secs_f64() > o.seconds {
+            break;
+        }
+        let (title, img) = &content[k % content.len()];
+        let id = format!("new-{k}");
+        let t = Instant::now();
+        let r = post(addr, "/items", &item_body(&id, title, img.as_ref()))?;
+        if r.status != 201 {
+            rejected += 1;
+            eprintln!("  {id}: {} {}", r.status, r.body);
+            continue;
+        }
+        ack.push(t.elapsed().as_secs_f64());
+        ingested += 1;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if retrievable(addr, &id) {
+                visible.push(t.elapsed().as_secs_f64());
+                break;
+            }
+            if Instant::now() > deadline {
+                never += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    load.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
+    let metrics = get(addr, "/metrics")?.body;
+    let gauge = |name: &str| metrics.lines().find(|l| l.starts_with(&format!("{name} "))).and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let (coverage, lookup_cov) = (gauge("fuserec_coverage"), gauge("fuserec_lookup_coverage"));
+    let mut rl = recall_lat.lock().expect("lock").clone();
+    let recalls = rl.len();
+    let recall_errors = *recall_err.lock().expect("lock");
+
+    // Crash: ingest from another thread, SIGKILL the server after `crash_after` acknowledgements.
+    eprintln!("crash test: ingesting, killing the server after {} acknowledged items…", o.crash_after);
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (acked, content) = (acked.clone(), content.clone());
+        std::thread::spawn(move || {
+            for k in 0..100_000usize {
+                let (title, img) = &content[k % content.len()];
+                let id = format!("crash-{k}");
+                match post(addr, "/items", &item_body(&id, title, img.as_ref())) {
+                    Ok(r) if r.status == 201 => acked.lock().expect("lock").push(id),
+                    Ok(_) => {}
+                    Err(_) => break, // the server is gone
+                }
+            }
+        })
+    };
+    while acked.lock().expect("lock").len() < o.crash_after {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill()?;
+    child.wait()?;
+    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    let acked = acked.lock().expect("lock").clone();
+    let (mut child, addr, reboot) = start(bin, &dir, cache)?;
+    let mut lost = Vec::new();
+    for id in acked.iter().chain((0..ingested).map(|k| format!("new-{k}")).collect::<Vec<_>>().iter()) {
+        let r = get(addr, &format!("/items/{id}"))?;
+        if r.status != 200 || r.json()["indexed"] != true {
+            lost.push(id.clone());
+        }
+    }
+    let after_restart = acked.iter().filter(|id| retrievable(addr, id)).count();
+    child.kill()?;
+    child.wait()?;
+
+    let mut ack_s = ack.clone();
+    let mut vis_s = visible.clone();
+    let rows = vec![
+        ("new items ingested (acknowledged)", format!("{ingested}, {rejected} refused; {:.0} items/s back to back (one client)", ingested as f64 / ack.iter().sum::<f64>())),
+        ("ingest acknowledged (durable) p50 / p99", format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut ack_s, 0.5), 1e3 * quantile(&mut ack_s, 0.99))),
+        ("ingest → retrievable p50 / p99", format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut vis_s, 0.5), 1e3 * quantile(&mut vis_s, 0.99))),
+        ("in the index but not in their own top 10 within 5 s", never.to_string()),
+        ("recall requests (one client, concurrent with ingestion)", format!("{recalls} in {wall:.1}s = {:.0} QPS, {recall_errors} failed", recalls as f64 / wall)),
+        ("recall latency p50 / p99 (client side)", format!("{:.2} / {:.2} ms", 1e3 * quantile(&mut rl, 0.5), 1e3 * quantile(&mut rl, 0.99))),
+        ("coverage (stored items retrievable, /metrics)", format!("{coverage:.4}")),
+        ("lookup coverage (recall item ids found)", format!("{lookup_cov:.4}")),
+        ("server start: first / after kill -9", format!("{boot:.1} s / {reboot:.1} s")),
+        ("acknowledged before kill -9", acked.len().to_string()),
+        ("acknowledged items lost after restart", format!("{} of {}", lost.len(), acked.len() + ingested)),
+        ("crash-test items retrievable after restart", format!("{after_restart} of {}", acked.len())),
+    ];
+    let table = fuserec::eval::markdown_table(&["serve-bench", "value"], &rows.iter().map(|(a, b)| vec![a.to_string(), b.clone()]).collect::<Vec<_>>());
+    let report = format!("# serve-bench\n\n- synthetic world (scale 1), additive two-tower; {} catalogue items; new items = catalogue titles + image files under new ids\n- git {}\n\n{table}\n", trained.dataset.items, fuserec::report::git_revision());
+    std::fs::write(dir.join("report.md"), &report)?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recalls": recalls, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }))?,
+    )?;
+    println!("{report}\nwrote {}", dir.display());
+    if !lost.is_empty() {
+        bail!("{} acknowledged items lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    }
+    Ok(())
+}
