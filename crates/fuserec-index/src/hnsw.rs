@@ -249,9 +249,6 @@ impl Hnsw {
         s[0] = to.len() as u32;
         s[1..1 + to.len()].copy_from_slice(to);
     }
-    fn level_of(&self, n: u32) -> usize {
-        self.upper[n as usize].len() / (1 + self.cfg.m)
-    }
     fn cap(&self, layer: usize) -> usize {
         if layer == 0 { 2 * self.cfg.m } else { self.cfg.m }
     }
@@ -551,10 +548,6 @@ impl Hnsw {
         self.top + 1
     }
 
-    #[doc(hidden)]
-    pub fn node_level(&self, key: u32) -> Option<usize> {
-        self.node_of.get(&key).map(|&n| self.level_of(n))
-    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,6 @@ impl ServingModel {
         let seed = src.seed.or_else(|| seed_from_name(&src.checkpoint)).ok_or_else(|| Error::Config(format!("{}: cannot read the seed from the file name; pass it", src.checkpoint.display())))?;
         let ds = load_dataset(&exp.dataset, &src.cache)?;
         let set = exp.feature_set(m);
-        let uses_content = set.is_some();
         let (content, codes, dims, text, image) = match &set {
             Some(set) => {
                 let (f, _) = encode_features(set, &ds, &src.cache)?;
@@ -89,7 +88,6 @@ impl ServingModel {
             }
             None => (None, None, (0, 0), None, None),
         };
-        let _ = uses_content;
         let mut net = Net::new(cfg, ds.n_users(), ds.n_items(), content, seed)?;
         net.restore(&Checkpoint::load(&src.checkpoint)?)?;
         let vpath = src.checkpoint.with_extension("vectors.safetensors");
