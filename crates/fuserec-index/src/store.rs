@@ -82,6 +82,22 @@ fn decode(id: &str, bytes: &[u8]) -> Result<ItemRecord> {
     Ok(rec)
 }
 
+/// Gives `rec` its key, version and creation time: those of the stored `old`, or the next free
+/// key (advancing `next`) for a new item. Within the caller's transaction.
+fn assign(rec: &mut ItemRecord, old: Option<&ItemRecord>, next: &mut u64) -> Result<()> {
+    match old {
+        Some(o) => (rec.key, rec.version, rec.created_at) = (o.key, o.version + 1, o.created_at),
+        None => {
+            if *next > u32::MAX as u64 {
+                return Err(Error::Invalid("item store: out of u32 keys".into()));
+            }
+            (rec.key, rec.version) = (*next as u32, 1);
+            *next += 1;
+        }
+    }
+    Ok(())
+}
+
 pub struct ItemStore {
     db: Database,
     path: PathBuf,
@@ -114,14 +130,7 @@ impl ItemStore {
     /// Writes `rec` (new item or replacement), keeping an existing item's key and creation time
     /// and bumping its version. Returns the stored record once it is durable.
     pub fn put(&self, rec: ItemRecord) -> Result<ItemRecord> {
-        self.write(&rec.id.clone(), move |old| {
-            let mut rec = rec;
-            if let Some(o) = old {
-                rec.created_at = o.created_at;
-            }
-            Ok(rec)
-        })
-        .map(|r| r.expect("put always writes"))
+        self.write(&rec.id.clone(), move |_| Ok(Some(rec))).map(|r| r.expect("put always writes"))
     }
 
     /// Writes many new or replaced records in one transaction (a first start's catalogue).
@@ -135,16 +144,7 @@ impl ItemStore {
             let mut next = meta.get("next_key").map_err(|x| e(x.into()))?.map_or(0, |v| v.value());
             for mut rec in recs {
                 let old = items.get(rec.id.as_str()).map_err(|x| e(x.into()))?.map(|v| decode(&rec.id, v.value())).transpose()?;
-                match old {
-                    Some(o) => (rec.key, rec.version, rec.created_at) = (o.key, o.version + 1, o.created_at),
-                    None => {
-                        if next > u32::MAX as u64 {
-                            return Err(Error::Invalid("item store: out of u32 keys".into()));
-                        }
-                        (rec.key, rec.version) = (next as u32, 1);
-                        next += 1;
-                    }
-                }
+                assign(&mut rec, old.as_ref(), &mut next)?;
                 items.insert(rec.id.as_str(), encode(&rec).as_slice()).map_err(|x| e(x.into()))?;
             }
             meta.insert("next_key", next).map_err(|x| e(x.into()))?;
@@ -154,32 +154,22 @@ impl ItemStore {
     }
 
     /// Read-modify-write of one item in one transaction: `f` gets the current record (if any)
-    /// and returns the new one. Returns `None` when `f` declines (see [`ItemStore::update`]).
-    fn write(&self, id: &str, f: impl FnOnce(Option<&ItemRecord>) -> Result<ItemRecord>) -> Result<Option<ItemRecord>> {
+    /// and returns the new one, or `None` to write nothing.
+    fn write(&self, id: &str, f: impl FnOnce(Option<&ItemRecord>) -> Result<Option<ItemRecord>>) -> Result<Option<ItemRecord>> {
         let e = |x: redb::Error| db_err(&self.path, x);
         let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
         let out = {
             let mut items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
             let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
             let old = items.get(id).map_err(|x| e(x.into()))?.map(|v| decode(id, v.value())).transpose()?;
-            let mut rec = f(old.as_ref())?;
+            let Some(mut rec) = f(old.as_ref())? else { return Ok(None) };
             if rec.id != id {
                 return Err(Error::Invalid(format!("item store: record for `{id}` names `{}`", rec.id)));
             }
-            match &old {
-                Some(o) => {
-                    rec.key = o.key;
-                    rec.version = o.version + 1;
-                }
-                None => {
-                    let next = meta.get("next_key").map_err(|x| e(x.into()))?.map_or(0, |v| v.value());
-                    if next > u32::MAX as u64 {
-                        return Err(Error::Invalid("item store: out of u32 keys".into()));
-                    }
-                    rec.key = next as u32;
-                    rec.version = 1;
-                    meta.insert("next_key", next + 1).map_err(|x| e(x.into()))?;
-                }
+            let mut next = meta.get("next_key").map_err(|x| e(x.into()))?.map_or(0, |v| v.value());
+            assign(&mut rec, old.as_ref(), &mut next)?;
+            if old.is_none() {
+                meta.insert("next_key", next).map_err(|x| e(x.into()))?;
             }
             items.insert(id, encode(&rec).as_slice()).map_err(|x| e(x.into()))?;
             rec
@@ -191,13 +181,11 @@ impl ItemStore {
     /// Applies `f` to an existing item (statistics, a new fused vector) durably; `None` when the
     /// item is unknown.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ItemRecord) -> Result<()>) -> Result<Option<ItemRecord>> {
-        if self.get(id)?.is_none() {
-            return Ok(None);
-        }
         self.write(id, |old| {
-            let mut rec = old.ok_or_else(|| Error::UnknownId { kind: "item", id: id.to_string(), context: Some("removed while updating".into()) })?.clone();
+            let Some(old) = old else { return Ok(None) };
+            let mut rec = old.clone();
             f(&mut rec)?;
-            Ok(rec)
+            Ok(Some(rec))
         })
     }
 

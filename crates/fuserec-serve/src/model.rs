@@ -152,6 +152,9 @@ impl ServingModel {
         if self.dims == (0, 0) {
             return Err(Error::Config("this model has no content view: it cannot embed a new item".into()));
         }
+        if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
+            return Err(Error::Config("the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into()));
+        }
         let t = match (&self.text, text.trim().is_empty()) {
             (Some(enc), false) => {
                 let e = enc.encode(&[text])?;
@@ -163,9 +166,6 @@ impl ServingModel {
             (Some(enc), Some(img)) => Some(enc.encode(std::slice::from_ref(img))?.row(0).to_vec()),
             _ => None,
         };
-        if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
-            return Err(Error::Config("the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into()));
-        }
         let (ht, hi) = (t.is_some(), i.is_some());
         if !ht && !hi {
             return Err(Error::Invalid("the item has neither text nor an image the model reads: nothing to embed".into()));
