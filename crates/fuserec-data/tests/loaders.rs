@@ -3,7 +3,7 @@
 
 mod common;
 use common::{scratch, write};
-use fuserec_data::{load_dir, movielens, open_image, split, ImageProblem, LoadOptions, SplitConfig, UnknownIdPolicy};
+use fuserec_data::{ImageProblem, LoadOptions, SplitConfig, UnknownIdPolicy, load_dir, movielens, open_image, split};
 
 const ITEMS: &str = "item\ttitle\ttags\n a\tRed Rocket\tspace|toy\nb\tBlue Sea\tocean\nc\t\t\n";
 
@@ -123,6 +123,22 @@ fn pre_split_files_are_used_as_given() {
     let s = split(&ds, &SplitConfig::Given, 1).unwrap();
     assert_eq!((s.train.len(), s.val.len(), s.test_warm.len(), s.test_cold.len()), (2, 0, 1, 1));
     assert_eq!(s.cold, [false, false, true]);
+    // With a test_cold file the cold items are exactly its items: a warm test item without
+    // training rows (d) stays a WARM candidate, it is not cold.
+    let d2 = scratch("given-warm-untrained");
+    write(&d2, "items.tsv", "item\ttitle\na\tx\nb\ty\nc\tz\nd\tw\n");
+    write(&d2, "train.tsv", &format!("{head}u1\ta\t1\t1\nu2\tb\t2\t1\n"));
+    write(&d2, "test_warm.tsv", &format!("{head}u1\td\t5\t1\n"));
+    write(&d2, "test_cold.tsv", &format!("{head}u2\tc\t6\t1\n"));
+    let ds2 = load_dir(&d2, &LoadOptions::default()).unwrap();
+    let s2 = split(&ds2, &SplitConfig::Given, 1).unwrap();
+    let idx = |raw: &str| (0..ds2.n_items() as u32).find(|&i| ds2.items.raw(i) == raw).unwrap() as usize;
+    assert!(!s2.cold[idx("d")], "a test_warm item is not cold because train lacks it");
+    assert!(s2.cold[idx("c")]);
+    // An item in both test files is a broken split.
+    write(&d2, "test_warm.tsv", &format!("{head}u1\tc\t5\t1\n"));
+    let ds3 = load_dir(&d2, &LoadOptions::default()).unwrap();
+    assert!(split(&ds3, &SplitConfig::Given, 1).unwrap_err().to_string().contains("`c`"));
     // With a single test file, cold items are the test items never seen in train.
     std::fs::remove_file(d.join("test_warm.tsv")).unwrap();
     std::fs::remove_file(d.join("test_cold.tsv")).unwrap();
@@ -141,8 +157,16 @@ fn pre_split_files_are_used_as_given() {
 #[test]
 fn recbole_atomic_files() {
     let d = scratch("atomic");
-    write(&d, "toy.item", "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n1\tToy Story\t1995\tAnimation Children's Comedy\n2\tHeat\t1995\tAction\n");
-    write(&d, "toy.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n7\t1\t5\t881250949\n7\t2\t3\t881250950\n8\t2\t4.0\t881250951\n");
+    write(
+        &d,
+        "toy.item",
+        "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n1\tToy Story\t1995\tAnimation Children's Comedy\n2\tHeat\t1995\tAction\n",
+    );
+    write(
+        &d,
+        "toy.inter",
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n7\t1\t5\t881250949\n7\t2\t3\t881250950\n8\t2\t4.0\t881250951\n",
+    );
     std::fs::create_dir_all(d.join("posters")).unwrap();
     std::fs::write(d.join("posters/2.jpg"), b"").unwrap();
     let ds = movielens::load_atomic(&d, "toy", Some(&d.join("posters"))).unwrap();

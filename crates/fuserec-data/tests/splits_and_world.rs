@@ -1,7 +1,7 @@
 mod common;
 use common::scratch;
 use fuserec_data::synthetic::{World, WorldConfig};
-use fuserec_data::{load_dir, split, CtrPrior, LoadOptions, PosteriorStats, SplitConfig};
+use fuserec_data::{CtrPrior, LoadOptions, PosteriorStats, SplitConfig, WarmSplit, load_dir, split};
 use std::collections::HashMap;
 
 fn small() -> WorldConfig {
@@ -49,7 +49,13 @@ fn world_has_the_promised_structure() {
     let (mut hi, mut lo) = ((0, 0), (0, 0));
     for e in &w.events {
         let q = w.items[e.item].quality;
-        let c = if q > 0.5 { &mut hi } else if q < -0.5 { &mut lo } else { continue };
+        let c = if q > 0.5 {
+            &mut hi
+        } else if q < -0.5 {
+            &mut lo
+        } else {
+            continue;
+        };
         c.0 += e.click as usize;
         c.1 += 1;
     }
@@ -89,7 +95,10 @@ fn cold_start_split_invariants() {
     assert_eq!(s.train.len() + s.val.len() + s.test_warm.len() + s.test_cold.len(), ds.interactions.len());
     // Per user, train precedes val precedes test in time.
     let mut last_train: HashMap<u32, i64> = HashMap::new();
-    s.train.iter().for_each(|x| { let e = last_train.entry(x.user.0).or_insert(i64::MIN); *e = (*e).max(x.ts); });
+    s.train.iter().for_each(|x| {
+        let e = last_train.entry(x.user.0).or_insert(i64::MIN);
+        *e = (*e).max(x.ts);
+    });
     for x in s.val.iter().chain(&s.test_warm) {
         assert!(x.ts >= last_train.get(&x.user.0).copied().unwrap_or(i64::MIN));
     }
@@ -98,8 +107,86 @@ fn cold_start_split_invariants() {
     let other = split(&ds, &SplitConfig::default(), 4).unwrap();
     assert_ne!(s.hash, other.hash);
     assert_ne!(s.cold, other.cold);
-    let bad = SplitConfig::ColdStart { cold_fraction: 1.5, val_fraction: 0.1, test_fraction: 0.1 };
+    let bad = SplitConfig::ColdStart {
+        cold_fraction: 1.5,
+        val_fraction: 0.1,
+        test_fraction: 0.1,
+        cold_val_fraction: 0.0,
+        warm: WarmSplit::PerUserTemporal,
+    };
     assert!(split(&ds, &bad, 1).is_err());
+    assert_eq!(s.n_cold_val(), 0, "no cold validation items unless asked");
+}
+
+#[test]
+fn cold_validation_items_are_disjoint_and_live_only_in_validation() {
+    let (_, ds) = small_dataset("coldval");
+    let plain = split(&ds, &SplitConfig::default(), 3).unwrap();
+    let cfg = SplitConfig::ColdStart {
+        cold_fraction: 0.2,
+        val_fraction: 0.1,
+        test_fraction: 0.1,
+        cold_val_fraction: 0.1,
+        warm: WarmSplit::PerUserTemporal,
+    };
+    let s = split(&ds, &cfg, 3).unwrap();
+    // The same test-cold items and interactions as without cold validation items.
+    assert_eq!(s.cold, plain.cold);
+    assert_eq!(s.test_cold.len(), plain.test_cold.len());
+    // Disjoint, about 10% of the items with a positive, and only in validation.
+    let with_pos = {
+        let mut p = vec![false; ds.n_items()];
+        ds.interactions.iter().filter(|x| x.is_positive()).for_each(|x| p[x.item.idx()] = true);
+        p.iter().filter(|&&b| b).count()
+    };
+    assert_eq!(s.n_cold_val(), (with_pos as f64 * 0.1).round() as usize);
+    assert!((0..ds.n_items()).all(|i| !(s.cold[i] && s.cold_val[i])));
+    for x in s.train.iter().chain(&s.test_warm).chain(&s.test_cold) {
+        assert!(!s.cold_val[x.item.idx()], "cold validation item {} outside validation", x.item.0);
+    }
+    let in_val = ds.interactions.iter().filter(|x| s.cold_val[x.item.idx()]).count();
+    assert_eq!(s.val.iter().filter(|x| s.cold_val[x.item.idx()]).count(), in_val, "every interaction of a cold validation item is in val");
+    assert_eq!(s.train.len() + s.val.len() + s.test_warm.len() + s.test_cold.len(), ds.interactions.len());
+    assert_ne!(s.hash, plain.hash);
+    let too_cold = SplitConfig::ColdStart {
+        cold_fraction: 0.6,
+        val_fraction: 0.1,
+        test_fraction: 0.1,
+        cold_val_fraction: 0.5,
+        warm: WarmSplit::PerUserTemporal,
+    };
+    assert!(split(&ds, &too_cold, 1).unwrap_err().to_string().contains("cold_val_fraction"));
+}
+
+#[test]
+fn random_warm_split_draws_each_interaction() {
+    let (_, ds) = small_dataset("randomwarm");
+    let cfg = SplitConfig::ColdStart {
+        cold_fraction: 0.2,
+        val_fraction: 0.1,
+        test_fraction: 0.1,
+        cold_val_fraction: 0.0,
+        warm: WarmSplit::Random,
+    };
+    let s = split(&ds, &cfg, 5).unwrap();
+    let warm = (s.train.len() + s.val.len() + s.test_warm.len()) as f64;
+    let share = |n: usize| n as f64 / warm;
+    assert!(
+        (share(s.test_warm.len()) - 0.1).abs() < 0.02 && (share(s.val.len()) - 0.1).abs() < 0.02,
+        "{} / {}",
+        s.val.len(),
+        s.test_warm.len()
+    );
+    // Unlike the per-user temporal split, some test interactions precede a training one of the
+    // same user.
+    let first_test: HashMap<u32, i64> = s.test_warm.iter().fold(HashMap::new(), |mut m, x| {
+        let e = m.entry(x.user.0).or_insert(i64::MAX);
+        *e = (*e).min(x.ts);
+        m
+    });
+    assert!(s.train.iter().any(|x| first_test.get(&x.user.0).is_some_and(|&t| x.ts > t)));
+    assert_eq!(s.hash, split(&ds, &cfg, 5).unwrap().hash, "deterministic by seed");
+    assert!(s.protocol.contains("random"));
 }
 
 #[test]

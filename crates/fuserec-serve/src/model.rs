@@ -4,13 +4,13 @@
 
 use fuserec::config::{ExperimentConfig, ModelConfig};
 use fuserec::core::{Embeddings, Error, ItemStats, Result};
-use fuserec::data::{split, Dataset};
+use fuserec::data::{Dataset, split};
 use fuserec::encoders::{ImageEncoder, TextEncoder};
 use fuserec::experiment::{encode_features, load_dataset};
 use fuserec::features::{image_encoder, text_encoder};
 use fuserec::nn::Checkpoint;
 use fuserec::towers::History;
-use fuserec::two_tower::{content_input_and_codes, content_row, fused_row, CodeTree, Net, TwoTowerConfig};
+use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_input_and_codes, content_row, fused_row};
 use std::path::{Path, PathBuf};
 
 /// Where the model comes from.
@@ -59,6 +59,17 @@ pub struct ServingModel {
     pub catalogue: Vec<CatalogueItem>,
     /// End of the training period (seconds): "now" for ages of catalogue items.
     pub t_end: i64,
+    /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
+    pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
+    /// Length factor of new (untrained) items' vectors, as evaluation gave cold items.
+    pub cold_scale: f32,
+}
+
+fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
+    match centre {
+        Some(c) => v.iter().zip(c).map(|(x, m)| x - m).collect(),
+        None => v,
+    }
 }
 
 fn seed_from_name(p: &Path) -> Option<u64> {
@@ -69,24 +80,30 @@ fn seed_from_name(p: &Path) -> Option<u64> {
 impl ServingModel {
     pub fn load(src: &ModelSource) -> Result<Self> {
         let exp = ExperimentConfig::load(&src.experiment)?;
-        let m = exp.models.get(src.model).ok_or_else(|| Error::Config(format!("{}: no [[model]] #{} (it has {})", src.experiment.display(), src.model, exp.models.len())))?;
+        let m = exp.models.get(src.model).ok_or_else(|| {
+            Error::Config(format!("{}: no [[model]] #{} (it has {})", src.experiment.display(), src.model, exp.models.len()))
+        })?;
         let ModelConfig::TwoTower(cfg) = m else {
             return Err(Error::Config(format!("{}: [[model]] #{} is not a two-tower model", src.experiment.display(), src.model)));
         };
-        let seed = src.seed.or_else(|| seed_from_name(&src.checkpoint)).ok_or_else(|| Error::Config(format!("{}: cannot read the seed from the file name; pass it", src.checkpoint.display())))?;
+        let seed = src
+            .seed
+            .or_else(|| seed_from_name(&src.checkpoint))
+            .ok_or_else(|| Error::Config(format!("{}: cannot read the seed from the file name; pass it", src.checkpoint.display())))?;
         let ds = load_dataset(&exp.dataset, &src.cache)?;
         let set = exp.feature_set(m);
-        let (content, codes, dims, text, image) = match &set {
+        let (content, codes, dims, text, image, centres) = match &set {
             Some(set) => {
-                let (f, _) = encode_features(set, &ds, &src.cache)?;
+                let (f, _) = encode_features(set, exp.features.preprocess, &ds, &src.cache)?;
+                let centres = (f.text.as_ref().and_then(|m| m.centre.clone()), f.image.as_ref().and_then(|m| m.centre.clone()));
                 let dims = (f.text.as_ref().map_or(0, |t| t.rows.dim()), f.image.as_ref().map_or(0, |t| t.rows.dim()));
                 let enc = |n: &str| n != "none" && !n.starts_with("vectors:");
                 let text = enc(&set.0).then(|| text_encoder(&set.0, &src.cache)).transpose()?;
                 let image = enc(&set.1).then(|| image_encoder(&set.1)).transpose()?;
                 let (input, codes) = content_input_and_codes(cfg, &f, seed)?;
-                (Some(input), codes, dims, text, image)
+                (Some(input), codes, dims, text, image, centres)
             }
-            None => (None, None, (0, 0), None, None),
+            None => (None, None, (0, 0), None, None, (None, None)),
         };
         let mut net = Net::new(cfg, ds.n_users(), ds.n_items(), content, seed)?;
         net.restore(&Checkpoint::load(&src.checkpoint)?)?;
@@ -97,8 +114,18 @@ impl ServingModel {
             Embeddings::from_vec(shape[0], shape[1], data.clone())
         };
         let (user_vectors, catalogue_vectors) = (get("user_vectors")?, get("item_vectors")?);
+        // Length training gave the vectors of items without a trained id row (1 when absent).
+        let cold_scale =
+            serde_json::from_str::<serde_json::Value>(&v.header).ok().and_then(|h| h["cold_scale"].as_f64()).unwrap_or(1.0) as f32;
         if user_vectors.rows() != ds.n_users() || catalogue_vectors.rows() != ds.n_items() {
-            return Err(Error::Shape(format!("{}: {} users / {} items, the dataset has {} / {}", vpath.display(), user_vectors.rows(), catalogue_vectors.rows(), ds.n_users(), ds.n_items())));
+            return Err(Error::Shape(format!(
+                "{}: {} users / {} items, the dataset has {} / {}",
+                vpath.display(),
+                user_vectors.rows(),
+                catalogue_vectors.rows(),
+                ds.n_users(),
+                ds.n_items()
+            )));
         }
         // Seen items and statistics as training ended: train + validation of the same split.
         let sp = split(&ds, &exp.split, seed)?;
@@ -131,7 +158,21 @@ impl ServingModel {
                 }
             })
             .collect();
-        Ok(ServingModel { net, dataset: ds, text, codes, image, dims, user_vectors, seen, catalogue_vectors, catalogue, t_end })
+        Ok(ServingModel {
+            net,
+            dataset: ds,
+            text,
+            codes,
+            image,
+            dims,
+            centres,
+            cold_scale,
+            user_vectors,
+            seen,
+            catalogue_vectors,
+            catalogue,
+            t_end,
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -142,7 +183,13 @@ impl ServingModel {
     pub fn gate_features(exposures: u64, clicks: u64, created_at: i64, now: i64) -> [f32; 4] {
         let p = fuserec::data::CtrPrior::default();
         let (e, c) = (exposures as f32, clicks as f32);
-        ItemStats { exposures: e, clicks: c, smoothed_ctr: (c + p.prior_ctr * p.strength) / (e + p.strength), age_days: ((now - created_at).max(0) as f32) / 86_400.0 }.gate_features()
+        ItemStats {
+            exposures: e,
+            clicks: c,
+            smoothed_ctr: (c + p.prior_ctr * p.strength) / (e + p.strength),
+            age_days: ((now - created_at).max(0) as f32) / 86_400.0,
+        }
+        .gate_features()
     }
 
     /// The content row of a new item — its text and decoded image through the model's encoders —
@@ -153,17 +200,19 @@ impl ServingModel {
             return Err(Error::Config("this model has no content view: it cannot embed a new item".into()));
         }
         if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
-            return Err(Error::Config("the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into()));
+            return Err(Error::Config(
+                "the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into(),
+            ));
         }
         let t = match (&self.text, text.trim().is_empty()) {
             (Some(enc), false) => {
                 let e = enc.encode(&[text])?;
-                Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0))
+                Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| minus(r, &self.centres.0))
             }
             _ => None,
         };
         let i = match (&self.image, image) {
-            (Some(enc), Some(img)) => Some(enc.encode(std::slice::from_ref(img))?.row(0).to_vec()),
+            (Some(enc), Some(img)) => Some(minus(enc.encode(std::slice::from_ref(img))?.row(0).to_vec(), &self.centres.1)),
             _ => None,
         };
         let (ht, hi) = (t.is_some(), i.is_some());
@@ -181,7 +230,8 @@ impl ServingModel {
     pub fn embed_new(&self, row: &[f32], codes: &[u32], gate: [f32; 4]) -> Result<(Vec<f32>, f32)> {
         let per_level: Vec<Vec<u32>> = codes.iter().map(|&c| vec![c]).collect();
         let v = self.net.new_item_vectors(row, &per_level, &gate)?;
-        Ok((v.fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
+        let fused = v.fused.iter().map(|x| x * self.cold_scale).collect();
+        Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
     }
 
     /// Fused vector and gate of a catalogue item with the given statistics.

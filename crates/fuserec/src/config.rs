@@ -28,6 +28,12 @@ pub struct ExperimentConfig {
     pub features: FeaturesConfig,
     #[serde(default)]
     pub buckets: PopularityBuckets,
+    /// What validation maximises in early stopping and hyper-parameter search.
+    #[serde(default)]
+    pub selection: crate::validation::Selection,
+    /// Hyper-parameter search (per model kind or label); absent: every model runs as configured.
+    #[serde(default)]
+    pub search: Option<crate::search::SearchConfig>,
     #[serde(rename = "model")]
     pub models: Vec<ModelConfig>,
 }
@@ -89,11 +95,15 @@ pub struct FeaturesConfig {
     pub text: String,
     #[serde(default = "default_image")]
     pub image: String,
+    /// How content vectors are prepared for every content model (default: centred per modality;
+    /// each model then L2-normalises per modality).
+    #[serde(default)]
+    pub preprocess: crate::features::Preprocess,
 }
 
 impl Default for FeaturesConfig {
     fn default() -> Self {
-        FeaturesConfig { text: default_text(), image: default_image() }
+        FeaturesConfig { text: default_text(), image: default_image(), preprocess: Default::default() }
     }
 }
 fn default_text() -> String {
@@ -125,8 +135,63 @@ pub enum ModelConfig {
         #[serde(default)]
         image: Option<String>,
     },
+    /// The profile-centroid content model under its own name: the user profile is the mean of
+    /// the history's content vectors, an item's score its cosine with the profile (the same
+    /// algorithm as `content-knn`, which keeps its name for published configs).
+    ContentCentroid {
+        #[serde(default = "one")]
+        text_weight: f32,
+        #[serde(default = "one")]
+        image_weight: f32,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        image: Option<String>,
+    },
+    /// EASE, closed form: `lambda` is the L2 weight on the item-item matrix.
+    Ease {
+        #[serde(default = "default_ease_lambda")]
+        lambda: f64,
+    },
+    /// BPR matrix factorisation on the sparse id tables.
+    Bpr(crate::baselines::BprConfig),
+    /// VBPR: BPR plus a learned projection of the item content (cold items by content alone).
+    Vbpr(crate::baselines::BprConfig),
     /// Two-tower recall (id, content or fused item side); see `two_tower::TwoTowerConfig`.
     TwoTower(Box<crate::two_tower::TwoTowerConfig>),
+}
+
+fn default_ease_lambda() -> f64 {
+    500.0
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        match self {
+            ModelConfig::TwoTower(t) => t.validate(),
+            ModelConfig::Bpr(b) => b.validate(false),
+            ModelConfig::Vbpr(b) => b.validate(true),
+            ModelConfig::Ease { lambda } if !(*lambda > 0.0 && lambda.is_finite()) => {
+                Err(format!("ease: lambda must be > 0, got {lambda}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The `kind` of this model, as written in a config (what `[search.space]` keys refer to).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Random => "random",
+            ModelConfig::MostPop => "most-pop",
+            ModelConfig::ItemKnn { .. } => "item-knn",
+            ModelConfig::ContentKnn { .. } => "content-knn",
+            ModelConfig::ContentCentroid { .. } => "content-centroid",
+            ModelConfig::Ease { .. } => "ease",
+            ModelConfig::Bpr(_) => "bpr",
+            ModelConfig::Vbpr(_) => "vbpr",
+            ModelConfig::TwoTower(_) => "two-tower",
+        }
+    }
 }
 
 fn default_neighbours() -> usize {
@@ -159,9 +224,10 @@ impl ExperimentConfig {
             return Err("no [[model]] tables".into());
         }
         for m in &self.models {
-            if let ModelConfig::TwoTower(t) = m {
-                t.validate()?;
-            }
+            m.validate()?;
+        }
+        if let Some(s) = &self.search {
+            s.validate(self)?;
         }
         if self.buckets.edges.first() != Some(&0) || self.buckets.edges.windows(2).any(|w| w[0] >= w[1]) {
             return Err("bucket edges must start at 0 and increase".into());
@@ -176,10 +242,11 @@ impl ExperimentConfig {
     /// The `(text, image)` backbones a model uses, if it uses content.
     pub fn feature_set(&self, m: &ModelConfig) -> Option<(String, String)> {
         match m {
-            ModelConfig::ContentKnn { text, image, .. } => Some((
+            ModelConfig::ContentKnn { text, image, .. } | ModelConfig::ContentCentroid { text, image, .. } => Some((
                 text.clone().unwrap_or_else(|| self.features.text.clone()),
                 image.clone().unwrap_or_else(|| self.features.image.clone()),
             )),
+            ModelConfig::Vbpr(_) => Some((self.features.text.clone(), self.features.image.clone())),
             ModelConfig::TwoTower(t) if t.fusion.build().uses_content() => Some((
                 t.text.clone().unwrap_or_else(|| self.features.text.clone()),
                 t.image.clone().unwrap_or_else(|| self.features.image.clone()),

@@ -1,16 +1,18 @@
 //! The experiment runner behind `cargo xtask experiment`: load → split (per seed) → encode
 //! content → fit each model → rank the full catalogue per user → OVERALL / WARM / COLD metrics.
 
-use crate::baselines::{ContentKnn, ItemKnn, MostPop, RandomScores};
-use crate::two_tower::TwoTower;
+use crate::baselines::{Bpr, ContentKnn, Ease, ItemKnn, MostPop, RandomScores};
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
-use crate::features::{image_encoder, text_encoder, CacheStats, FeatureStore, ImageReport, ItemFeatures};
-use fuserec_data::progress::bar;
-use crate::recommender::{positives_by_user, Recommender, TrainData};
+use crate::features::{CacheStats, FeatureStore, ImageReport, ItemFeatures, Preprocess, image_encoder, text_encoder};
+use crate::recommender::{Recommender, TrainData, positives_by_user};
+use crate::two_tower::TwoTower;
 use fuserec_core::{Error, Result};
-use fuserec_data::{assets, load_dir, movielens, split, synthetic, Dataset, LoadOptions, LoadReport, Split};
-use fuserec_eval::{cold_share_at_k, coverage_at_k, evaluate_ranking, exposure_gini_at_k, recall_by_bucket, Bucket, Estimate, STANDARD_METRICS};
-use fuserec_index::{rank_dense, Candidates};
+use fuserec_data::progress::bar;
+use fuserec_data::{Dataset, LoadOptions, LoadReport, Split, assets, load_dir, movielens, split, synthetic};
+use fuserec_eval::{
+    Bucket, Estimate, STANDARD_METRICS, cold_share_at_k, coverage_at_k, evaluate_ranking, exposure_gini_at_k, recall_by_bucket,
+};
+use fuserec_index::{Candidates, rank_dense};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -55,6 +57,9 @@ pub struct ModelRun {
     /// Per-epoch losses, validation recall, gate curve (models that train).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
+    /// Hyper-parameter trials on validation, when the model was searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchLog>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -67,6 +72,8 @@ pub struct SplitSummary {
     pub test_warm: usize,
     pub test_cold: usize,
     pub cold_items: usize,
+    /// Cold validation items (hidden from the test evaluation).
+    pub cold_val_items: usize,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -131,7 +138,9 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
             let posters = if *posters {
                 let p = assets::shared_assets_dir().map(|d| d.join("ml100k-posters")).filter(|p| p.is_dir());
                 Some(p.ok_or_else(|| {
-                    Error::MissingAsset("ml100k-posters not found: set FUSEREC_ASSETS_DIR to the shared assets folder, or posters = false".into())
+                    Error::MissingAsset(
+                        "ml100k-posters not found: set FUSEREC_ASSETS_DIR to the shared assets folder, or posters = false".into(),
+                    )
                 })?)
             } else {
                 None
@@ -141,7 +150,13 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
     }
 }
 
-fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Box<dyn Recommender>> {
+pub fn build_model(
+    m: &ModelConfig,
+    data: &TrainData,
+    features: Option<&ItemFeatures>,
+    seed: u64,
+    checkpoint: Option<PathBuf>,
+) -> Result<Box<dyn Recommender>> {
     Ok(match m {
         ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
         ModelConfig::MostPop => Box::new(MostPop::fit(data)),
@@ -150,11 +165,23 @@ fn build_model(m: &ModelConfig, data: &TrainData, features: Option<&ItemFeatures
             let f = features.ok_or_else(|| Error::Config("content-knn needs item features".into()))?;
             Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?)
         }
+        ModelConfig::ContentCentroid { text_weight, image_weight, .. } => {
+            let f = features.ok_or_else(|| Error::Config("content-centroid needs item features".into()))?;
+            Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?.named("ContentCentroid"))
+        }
+        ModelConfig::Ease { lambda } => Box::new(Ease::fit(data, *lambda)?),
+        ModelConfig::Bpr(c) => Box::new(Bpr::fit(c, data, None, seed)?),
+        ModelConfig::Vbpr(c) => {
+            let f = features.ok_or_else(|| Error::Config("vbpr needs item features".into()))?;
+            Box::new(Bpr::fit(c, data, Some(f.fused(1.0, 1.0)?.0), seed)?)
+        }
         ModelConfig::TwoTower(t) => Box::new(TwoTower::fit(t, data, features, seed, checkpoint)?),
     })
 }
 
-pub fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
+/// Encodes (or reuses from the feature store) the `(text, image)` backbones' rows for every item,
+/// then prepares them as `preprocess` says.
+pub fn encode_features(set: &(String, String), preprocess: Preprocess, ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
     let (text_name, image_name) = set;
     let encoded = |n: &str| n != "none" && !n.starts_with("vectors:");
@@ -170,6 +197,7 @@ pub fn encode_features(set: &(String, String), ds: &Dataset, cache: &Path) -> Re
             f = f.with_vectors(slot, name, ds.n_items())?;
         }
     }
+    f.preprocess(preprocess)?;
     Ok((f, t0.elapsed().as_secs_f64()))
 }
 
@@ -182,19 +210,34 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         }
     };
     let ds = load_dataset(&cfg.dataset, &opts.cache)?;
-    say(format!("dataset {}: {} users, {} items, {} interactions ({} positive)", ds.name, ds.n_users(), ds.n_items(), ds.interactions.len(), ds.n_positives()));
+    say(format!(
+        "dataset {}: {} users, {} items, {} interactions ({} positive)",
+        ds.name,
+        ds.n_users(),
+        ds.n_items(),
+        ds.interactions.len(),
+        ds.n_positives()
+    ));
     say(format!("  load report: {}", ds.report));
     let mut features: Vec<((String, String), ItemFeatures, f64)> = Vec::new();
     for set in cfg.feature_sets() {
-        let (f, secs) = encode_features(&set, &ds, &opts.cache)?;
+        let (f, secs) = encode_features(&set, cfg.features.preprocess, &ds, &opts.cache)?;
         features.push((set, f, secs));
     }
     for ((t, i), f, secs) in &features {
         let r = &f.image_report;
         say(format!(
             "features text={t} image={i} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
-            f.hash, r.decoded, r.no_image, r.missing, r.corrupt,
-            [("text", &f.text), ("image", &f.image)].iter().filter_map(|(n, m)| m.as_ref().map(|m| format!("{n} {} reused / {} encoded", m.cache.reused, m.cache.encoded))).collect::<Vec<_>>().join(", ")
+            f.hash,
+            r.decoded,
+            r.no_image,
+            r.missing,
+            r.corrupt,
+            [("text", &f.text), ("image", &f.image)]
+                .iter()
+                .filter_map(|(n, m)| m.as_ref().map(|m| format!("{n} {} reused / {} encoded", m.cache.reused, m.cache.encoded)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         for e in &r.examples {
             say(format!("  image masked: {e}"));
@@ -205,8 +248,15 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     for &seed in &cfg.seeds {
         let sp = split(&ds, &cfg.split, seed)?;
         say(format!(
-            "seed {seed}: {} split {} — train {}, val {}, test warm {}, test cold {}, cold items {}",
-            sp.protocol, sp.hash, sp.train.len(), sp.val.len(), sp.test_warm.len(), sp.test_cold.len(), sp.n_cold()
+            "seed {seed}: {} split {} — train {}, val {}, test warm {}, test cold {}, cold items {}, cold validation items {}",
+            sp.protocol,
+            sp.hash,
+            sp.train.len(),
+            sp.val.len(),
+            sp.test_warm.len(),
+            sp.test_cold.len(),
+            sp.n_cold(),
+            sp.n_cold_val()
         ));
         splits.push(SplitSummary {
             seed,
@@ -217,25 +267,54 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             test_warm: sp.test_warm.len(),
             test_cold: sp.test_cold.len(),
             cold_items: sp.n_cold(),
+            cold_val_items: sp.n_cold_val(),
         });
         let default_set = (cfg.features.text.clone(), cfg.features.image.clone());
         let find = |set: &(String, String)| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
-        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set));
+        let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set)).with_split(&sp, cfg.selection);
         for (mi, mc) in cfg.models.iter().enumerate() {
             let tf = Instant::now();
             let ck = opts.checkpoints.as_ref().map(|d| d.join(format!("model{mi}-seed{seed}.safetensors")));
-            let model = build_model(mc, &data, cfg.feature_set(mc).as_ref().and_then(find), seed, ck)?;
+            let searched = cfg.search.as_ref().filter(|s| s.space_for(mc).is_some());
+            let (model, search, shown) = match searched {
+                Some(sc) => {
+                    say(format!("  searching {} ({} trials, {:?})", crate::search::space_key(mc), sc.trials, sc.kind));
+                    let mut fit = |c: &ModelConfig| build_model(c, &data, cfg.feature_set(c).as_ref().and_then(find), seed, None);
+                    let (m, log) = crate::search::search_model(sc, mc, &data, seed, &mut fit, &say)?;
+                    let base = m.name().split(['(', '[']).next().unwrap_or_default().to_string();
+                    (m, Some(log), format!("{base} (tuned)"))
+                }
+                None => {
+                    let m = build_model(mc, &data, cfg.feature_set(mc).as_ref().and_then(find), seed, ck)?;
+                    let n = m.name();
+                    (m, None, n)
+                }
+            };
             let fit_seconds = tf.elapsed().as_secs_f64();
             let tr = Instant::now();
             let lists = rank_all(model.as_ref(), &ds, &sp, cfg.max_k())?;
             let rank_seconds = tr.elapsed().as_secs_f64();
             if let Some(dir) = &opts.export_topk {
-                export_topk(dir, &model.name(), seed, &ds, &lists)?;
+                export_topk(dir, &shown, seed, &ds, &lists)?;
             }
             let segments = score_segments(cfg, &data, &sp, &lists, seed);
             let head = &segments[0].metrics[&format!("recall@{}", cfg.k[0])];
-            say(format!("  {:<28} fit {fit_seconds:>6.2}s  rank {rank_seconds:>6.2}s  OVERALL recall@{} {:.4}", model.name(), cfg.k[0], head.mean));
-            runs.push(ModelRun { model: model.name(), model_index: mi, seed, fit_seconds, rank_seconds, segments, training: model.training_log() });
+            say(format!(
+                "  {:<28} fit {fit_seconds:>6.2}s  rank {rank_seconds:>6.2}s  OVERALL recall@{} {:.4}",
+                model.name(),
+                cfg.k[0],
+                head.mean
+            ));
+            runs.push(ModelRun {
+                model: shown,
+                model_index: mi,
+                seed,
+                fit_seconds,
+                rank_seconds,
+                segments,
+                training: model.training_log(),
+                search,
+            });
         }
     }
     Ok(ExperimentResults {
@@ -253,26 +332,36 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             positives: ds.n_positives(),
             load_report: ds.report.clone(),
         },
-        features: features.into_iter().map(|((text_name, image_name), f, seconds)| FeatureSummary {
-            text: text_name,
-            image: image_name,
-            hash: f.hash.clone(),
-            text_backbone: f.text.as_ref().map(|m| m.backbone.clone()),
-            image_backbone: f.image.as_ref().map(|m| m.backbone.clone()),
-            items_with_text: f.text.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
-            items_with_image: f.image.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
-            image_report: f.image_report.clone(),
-            text_cache: f.text.as_ref().map(|m| m.cache.clone()),
-            image_cache: f.image.as_ref().map(|m| m.cache.clone()),
-            seconds,
-        }).collect(),
+        features: features
+            .into_iter()
+            .map(|((text_name, image_name), f, seconds)| FeatureSummary {
+                text: text_name,
+                image: image_name,
+                hash: f.hash.clone(),
+                text_backbone: f.text.as_ref().map(|m| m.backbone.clone()),
+                image_backbone: f.image.as_ref().map(|m| m.backbone.clone()),
+                items_with_text: f.text.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
+                items_with_image: f.image.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
+                image_report: f.image_report.clone(),
+                text_cache: f.text.as_ref().map(|m| m.cache.clone()),
+                image_cache: f.image.as_ref().map(|m| m.cache.clone()),
+                seconds,
+            })
+            .collect(),
         splits,
         runs,
     })
 }
 
 /// OVERALL / WARM / COLD results of one fitted model on one split (what `run` does per model).
-pub fn evaluate(model: &dyn Recommender, cfg: &ExperimentConfig, ds: &Dataset, sp: &Split, data: &TrainData, seed: u64) -> Result<Vec<SegmentResult>> {
+pub fn evaluate(
+    model: &dyn Recommender,
+    cfg: &ExperimentConfig,
+    ds: &Dataset,
+    sp: &Split,
+    data: &TrainData,
+    seed: u64,
+) -> Result<Vec<SegmentResult>> {
     let lists = rank_all(model, ds, sp, cfg.max_k())?;
     Ok(score_segments(cfg, data, sp, &lists, seed))
 }
@@ -293,9 +382,10 @@ fn rank_all(model: &dyn Recommender, ds: &Dataset, sp: &Split, k: usize) -> Resu
     let history = positives_by_user(n_users, sp.train.iter().chain(&sp.val));
     let warm_truth = positives_by_user(n_users, sp.test_warm.iter());
     let cold_truth = positives_by_user(n_users, sp.test_cold.iter());
-    let users: Vec<u32> = (0..n_users as u32).filter(|&u| !warm_truth[u as usize].is_empty() || !cold_truth[u as usize].is_empty()).collect();
-    let warm_allowed: Vec<bool> = sp.cold.iter().map(|c| !c).collect();
-    let allowed: [Option<&[bool]>; 3] = [None, Some(&warm_allowed), Some(&sp.cold)];
+    let users: Vec<u32> =
+        (0..n_users as u32).filter(|&u| !warm_truth[u as usize].is_empty() || !cold_truth[u as usize].is_empty()).collect();
+    let [all, warm, cold] = test_candidates(sp);
+    let allowed: [Option<&[bool]>; 3] = [Some(&all), Some(&warm), Some(&cold)];
     let mut lists: [Vec<Vec<(u32, f32)>>; 3] = Default::default();
     let pb = bar(users.len() as u64, &format!("ranking {}", short(&model.name())));
     let mut scores = vec![0f32; USER_BATCH.min(users.len().max(1)) * n_items];
@@ -325,15 +415,22 @@ fn rank_all(model: &dyn Recommender, ds: &Dataset, sp: &Split, k: usize) -> Resu
     Ok(RankedLists { truth: [overall, pick(&warm_truth), pick(&cold_truth)], users, lists })
 }
 
+/// Candidate items of the OVERALL, WARM and COLD test rankings: cold validation items are in none
+/// (they belong to model selection).
+fn test_candidates(sp: &Split) -> [Vec<bool>; 3] {
+    let n = sp.cold.len();
+    let all: Vec<bool> = (0..n).map(|i| !sp.cold_val[i]).collect();
+    let warm: Vec<bool> = (0..n).map(|i| !sp.cold_val[i] && !sp.cold[i]).collect();
+    [all, warm, sp.cold.clone()]
+}
+
 fn short(name: &str) -> &str {
     name.split('[').next().unwrap_or(name)
 }
 
 fn score_segments(cfg: &ExperimentConfig, data: &TrainData, sp: &Split, r: &RankedLists, seed: u64) -> Vec<SegmentResult> {
-    let n_items = data.n_items;
-    let warm: Vec<bool> = sp.cold.iter().map(|c| !c).collect();
-    let all = vec![true; n_items];
-    let cand: [&[bool]; 3] = [&all, &warm, &sp.cold];
+    let [all, warm, cold] = test_candidates(sp);
+    let cand: [&[bool]; 3] = [&all, &warm, &cold];
     (0..3)
         .map(|s| {
             let keep: Vec<usize> = (0..r.users.len()).filter(|&u| !r.truth[s][u].is_empty()).collect();

@@ -16,14 +16,46 @@ pub struct TrainData<'a> {
     /// Per item: number of training positives.
     pub item_popularity: Vec<u32>,
     pub features: Option<&'a ItemFeatures>,
+    /// Per item: a cold *validation* item (no training rows; its interactions are in `val`).
+    pub cold_val: Vec<bool>,
+    /// Per item: never a candidate in validation (the split's test-cold items).
+    pub hidden: Vec<bool>,
+    /// What validation (early stopping, hyper-parameter search) maximises.
+    pub selection: crate::validation::Selection,
 }
 
 impl<'a> TrainData<'a> {
-    pub fn new(n_users: usize, n_items: usize, train: &'a [Interaction], val: &'a [Interaction], features: Option<&'a ItemFeatures>) -> Self {
+    pub fn new(
+        n_users: usize,
+        n_items: usize,
+        train: &'a [Interaction],
+        val: &'a [Interaction],
+        features: Option<&'a ItemFeatures>,
+    ) -> Self {
         let user_items = positives_by_user(n_users, train.iter());
         let mut item_popularity = vec![0u32; n_items];
         user_items.iter().flatten().for_each(|&i| item_popularity[i as usize] += 1);
-        TrainData { n_users, n_items, train, val, user_items, item_popularity, features }
+        TrainData {
+            n_users,
+            n_items,
+            train,
+            val,
+            user_items,
+            item_popularity,
+            features,
+            cold_val: vec![false; n_items],
+            hidden: vec![false; n_items],
+            selection: Default::default(),
+        }
+    }
+
+    /// Validation as the split defines it: its cold validation items form the COLD segment, its
+    /// test-cold items are never candidates.
+    pub fn with_split(mut self, sp: &fuserec_data::Split, selection: crate::validation::Selection) -> Self {
+        self.cold_val = sp.cold_val.clone();
+        self.hidden = sp.cold.clone();
+        self.selection = selection;
+        self
     }
 }
 

@@ -71,7 +71,12 @@ impl ExperimentResults {
         let mut rows = Vec::new();
         for (mi, m) in self.models() {
             for seg in SEGMENTS {
-                let users = self.runs.iter().find(|r| r.model_index == mi).and_then(|r| r.segments.iter().find(|s| s.segment == seg)).map_or(0, |s| s.users);
+                let users = self
+                    .runs
+                    .iter()
+                    .find(|r| r.model_index == mi)
+                    .and_then(|r| r.segments.iter().find(|s| s.segment == seg))
+                    .map_or(0, |s| s.users);
                 let mut row = vec![m.clone(), seg.to_string(), users.to_string()];
                 for c in &cols {
                     let s = self.stat(mi, seg, c);
@@ -88,7 +93,9 @@ impl ExperimentResults {
     }
 
     fn bucket_table(&self) -> String {
-        let Some(first) = self.runs.first() else { return String::new() };
+        let Some(first) = self.runs.first() else {
+            return String::new();
+        };
         let labels: Vec<String> = first.segments[0].buckets.iter().map(|b| b.label.clone()).collect();
         let mut headers = vec!["model".to_string()];
         headers.extend(labels.iter().map(|l| format!("pop {l}")));
@@ -98,7 +105,13 @@ impl ExperimentResults {
         for (mi, m) in self.models() {
             let mut row = vec![m.clone()];
             for j in 0..labels.len() {
-                let v: Vec<f64> = self.runs.iter().filter(|r| r.model_index == mi).map(|r| r.segments[0].buckets[j].recall).filter(|v| v.is_finite()).collect();
+                let v: Vec<f64> = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.model_index == mi)
+                    .map(|r| r.segments[0].buckets[j].recall)
+                    .filter(|v| v.is_finite())
+                    .collect();
                 row.push(if v.is_empty() { "–".into() } else { format!("{:.4}", v.iter().sum::<f64>() / v.len() as f64) });
             }
             rows.push(row);
@@ -126,7 +139,10 @@ impl ExperimentResults {
                 ]);
             }
         }
-        markdown_table(&["model", "seed", "segment", &format!("recall@{k} [95% CI]"), &format!("ndcg@{k} [95% CI]"), "fit s", "rank s"], &rows)
+        markdown_table(
+            &["model", "seed", "segment", &format!("recall@{k} [95% CI]"), &format!("ndcg@{k} [95% CI]"), "fit s", "rank s"],
+            &rows,
+        )
     }
 
     fn bar_svg(&self, metric: &str) -> String {
@@ -136,14 +152,20 @@ impl ExperimentResults {
             .into_iter()
             .map(|(mi, m)| {
                 let st: Vec<_> = SEGMENTS.iter().map(|s| self.stat(mi, s, metric)).collect();
-                svg::Series { name: m, values: st.iter().map(|s| s.mean).collect(), intervals: Some(st.iter().map(|s| (s.lo, s.hi)).collect()) }
+                svg::Series {
+                    name: m,
+                    values: st.iter().map(|s| s.mean).collect(),
+                    intervals: Some(st.iter().map(|s| (s.lo, s.hi)).collect()),
+                }
             })
             .collect();
         svg::bar_chart(&format!("{} — {metric} (bars: bootstrap 95% CI)", self.name), metric, &groups, &series)
     }
 
     fn bucket_svg(&self) -> String {
-        let Some(first) = self.runs.first() else { return String::new() };
+        let Some(first) = self.runs.first() else {
+            return String::new();
+        };
         let labels: Vec<String> = first.segments[0].buckets.iter().map(|b| format!("pop {}", b.label)).collect();
         let series: Vec<svg::Series> = self
             .models()
@@ -151,7 +173,13 @@ impl ExperimentResults {
             .map(|(mi, m)| {
                 let values = (0..labels.len())
                     .map(|j| {
-                        let v: Vec<f64> = self.runs.iter().filter(|r| r.model_index == mi).map(|r| r.segments[0].buckets[j].recall).filter(|v| v.is_finite()).collect();
+                        let v: Vec<f64> = self
+                            .runs
+                            .iter()
+                            .filter(|r| r.model_index == mi)
+                            .map(|r| r.segments[0].buckets[j].recall)
+                            .filter(|v| v.is_finite())
+                            .collect();
                         if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
                     })
                     .collect();
@@ -159,18 +187,33 @@ impl ExperimentResults {
             })
             .collect();
         let k = self.config.k[0];
-        svg::line_chart(&format!("{} — recall@{k} by item popularity (train positives)", self.name), &format!("recall@{k}"), &labels, &series)
+        svg::line_chart(
+            &format!("{} — recall@{k} by item popularity (train positives)", self.name),
+            &format!("recall@{k}"),
+            &labels,
+            &series,
+        )
     }
 
     pub fn report_markdown(&self) -> String {
         let k = self.config.k[0];
         let d = &self.dataset;
         let mut s = format!("# {}\n\n{}\n\n", self.name, self.config.description);
-        s += &format!("- dataset: {} — {} users, {} items, {} interactions ({} positive)\n", d.name, d.users, d.items, d.interactions, d.positives);
+        s += &format!(
+            "- dataset: {} — {} users, {} items, {} interactions ({} positive)\n",
+            d.name, d.users, d.items, d.interactions, d.positives
+        );
         s += &format!("- load report: {}\n", d.load_report);
-        s += &format!("- seeds: {:?}; split hashes: {}\n", self.config.seeds, self.splits.iter().map(|x| format!("{}={}", x.seed, x.hash)).collect::<Vec<_>>().join(", "));
+        s += &format!(
+            "- seeds: {:?}; split hashes: {}\n",
+            self.config.seeds,
+            self.splits.iter().map(|x| format!("{}={}", x.seed, x.hash)).collect::<Vec<_>>().join(", ")
+        );
         if let Some(sp) = self.splits.first() {
-            s += &format!("- protocol: {} (seed {}: train {}, val {}, test warm {}, test cold {}, cold items {})\n", sp.protocol, sp.seed, sp.train, sp.val, sp.test_warm, sp.test_cold, sp.cold_items);
+            s += &format!(
+                "- protocol: {} (seed {}: train {}, val {}, test warm {}, test cold {}, cold items {})\n",
+                sp.protocol, sp.seed, sp.train, sp.val, sp.test_warm, sp.test_cold, sp.cold_items
+            );
         }
         for f in &self.features {
             s += &format!(
@@ -189,7 +232,10 @@ impl ExperimentResults {
             );
         }
         s += &format!("- git {}; started {}; {:.1}s in all\n\n", self.git_revision, self.started_at, self.total_seconds);
-        s += &format!("## Headline (K = {k}; mean ± std over seeds)\n\nOVERALL ranks all items, WARM only warm items, COLD only cold items; each user's train+val positives are masked.\n\n{}\n", self.table());
+        s += &format!(
+            "## Headline (K = {k}; mean ± std over seeds)\n\nOVERALL ranks all items, WARM only warm items, COLD only cold items; each user's train+val positives are masked.\n\n{}\n",
+            self.table()
+        );
         s += "![recall](recall.svg)\n\n![ndcg](ndcg.svg)\n\n";
         s += &format!("## Recall@{k} by item popularity (OVERALL)\n\n{}\n![buckets](recall_by_popularity.svg)\n\n", self.bucket_table());
         if let Some(t) = self.training_table() {
@@ -201,8 +247,72 @@ impl ExperimentResults {
         if let Some((t, _)) = self.cluster_sweep() {
             s += &format!("## Cluster-id content models against the id model\n\n{t}\n![sweep](cluster_sweep.svg)\n\n");
         }
+        if let Some(t) = self.search_tables() {
+            s += &format!(
+                "## Hyper-parameter search (validation only)\n\nEvery trial fit on train and scored on validation (selection: {:?}; recall@20 per segment, COLD = cold validation items); the pick (✓) was evaluated once on test.\n\n{t}\n![trials](search_trials.svg)\n\n",
+                self.config.selection
+            );
+        }
         s += &format!("## Per seed, with bootstrap 95% CIs over users\n\n{}\n", self.per_seed_table());
         s
+    }
+
+    /// One table per searched model and seed: trial parameters, validation scores, the pick.
+    pub fn search_tables(&self) -> Option<String> {
+        let f = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.4}"));
+        let mut out = String::new();
+        for r in self.runs.iter() {
+            let Some(log) = &r.search else { continue };
+            out += &format!("**{}**, seed {}\n\n", r.model, r.seed);
+            let rows: Vec<Vec<String>> = log
+                .trials
+                .iter()
+                .enumerate()
+                .map(|(n, t)| {
+                    let params = t.params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
+                    vec![
+                        format!("{}{}", n + 1, if n == log.pick { " ✓" } else { "" }),
+                        params,
+                        f(t.val.overall),
+                        f(t.val.warm),
+                        f(t.val.cold),
+                        format!("{:.4}", t.selection),
+                        format!("{:.1}", t.fit_seconds),
+                    ]
+                })
+                .collect();
+            out += &markdown_table(&["trial", "parameters", "val OVERALL", "val WARM", "val COLD", "selection", "fit s"], &rows);
+            out += "\n";
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Validation selection score of every trial, sorted best first, one line per searched model
+    /// (first seed): how much the budget mattered and how flat the top is.
+    pub fn search_chart(&self) -> Option<String> {
+        let seed = *self.config.seeds.first()?;
+        let mut series = Vec::new();
+        let mut longest = 0;
+        for r in self.runs.iter().filter(|r| r.seed == seed) {
+            let Some(log) = &r.search else { continue };
+            let mut v: Vec<f64> = log.trials.iter().map(|t| t.selection).collect();
+            v.sort_by(|a, b| b.total_cmp(a));
+            longest = longest.max(v.len());
+            series.push(svg::Series { name: r.model.clone(), values: v, intervals: None });
+        }
+        if series.is_empty() {
+            return None;
+        }
+        for s in &mut series {
+            s.values.resize(longest, f64::NAN);
+        }
+        let xs: Vec<String> = (1..=longest).map(|i| i.to_string()).collect();
+        Some(svg::line_chart_fitted(
+            &format!("{} — search trials, best first (seed {seed})", self.name),
+            "validation selection score",
+            &xs,
+            &series,
+        ))
     }
 
     /// Per trained model: `(name, [per-seed training log])`.
@@ -210,7 +320,13 @@ impl ExperimentResults {
         self.models()
             .into_iter()
             .filter_map(|(i, name)| {
-                let logs: Vec<&serde_json::Value> = self.runs.iter().filter(|r| r.model_index == i).filter_map(|r| r.training.as_ref()).collect();
+                let logs: Vec<&serde_json::Value> = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.model_index == i)
+                    .filter_map(|r| r.training.as_ref())
+                    .filter(|l| l.get("epochs").is_some())
+                    .collect();
                 (!logs.is_empty()).then_some((i, name, logs))
             })
             .collect()
@@ -230,7 +346,8 @@ impl ExperimentResults {
                 let last = |l: &serde_json::Value, k: &str| epochs(l).last().and_then(|e| e["train"][k].as_f64()).unwrap_or(f64::NAN);
                 let min_val = |l: &serde_json::Value| epochs(l).iter().filter_map(|e| e["val_loss"].as_f64()).fold(f64::INFINITY, f64::min);
                 let best = |l: &serde_json::Value| l["best_epoch"].as_f64().unwrap_or(f64::NAN);
-                let best_recall = |l: &serde_json::Value| epochs(l).iter().filter_map(|e| e["val_recall_at_20"].as_f64()).fold(0.0, f64::max);
+                let best_recall =
+                    |l: &serde_json::Value| epochs(l).iter().filter_map(|e| e["val_recall_at_20"].as_f64()).fold(0.0, f64::max);
                 let speed = |l: &serde_json::Value| mean(epochs(l).iter().filter_map(|e| e["examples_per_second"].as_f64()).collect());
                 vec![
                     name.clone(),
@@ -243,7 +360,18 @@ impl ExperimentResults {
                 ]
             })
             .collect();
-        Some(markdown_table(&["model", "epochs run", "best epoch", "final train loss (fused view)", "lowest val loss", "best val recall@20", "train examples/s"], &rows))
+        Some(markdown_table(
+            &[
+                "model",
+                "epochs run",
+                "best epoch",
+                "final train loss (fused view)",
+                "lowest val loss",
+                "best val recall@20",
+                "train examples/s",
+            ],
+            &rows,
+        ))
     }
 
     /// Mean learned gate against item exposure (evaluation-time statistics), one line per gated
@@ -295,12 +423,19 @@ impl ExperimentResults {
         let logs = self.training_logs();
         let epochs = |l: &serde_json::Value| l["epochs"].as_array().cloned().unwrap_or_default();
         let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-        let train = |ls: &[&serde_json::Value]| mean(ls.iter().map(|l| epochs(l).last().and_then(|e| e["train"]["fused"].as_f64()).unwrap_or(f64::NAN)).collect());
-        let val = |ls: &[&serde_json::Value]| mean(ls.iter().map(|l| epochs(l).iter().filter_map(|e| e["val_loss"].as_f64()).fold(f64::INFINITY, f64::min)).collect());
+        let train = |ls: &[&serde_json::Value]| {
+            mean(ls.iter().map(|l| epochs(l).last().and_then(|e| e["train"]["fused"].as_f64()).unwrap_or(f64::NAN)).collect())
+        };
+        let val = |ls: &[&serde_json::Value]| {
+            mean(ls.iter().map(|l| epochs(l).iter().filter_map(|e| e["val_loss"].as_f64()).fold(f64::INFINITY, f64::min)).collect())
+        };
         let mut sweep: Vec<(usize, String, f64, f64)> = Vec::new();
         let mut id_ref: Option<(f64, f64)> = None;
         for (_, name, ls) in &logs {
-            let counts: Vec<usize> = ls[0]["cluster_counts"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64().map(|x| x as usize)).collect()).unwrap_or_default();
+            let counts: Vec<usize> = ls[0]["cluster_counts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_u64().map(|x| x as usize)).collect())
+                .unwrap_or_default();
             if name.contains("id-only") {
                 id_ref = Some((train(ls), val(ls)));
             } else if name.contains(" only]") && !counts.is_empty() {
@@ -311,7 +446,8 @@ impl ExperimentResults {
             return None;
         }
         sweep.sort_by_key(|s| s.0);
-        let mut rows: Vec<Vec<String>> = sweep.iter().map(|s| vec![s.1.clone(), s.0.to_string(), format!("{:.3}", s.2), format!("{:.3}", s.3)]).collect();
+        let mut rows: Vec<Vec<String>> =
+            sweep.iter().map(|s| vec![s.1.clone(), s.0.to_string(), format!("{:.3}", s.2), format!("{:.3}", s.3)]).collect();
         if let Some((t, v)) = id_ref {
             rows.push(vec!["id-only (reference)".into(), "one per item".into(), format!("{t:.3}"), format!("{v:.3}")]);
         }
@@ -342,10 +478,16 @@ impl ExperimentResults {
         ];
         let mut files: Vec<(&str, String)> = files.into_iter().collect();
         if let Some((xs, series)) = self.gate_curve() {
-            files.push(("gate_by_exposure.svg", svg::line_chart(&format!("{} — learned gate vs item exposures (bins [x, 2x))", self.name), "mean gate g", &xs, &series)));
+            files.push((
+                "gate_by_exposure.svg",
+                svg::line_chart(&format!("{} — learned gate vs item exposures (bins [x, 2x))", self.name), "mean gate g", &xs, &series),
+            ));
         }
         if let Some((_, chart)) = self.cluster_sweep() {
             files.push(("cluster_sweep.svg", chart));
+        }
+        if let Some(chart) = self.search_chart() {
+            files.push(("search_trials.svg", chart));
         }
         for (name, text) in files {
             let p = dir.join(name);
@@ -357,7 +499,14 @@ impl ExperimentResults {
 
 /// `git rev-parse --short HEAD` (+ `-dirty`), or `unknown` outside a checkout.
 pub fn git_revision() -> String {
-    let run = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
     match run(&["rev-parse", "--short", "HEAD"]) {
         Some(rev) => {
             let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());

@@ -2,8 +2,8 @@
 //! variants beat the id-only DIN (the world's clicks follow content), curves and reports are
 //! written, checkpoints restore.
 
-use fuserec::ctr::{is_ctr_config, run, CtrExperiment};
 use fuserec::RunOptions;
+use fuserec::ctr::{CtrExperiment, is_ctr_config, run};
 
 const SMALL: &str = r#"
 name = "ctr-small"
@@ -39,7 +39,9 @@ fn multimodal_variants_beat_din_and_every_output_is_written() {
     let din = get("din").scores.gauc;
     // Margins measured on this world (seed 1): SimTier +7.2 GAUC points, SimScore +4.5, the MAKE
     // rows +1.4 to +7.7; Vector is level with DIN here (−0.2; +4.8 at scale 1).
-    for (m, margin) in [("simtier", 0.04), ("simscore", 0.02), ("make", 0.008), ("make-frozen", 0.005), ("simtier+make", 0.04), ("vector", -0.03)] {
+    for (m, margin) in
+        [("simtier", 0.04), ("simscore", 0.02), ("make", 0.008), ("make-frozen", 0.005), ("simtier+make", 0.04), ("vector", -0.03)]
+    {
         let s = &get(m).scores;
         assert!(s.gauc > din + margin, "{m}: GAUC {} vs DIN {din}", s.gauc);
         assert!((0.0..=1.0).contains(&s.auc) && s.logloss.is_finite() && s.gauc_users > 10);
@@ -70,7 +72,13 @@ fn multimodal_variants_beat_din_and_every_output_is_written() {
     }
     // Checkpoints: the id table and dense layers of DIN, MAKE's layers for the joint models.
     let ck = fuserec::nn::Checkpoint::load(&dir.join("ck/simtier_make-seed1.safetensors")).unwrap();
-    assert!(ck.tensors.contains_key("table.items") && ck.tensors.keys().any(|k| k.starts_with("make.")) && ck.tensors.keys().any(|k| k.contains("tier_scale")), "{:?}", ck.tensors.keys().collect::<Vec<_>>());
+    assert!(
+        ck.tensors.contains_key("table.items")
+            && ck.tensors.keys().any(|k| k.starts_with("make."))
+            && ck.tensors.keys().any(|k| k.contains("tier_scale")),
+        "{:?}",
+        ck.tensors.keys().collect::<Vec<_>>()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -86,4 +94,52 @@ fn bad_configs_are_errors() {
     assert!(kind.validate().is_err());
     assert!(toml::from_str::<CtrExperiment>(&with("[extra]\nx = 1")).is_err(), "unknown tables are rejected");
     assert!(toml::from_str::<CtrExperiment>(&SMALL.replace("buckets = 4", "buckets = 4\ntier_mode = \"sqrt\"")).is_err());
+}
+
+/// Histories must not read test interactions when the split is not causal: in a cold-start split
+/// a test interaction can precede a training one, so "every click before t" would leak test
+/// labels into training features. Only a global temporal split may use the whole log.
+#[test]
+fn behaviour_histories_never_read_test_interactions_unless_the_split_is_temporal() {
+    use fuserec::ctr::behaviour_log;
+    use fuserec::data::{SplitConfig, WarmSplit, ctr::CtrSamples, split};
+    let dir = std::env::temp_dir().join(format!("fuserec-ctr-hyg-{}", std::process::id()));
+    let ds = fuserec::experiment::load_dataset(&fuserec::DatasetConfig::Synthetic { seed: 7, scale: 0.1 }, &dir).unwrap();
+    let cfg = SplitConfig::ColdStart {
+        cold_fraction: 0.2,
+        val_fraction: 0.1,
+        test_fraction: 0.1,
+        cold_val_fraction: 0.0,
+        warm: WarmSplit::Random,
+    };
+    let sp = split(&ds, &cfg, 1).unwrap();
+    let log = behaviour_log(&cfg, &ds, &sp);
+    assert_eq!(log.len(), sp.train.len(), "cold-start: training interactions only");
+    let test: std::collections::HashSet<(u32, u32, i64)> =
+        sp.test_warm.iter().chain(&sp.test_cold).filter(|x| x.is_positive()).map(|x| (x.user.0, x.item.0, x.ts)).collect();
+    let train_clicks: std::collections::HashSet<(u32, u32)> =
+        sp.train.iter().filter(|x| x.is_positive()).map(|x| (x.user.0, x.item.0)).collect();
+    let s = CtrSamples::build(&sp.train, log, ds.n_users(), 50).unwrap();
+    for k in 0..s.len() {
+        for p in 0..s.cap {
+            if s.mask[k * s.cap + p] > 0.0 {
+                assert!(
+                    train_clicks.contains(&(s.users[k], s.behaviours[k * s.cap + p])),
+                    "sample {k} reads a behaviour that is not a training click"
+                );
+            }
+        }
+    }
+    // The whole log would have leaked: some test click precedes some training impression of its user.
+    let leaky = CtrSamples::build(&sp.train, &ds.interactions, ds.n_users(), 50).unwrap();
+    let reads_test = (0..leaky.len()).any(|k| {
+        (0..leaky.cap)
+            .any(|p| leaky.mask[k * leaky.cap + p] > 0.0 && !train_clicks.contains(&(leaky.users[k], leaky.behaviours[k * leaky.cap + p])))
+    });
+    assert!(reads_test && !test.is_empty(), "the world interleaves test and training events in time");
+    // A temporal split is causal: the whole log.
+    let t = SplitConfig::Temporal { val_fraction: 0.1, test_fraction: 0.1 };
+    let spt = split(&ds, &t, 1).unwrap();
+    assert_eq!(behaviour_log(&t, &ds, &spt).len(), ds.interactions.len());
+    let _ = std::fs::remove_dir_all(dir);
 }

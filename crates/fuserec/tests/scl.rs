@@ -1,8 +1,8 @@
 //! The SCL experiment end to end on a small synthetic world: search-session pairs, held-out
 //! pairs on cold items, raw vs learned retrieval, downstream ContentKNN, report files.
 
-use fuserec::scl::{is_scl_config, run, SclExperiment};
 use fuserec::RunOptions;
+use fuserec::scl::{SclExperiment, is_scl_config, run};
 
 const SMALL: &str = r#"
 name = "scl-small"
@@ -30,7 +30,9 @@ fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
     let cfg: SclExperiment = toml::from_str(SMALL).unwrap();
     let opts = RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: Some(dir.join("reps")) };
     let r = run(&cfg, &opts).unwrap();
-    let get = |src: &str, variant: &str| r.rows.iter().find(|x| x.source.starts_with(src) && x.variant.starts_with(variant)).unwrap_or_else(|| panic!("{src} / {variant}"));
+    let get = |src: &str, variant: &str| {
+        r.rows.iter().find(|x| x.source.starts_with(src) && x.variant.starts_with(variant)).unwrap_or_else(|| panic!("{src} / {variant}"))
+    };
     let raw = get("search", "raw").retrieval.unwrap();
     let learned = get("search", "in-batch").retrieval.unwrap();
     // Queries are written in words that never occur in titles: raw overlap is at chance level,
@@ -50,16 +52,30 @@ fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
     assert!(std::fs::read_to_string(dir.join("out/report.md")).unwrap().contains("held-out Recall@10"));
     assert!(std::fs::read_dir(dir.join("reps")).unwrap().count() >= 7, "a representation per trained variant");
     // A learned representation is usable by name: `image = "vectors:<file>"` in any recall
-    // experiment, and ContentKNN on it reproduces the downstream number of the SCL run.
-    let rep = std::fs::read_dir(dir.join("reps")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("in_batch_InfoNCE_seed")).expect("in-batch representation");
+    // experiment, and ContentKNN on it reproduces the downstream number of the SCL run (which reads
+    // the vectors as they are: no centring).
+    let rep = std::fs::read_dir(dir.join("reps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("in_batch_InfoNCE_seed"))
+        .expect("in-batch representation");
     let exp = format!(
-        "name = \"use-scl\"\nseeds = [1]\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\nscale = 0.3\n[features]\ntext = \"none\"\nimage = \"vectors:{}\"\n[[model]]\nkind = \"content-knn\"\n",
+        "name = \"use-scl\"\nseeds = [1]\nk = [20]\nbootstrap = 0\n[dataset]\nkind = \"synthetic\"\nscale = 0.3\n[features]\ntext = \"none\"\nimage = \"vectors:{}\"\npreprocess = \"none\"\n[[model]]\nkind = \"content-knn\"\n",
         rep.display()
     );
     let ecfg = fuserec::ExperimentConfig::from_toml(&exp, std::path::Path::new("use-scl.toml")).unwrap();
     let er = fuserec::run(&ecfg, &RunOptions { checkpoints: None, ..opts.clone() }).unwrap();
     let cold = er.stat(0, "COLD", "recall@20").mean;
-    let want = r.rows.iter().find(|x| rep.to_string_lossy().contains(&x.source.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()) && x.variant == "in-batch InfoNCE").unwrap().downstream_cold_recall_at_20.unwrap();
+    let want = r
+        .rows
+        .iter()
+        .find(|x| {
+            rep.to_string_lossy().contains(&x.source.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>())
+                && x.variant == "in-batch InfoNCE"
+        })
+        .unwrap()
+        .downstream_cold_recall_at_20
+        .unwrap();
     assert!((cold - want).abs() < 1e-9, "vectors: backbone gives {cold}, SCL run recorded {want}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -37,6 +37,24 @@ kind = "two-tower"
 fusion = "additive"
 "#;
 
+/// The article's setup (the defaults before the leaderboard work): next-item training on the
+/// positives before each sample, no user row, fused vectors as the fusion gives them.
+const ARTICLE: &str = r#"
+[[model]]
+kind = "two-tower"
+fusion = "additive"
+label = "article"
+history_context = "earlier"
+history = 20
+user_embedding = false
+temperature = 0.2
+content_hidden = 128
+unit_item_vectors = false
+calibrate_cold = false
+epochs = 10
+patience = 3
+"#;
+
 fn recall(r: &ExperimentResults, model: usize, seg: &str) -> f64 {
     r.stat(model, seg, "recall@20").mean
 }
@@ -44,22 +62,27 @@ fn recall(r: &ExperimentResults, model: usize, seg: &str) -> f64 {
 #[test]
 fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold() {
     let dir = scratch("planted");
-    let cfg = ExperimentConfig::from_toml(PLANTED, Path::new("planted.toml")).unwrap();
+    let cfg = ExperimentConfig::from_toml(&format!("{PLANTED}{ARTICLE}"), Path::new("planted.toml")).unwrap();
     let opts = RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: Some(dir.join("ck")) };
     let r = fuserec::run(&cfg, &opts).unwrap();
-    let (random, pop, content, fused) = (0, 1, 2, 3);
+    let (random, pop, content, fused, article) = (0, 1, 2, 3, 4);
     let (fw, pw) = (recall(&r, fused, "WARM"), recall(&r, pop, "WARM"));
     assert!(fw > pw, "fused WARM recall {fw} must beat MostPop {pw}");
     let (fc, cc, rc) = (recall(&r, fused, "COLD"), recall(&r, content, "COLD"), recall(&r, random, "COLD"));
     assert!(fc > 0.75 * cc && fc > 2.0 * rc, "fused COLD recall {fc} vs ContentKNN {cc}, Random {rc}");
-    // The gate leans on content for cold items and on the id for the most exposed ones.
+    // The article's setup: the gate leans on content for cold items and on the id for the most
+    // exposed ones. (The default model normalises fused vectors, so a cold item's gate no longer
+    // matters to its vector, and its gate learned no such shape: see docs/RESULTS.md.)
+    let bins = r.runs[article].training.as_ref().expect("training log")["gate_by_exposure"].as_array().unwrap().clone();
     let log = r.runs[fused].training.as_ref().expect("training log");
-    let bins = log["gate_by_exposure"].as_array().unwrap();
     let first = &bins[0];
     let last = bins.last().unwrap();
     assert_eq!(first["exposures_lo"].as_f64(), Some(0.0));
     assert!(first["mean_gate"].as_f64().unwrap() > last["mean_gate"].as_f64().unwrap() + 0.1, "gate by exposure: {bins:?}");
-    assert!(bins.iter().all(|b| (0.0..=1.0).contains(&b["mean_gate"].as_f64().unwrap())));
+    let default_bins = log["gate_by_exposure"].as_array().unwrap();
+    assert!(bins.iter().chain(default_bins).all(|b| (0.0..=1.0).contains(&b["mean_gate"].as_f64().unwrap())));
+    // The default model's cold-score calibration ran and chose a candidate ≥ 1.
+    assert!(log["cold_scale"].as_f64().unwrap() >= 1.0 && !log["cold_scale_trials"].as_array().unwrap().is_empty());
     // The best epoch's checkpoint was written.
     let ck = log["checkpoint"].as_str().expect("checkpoint path");
     assert!(Path::new(ck).is_file(), "{ck}");
@@ -89,7 +112,10 @@ fn one_line_swaps_the_fusion() {
 }
 
 fn tiny(fusion: &str, n_items: usize) -> (TwoTowerConfig, Option<ContentInput>) {
-    let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\ndim = 8\nquery_hidden = [16]\ncontent_hidden = 16\nhistory = 4\nuniform_negatives = 4")).unwrap();
+    let cfg: TwoTowerConfig = toml::from_str(&format!(
+        "fusion = \"{fusion}\"\ndim = 8\nquery_hidden = [16]\ncontent_hidden = 16\nhistory = 4\nuniform_negatives = 4"
+    ))
+    .unwrap();
     let mut r = Rng::new(4);
     let feats: Vec<f32> = (0..n_items * 6).map(|_| r.normal() as f32).collect();
     (cfg, Some(ContentInput { features: Some((std::sync::Arc::new(feats), 6)), codes: Vec::new(), tags: None }))

@@ -10,6 +10,7 @@ pub struct ContentKnn {
     items: Embeddings,
     has_content: Vec<bool>,
     label: String,
+    kind: &'static str,
 }
 
 impl ContentKnn {
@@ -23,22 +24,28 @@ impl ContentKnn {
                 used.push(if text_weight == image_weight || text_weight * image_weight == 0.0 { kind } else { format!("{kind}×{w}") });
             }
         }
-        Ok(ContentKnn { items, has_content, label: used.join("+") })
+        Ok(ContentKnn { items, has_content, label: used.join("+"), kind: "ContentKNN" })
     }
 }
 
 impl ContentKnn {
+    /// The same model shown under another name (e.g. `ContentCentroid`).
+    pub fn named(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// Over ready item vectors (e.g. a learned representation); `has_content` marks scorable items.
     pub fn from_vectors(items: Embeddings, has_content: Vec<bool>, label: &str) -> Self {
         let mut items = items;
         items.l2_normalize();
-        ContentKnn { items, has_content, label: label.to_string() }
+        ContentKnn { items, has_content, label: label.to_string(), kind: "ContentKNN" }
     }
 }
 
 impl Recommender for ContentKnn {
     fn name(&self) -> String {
-        format!("ContentKNN[{}]", self.label)
+        format!("{}[{}]", self.kind, self.label)
     }
     fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         let d = self.items.dim();

@@ -1,14 +1,16 @@
 use super::config::{CtrConfig, CtrExperiment};
-use crate::experiment::{encode_features, load_dataset, RunOptions};
+use crate::experiment::{RunOptions, encode_features, load_dataset};
 use crate::features::ItemFeatures;
 use fuserec_core::{Error, Interaction, Result, Rng};
 use fuserec_data::ctr::CtrSamples;
 use fuserec_data::progress::bar;
-use fuserec_data::{split, Dataset};
+use fuserec_data::{Dataset, SplitConfig, split};
 use fuserec_eval::{auc, gauc};
-use fuserec_nn::{device, Checkpoint, DenseAdam, Dev, SparseEmbedding};
+use fuserec_nn::{Checkpoint, DenseAdam, Dev, SparseEmbedding, device};
 use fuserec_quant::Pca;
-use fuserec_towers::ctr::{make_step, predict, predict_make, train_step, CtrBatch, CtrShape, Din, ItemVectors, Make, MakeMode, SimTierSide, Sides};
+use fuserec_towers::ctr::{
+    CtrBatch, CtrShape, Din, ItemVectors, Make, MakeMode, Sides, SimTierSide, make_step, predict, predict_make, train_step,
+};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -101,7 +103,13 @@ pub fn frequency_buckets(counts: &[usize], k: usize) -> (Vec<usize>, Vec<String>
         ranges[b] = (ranges[b].0.min(c), ranges[b].1.max(c));
     }
     let mut labels = vec!["unseen".to_string()];
-    labels.extend(ranges.iter().enumerate().map(|(b, &(lo, hi))| if lo == usize::MAX { format!("Q{}", b + 1) } else { format!("Q{} ({lo}–{hi})", b + 1) }));
+    labels.extend(
+        ranges.iter().enumerate().map(
+            |(b, &(lo, hi))| {
+                if lo == usize::MAX { format!("Q{}", b + 1) } else { format!("Q{} ({lo}–{hi})", b + 1) }
+            },
+        ),
+    );
     (bucket, labels)
 }
 
@@ -123,7 +131,8 @@ pub fn metrics(s: &CtrSamples, scores: &[f32], bucket_of_item: &[usize], n_bucke
     }
     let labels: Vec<bool> = s.labels.iter().map(|&l| l > 0.5).collect();
     let a = auc(&labels, scores).ok_or_else(|| Error::Invalid("ctr: the test set needs clicks and non-clicks for AUC".into()))?;
-    let (g, users) = gauc(&s.users, &labels, scores).ok_or_else(|| Error::Invalid("ctr: no test user has both a click and a non-click".into()))?;
+    let (g, users) =
+        gauc(&s.users, &labels, scores).ok_or_else(|| Error::Invalid("ctr: no test user has both a click and a non-click".into()))?;
     let logloss = scores.iter().zip(&labels).map(|(&z, &y)| {
         let z = z as f64;
         // −log σ(z) for a click, −log(1 − σ(z)) otherwise, written stably.
@@ -201,7 +210,11 @@ impl Trainer<'_> {
             total += l as f64 * c.len() as f64;
             pb.inc(1);
             if k % 20 == 0 {
-                pb.set_message(format!("seed {} · {label} · {epoch} · loss {:.4}", self.seed, total / ((k * self.cfg.batch_size + c.len()) as f64)));
+                pb.set_message(format!(
+                    "seed {} · {label} · {epoch} · loss {:.4}",
+                    self.seed,
+                    total / ((k * self.cfg.batch_size + c.len()) as f64)
+                ));
             }
         }
         pb.finish_and_clear();
@@ -218,7 +231,9 @@ impl Trainer<'_> {
     }
 
     fn save(&self, name: &str, din: Option<&mut Din>, make: Option<&mut Make>) -> Result<()> {
-        let Some(dir) = &self.checkpoints else { return Ok(()) };
+        let Some(dir) = &self.checkpoints else {
+            return Ok(());
+        };
         let mut ck = Checkpoint { header: serde_json::to_string(self.cfg).expect("config serialises"), ..Default::default() };
         if let Some(d) = din {
             ck.add_params("din", d);
@@ -278,13 +293,24 @@ fn test_interactions(sp: &fuserec_data::Split) -> Vec<Interaction> {
     t
 }
 
+/// The log behaviour sequences are read from. A global temporal split is causal: every event
+/// strictly before a sample's time is known at that time, so the whole log serves. Any other split
+/// (cold-start, random warm, given files) interleaves test events in time with training ones, so
+/// only training interactions may form histories — or test labels would leak into features.
+pub fn behaviour_log<'a>(split_cfg: &SplitConfig, ds: &'a Dataset, sp: &'a fuserec_data::Split) -> &'a [Interaction] {
+    match split_cfg {
+        SplitConfig::Temporal { .. } => &ds.interactions,
+        _ => &sp.train,
+    }
+}
+
 pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     let t_start = Instant::now();
     cfg.validate()?;
     let ds: Dataset = load_dataset(&cfg.dataset, &opts.cache)?;
     // Backbones as in recall experiments, including learned representations (`vectors:<file>`,
     // e.g. an SCL run's item vectors).
-    let (f, _) = encode_features(&(cfg.features.text.clone(), cfg.features.image.clone()), &ds, &opts.cache)?;
+    let (f, _) = encode_features(&(cfg.features.text.clone(), cfg.features.image.clone()), cfg.features.preprocess, &ds, &opts.cache)?;
     let (vectors, explained, missing) = multimodal_vectors(&f, &cfg.multimodal, 0x3CA)?;
     if let Some(dir) = &opts.checkpoints {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -296,10 +322,15 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     for &seed in &cfg.seeds {
         let sp = split(&ds, &cfg.split, seed)?;
         let test_log = test_interactions(&sp);
-        let train = CtrSamples::build(&sp.train, &ds.interactions, ds.n_users(), cfg.ctr.history)?;
-        let test = CtrSamples::build(&test_log, &ds.interactions, ds.n_users(), cfg.ctr.history)?;
+        let log = behaviour_log(&cfg.split, &ds, &sp);
+        let train = CtrSamples::build(&sp.train, log, ds.n_users(), cfg.ctr.history)?;
+        let test = CtrSamples::build(&test_log, log, ds.n_users(), cfg.ctr.history)?;
         if train.is_empty() || test.is_empty() {
-            return Err(Error::Invalid(format!("ctr: {} training and {} test samples — the split left nothing to train or score", train.len(), test.len())));
+            return Err(Error::Invalid(format!(
+                "ctr: {} training and {} test samples — the split left nothing to train or score",
+                train.len(),
+                test.len()
+            )));
         }
         let mut counts = vec![0usize; ds.n_items()];
         train.items.iter().for_each(|&i| counts[i as usize] += 1);
@@ -353,13 +384,25 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
         };
         let mut push = |model: &str, tr: Trained| {
             if t.log {
-                eprintln!("  seed {seed} {model:<28} AUC {:.4}  GAUC {:.4}  logloss {:.4}  ({:.1}s, {:.0} ex/s)", tr.scores.auc, tr.scores.gauc, tr.scores.logloss, tr.seconds, tr.examples_per_second);
+                eprintln!(
+                    "  seed {seed} {model:<28} AUC {:.4}  GAUC {:.4}  logloss {:.4}  ({:.1}s, {:.0} ex/s)",
+                    tr.scores.auc, tr.scores.gauc, tr.scores.logloss, tr.seconds, tr.examples_per_second
+                );
             }
-            rows.push(CtrRow { seed, model: model.to_string(), scores: tr.scores, train_seconds: tr.seconds, examples_per_second: tr.examples_per_second, final_train_loss: tr.loss });
+            rows.push(CtrRow {
+                seed,
+                model: model.to_string(),
+                scores: tr.scores,
+                train_seconds: tr.seconds,
+                examples_per_second: tr.examples_per_second,
+                final_train_loss: tr.loss,
+            });
         };
         // DIN, scored after every epoch up to the curve's end (its `ctr.epochs` row is the reference).
         let id_epochs = cfg.id_epoch_curve.max(cfg.ctr.epochs);
-        let din = t.id_model("din", Sides::default(), id_epochs, &mut |e, s| curves.push(CurvePoint { seed, curve: "DIN (id only)".into(), epochs: e, auc: s.auc, gauc: s.gauc }))?;
+        let din = t.id_model("din", Sides::default(), id_epochs, &mut |e, s| {
+            curves.push(CurvePoint { seed, curve: "DIN (id only)".into(), epochs: e, auc: s.auc, gauc: s.gauc })
+        })?;
         push("din", din);
         for (name, sides) in [
             ("vector", Sides { vector: true, ..Default::default() }),
@@ -388,7 +431,10 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
                 let s = t.score(&|b| predict_make(&t.dev, &mk, b))?;
                 curves.push(CurvePoint { seed, curve: "MAKE alone".into(), epochs: e, auc: s.auc, gauc: s.gauc });
                 if e == cfg.ctr.make_epochs {
-                    push(&format!("make-alone ({e} epochs)"), Trained { scores: s, seconds: pre_seconds, examples_per_second: pre_eps, loss: pre_loss });
+                    push(
+                        &format!("make-alone ({e} epochs)"),
+                        Trained { scores: s, seconds: pre_seconds, examples_per_second: pre_eps, loss: pre_loss },
+                    );
                     t.save("make-alone", None, Some(&mut mk))?;
                 }
                 if e == cfg.ctr.make_epochs || cfg.make_epoch_curve.contains(&e) {
@@ -417,7 +463,15 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             }
         }
     }
-    Ok(CtrResults { name: cfg.name.clone(), config: cfg.clone(), git_revision: crate::report::git_revision(), data: summary, rows, curves, total_seconds: t_start.elapsed().as_secs_f64() })
+    Ok(CtrResults {
+        name: cfg.name.clone(),
+        config: cfg.clone(),
+        git_revision: crate::report::git_revision(),
+        data: summary,
+        rows,
+        curves,
+        total_seconds: t_start.elapsed().as_secs_f64(),
+    })
 }
 
 #[cfg(test)]
@@ -443,7 +497,8 @@ mod tests {
     fn metrics_agree_with_the_foundation_metrics_and_a_hand_count() {
         let ev = |u: u32, i: u32, t: i64, l: f32| Interaction { user: UserId(u), item: ItemId(i), ts: t, label: l, weight: 1.0 };
         // User 0: clicks on items 0, 1; non-clicks on 2, 3. User 1: one click (item 1), one non-click (item 0).
-        let log = [ev(0, 0, 1, 1.0), ev(0, 1, 2, 1.0), ev(0, 2, 3, 0.0), ev(0, 3, 4, 0.0), ev(1, 1, 5, 1.0), ev(1, 0, 6, 0.0), ev(2, 3, 7, 0.0)];
+        let log =
+            [ev(0, 0, 1, 1.0), ev(0, 1, 2, 1.0), ev(0, 2, 3, 0.0), ev(0, 3, 4, 0.0), ev(1, 1, 5, 1.0), ev(1, 0, 6, 0.0), ev(2, 3, 7, 0.0)];
         let s = CtrSamples::build(&log, &log, 3, 4).unwrap();
         let scores = [0.9f32, 0.2, 0.5, 0.2, -1.0, 1.0, 0.0];
         // Items 0, 1 in bucket 1; items 2, 3 in bucket 2.
@@ -460,10 +515,15 @@ mod tests {
         assert_eq!(Some((m.gauc, 2)), fuserec_eval::gauc(&s.users, &labels, &scores));
         // Bucket 1 (items 0, 1): user 0 has only clicks there; user 1: click −1.0 vs non-click 1.0.
         assert_eq!(m.buckets, vec![None, Some(0.0), None]);
-        let want_ll: f64 = scores.iter().zip(&labels).map(|(&z, &y)| {
-            let p = 1.0 / (1.0 + (-(z as f64)).exp());
-            -(if y { p.ln() } else { (1.0 - p).ln() })
-        }).sum::<f64>() / 7.0;
+        let want_ll: f64 = scores
+            .iter()
+            .zip(&labels)
+            .map(|(&z, &y)| {
+                let p = 1.0 / (1.0 + (-(z as f64)).exp());
+                -(if y { p.ln() } else { (1.0 - p).ln() })
+            })
+            .sum::<f64>()
+            / 7.0;
         assert!((m.logloss - want_ll).abs() < 1e-12);
         let mut nan = scores;
         nan[3] = f32::NAN;

@@ -6,12 +6,12 @@
 mod registry;
 mod store;
 
-pub use registry::{image_encoder, text_encoder, IMAGE_BACKBONES, TEXT_BACKBONES};
+pub use registry::{IMAGE_BACKBONES, TEXT_BACKBONES, image_encoder, text_encoder};
 pub use store::{FeatureStore, StoredModality};
 
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_data::progress::bar;
-use fuserec_data::{open_image, Dataset, ImageProblem};
+use fuserec_data::{Dataset, ImageProblem, open_image};
 use fuserec_encoders::{ImageEncoder, TextEncoder};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -40,6 +40,22 @@ pub struct Modality {
     /// `mask[i]` = item `i` has this modality.
     pub mask: Vec<bool>,
     pub cache: CacheStats,
+    /// The catalogue mean subtracted from every row that has this modality (see
+    /// [`ItemFeatures::centre`]); a new item's vector is prepared with the same mean.
+    pub centre: Option<Vec<f32>>,
+}
+
+/// How content vectors are prepared before any content model reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preprocess {
+    /// Raw encoder output (each model still L2-normalises per modality).
+    None,
+    /// Per modality, subtract the catalogue mean over the items having that modality. Pretrained
+    /// encoders put every item in a narrow cone (all cosines high); centring spreads them, and the
+    /// per-modality L2 normalisation that follows makes cosines discriminative.
+    #[default]
+    Centre,
 }
 
 pub struct ItemFeatures {
@@ -95,7 +111,12 @@ impl ItemFeatures {
 
     /// Encodes what the store does not already hold for the same backbone, weights and item
     /// content, then updates the store.
-    pub fn encode_with_store(ds: &Dataset, text: Option<&dyn TextEncoder>, image: Option<&dyn ImageEncoder>, store: Option<&FeatureStore>) -> Result<Self> {
+    pub fn encode_with_store(
+        ds: &Dataset,
+        text: Option<&dyn TextEncoder>,
+        image: Option<&dyn ImageEncoder>,
+        store: Option<&FeatureStore>,
+    ) -> Result<Self> {
         let text = text.map(|enc| encode_text(ds, enc, store)).transpose()?;
         let mut report = ImageReport::default();
         let image = image.map(|enc| encode_images(ds, enc, store, &mut report)).transpose()?;
@@ -110,15 +131,18 @@ impl ItemFeatures {
     /// two-tower checkpoint. Zero rows are masked. This is how learned representations are used
     /// "by name" by any content model.
     pub fn with_vectors(mut self, slot: &str, name: &str, n_items: usize) -> Result<Self> {
-        let path = std::path::Path::new(name.strip_prefix("vectors:").ok_or_else(|| Error::Config(format!("`{name}` is not a vectors:<path> backbone")))?);
+        let path = std::path::Path::new(
+            name.strip_prefix("vectors:").ok_or_else(|| Error::Config(format!("`{name}` is not a vectors:<path> backbone")))?,
+        );
         let ck = fuserec_nn::Checkpoint::load(path)?;
-        let (shape, values) = ck.tensors.get("item_vectors").ok_or_else(|| Error::Invalid(format!("{}: no `item_vectors` tensor", path.display())))?;
+        let (shape, values) =
+            ck.tensors.get("item_vectors").ok_or_else(|| Error::Invalid(format!("{}: no `item_vectors` tensor", path.display())))?;
         if shape.len() != 2 || shape[0] != n_items {
             return Err(Error::Shape(format!("{}: item_vectors is {shape:?}, the dataset has {n_items} items", path.display())));
         }
         let rows = Embeddings::from_vec(shape[0], shape[1], values.clone())?;
         let mask = rows.iter_rows().map(|r| r.iter().any(|&x| x != 0.0)).collect();
-        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default() };
+        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None };
         match slot {
             "text" => self.text = Some(m),
             "image" => self.image = Some(m),
@@ -126,6 +150,45 @@ impl ItemFeatures {
         }
         self.hash = feature_hash(&[&self.text, &self.image]);
         Ok(self)
+    }
+
+    /// Applies `p` in place; the feature hash changes with it, so cached results never mix.
+    pub fn preprocess(&mut self, p: Preprocess) -> Result<()> {
+        match p {
+            Preprocess::None => Ok(()),
+            Preprocess::Centre => self.centre(),
+        }
+    }
+
+    /// Subtracts, per modality, the mean over the items that have it (masked rows stay zero).
+    pub fn centre(&mut self) -> Result<()> {
+        for m in [&mut self.text, &mut self.image].into_iter().flatten() {
+            if m.centre.is_some() {
+                continue;
+            }
+            let d = m.rows.dim();
+            let mut mean = vec![0f64; d];
+            let n = m.mask.iter().filter(|&&b| b).count();
+            if n == 0 {
+                continue;
+            }
+            for (r, _) in m.rows.iter_rows().zip(&m.mask).filter(|x| *x.1) {
+                mean.iter_mut().zip(r).for_each(|(a, &b)| *a += b as f64);
+            }
+            let mean: Vec<f32> = mean.iter().map(|x| (x / n as f64) as f32).collect();
+            for i in 0..m.rows.rows() {
+                if m.mask[i] {
+                    m.rows.row_mut(i).iter_mut().zip(&mean).for_each(|(x, c)| *x -= c);
+                }
+            }
+            if let Some((i, j)) = m.rows.first_non_finite() {
+                return Err(Error::Invalid(format!("centring {}: row {i} column {j} is not finite", m.backbone)));
+            }
+            m.backbone = format!("{}+centred", m.backbone);
+            m.centre = Some(mean);
+        }
+        self.hash = feature_hash(&[&self.text, &self.image]);
+        Ok(())
     }
 
     /// Short description for model names, e.g. `text+image`.
@@ -141,8 +204,10 @@ impl ItemFeatures {
     /// Concatenation `[√w_t·text ; √w_i·image]` per item, using only the modalities it has, then
     /// L2-normalised. Returns the matrix and whether each item has any content.
     pub fn fused(&self, text_weight: f32, image_weight: f32) -> Result<(Embeddings, Vec<bool>)> {
-        let parts: Vec<(&Modality, f32)> =
-            [(self.text.as_ref(), text_weight), (self.image.as_ref(), image_weight)].into_iter().filter_map(|(m, w)| m.map(|m| (m, w))).collect();
+        let parts: Vec<(&Modality, f32)> = [(self.text.as_ref(), text_weight), (self.image.as_ref(), image_weight)]
+            .into_iter()
+            .filter_map(|(m, w)| m.map(|m| (m, w)))
+            .collect();
         if parts.is_empty() {
             return Err(Error::Config("no content modality configured".into()));
         }
@@ -177,7 +242,14 @@ struct Assembly {
 impl Assembly {
     fn new(ds: &Dataset, dim: usize, keys: Vec<String>, prev: Option<StoredModality>) -> Self {
         let n = ds.n_items();
-        let mut a = Assembly { rows: Embeddings::zeros(n, dim), mask: vec![false; n], keys, problems: vec![String::new(); n], todo: Vec::new(), cache: CacheStats::default() };
+        let mut a = Assembly {
+            rows: Embeddings::zeros(n, dim),
+            mask: vec![false; n],
+            keys,
+            problems: vec![String::new(); n],
+            todo: Vec::new(),
+            cache: CacheStats::default(),
+        };
         for i in 0..n {
             match prev.as_ref().and_then(|p| p.lookup(ds.items.raw(i as u32), &a.keys[i])) {
                 Some(j) => {
@@ -217,7 +289,7 @@ fn encode_text(ds: &Dataset, enc: &dyn TextEncoder, store: Option<&FeatureStore>
     if let Some(s) = store {
         s.save(ds, "text", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
     }
-    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache })
+    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
 }
 
 /// What an item's image file holds right now: its bytes' hash, or why there is nothing.
@@ -278,7 +350,7 @@ fn encode_images(ds: &Dataset, enc: &dyn ImageEncoder, store: Option<&FeatureSto
     if let Some(s) = store {
         s.save(ds, "image", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
     }
-    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache })
+    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
 }
 
 /// `none`, `missing: <msg>` or `corrupt: <msg>`: how a problem is stored and reported.
@@ -307,4 +379,48 @@ fn feature_hash(mods: &[&Option<Modality>]) -> String {
         }
     }
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod centre_tests {
+    use super::*;
+
+    #[test]
+    fn centring_subtracts_the_mean_of_items_that_have_the_modality() {
+        // Three items, 2-d text; item 1 has no text (zero row, masked).
+        let rows = Embeddings::from_vec(3, 2, vec![1.0, 2.0, 0.0, 0.0, 3.0, 6.0]).unwrap();
+        let m = Modality { backbone: "t".into(), rows, mask: vec![true, false, true], cache: CacheStats::default(), centre: None };
+        let mut f = ItemFeatures {
+            text: Some(m),
+            image: None,
+            image_report: ImageReport::default(),
+            hash: "before".into(),
+            tags: vec![Vec::new(); 3],
+            tag_names: Vec::new(),
+        };
+        f.preprocess(Preprocess::Centre).unwrap();
+        let t = f.text.as_ref().unwrap();
+        // Mean over items 0 and 2 only: (2, 4).
+        assert_eq!(t.centre.as_deref(), Some(&[2.0, 4.0][..]));
+        assert_eq!(t.rows.as_slice(), &[-1.0, -2.0, 0.0, 0.0, 1.0, 2.0], "the masked row stays zero");
+        assert!(t.backbone.ends_with("+centred"));
+        assert_ne!(f.hash, "before");
+        // Idempotent: a second call changes nothing.
+        let (hash, rows) = (f.hash.clone(), t.rows.clone());
+        f.preprocess(Preprocess::Centre).unwrap();
+        assert_eq!((f.hash.clone(), f.text.as_ref().unwrap().rows.as_slice()), (hash, rows.as_slice()));
+        // `none` leaves features as encoded.
+        let raw = Embeddings::from_vec(1, 2, vec![1.0, 2.0]).unwrap();
+        let mut g = ItemFeatures {
+            text: Some(Modality { backbone: "t".into(), rows: raw.clone(), mask: vec![true], cache: CacheStats::default(), centre: None }),
+            image: None,
+            image_report: ImageReport::default(),
+            hash: "h".into(),
+            tags: vec![Vec::new()],
+            tag_names: Vec::new(),
+        };
+        g.preprocess(Preprocess::None).unwrap();
+        assert_eq!(g.text.as_ref().unwrap().rows.as_slice(), raw.as_slice());
+        assert_eq!(g.hash, "h");
+    }
 }

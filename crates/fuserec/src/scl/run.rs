@@ -1,13 +1,13 @@
 use super::pairs::{CoEngagementPairs, CrossModalPairs, PairData, PairSource, SearchPairs};
 use crate::baselines::ContentKnn;
 use crate::config::{DatasetConfig, ExperimentConfig, FeaturesConfig};
-use crate::experiment::{evaluate, load_dataset, RunOptions};
-use crate::features::{image_encoder, text_encoder, FeatureStore, ItemFeatures};
+use crate::experiment::{RunOptions, evaluate, load_dataset};
+use crate::features::{FeatureStore, ItemFeatures, image_encoder, text_encoder};
 use crate::recommender::TrainData;
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_data::progress::bar;
-use fuserec_data::{split, SplitConfig};
-use fuserec_encoders::scl::{retrieval, Pair, Retrieval, SclConfig, SclModel};
+use fuserec_data::{SplitConfig, split};
+use fuserec_encoders::scl::{Pair, Retrieval, SclConfig, SclModel, retrieval};
 use fuserec_eval::{markdown_table, svg};
 use std::path::Path;
 use std::time::Instant;
@@ -101,15 +101,26 @@ fn source<'a>(name: &str, text: &'a dyn fuserec_encoders::TextEncoder) -> Result
         "search" => Box::new(SearchPairs { text }),
         "cross-modal" => Box::new(CrossModalPairs),
         "co-engagement" => Box::new(CoEngagementPairs),
-        other => return Err(Error::Config(format!("scl: unknown source `{other}` (search, cross-modal, co-engagement)"))),
+        other => {
+            return Err(Error::Config(format!("scl: unknown source `{other}` (search, cross-modal, co-engagement)")));
+        }
     })
 }
 
 /// Train pairs touch no cold item; test pairs are those whose positive item is cold.
 fn split_pairs(d: &PairData, cold: &[bool], anchor_is_item: bool) -> (Vec<Pair>, Vec<Pair>) {
-    let touches_cold = |p: &Pair| cold[p.item as usize] || p.hard_negative.is_some_and(|h| cold[h as usize]) || (anchor_is_item && cold[p.anchor as usize]);
+    let touches_cold = |p: &Pair| {
+        cold[p.item as usize] || p.hard_negative.is_some_and(|h| cold[h as usize]) || (anchor_is_item && cold[p.anchor as usize])
+    };
     let train = d.pairs.iter().copied().filter(|p| !touches_cold(p)).collect();
-    let test = d.eval_pairs.as_ref().unwrap_or(&d.pairs).iter().copied().filter(|p| cold[p.item as usize] && !(anchor_is_item && cold[p.anchor as usize])).collect();
+    let test = d
+        .eval_pairs
+        .as_ref()
+        .unwrap_or(&d.pairs)
+        .iter()
+        .copied()
+        .filter(|p| cold[p.item as usize] && !(anchor_is_item && cold[p.anchor as usize]))
+        .collect();
     (train, test)
 }
 
@@ -135,6 +146,8 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
         split: cfg.split.clone(),
         features: cfg.features.clone(),
         buckets: Default::default(),
+        selection: Default::default(),
+        search: None,
         models: Vec::new(),
     };
     let mut rows = Vec::new();
@@ -151,12 +164,35 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
             let d = src.build(&ds, &f, &sp.train, &ds.interactions)?;
             let (train, test) = split_pairs(&d, &sp.cold, name == "co-engagement");
             if opts.log {
-                eprintln!("seed {seed} · {}: {} pairs → {} train (no cold item), {} held out (cold items)", d.source, d.pairs.len(), train.len(), test.len());
+                eprintln!(
+                    "seed {seed} · {}: {} pairs → {} train (no cold item), {} held out (cold items)",
+                    d.source,
+                    d.pairs.len(),
+                    train.len(),
+                    test.len()
+                );
             }
             if train.len() < 2 || test.is_empty() {
-                return Err(Error::Invalid(format!("scl source {}: {} train / {} held-out pairs — too few", d.source, train.len(), test.len())));
+                return Err(Error::Invalid(format!(
+                    "scl source {}: {} train / {} held-out pairs — too few",
+                    d.source,
+                    train.len(),
+                    test.len()
+                )));
             }
-            let row = |variant: &str| SclRow { seed, source: d.source.clone(), variant: variant.into(), train_pairs: train.len(), test_pairs: test.len(), retrieval: None, downstream_cold_recall_at_20: None, pairs_per_second: None, final_loss: None, final_temperature: None, seconds: 0.0 };
+            let row = |variant: &str| SclRow {
+                seed,
+                source: d.source.clone(),
+                variant: variant.into(),
+                train_pairs: train.len(),
+                test_pairs: test.len(),
+                retrieval: None,
+                downstream_cold_recall_at_20: None,
+                pairs_per_second: None,
+                final_loss: None,
+                final_temperature: None,
+                seconds: 0.0,
+            };
             let mut raw = row("raw backbone features");
             if let Some((a, i)) = &d.raw {
                 raw.retrieval = Some(retrieval(a, i, &test)?);
@@ -164,10 +200,17 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
             raw.downstream_cold_recall_at_20 = Some(downstream(d.items.clone(), &d.has_item, "raw")?);
             if opts.log {
                 let x = raw.retrieval.unwrap_or_default();
-                eprintln!("  {:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}", "raw backbone features", x.top1, x.recall_at_10, raw.downstream_cold_recall_at_20.unwrap_or(f64::NAN));
+                eprintln!(
+                    "  {:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}",
+                    "raw backbone features",
+                    x.top1,
+                    x.recall_at_10,
+                    raw.downstream_cold_recall_at_20.unwrap_or(f64::NAN)
+                );
             }
             rows.push(raw);
-            let mut variants: Vec<(String, usize, f32, bool)> = vec![("in-batch InfoNCE".into(), 0, 0.0, false), ("in-batch InfoNCE, learned τ".into(), 0, 0.0, true)];
+            let mut variants: Vec<(String, usize, f32, bool)> =
+                vec![("in-batch InfoNCE".into(), 0, 0.0, false), ("in-batch InfoNCE, learned τ".into(), 0, 0.0, true)];
             variants.extend(cfg.queues.iter().map(|&k| (format!("+ queue K={k}"), k, 0.0, false)));
             // The triplet needs hard negatives; a source without them (cross-modal, co-engagement)
             // would only repeat the queue row.
@@ -187,8 +230,12 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
                 let (qa, qi) = (m.encode_anchors(&d.anchors)?, m.encode_items(&d.items)?);
                 if let Some(dir) = &opts.checkpoints {
                     // The learned item representation (rows = internal item order) and both heads.
-                    let slug: String = format!("{}-{label}-seed{seed}", d.source).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-                    let mut ck = fuserec_nn::Checkpoint { header: serde_json::to_string(&sc).expect("config serialises"), ..Default::default() };
+                    let slug: String = format!("{}-{label}-seed{seed}", d.source)
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect();
+                    let mut ck =
+                        fuserec_nn::Checkpoint { header: serde_json::to_string(&sc).expect("config serialises"), ..Default::default() };
                     ck.add_params("query", &mut m.query);
                     ck.add_params("key", &mut m.key);
                     ck.tensors.insert("item_vectors".into(), (vec![qi.rows(), qi.dim()], qi.as_slice().to_vec()));
@@ -203,13 +250,25 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
                 r.seconds = tv.elapsed().as_secs_f64();
                 if opts.log {
                     let x = r.retrieval.unwrap_or_default();
-                    eprintln!("  {label:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}  ({:.1}s)", x.top1, x.recall_at_10, r.downstream_cold_recall_at_20.unwrap_or(f64::NAN), r.seconds);
+                    eprintln!(
+                        "  {label:<48} top-1 {:.3}  R@10 {:.3}  downstream COLD R@20 {:.4}  ({:.1}s)",
+                        x.top1,
+                        x.recall_at_10,
+                        r.downstream_cold_recall_at_20.unwrap_or(f64::NAN),
+                        r.seconds
+                    );
                 }
                 rows.push(r);
             }
         }
     }
-    Ok(SclResults { name: cfg.name.clone(), config: cfg.clone(), git_revision: crate::report::git_revision(), rows, total_seconds: t0.elapsed().as_secs_f64() })
+    Ok(SclResults {
+        name: cfg.name.clone(),
+        config: cfg.clone(),
+        git_revision: crate::report::git_revision(),
+        rows,
+        total_seconds: t0.elapsed().as_secs_f64(),
+    })
 }
 
 /// Axis label for a variant: `+ queue K=65536 + hard-negative triplet (λ=0.5)` → `K64k+tri`.
@@ -273,7 +332,20 @@ impl SclResults {
                 ]
             })
             .collect();
-        markdown_table(&["source", "representation", "train / held-out pairs", "held-out top-1", "held-out Recall@10", "ContentKNN COLD recall@20", "final InfoNCE", "τ (end)", "train pairs/s"], &rows)
+        markdown_table(
+            &[
+                "source",
+                "representation",
+                "train / held-out pairs",
+                "held-out top-1",
+                "held-out Recall@10",
+                "ContentKNN COLD recall@20",
+                "final InfoNCE",
+                "τ (end)",
+                "train pairs/s",
+            ],
+            &rows,
+        )
     }
 
     pub fn chart(&self) -> String {
@@ -290,7 +362,11 @@ impl SclResults {
         }
         let series: Vec<svg::Series> = sources
             .iter()
-            .map(|s| svg::Series { name: s.clone(), values: variants.iter().map(|v| self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)).unwrap_or(f64::NAN)).collect(), intervals: None })
+            .map(|s| svg::Series {
+                name: s.clone(),
+                values: variants.iter().map(|v| self.mean(s, v, &|r| r.retrieval.map(|x| x.recall_at_10)).unwrap_or(f64::NAN)).collect(),
+                intervals: None,
+            })
             .collect();
         let short: Vec<String> = variants.iter().map(|v| short_label(v)).collect();
         svg::bar_chart(&format!("{} — held-out pair Recall@10", self.name), "Recall@10", &short, &series)
@@ -300,9 +376,18 @@ impl SclResults {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let md = format!(
             "# {}\n\n{}\n\n- seeds {:?}; git {}; {:.1}s\n- held-out pairs: those whose item is cold in the recall split (never seen in SCL training); retrieval ranks the full item pool.\n\n{}\n![recall@10](scl.svg)\n",
-            self.name, self.config.description, self.config.seeds, self.git_revision, self.total_seconds, self.table()
+            self.name,
+            self.config.description,
+            self.config.seeds,
+            self.git_revision,
+            self.total_seconds,
+            self.table()
         );
-        for (name, text) in [("results.json", serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?), ("report.md", md), ("scl.svg", self.chart())] {
+        for (name, text) in [
+            ("results.json", serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?),
+            ("report.md", md),
+            ("scl.svg", self.chart()),
+        ] {
             let p = dir.join(name);
             std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
         }

@@ -26,13 +26,21 @@ pub struct TwoTowerConfig {
     pub history: usize,
     #[serde(default = "d_pooling")]
     pub pooling: Pooling,
+    /// Which of the user's training positives a training sample's query reads.
+    #[serde(default = "d_context")]
+    pub history_context: HistoryContext,
+    /// Each history item of a training sample is dropped with this probability (a draw that
+    /// would drop all keeps the history whole): the query learns from partial histories, which
+    /// regularises it.
+    #[serde(default = "d_history_dropout")]
+    pub history_dropout: f32,
     /// The query tower also reads the mean content features of the history (models with a
     /// content view that reads features). This is what lets a query reach cold items.
     #[serde(default = "yes")]
     pub query_content: bool,
-    /// Add a per-user id row to the pooled history (off by default: with ~12 positives per user
-    /// the row overfits; measured on the synthetic world, WARM recall@20 0.118 with vs 0.128 without).
-    #[serde(default)]
+    /// Add a per-user id row to the pooled history (on by default since the query trains on
+    /// `others` histories with dropout; it was off before, when it overfitted next-item training).
+    #[serde(default = "yes")]
     pub user_embedding: bool,
     #[serde(default = "d_epochs")]
     pub epochs: usize,
@@ -53,6 +61,20 @@ pub struct TwoTowerConfig {
     pub id_hash_buckets: Option<usize>,
     #[serde(default = "d_tau")]
     pub temperature: f32,
+    /// Score by cosine (unit query and item vectors, logits bounded by ±1/τ); `false` scores by
+    /// the raw inner product, so vector norms can carry popularity.
+    #[serde(default = "yes")]
+    pub cosine: bool,
+    /// With cosine scoring, make every fused item vector unit length (cold and warm items'
+    /// scores comparable). `false`: the fusion's vector as it is (a cold item's `g·c` is short).
+    #[serde(default = "yes")]
+    pub unit_item_vectors: bool,
+    /// After training, pick the length of cold items' unit vectors (a few candidates ≥ 1) that
+    /// maximises validation OVERALL recall, so cold items enter full-catalogue lists where they
+    /// deserve to. It changes no ranking within WARM or within COLD. Needs cold validation
+    /// items to have an effect (`[split] cold_val_fraction`); models with both views only.
+    #[serde(default = "yes")]
+    pub calibrate_cold: bool,
     /// Subtract log Q(item) from in-batch logits (popularity correction).
     #[serde(default = "yes")]
     pub log_q: bool,
@@ -102,6 +124,19 @@ pub struct TwoTowerConfig {
     pub label: Option<String>,
 }
 
+/// The history a training sample's query reads. Evaluation always reads all of the user's known
+/// positives, so `others` trains the query on what it will see; `earlier` is next-item
+/// prediction (the article's sequential recall).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryContext {
+    /// The user's positives strictly before the sample.
+    #[default]
+    Earlier,
+    /// All the user's other training positives (none of the target item).
+    Others,
+}
+
 /// Tree cluster ids as content input: `levels` levels of a `branching`-ary hierarchical k-means
 /// (so b, b², … clusters); `use_levels` picks which levels the tower sees (default: all).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -125,13 +160,19 @@ fn d_hidden() -> Vec<usize> {
     vec![128]
 }
 fn d_content_hidden() -> usize {
-    128
+    256
 }
 fn d_history() -> usize {
-    20
+    100
 }
 fn d_pooling() -> Pooling {
     Pooling::Mean
+}
+fn d_context() -> HistoryContext {
+    HistoryContext::Others
+}
+fn d_history_dropout() -> f32 {
+    0.5
 }
 fn yes() -> bool {
     true
@@ -140,10 +181,10 @@ fn one() -> f32 {
     1.0
 }
 fn d_epochs() -> usize {
-    10
+    30
 }
 fn d_patience() -> usize {
-    3
+    4
 }
 fn d_batch() -> usize {
     512
@@ -158,7 +199,7 @@ fn d_init() -> f32 {
     0.05
 }
 fn d_tau() -> f32 {
-    0.2
+    0.05
 }
 fn d_lambda() -> f32 {
     0.2
@@ -201,6 +242,9 @@ impl TwoTowerConfig {
         }
         if self.id_hash_buckets == Some(0) {
             return Err("two-tower: id_hash_buckets must be ≥ 1".into());
+        }
+        if !(0.0..1.0).contains(&self.history_dropout) {
+            return Err(format!("two-tower: history_dropout must be in [0, 1), got {}", self.history_dropout));
         }
         if !(0.0..1.0).contains(&self.cold_dropout) {
             return Err(format!("two-tower: cold_dropout must be in [0, 1), got {}", self.cold_dropout));

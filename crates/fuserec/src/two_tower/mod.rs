@@ -6,10 +6,10 @@ mod net;
 mod samples;
 mod train;
 
-pub use config::{CodesConfig, TwoTowerConfig};
+pub use config::{CodesConfig, HistoryContext, TwoTowerConfig};
 pub use net::{Batch, ItemVectors, LossParts, Net};
-pub use samples::{sequences, Samples};
-pub use train::{train, EpochLog, GateBin, Trained, TrainingLog};
+pub use samples::{Samples, sequences};
+pub use train::{EpochLog, GateBin, Trained, TrainingLog, train};
 
 use crate::features::ItemFeatures;
 use crate::recommender::{Recommender, TrainData};
@@ -67,7 +67,11 @@ pub fn content_input_and_codes(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64
     if let Some(c) = &cfg.codes {
         let rows: Vec<usize> = (0..n).filter(|&i| has[i]).collect();
         if rows.len() < c.branching {
-            return Err(Error::Invalid(format!("cluster codes: only {} items have content, fewer than branching {}", rows.len(), c.branching)));
+            return Err(Error::Invalid(format!(
+                "cluster codes: only {} items have content, fewer than branching {}",
+                rows.len(),
+                c.branching
+            )));
         }
         let mut x = Vec::with_capacity(rows.len() * fd);
         rows.iter().for_each(|&i| x.extend_from_slice(fused.row(i)));
@@ -107,7 +111,9 @@ pub fn fused_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usiz
             continue;
         }
         let row = match v {
-            Some(v) if v.len() != d => return Err(Error::Shape(format!("content row: {name} features have {} values, the model reads {d}", v.len()))),
+            Some(v) if v.len() != d => {
+                return Err(Error::Shape(format!("content row: {name} features have {} values, the model reads {d}", v.len())));
+            }
             Some(v) => v.to_vec(),
             None => vec![0.0; d],
         };
@@ -124,7 +130,13 @@ pub fn fused_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usiz
 }
 
 impl TwoTower {
-    pub fn fit(cfg: &TwoTowerConfig, data: &TrainData, features: Option<&ItemFeatures>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Self> {
+    pub fn fit(
+        cfg: &TwoTowerConfig,
+        data: &TrainData,
+        features: Option<&ItemFeatures>,
+        seed: u64,
+        checkpoint: Option<PathBuf>,
+    ) -> Result<Self> {
         cfg.validate().map_err(Error::Config)?;
         let uses_content = cfg.fusion.build().uses_content();
         let content = if uses_content {
@@ -179,8 +191,8 @@ mod tests {
         image.row_mut(4).fill(0.0);
         let mask = |k: usize| (0..n).map(|i| i != k).collect::<Vec<bool>>();
         let f = ItemFeatures {
-            text: Some(Modality { backbone: "t".into(), rows: text.clone(), mask: mask(2), cache: CacheStats::default() }),
-            image: Some(Modality { backbone: "i".into(), rows: image.clone(), mask: mask(4), cache: CacheStats::default() }),
+            text: Some(Modality { backbone: "t".into(), rows: text.clone(), mask: mask(2), cache: CacheStats::default(), centre: None }),
+            image: Some(Modality { backbone: "i".into(), rows: image.clone(), mask: mask(4), cache: CacheStats::default(), centre: None }),
             image_report: ImageReport::default(),
             hash: String::new(),
             tags: vec![Vec::new(); n],
@@ -212,15 +224,29 @@ mod new_item_tests {
     fn a_catalogue_item_embedded_as_new_matches_its_cold_vector() {
         let mut rng = Rng::new(9);
         let (n, dt, di) = (40, 6, 4);
-        let centre = |k: usize, d: usize, rng: &mut Rng| (0..d).map(|j| ((k * 7 + j) % 5) as f32 + 0.1 * rng.normal() as f32).collect::<Vec<f32>>();
+        let centre =
+            |k: usize, d: usize, rng: &mut Rng| (0..d).map(|j| ((k * 7 + j) % 5) as f32 + 0.1 * rng.normal() as f32).collect::<Vec<f32>>();
         let mut text = Vec::new();
         let mut image = Vec::new();
         for i in 0..n {
             text.extend(centre(i % 4, dt, &mut rng));
             image.extend(centre(i % 3, di, &mut rng));
         }
-        let m = |rows: Vec<f32>, d: usize| Modality { backbone: "x".into(), rows: Embeddings::from_vec(n, d, rows).unwrap(), mask: vec![true; n], cache: CacheStats::default() };
-        let f = ItemFeatures { text: Some(m(text.clone(), dt)), image: Some(m(image.clone(), di)), image_report: ImageReport::default(), hash: String::new(), tags: vec![Vec::new(); n], tag_names: Vec::new() };
+        let m = |rows: Vec<f32>, d: usize| Modality {
+            backbone: "x".into(),
+            rows: Embeddings::from_vec(n, d, rows).unwrap(),
+            mask: vec![true; n],
+            cache: CacheStats::default(),
+            centre: None,
+        };
+        let f = ItemFeatures {
+            text: Some(m(text.clone(), dt)),
+            image: Some(m(image.clone(), di)),
+            image_report: ImageReport::default(),
+            hash: String::new(),
+            tags: vec![Vec::new(); n],
+            tag_names: Vec::new(),
+        };
         for extra in ["", "codes = { branching = 3, levels = 2 }"] {
             let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"additive\"\ndim = 8\ncontent_hidden = 16\n{extra}")).unwrap();
             let (input, tree) = content_input_and_codes(&cfg, &f, 1).unwrap();
@@ -234,7 +260,11 @@ mod new_item_tests {
                     Some(tr) => tr.encode(&fused_row(Some(t), Some(im), (dt, di)).unwrap()).unwrap(),
                     None => Vec::new(),
                 };
-                assert_eq!(codes.iter().map(|c| c[0]).collect::<Vec<_>>(), tower.item_codes(i), "{extra}: the refit tree reproduces item {i}'s training codes");
+                assert_eq!(
+                    codes.iter().map(|c| c[0]).collect::<Vec<_>>(),
+                    tower.item_codes(i),
+                    "{extra}: the refit tree reproduces item {i}'s training codes"
+                );
                 let gate = [0.0, 0.0, 0.1, 1.0];
                 let new = net.new_item_vectors(&row, &codes, &gate).unwrap();
                 let cold = net.item_vectors(&[i], &gate, Some(&[0.0])).unwrap();

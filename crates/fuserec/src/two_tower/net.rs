@@ -4,10 +4,17 @@ use super::config::TwoTowerConfig;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_fusion::{FusionGate, StatsGate};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, l2_normalize_rows, Activation, Checkpoint, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2};
-use fuserec_towers::{sampled_softmax, triplet, BehaviourTower, ContentInput, ContentLeaves, ContentTower, History, Leaf, UserLeaves, UserTower, V0};
+use fuserec_nn::{Activation, Checkpoint, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2, fork, l2_normalize_rows};
+use fuserec_towers::{
+    BehaviourTower, ContentInput, ContentLeaves, ContentTower, History, Leaf, UserLeaves, UserTower, V0, sampled_softmax, triplet,
+};
 
 const EPS: f32 = 1e-12;
+
+/// Unit rows when the model scores by cosine (`cosine = true`), the rows as they are otherwise.
+fn unit(v: V2, cosine: bool) -> V2 {
+    if cosine { l2_normalize_rows(v, EPS) } else { v }
+}
 
 pub struct Net {
     pub dev: Dev,
@@ -83,7 +90,8 @@ impl Net {
             None
         };
         let content = if fusion.uses_content() {
-            let input = content.ok_or_else(|| Error::Config(format!("{}: the content view needs item features or codes", cfg.display_name())))?;
+            let input =
+                content.ok_or_else(|| Error::Config(format!("{}: the content view needs item features or codes", cfg.display_name())))?;
             let mlp = Mlp::new(&dev, &[cfg.content_hidden, cfg.content_hidden, d], Activation::Relu, &mut rng)?;
             Some(ContentTower::new(&dev, input, n_items, cfg.content_hidden, mlp, opt, &mut rng)?)
         } else {
@@ -93,18 +101,26 @@ impl Net {
         Ok(Net { dev, cfg: cfg.clone(), fusion, user, behaviour, content, gate })
     }
 
+    /// The fusion's item vector, unit length when `unit_item_vectors` (with cosine scoring): a cold
+    /// item's `g·c` then weighs as much as a warm item's `(1 − g)·b + g·c`, so its score is
+    /// comparable and it can enter a full-catalogue list; the gate still sets the direction.
+    fn fuse(&self, b: Option<V2>, c: Option<V2>, g: Option<fuserec_nn::V1>) -> V2 {
+        let v = self.fusion.fuse(b, c, g);
+        if self.cfg.cosine && self.cfg.unit_item_vectors { l2_normalize_rows(v, EPS) } else { v }
+    }
+
     /// Unit-length query heads, concatenated: `(fused query, per-view queries (b, c))`.
     fn queries(&self, q: V2) -> (V2, V2, V2) {
         let d = self.cfg.dim;
         if self.fusion.query_heads() == 2 {
             let [q1, q2]: [V2; _] = fork(q);
-            let qb = l2_normalize_rows(q1.slice((.., 0..d)), EPS);
-            let qc = l2_normalize_rows(q2.slice((.., d..2 * d)), EPS);
+            let qb = unit(q1.slice((.., 0..d)), self.cfg.cosine);
+            let qc = unit(q2.slice((.., d..2 * d)), self.cfg.cosine);
             let [qb1, qb2]: [V2; _] = fork(qb);
             let [qc1, qc2]: [V2; _] = fork(qc);
             ((qb1, qc1).concat_along(Axis::<1>), qb2, qc2)
         } else {
-            let [a, b, c]: [V2; _] = fork(l2_normalize_rows(q, EPS));
+            let [a, b, c]: [V2; _] = fork(unit(q, self.cfg.cosine));
             (a, b, c)
         }
     }
@@ -119,14 +135,14 @@ impl Net {
         let (b, bl) = match &self.behaviour {
             Some(t) => {
                 let (v, l) = t.forward(dev, items)?;
-                (Some(l2_normalize_rows(v, EPS)), Some(l))
+                (Some(unit(v, cfg.cosine)), Some(l))
             }
             None => (None, None),
         };
         let (c, cl) = match &self.content {
             Some(t) => {
                 let (v, l) = t.forward(dev, items)?;
-                (Some(l2_normalize_rows(v, EPS)), Some(l))
+                (Some(unit(v, cfg.cosine)), Some(l))
             }
             None => (None, None),
         };
@@ -139,7 +155,7 @@ impl Net {
                 let keep = dev.tensor_from_vec(batch.keep.clone(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), cfg.dim));
                 let [b1, b2]: [V2; _] = fork(b0 * keep);
                 let [c1, c2, c3]: [V2; _] = fork(c);
-                let fused = sampled_softmax(q, self.fusion.fuse(Some(b1), Some(c1), g), log_q, items, tau);
+                let fused = sampled_softmax(q, self.fuse(Some(b1), Some(c1), g), log_q, items, tau);
                 let views = sampled_softmax(qb, b2, log_q, items, tau) + sampled_softmax(qc, c2, log_q, items, tau);
                 let tri = triplet(c3, b3, items, cfg.margin);
                 parts.fused = value(&fused);
@@ -148,7 +164,7 @@ impl Net {
                 fused + views * cfg.view_loss_weight + tri * cfg.triplet_weight
             }
             (b, c) => {
-                let l = sampled_softmax(q, self.fusion.fuse(b, c, g), log_q, items, tau);
+                let l = sampled_softmax(q, self.fuse(b, c, g), log_q, items, tau);
                 parts.fused = value(&l);
                 l
             }
@@ -193,21 +209,23 @@ impl Net {
         let dev = &self.dev;
         let b = match &self.behaviour {
             Some(t) => {
-                let b = l2_normalize_rows(t.forward(dev, items)?.0, EPS);
+                let b = unit(t.forward(dev, items)?.0, self.cfg.cosine);
                 Some(match keep {
-                    Some(k) => b * dev.tensor_from_vec(k.to_vec(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), self.cfg.dim)),
+                    Some(k) => {
+                        b * dev.tensor_from_vec(k.to_vec(), (items.len(),)).broadcast_like::<_, Axis<1>>(&(items.len(), self.cfg.dim))
+                    }
                     None => b,
                 })
             }
             None => None,
         };
         let c = match &self.content {
-            Some(t) => Some(l2_normalize_rows(t.forward(dev, items)?.0, EPS)),
+            Some(t) => Some(unit(t.forward(dev, items)?.0, self.cfg.cosine)),
             None => None,
         };
         let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
         let gv = g.as_ref().map(|g| g.retaped::<NoneTape>().as_vec());
-        let fused = self.fusion.fuse(b, c, g).retaped::<NoneTape>().as_vec();
+        let fused = self.fuse(b, c, g).retaped::<NoneTape>().as_vec();
         Ok(ItemVectors { fused, gate: gv })
     }
 
@@ -217,9 +235,12 @@ impl Net {
     /// cold items in evaluation.
     pub fn new_item_vectors(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32]) -> Result<ItemVectors> {
         let dev = &self.dev;
-        let tower = self.content.as_ref().ok_or_else(|| Error::Config(format!("{}: a model without a content view cannot embed a new item", self.cfg.display_name())))?;
+        let tower = self
+            .content
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("{}: a model without a content view cannot embed a new item", self.cfg.display_name())))?;
         let rows = if tower.feature_width() == 0 { &[][..] } else { rows };
-        let c = l2_normalize_rows(tower.forward_rows(dev, rows, codes)?, EPS);
+        let c = unit(tower.forward_rows(dev, rows, codes)?, self.cfg.cosine);
         let n = c.shape().0;
         if self.gate.is_some() && gate.len() != 4 * n {
             return Err(Error::Shape(format!("new items: {} gate features for {n} items (4 each)", gate.len())));
@@ -227,7 +248,7 @@ impl Net {
         let b = self.behaviour.as_ref().map(|_| dev.zeros_like(&(n, self.cfg.dim)).retaped::<fuserec_nn::Tape>());
         let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
         let gv = g.as_ref().map(|g| g.retaped::<NoneTape>().as_vec());
-        let fused = self.fusion.fuse(b, Some(c), g).retaped::<NoneTape>().as_vec();
+        let fused = self.fuse(b, Some(c), g).retaped::<NoneTape>().as_vec();
         Ok(ItemVectors { fused, gate: gv })
     }
 

@@ -1,8 +1,8 @@
 //! Training and validation samples: one per positive `(user, item, t)`, with the user's positives
 //! strictly before it as history and the item's posterior statistics as of `t`.
 
-use fuserec_core::{Interaction, Result};
-use fuserec_data::{clicks_by_user, CtrPrior, PosteriorStats};
+use fuserec_core::{Interaction, Result, Rng};
+use fuserec_data::{CtrPrior, PosteriorStats, clicks_by_user};
 use fuserec_towers::History;
 
 /// Per user: positive items in time order (ties by item id).
@@ -88,6 +88,30 @@ impl Samples {
         History::from_lists(&users, &lists, len)
     }
 
+    /// Histories of training samples as the user's *other* training positives (every position
+    /// but the target's, and no other occurrence of the target item), the most recent `len`;
+    /// each history item is dropped with probability `dropout` (a draw that would drop every item
+    /// keeps the history whole).
+    pub fn history_others(&self, seq: &[Vec<u32>], idx: &[usize], len: usize, dropout: f32, rng: &mut Rng) -> History {
+        let users: Vec<u32> = idx.iter().map(|&i| self.users[i]).collect();
+        let lists: Vec<Vec<u32>> = idx
+            .iter()
+            .map(|&i| {
+                let target = self.items[i];
+                let mut l: Vec<u32> = seq[self.users[i] as usize].iter().copied().filter(|&x| x != target).collect();
+                if dropout > 0.0 && l.len() > 1 {
+                    let kept: Vec<u32> = l.iter().copied().filter(|_| !rng.bernoulli(dropout as f64)).collect();
+                    if !kept.is_empty() {
+                        l = kept;
+                    }
+                }
+                l
+            })
+            .collect();
+        let refs: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+        History::from_lists(&users, &refs, len)
+    }
+
     pub fn gate_rows(&self, idx: &[usize]) -> Vec<f32> {
         idx.iter().flat_map(|&i| self.gate[i * 4..i * 4 + 4].iter().copied()).collect()
     }
@@ -122,5 +146,16 @@ mod tests {
         assert_eq!(s.gate_rows(&[0])[0], 0.0);
         let v = Samples::after(&[ev(1, 5, 99, 1.0), ev(1, 4, 99, 0.0)], &seq, &st);
         assert_eq!((v.len(), v.hist_end[0]), (1, 1));
+        // "Others" context: sample 2 (item 5) sees both earlier 3s; samples 0 and 1 (item 3) see
+        // only item 5 — no occurrence of their own item, earlier or later.
+        let mut rng = Rng::new(1);
+        let h = s.history_others(&seq, &[0, 1, 2], 4, 0.0, &mut rng);
+        assert_eq!(h.mask, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!((h.items[0], h.items[4], &h.items[8..10]), (5, 5, &[3, 3][..]));
+        // Dropout never empties a history nor adds to it: at 0.99 nearly every draw would drop
+        // both items, which keeps the history whole.
+        let h = s.history_others(&seq, &[2], 4, 0.99, &mut rng);
+        assert!((1.0..=2.0).contains(&h.mask.iter().sum::<f32>()));
+        assert!(h.items[..2].iter().zip(&h.mask[..2]).all(|(&i, &m)| m == 0.0 || i == 3));
     }
 }

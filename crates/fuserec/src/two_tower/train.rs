@@ -1,21 +1,32 @@
 //! The training loop: shuffled batches, taped loss, sparse + dense updates, per-epoch validation
 //! (loss and Recall@20) with early stopping, best-epoch checkpoint, final vector export.
 
-use super::config::TwoTowerConfig;
+use super::config::{HistoryContext, TwoTowerConfig};
 use super::net::{Batch, LossParts, Net};
-use super::samples::{cold_gate_features, items_of, sequences, stats, Samples};
-use fuserec_data::clicks_by_user;
+use super::samples::{Samples, cold_gate_features, items_of, sequences, stats};
 use crate::recommender::TrainData;
+use crate::validation::{ValScores, validate, validation_users};
 use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
+use fuserec_data::clicks_by_user;
 use fuserec_data::progress::bar;
-use fuserec_eval::{evaluate_ranking, Recall};
-use fuserec_index::{inner_products, rank_dense, Candidates};
+use fuserec_index::inner_products;
 use fuserec_nn::{Checkpoint, DenseAdam};
 use fuserec_towers::{ContentInput, History};
 use std::path::PathBuf;
 use std::time::Instant;
 
 const EXPORT_CHUNK: usize = 1024;
+
+/// Candidate lengths of cold items' (unit) vectors: 1 is the trained model as it is.
+const COLD_SCALES: &[f32] = &[1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.3, 2.6, 3.0];
+
+/// `items` with the rows of items without a trained id row (`keep = 0`) multiplied by `scale`.
+fn scale_untrained(items: &Embeddings, keep: &[f32], scale: f32) -> Result<Embeddings> {
+    let d = items.dim();
+    let mut v = items.as_slice().to_vec();
+    v.chunks_mut(d).zip(keep).filter(|(_, k)| **k == 0.0).for_each(|(r, _)| r.iter_mut().for_each(|x| *x *= scale));
+    Embeddings::from_vec(items.rows(), d, v)
+}
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct EpochLog {
@@ -24,7 +35,12 @@ pub struct EpochLog {
     pub train: LossParts,
     /// Same loss on validation positives, in fixed batches, no updates.
     pub val_loss: f32,
+    /// OVERALL validation Recall@20.
     pub val_recall_at_20: f64,
+    /// Validation Recall@20 per segment (COLD: the split's cold validation items).
+    pub val: ValScores,
+    /// What early stopping maximises (`[split]`-level `selection`, default mean of segments).
+    pub val_selection: f64,
     pub seconds: f64,
     pub examples_per_second: f64,
 }
@@ -48,6 +64,11 @@ pub struct TrainingLog {
     pub checkpoint: Option<String>,
     /// Gate at evaluation time against item exposure (log-spaced bins), gated fusions only.
     pub gate_by_exposure: Vec<GateBin>,
+    /// Length given to the vectors of items without a trained id row (cold items), fitted on
+    /// validation OVERALL recall (1 = as trained); see [`TwoTowerConfig::calibrate_cold`].
+    pub cold_scale: f32,
+    /// `(scale, validation OVERALL recall@20)` of each calibration candidate.
+    pub cold_scale_trials: Vec<(f32, f64)>,
     /// Per-level cluster counts the content tower saw (cluster-id models).
     pub cluster_counts: Vec<usize>,
 }
@@ -94,13 +115,23 @@ impl Sampler<'_> {
             }
         }
         let log_q = self.log_q.as_ref().map(|l| items.iter().map(|&i| l[i as usize]).collect());
-        Batch { hist: s.history(seq, idx, net.cfg.history), items, gate, keep, log_q }
+        let hist = match (train, net.cfg.history_context) {
+            (true, HistoryContext::Others) => s.history_others(seq, idx, net.cfg.history, net.cfg.history_dropout, rng),
+            _ => s.history(seq, idx, net.cfg.history),
+        };
+        Batch { hist, items, gate, keep, log_q }
     }
 }
 
 /// Item vectors for every item with statistics as of `t` from `st`; `keep` marks items whose
 /// behaviour vector is trained.
-fn export_items(net: &Net, st: &fuserec_data::PosteriorStats, t: i64, n_items: usize, keep: Option<&[f32]>) -> Result<(Embeddings, Option<Vec<f32>>, Vec<f32>)> {
+fn export_items(
+    net: &Net,
+    st: &fuserec_data::PosteriorStats,
+    t: i64,
+    n_items: usize,
+    keep: Option<&[f32]>,
+) -> Result<(Embeddings, Option<Vec<f32>>, Vec<f32>)> {
     let d = net.fused_dim();
     let mut out = Vec::with_capacity(n_items * d);
     let mut gates = net.gate.as_ref().map(|_| Vec::with_capacity(n_items));
@@ -144,10 +175,19 @@ fn gate_bins(gates: &[f32], exposures: &[f32]) -> Vec<GateBin> {
         b.2 += 1;
         b.3 += g as f64;
     }
-    bins.into_iter().filter(|b| b.2 > 0).map(|b| GateBin { exposures_lo: b.0, exposures_hi: b.1, items: b.2, mean_gate: b.3 / b.2 as f64 }).collect()
+    bins.into_iter()
+        .filter(|b| b.2 > 0)
+        .map(|b| GateBin { exposures_lo: b.0, exposures_hi: b.1, items: b.2, mean_gate: b.3 / b.2 as f64 })
+        .collect()
 }
 
-pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInput>, seed: u64, checkpoint: Option<PathBuf>) -> Result<Trained> {
+pub fn train(
+    cfg: &TwoTowerConfig,
+    data: &TrainData,
+    content: Option<ContentInput>,
+    seed: u64,
+    checkpoint: Option<PathBuf>,
+) -> Result<Trained> {
     let (n_users, n_items) = (data.n_users, data.n_items);
     let name = cfg.display_name();
     let timeline = clicks_by_user(n_users, &[data.train])?;
@@ -164,7 +204,8 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
     let total = samples.len() as f32;
     let bsz = cfg.batch_size.min(samples.len());
     let (b, m) = (bsz as f32, cfg.uniform_negatives as f32);
-    let log_q: Option<Vec<f32>> = cfg.log_q.then(|| counts.iter().map(|&c| ((b * c / total + m / n_items as f32) / (b + m)).max(1e-12).ln()).collect());
+    let log_q: Option<Vec<f32>> =
+        cfg.log_q.then(|| counts.iter().map(|&c| ((b * c / total + m / n_items as f32) / (b + m)).max(1e-12).ln()).collect());
     let mut net = Net::new(cfg, n_users, n_items, content, seed)?;
     let both = net.behaviour.is_some() && net.content.is_some();
     let sampler = Sampler { log_q, st: &st, n_items, dropout: if both { cfg.cold_dropout } else { 0.0 } };
@@ -173,13 +214,7 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
     let mut opt = DenseAdam::new(cfg.dense_optimizer);
     let mut rng = Rng::derive(seed, 0x5151);
     let t_val = data.train.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
-    // Validation users: those with a validation positive, capped, in a seeded sample.
-    let mut val_truth: Vec<Vec<u32>> = vec![Vec::new(); n_users];
-    data.val.iter().filter(|x| x.is_positive()).for_each(|x| val_truth[x.user.idx()].push(x.item.0));
-    let mut val_users: Vec<u32> = (0..n_users as u32).filter(|&u| !val_truth[u as usize].is_empty()).collect();
-    Rng::derive(seed, 0x7a1).shuffle(&mut val_users);
-    val_users.truncate(cfg.val_users);
-    val_users.sort_unstable();
+    let val_users = validation_users(data, cfg.val_users, seed);
     let mut best: Option<(f64, Checkpoint)> = None;
     let mut since_best = 0;
     for epoch in 1..=cfg.epochs {
@@ -204,8 +239,18 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
         let train = LossParts { total: sum.total / nb, fused: sum.fused / nb, views: sum.views / nb, triplet: sum.triplet / nb };
         let seconds = t0.elapsed().as_secs_f64();
         let val_loss = validation_loss(&net, &sampler, &val, &seq, bsz, seed)?;
-        let val_recall = validation_recall(&net, &st, t_val, &seq, &val_users, &val_truth, data, keep.as_deref())?;
-        log.epochs.push(EpochLog { epoch, train, val_loss, val_recall_at_20: val_recall, seconds, examples_per_second: (n_batches * bsz) as f64 / seconds });
+        let val = validation_scores(&net, &st, t_val, &seq, &val_users, data, keep.as_deref())?;
+        let val_recall = val.select(data.selection);
+        log.epochs.push(EpochLog {
+            epoch,
+            train,
+            val_loss,
+            val_recall_at_20: val.overall.unwrap_or(0.0),
+            val,
+            val_selection: val_recall,
+            seconds,
+            examples_per_second: (n_batches * bsz) as f64 / seconds,
+        });
         if best.as_ref().is_none_or(|b| val_recall > b.0) {
             best = Some((val_recall, net.checkpoint()));
             log.best_epoch = epoch;
@@ -225,12 +270,29 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
             log.checkpoint = Some(path.display().to_string());
         }
     }
+    log.cold_scale = 1.0;
+    if let Some(k) = keep.as_deref().filter(|_| cfg.calibrate_cold && cfg.cosine && cfg.unit_item_vectors) {
+        let (items, _, _) = export_items(&net, &st, t_val, n_items, Some(k))?;
+        for &scale in COLD_SCALES {
+            let scaled = scale_untrained(&items, k, scale)?;
+            let v = validate(data, &val_users, &mut |chunk, _, out| inner_products(&export_users(&net, chunk, &seq)?, &scaled, out))?;
+            let overall = v.overall.unwrap_or(0.0);
+            if log.cold_scale_trials.iter().all(|t| overall > t.1) {
+                log.cold_scale = scale;
+            }
+            log.cold_scale_trials.push((scale, overall));
+        }
+    }
     // Final vectors: histories and statistics from everything before the test period.
     let all: Vec<Interaction> = data.train.iter().chain(data.val).copied().collect();
     let seq_all = sequences(n_users, &[&all])?;
     let st_all = stats(n_items, &all);
     let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
+    let item_vectors = match keep.as_deref() {
+        Some(k) if log.cold_scale != 1.0 => scale_untrained(&item_vectors, k, log.cold_scale)?,
+        _ => item_vectors,
+    };
     if let Some(g) = gates {
         log.gate_by_exposure = gate_bins(&g, &exposures);
     }
@@ -242,7 +304,11 @@ pub fn train(cfg: &TwoTowerConfig, data: &TrainData, content: Option<ContentInpu
     if let Some(ck) = &log.checkpoint {
         // Beside the checkpoint: every item's fused vector and every user's query, rows in the
         // dataset's internal order (items.tsv / interaction order of first appearance).
-        let mut v = Checkpoint { header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end }).to_string(), ..Default::default() };
+        let mut v = Checkpoint {
+            header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end, "cold_scale": log.cold_scale })
+                .to_string(),
+            ..Default::default()
+        };
         v.tensors.insert("item_vectors".into(), (vec![item_vectors.rows(), item_vectors.dim()], item_vectors.as_slice().to_vec()));
         v.tensors.insert("user_vectors".into(), (vec![user_vectors.rows(), user_vectors.dim()], user_vectors.as_slice().to_vec()));
         let path = PathBuf::from(ck).with_extension("vectors.safetensors");
@@ -268,27 +334,37 @@ fn validation_loss(net: &Net, sampler: &Sampler, val: &Samples, seq: &[Vec<u32>]
     Ok(if n == 0 { f32::NAN } else { sum / n as f32 })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn validation_recall(
+/// Validation recall per segment of the network as it stands: item vectors with statistics as of
+/// the end of training, queries from the training histories.
+fn validation_scores(
     net: &Net,
     st: &fuserec_data::PosteriorStats,
     t: i64,
     seq: &[Vec<u32>],
     users: &[u32],
-    truth: &[Vec<u32>],
     data: &TrainData,
     keep: Option<&[f32]>,
-) -> Result<f64> {
+) -> Result<ValScores> {
     if users.is_empty() {
-        return Ok(0.0);
+        return Ok(ValScores::default());
     }
     let (items, _, _) = export_items(net, st, t, data.n_items, keep)?;
-    let q = export_users(net, users, seq)?;
-    let mut scores = vec![0f32; users.len() * data.n_items];
-    inner_products(&q, &items, &mut scores)?;
-    let exclude: Vec<Vec<u32>> = users.iter().map(|&u| data.user_items[u as usize].clone()).collect();
-    let ranked = rank_dense(&mut scores, data.n_items, 20, Candidates { exclude: Some(&exclude), allowed: None })?;
-    let lists: Vec<Vec<u32>> = ranked.into_iter().map(|r| r.into_iter().map(|x| x.0).collect()).collect();
-    let rel: Vec<Vec<u32>> = users.iter().map(|&u| truth[u as usize].clone()).collect();
-    Ok(evaluate_ranking(&[&Recall], &[20], &lists, &rel, 0, 0)["recall@20"].mean)
+    validate(data, users, &mut |chunk, _, out| {
+        let q = export_users(net, chunk, seq)?;
+        inner_products(&q, &items, out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_untrained_items_are_rescaled() {
+        let v = Embeddings::from_vec(3, 2, vec![0.6, 0.8, 1.0, 0.0, 0.0, 1.0]).unwrap();
+        let s = scale_untrained(&v, &[1.0, 0.0, 1.0], 2.0).unwrap();
+        assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0]);
+        assert_eq!(COLD_SCALES[0], 1.0, "the trained model as it is is always a candidate");
+        assert!(COLD_SCALES.windows(2).all(|w| w[0] < w[1]));
+    }
 }

@@ -1,0 +1,109 @@
+use crate::recommender::{Recommender, TrainData};
+use faer::linalg::solvers::DenseSolveCore;
+use faer::{Mat, Side};
+use fuserec_core::{Error, Result};
+use rayon::prelude::*;
+
+/// EASE (Steck 2019): an item-item linear model with a zero diagonal, in closed form. With
+/// `G = XᵀX` (binary user × item training positives) and `P = (G + λI)⁻¹`, the weights are
+/// `B = I − P·diag(1/diag P)` (so `B_jj = 0`); a user's scores are `x_u B`. Solved in f64 by a
+/// Cholesky factorisation (faer). Items without training positives get no evidence (`-inf`).
+pub struct Ease {
+    /// `n × n`, row-major: `b[h·n + j]` = weight from history item `h` to item `j`.
+    b: Vec<f32>,
+    n: usize,
+    scorable: Vec<bool>,
+    lambda: f64,
+}
+
+impl Ease {
+    pub fn fit(data: &TrainData, lambda: f64) -> Result<Self> {
+        if !(lambda > 0.0 && lambda.is_finite()) {
+            return Err(Error::Config(format!("ease: lambda must be > 0, got {lambda}")));
+        }
+        let n = data.n_items;
+        let mut g = Mat::<f64>::zeros(n, n);
+        for items in &data.user_items {
+            for &a in items {
+                for &c in items {
+                    g[(a as usize, c as usize)] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            g[(i, i)] += lambda;
+        }
+        let p =
+            g.llt(Side::Lower).map_err(|e| Error::Invalid(format!("ease: Cholesky of XᵀX + λI failed ({e:?}); raise lambda")))?.inverse();
+        let mut b = vec![0f32; n * n];
+        b.par_chunks_mut(n).enumerate().for_each(|(h, row)| {
+            for (j, w) in row.iter_mut().enumerate() {
+                *w = if h == j { 0.0 } else { (-p[(h, j)] / p[(j, j)]) as f32 };
+            }
+        });
+        let scorable = data.item_popularity.iter().map(|&c| c > 0).collect();
+        Ok(Ease { b, n, scorable, lambda })
+    }
+
+    /// The weight from history item `h` to item `j`.
+    pub fn weight(&self, h: usize, j: usize) -> f32 {
+        self.b[h * self.n + j]
+    }
+}
+
+impl Recommender for Ease {
+    fn name(&self) -> String {
+        format!("EASE(λ={})", self.lambda)
+    }
+    fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
+        out.par_chunks_mut(self.n).zip(histories.par_iter()).for_each(|(row, hist)| {
+            row.fill(0.0);
+            for &h in hist.iter() {
+                row.iter_mut().zip(&self.b[h as usize * self.n..(h as usize + 1) * self.n]).for_each(|(s, w)| *s += w);
+            }
+            row.iter_mut().zip(&self.scorable).filter(|(_, ok)| !**ok).for_each(|(s, _)| *s = f32::NEG_INFINITY);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fuserec_core::{Interaction, ItemId, UserId};
+
+    /// 4 users × 3 items, λ = 1, against the closed form computed by hand with the adjugate.
+    #[test]
+    fn four_by_three_by_hand() {
+        // X rows: u0 {0,1}, u1 {0,1,2}, u2 {1}, u3 {2}.
+        let pos = |u, i| Interaction { user: UserId(u), item: ItemId(i), ts: 0, label: 1.0, weight: 1.0 };
+        let log = [pos(0, 0), pos(0, 1), pos(1, 0), pos(1, 1), pos(1, 2), pos(2, 1), pos(3, 2)];
+        let data = TrainData::new(4, 3, &log, &[], None);
+        let m = Ease::fit(&data, 1.0).unwrap();
+        // G + I = [[3,2,1],[2,4,1],[1,1,3]]; det = 3(12−1) − 2(6−1) + 1(2−4) = 21.
+        // adj (symmetric) = [[11,−5,−2],[−5,8,−1],[−2,−1,8]], P = adj / 21.
+        let p = [[11.0, -5.0, -2.0], [-5.0, 8.0, -1.0], [-2.0, -1.0, 8.0]];
+        for h in 0..3 {
+            for j in 0..3 {
+                let want = if h == j { 0.0 } else { -p[h][j] / p[j][j] };
+                assert!((m.weight(h, j) as f64 - want).abs() < 1e-6, "B[{h},{j}] = {} want {want}", m.weight(h, j));
+            }
+        }
+        // User 2 (history {1}) scores row 1 of B: B[1,0] = 5/11, B[1,2] = 1/8.
+        let mut out = vec![0.0; 3];
+        m.score(&[2], &[&[1]], &mut out);
+        assert!((out[0] - 5.0 / 11.0).abs() < 1e-6 && out[1] == 0.0 && (out[2] - 0.125).abs() < 1e-6, "{out:?}");
+        assert!(Ease::fit(&data, 0.0).is_err());
+    }
+
+    #[test]
+    fn items_without_training_positives_are_unscorable() {
+        let pos = |u, i| Interaction { user: UserId(u), item: ItemId(i), ts: 0, label: 1.0, weight: 1.0 };
+        let log = [pos(0, 0), pos(1, 0), pos(1, 1)];
+        let data = TrainData::new(2, 3, &log, &[], None);
+        let m = Ease::fit(&data, 10.0).unwrap();
+        let mut out = vec![0.0; 3];
+        m.score(&[0], &[&[0]], &mut out);
+        assert_eq!(out[2], f32::NEG_INFINITY);
+        assert!(out[1] > 0.0);
+    }
+}
