@@ -123,31 +123,12 @@ pub enum ModelConfig {
         #[serde(default = "default_neighbours")]
         neighbours: usize,
     },
-    ContentKnn {
-        #[serde(default = "one")]
-        text_weight: f32,
-        #[serde(default = "one")]
-        image_weight: f32,
-        /// Overrides `[features] text` for this model (e.g. compare backbones in one table).
-        #[serde(default)]
-        text: Option<String>,
-        /// Overrides `[features] image` for this model.
-        #[serde(default)]
-        image: Option<String>,
-    },
-    /// The profile-centroid content model under its own name: the user profile is the mean of
-    /// the history's content vectors, an item's score its cosine with the profile (the same
-    /// algorithm as `content-knn`, which keeps its name for published configs).
-    ContentCentroid {
-        #[serde(default = "one")]
-        text_weight: f32,
-        #[serde(default = "one")]
-        image_weight: f32,
-        #[serde(default)]
-        text: Option<String>,
-        #[serde(default)]
-        image: Option<String>,
-    },
+    /// Content profile model: the user profile is the mean of the history's content vectors,
+    /// an item's score its cosine with the profile.
+    ContentKnn(ContentModelConfig),
+    /// The same profile-centroid model under its own name (`content-knn` keeps its name for the
+    /// published configs).
+    ContentCentroid(ContentModelConfig),
     /// EASE, closed form: `lambda` is the L2 weight on the item-item matrix.
     Ease {
         #[serde(default = "default_ease_lambda")]
@@ -159,6 +140,22 @@ pub enum ModelConfig {
     Vbpr(crate::baselines::BprConfig),
     /// Two-tower recall (id, content or fused item side); see `two_tower::TwoTowerConfig`.
     TwoTower(Box<crate::two_tower::TwoTowerConfig>),
+}
+
+/// The keys of a content profile model (`content-knn`, `content-centroid`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentModelConfig {
+    #[serde(default = "one")]
+    pub text_weight: f32,
+    #[serde(default = "one")]
+    pub image_weight: f32,
+    /// Overrides `[features] text` for this model (e.g. compare backbones in one table).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Overrides `[features] image` for this model.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 fn default_ease_lambda() -> f64 {
@@ -184,8 +181,8 @@ impl ModelConfig {
             ModelConfig::Random => "random",
             ModelConfig::MostPop => "most-pop",
             ModelConfig::ItemKnn { .. } => "item-knn",
-            ModelConfig::ContentKnn { .. } => "content-knn",
-            ModelConfig::ContentCentroid { .. } => "content-centroid",
+            ModelConfig::ContentKnn(_) => "content-knn",
+            ModelConfig::ContentCentroid(_) => "content-centroid",
             ModelConfig::Ease { .. } => "ease",
             ModelConfig::Bpr(_) => "bpr",
             ModelConfig::Vbpr(_) => "vbpr",
@@ -242,9 +239,9 @@ impl ExperimentConfig {
     /// The `(text, image)` backbones a model uses, if it uses content.
     pub fn feature_set(&self, m: &ModelConfig) -> Option<(String, String)> {
         match m {
-            ModelConfig::ContentKnn { text, image, .. } | ModelConfig::ContentCentroid { text, image, .. } => Some((
-                text.clone().unwrap_or_else(|| self.features.text.clone()),
-                image.clone().unwrap_or_else(|| self.features.image.clone()),
+            ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => Some((
+                c.text.clone().unwrap_or_else(|| self.features.text.clone()),
+                c.image.clone().unwrap_or_else(|| self.features.image.clone()),
             )),
             ModelConfig::Vbpr(_) => Some((self.features.text.clone(), self.features.image.clone())),
             ModelConfig::TwoTower(t) if t.fusion.build().uses_content() => Some((

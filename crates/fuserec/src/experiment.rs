@@ -161,13 +161,10 @@ pub fn build_model(
         ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
         ModelConfig::MostPop => Box::new(MostPop::fit(data)),
         ModelConfig::ItemKnn { neighbours } => Box::new(ItemKnn::fit(data, *neighbours)),
-        ModelConfig::ContentKnn { text_weight, image_weight, .. } => {
-            let f = features.ok_or_else(|| Error::Config("content-knn needs item features".into()))?;
-            Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?)
-        }
-        ModelConfig::ContentCentroid { text_weight, image_weight, .. } => {
-            let f = features.ok_or_else(|| Error::Config("content-centroid needs item features".into()))?;
-            Box::new(ContentKnn::fit(f, *text_weight, *image_weight)?.named("ContentCentroid"))
+        ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => {
+            let f = features.ok_or_else(|| Error::Config(format!("{}: needs item features", m.kind())))?;
+            let model = ContentKnn::fit(f, c.text_weight, c.image_weight)?;
+            Box::new(if matches!(m, ModelConfig::ContentCentroid(_)) { model.named("ContentCentroid") } else { model })
         }
         ModelConfig::Ease { lambda } => Box::new(Ease::fit(data, *lambda)?),
         ModelConfig::Bpr(c) => Box::new(Bpr::fit(c, data, None, seed)?),

@@ -62,9 +62,12 @@ pub fn validation_users(data: &TrainData, cap: usize, seed: u64) -> Vec<u32> {
     users
 }
 
+/// Fills `out` (`users × n_items`) with scores for `users` given their training positives.
+pub type ScoreFn<'a> = dyn FnMut(&[u32], &[&[u32]], &mut [f32]) -> Result<()> + 'a;
+
 /// Scores `users` with `score` (rows of `n_items`; histories are the users' training positives)
 /// and returns validation recall per segment.
-pub fn validate(data: &TrainData, users: &[u32], score: &mut dyn FnMut(&[u32], &[&[u32]], &mut [f32]) -> Result<()>) -> Result<ValScores> {
+pub fn validate(data: &TrainData, users: &[u32], score: &mut ScoreFn) -> Result<ValScores> {
     let n = data.n_items;
     let mut truth: [Vec<Vec<u32>>; 3] = Default::default();
     for t in truth.iter_mut() {

@@ -46,7 +46,12 @@ fn synthetic_baselines_end_to_end() {
     let (random, pop, knn, content) = (0, 1, 2, 3);
     assert_eq!(recall(&r, knn, "COLD"), 0.0);
     assert_eq!(recall(&r, pop, "COLD"), 0.0);
-    assert!(recall(&r, content, "COLD") > 2.0 * recall(&r, random, "COLD"), "content {} vs random {}", recall(&r, content, "COLD"), recall(&r, random, "COLD"));
+    assert!(
+        recall(&r, content, "COLD") > 2.0 * recall(&r, random, "COLD"),
+        "content {} vs random {}",
+        recall(&r, content, "COLD"),
+        recall(&r, random, "COLD")
+    );
     // Memorisation wins on warm items (the world has an ID-only quality).
     assert!(recall(&r, knn, "WARM") > recall(&r, content, "WARM"));
     assert!(recall(&r, pop, "WARM") > 3.0 * recall(&r, random, "WARM"));
@@ -98,7 +103,7 @@ fn ml100k_baselines_run() {
     // Light backbones only here: the pretrained encoders have their own parity tests, and
     // encoding 1.7k posters in the test profile would dominate CI time.
     let light = |s: &Option<String>| s.as_deref().is_none_or(|n| ["hashed-ngram", "color-hist", "none"].contains(&n));
-    cfg.models.retain(|m| !matches!(m, fuserec::ModelConfig::ContentKnn { text, image, .. } if !(light(text) && light(image))));
+    cfg.models.retain(|m| !matches!(m, fuserec::ModelConfig::ContentKnn(c) if !(light(&c.text) && light(&c.image))));
     assert_eq!(cfg.models.len(), 6);
     let r = fuserec::run(&cfg, &RunOptions { cache, export_topk: None, log: false, checkpoints: None }).unwrap();
     assert_eq!((r.dataset.users, r.dataset.items, r.dataset.interactions), (943, 1682, 100_000));
@@ -111,4 +116,74 @@ fn ml100k_baselines_run() {
     let chance = recall(&r, idx("Random"), "COLD");
     assert!(recall(&r, idx("ContentKNN[hashed-ngram]"), "COLD") > 1.5 * chance);
     assert!(recall(&r, idx("ItemKNN(k=100)"), "WARM") > recall(&r, idx("MostPop"), "WARM"));
+}
+
+/// A searched model: every trial is scored on validation, the best is picked and only it is
+/// evaluated on test; the report shows the trials. Cold validation items give COLD a validation
+/// score for content models and none of them appears in a test ranking.
+#[test]
+fn search_picks_the_best_validation_trial_and_reports_every_trial() {
+    let dir = scratch("search");
+    let text = r#"
+name = "search"
+seeds = [1]
+k = [20]
+bootstrap = 0
+[dataset]
+kind = "synthetic"
+scale = 0.25
+[split]
+kind = "cold-start"
+cold_val_fraction = 0.1
+[search]
+kind = "grid"
+trials = 10
+[search.space.ease]
+lambda = [1.0, 30.0, 1000.0, 100000.0]
+[search.space.content-centroid]
+image_weight = [0.0, 1.0]
+[[model]]
+kind = "ease"
+[[model]]
+kind = "content-centroid"
+"#;
+    let cfg = ExperimentConfig::from_toml(text, Path::new("search.toml")).unwrap();
+    let opts = RunOptions { cache: dir.join("cache"), export_topk: Some(dir.join("topk")), log: false, checkpoints: None };
+    let r = fuserec::run(&cfg, &opts).unwrap();
+    let ease = &r.runs[0];
+    assert_eq!(ease.model, "EASE (tuned)");
+    let log = ease.search.as_ref().expect("search log");
+    assert_eq!(log.trials.len(), 4, "the whole grid fits the budget");
+    let best = log.trials.iter().map(|t| t.selection).fold(f64::MIN, f64::max);
+    assert_eq!(log.trials[log.pick].selection, best);
+    assert!(
+        log.trials.iter().any(|t| t.selection < best),
+        "λ matters on this world: {:?}",
+        log.trials.iter().map(|t| t.selection).collect::<Vec<_>>()
+    );
+    // EASE cannot score cold validation items; the content model can.
+    assert!(log.trials.iter().all(|t| t.val.cold == Some(0.0)));
+    let centroid = r.runs[1].search.as_ref().unwrap();
+    assert!(centroid.trials.iter().all(|t| t.val.cold.is_some_and(|c| c > 0.0)));
+    // No cold validation item is ranked on test.
+    let ds = fuserec::experiment::load_dataset(&cfg.dataset, &opts.cache).unwrap();
+    let sp = fuserec::data::split(&ds, &cfg.split, 1).unwrap();
+    assert!(sp.n_cold_val() > 0);
+    let tsv = std::fs::read_to_string(dir.join("topk/ContentCentroid__tuned_-seed1.tsv")).unwrap();
+    for line in tsv.lines().skip(1) {
+        let raw = line.split('\t').nth(1).unwrap();
+        let i = (0..ds.n_items() as u32).find(|&i| ds.items.raw(i) == raw).unwrap();
+        assert!(!sp.cold_val[i as usize], "cold validation item {raw} in a test list");
+    }
+    // The same seed gives the same trials.
+    let again = fuserec::run(&cfg, &RunOptions { export_topk: None, ..opts }).unwrap();
+    let sel = |r: &ExperimentResults| r.runs[0].search.as_ref().unwrap().trials.iter().map(|t| t.selection).collect::<Vec<_>>();
+    assert_eq!(sel(&again), sel(&r));
+    // The report has a trials table (✓ on the pick) and the trials plot.
+    let out = dir.join("out");
+    r.write(&out).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Hyper-parameter search") && md.contains("lambda = ") && md.contains(" ✓"), "{md}");
+    assert!(out.join("search_trials.svg").is_file());
+    let _ = std::fs::remove_dir_all(dir);
 }

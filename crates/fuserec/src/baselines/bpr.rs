@@ -74,7 +74,7 @@ impl BprConfig {
         if self.factors == 0 || self.epochs == 0 || self.batch_size == 0 || self.eval_every == 0 {
             return Err("bpr: factors, epochs, batch_size and eval_every must be ≥ 1".into());
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) || !(self.reg >= 0.0 && self.reg.is_finite()) {
+        if !(self.lr > 0.0 && self.lr.is_finite() && self.reg >= 0.0 && self.reg.is_finite()) {
             return Err(format!("bpr: lr must be > 0 and reg ≥ 0, got lr {} reg {}", self.lr, self.reg));
         }
         match (visual, self.content_factors) {
@@ -394,10 +394,10 @@ fn step(t: &mut Tables, us: &[u32], is: &[u32], js: &[u32], reg: f32) -> Result<
     let mut gp = vec![0f32; n * d];
     let mut gi = vec![0f32; n * d];
     let mut gj = vec![0f32; n * d];
-    for r in 0..n {
+    for (r, &gr) in g.iter().enumerate() {
         let row = r * d..(r + 1) * d;
         bpr_row_grads(
-            g[r],
+            gr,
             reg,
             &pu[row.clone()],
             &qi[row.clone()],

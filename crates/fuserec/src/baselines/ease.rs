@@ -82,9 +82,9 @@ mod tests {
         // G + I = [[3,2,1],[2,4,1],[1,1,3]]; det = 3(12−1) − 2(6−1) + 1(2−4) = 21.
         // adj (symmetric) = [[11,−5,−2],[−5,8,−1],[−2,−1,8]], P = adj / 21.
         let p = [[11.0, -5.0, -2.0], [-5.0, 8.0, -1.0], [-2.0, -1.0, 8.0]];
-        for h in 0..3 {
-            for j in 0..3 {
-                let want = if h == j { 0.0 } else { -p[h][j] / p[j][j] };
+        for (h, ph) in p.iter().enumerate() {
+            for (j, pj) in p.iter().enumerate() {
+                let want = if h == j { 0.0 } else { -ph[j] / pj[j] };
                 assert!((m.weight(h, j) as f64 - want).abs() < 1e-6, "B[{h},{j}] = {} want {want}", m.weight(h, j));
             }
         }
