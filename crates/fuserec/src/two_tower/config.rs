@@ -69,7 +69,8 @@ pub struct TwoTowerConfig {
     /// scores comparable). `false`: the fusion's vector as it is (a cold item's `g·c` is short).
     #[serde(default = "yes")]
     pub unit_item_vectors: bool,
-    /// After training, pick the length of cold items' unit vectors (a few candidates ≥ 1) that
+    /// After training, pick the length of never-seen items' unit vectors (no id row and no
+    /// interaction in the statistics; a few candidates ≥ 1) that
     /// maximises validation OVERALL recall, so cold items enter full-catalogue lists where they
     /// deserve to. It changes no ranking within WARM or within COLD. Needs cold validation
     /// items to have an effect (`[split] cold_val_fraction`); models with both views only.

@@ -20,11 +20,18 @@ const EXPORT_CHUNK: usize = 1024;
 /// Candidate lengths of cold items' (unit) vectors: 1 is the trained model as it is.
 const COLD_SCALES: &[f32] = &[1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.3, 2.6, 3.0];
 
-/// `items` with the rows of items without a trained id row (`keep = 0`) multiplied by `scale`.
-fn scale_untrained(items: &Embeddings, keep: &[f32], scale: f32) -> Result<Embeddings> {
+/// Items the system has never seen: no trained id row (`keep = 0`) and no exposure in the
+/// statistics the vectors were computed from. Only these get the calibrated length; an item
+/// that has interactions the model was not trained on (e.g. validation-only) is not boosted.
+fn unseen(keep: &[f32], exposures: &[f32]) -> Vec<bool> {
+    keep.iter().zip(exposures).map(|(&k, &e)| k == 0.0 && e == 0.0).collect()
+}
+
+/// `items` with the rows marked in `boost` multiplied by `scale`.
+fn scale_rows(items: &Embeddings, boost: &[bool], scale: f32) -> Result<Embeddings> {
     let d = items.dim();
     let mut v = items.as_slice().to_vec();
-    v.chunks_mut(d).zip(keep).filter(|(_, k)| **k == 0.0).for_each(|(r, _)| r.iter_mut().for_each(|x| *x *= scale));
+    v.chunks_mut(d).zip(boost).filter(|(_, b)| **b).for_each(|(r, _)| r.iter_mut().for_each(|x| *x *= scale));
     Embeddings::from_vec(items.rows(), d, v)
 }
 
@@ -272,9 +279,10 @@ pub fn train(
     }
     log.cold_scale = 1.0;
     if let Some(k) = keep.as_deref().filter(|_| cfg.calibrate_cold && cfg.cosine && cfg.unit_item_vectors) {
-        let (items, _, _) = export_items(&net, &st, t_val, n_items, Some(k))?;
+        let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
+        let boost = unseen(k, &exposures);
         for &scale in COLD_SCALES {
-            let scaled = scale_untrained(&items, k, scale)?;
+            let scaled = scale_rows(&items, &boost, scale)?;
             let v = validate(data, &val_users, &mut |chunk, _, out| inner_products(&export_users(&net, chunk, &seq)?, &scaled, out))?;
             let overall = v.overall.unwrap_or(0.0);
             if log.cold_scale_trials.iter().all(|t| overall > t.1) {
@@ -290,7 +298,7 @@ pub fn train(
     let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
     let item_vectors = match keep.as_deref() {
-        Some(k) if log.cold_scale != 1.0 => scale_untrained(&item_vectors, k, log.cold_scale)?,
+        Some(k) if log.cold_scale != 1.0 => scale_rows(&item_vectors, &unseen(k, &exposures), log.cold_scale)?,
         _ => item_vectors,
     };
     if let Some(g) = gates {
@@ -360,10 +368,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_untrained_items_are_rescaled() {
-        let v = Embeddings::from_vec(3, 2, vec![0.6, 0.8, 1.0, 0.0, 0.0, 1.0]).unwrap();
-        let s = scale_untrained(&v, &[1.0, 0.0, 1.0], 2.0).unwrap();
-        assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0]);
+    fn only_never_seen_items_are_rescaled() {
+        let v = Embeddings::from_vec(4, 2, vec![0.6, 0.8, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]).unwrap();
+        // Item 1: no id row, no exposure → boosted. Item 3: no id row but exposures (e.g. only
+        // validation interactions) → not boosted. Items 0 and 2 have id rows.
+        let boost = unseen(&[1.0, 0.0, 1.0, 0.0], &[5.0, 0.0, 0.0, 2.0]);
+        assert_eq!(boost, vec![false, true, false, false]);
+        let s = scale_rows(&v, &boost, 2.0).unwrap();
+        assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         assert_eq!(COLD_SCALES[0], 1.0, "the trained model as it is is always a candidate");
         assert!(COLD_SCALES.windows(2).all(|w| w[0] < w[1]));
     }
