@@ -92,6 +92,19 @@ impl ExperimentResults {
         markdown_table(&headers, &rows)
     }
 
+    /// Mean over seeds of a model's OVERALL recall in popularity bucket `j` (`None`: no seed
+    /// had a relevant pair there).
+    fn bucket_recall(&self, model: usize, j: usize) -> Option<f64> {
+        let v: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.model_index == model)
+            .map(|r| r.segments[0].buckets[j].recall)
+            .filter(|v| v.is_finite())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
     fn bucket_table(&self) -> String {
         let Some(first) = self.runs.first() else {
             return String::new();
@@ -105,14 +118,7 @@ impl ExperimentResults {
         for (mi, m) in self.models() {
             let mut row = vec![m.clone()];
             for j in 0..labels.len() {
-                let v: Vec<f64> = self
-                    .runs
-                    .iter()
-                    .filter(|r| r.model_index == mi)
-                    .map(|r| r.segments[0].buckets[j].recall)
-                    .filter(|v| v.is_finite())
-                    .collect();
-                row.push(if v.is_empty() { "–".into() } else { format!("{:.4}", v.iter().sum::<f64>() / v.len() as f64) });
+                row.push(self.bucket_recall(mi, j).map_or("–".into(), |v| format!("{v:.4}")));
             }
             rows.push(row);
         }
@@ -171,18 +177,7 @@ impl ExperimentResults {
             .models()
             .into_iter()
             .map(|(mi, m)| {
-                let values = (0..labels.len())
-                    .map(|j| {
-                        let v: Vec<f64> = self
-                            .runs
-                            .iter()
-                            .filter(|r| r.model_index == mi)
-                            .map(|r| r.segments[0].buckets[j].recall)
-                            .filter(|v| v.is_finite())
-                            .collect();
-                        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
-                    })
-                    .collect();
+                let values = (0..labels.len()).map(|j| self.bucket_recall(mi, j).unwrap_or(f64::NAN)).collect();
                 svg::Series { name: m, values, intervals: None }
             })
             .collect();
