@@ -57,15 +57,16 @@ fn default_tenth() -> f64 {
     0.1
 }
 
+impl SplitConfig {
+    /// A cold-start split with the default 10% validation and 10% test shares of warm interactions.
+    pub fn cold_start(cold_fraction: f64, cold_val_fraction: f64, warm: WarmSplit) -> Self {
+        SplitConfig::ColdStart { cold_fraction, val_fraction: 0.1, test_fraction: 0.1, cold_val_fraction, warm }
+    }
+}
+
 impl Default for SplitConfig {
     fn default() -> Self {
-        SplitConfig::ColdStart {
-            cold_fraction: 0.2,
-            val_fraction: 0.1,
-            test_fraction: 0.1,
-            cold_val_fraction: 0.0,
-            warm: WarmSplit::PerUserTemporal,
-        }
+        SplitConfig::cold_start(0.2, 0.0, WarmSplit::PerUserTemporal)
     }
 }
 

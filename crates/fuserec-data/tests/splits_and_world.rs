@@ -107,13 +107,7 @@ fn cold_start_split_invariants() {
     let other = split(&ds, &SplitConfig::default(), 4).unwrap();
     assert_ne!(s.hash, other.hash);
     assert_ne!(s.cold, other.cold);
-    let bad = SplitConfig::ColdStart {
-        cold_fraction: 1.5,
-        val_fraction: 0.1,
-        test_fraction: 0.1,
-        cold_val_fraction: 0.0,
-        warm: WarmSplit::PerUserTemporal,
-    };
+    let bad = SplitConfig::cold_start(1.5, 0.0, WarmSplit::PerUserTemporal);
     assert!(split(&ds, &bad, 1).is_err());
     assert_eq!(s.n_cold_val(), 0, "no cold validation items unless asked");
 }
@@ -122,13 +116,7 @@ fn cold_start_split_invariants() {
 fn cold_validation_items_are_disjoint_and_live_only_in_validation() {
     let (_, ds) = small_dataset("coldval");
     let plain = split(&ds, &SplitConfig::default(), 3).unwrap();
-    let cfg = SplitConfig::ColdStart {
-        cold_fraction: 0.2,
-        val_fraction: 0.1,
-        test_fraction: 0.1,
-        cold_val_fraction: 0.1,
-        warm: WarmSplit::PerUserTemporal,
-    };
+    let cfg = SplitConfig::cold_start(0.2, 0.1, WarmSplit::PerUserTemporal);
     let s = split(&ds, &cfg, 3).unwrap();
     // The same test-cold items and interactions as without cold validation items.
     assert_eq!(s.cold, plain.cold);
@@ -148,26 +136,14 @@ fn cold_validation_items_are_disjoint_and_live_only_in_validation() {
     assert_eq!(s.val.iter().filter(|x| s.cold_val[x.item.idx()]).count(), in_val, "every interaction of a cold validation item is in val");
     assert_eq!(s.train.len() + s.val.len() + s.test_warm.len() + s.test_cold.len(), ds.interactions.len());
     assert_ne!(s.hash, plain.hash);
-    let too_cold = SplitConfig::ColdStart {
-        cold_fraction: 0.6,
-        val_fraction: 0.1,
-        test_fraction: 0.1,
-        cold_val_fraction: 0.5,
-        warm: WarmSplit::PerUserTemporal,
-    };
+    let too_cold = SplitConfig::cold_start(0.6, 0.5, WarmSplit::PerUserTemporal);
     assert!(split(&ds, &too_cold, 1).unwrap_err().to_string().contains("cold_val_fraction"));
 }
 
 #[test]
 fn random_warm_split_draws_each_interaction() {
     let (_, ds) = small_dataset("randomwarm");
-    let cfg = SplitConfig::ColdStart {
-        cold_fraction: 0.2,
-        val_fraction: 0.1,
-        test_fraction: 0.1,
-        cold_val_fraction: 0.0,
-        warm: WarmSplit::Random,
-    };
+    let cfg = SplitConfig::cold_start(0.2, 0.0, WarmSplit::Random);
     let s = split(&ds, &cfg, 5).unwrap();
     let warm = (s.train.len() + s.val.len() + s.test_warm.len()) as f64;
     let share = |n: usize| n as f64 / warm;

@@ -49,6 +49,45 @@ impl ValScores {
     }
 }
 
+/// Early stopping on a validation score: keeps the best score and the state it came with (a
+/// checkpoint, a table snapshot); a tie is not an improvement; `patience` validations without
+/// an improvement say stop (0 = never).
+pub struct EarlyStopping<S> {
+    patience: usize,
+    since: usize,
+    best: Option<(f64, S)>,
+}
+
+/// What an [`EarlyStopping::observe`] call concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Improved,
+    Continue,
+    Stop,
+}
+
+impl<S> EarlyStopping<S> {
+    pub fn new(patience: usize) -> Self {
+        EarlyStopping { patience, since: 0, best: None }
+    }
+
+    /// Records `score`; `state` is called (and kept) only when it improves on the best so far.
+    pub fn observe(&mut self, score: f64, state: impl FnOnce() -> S) -> Verdict {
+        if self.best.as_ref().is_none_or(|b| score > b.0) {
+            self.best = Some((score, state()));
+            self.since = 0;
+            return Verdict::Improved;
+        }
+        self.since += 1;
+        if self.patience > 0 && self.since >= self.patience { Verdict::Stop } else { Verdict::Continue }
+    }
+
+    /// The state of the best score, if any score was observed.
+    pub fn into_best(self) -> Option<S> {
+        self.best.map(|b| b.1)
+    }
+}
+
 /// Users with a validation positive, at most `cap` of them (a seeded sample), ascending.
 pub fn validation_users(data: &TrainData, cap: usize, seed: u64) -> Vec<u32> {
     let mut has = vec![false; data.n_users];
@@ -125,6 +164,20 @@ pub fn validate_model(model: &dyn crate::Recommender, data: &TrainData, users: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn early_stopping_keeps_the_best_state_and_counts_patience() {
+        let mut e = EarlyStopping::new(2);
+        assert_eq!(e.observe(0.3, || "a"), Verdict::Improved);
+        assert_eq!(e.observe(0.3, || "tie"), Verdict::Continue, "a tie is not an improvement");
+        assert_eq!(e.observe(0.5, || "b"), Verdict::Improved);
+        assert_eq!(e.observe(0.4, || "c"), Verdict::Continue);
+        assert_eq!(e.observe(0.1, || "d"), Verdict::Stop);
+        assert_eq!(e.into_best(), Some("b"));
+        let mut never = EarlyStopping::new(0);
+        never.observe(1.0, || ());
+        assert!((0..10).all(|_| never.observe(0.0, || ()) == Verdict::Continue));
+    }
     use fuserec_core::{Interaction, ItemId, UserId};
 
     fn pos(u: u32, i: u32) -> Interaction {

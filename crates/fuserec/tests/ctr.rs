@@ -105,13 +105,7 @@ fn behaviour_histories_never_read_test_interactions_unless_the_split_is_temporal
     use fuserec::data::{SplitConfig, WarmSplit, ctr::CtrSamples, split};
     let dir = std::env::temp_dir().join(format!("fuserec-ctr-hyg-{}", std::process::id()));
     let ds = fuserec::experiment::load_dataset(&fuserec::DatasetConfig::Synthetic { seed: 7, scale: 0.1 }, &dir).unwrap();
-    let cfg = SplitConfig::ColdStart {
-        cold_fraction: 0.2,
-        val_fraction: 0.1,
-        test_fraction: 0.1,
-        cold_val_fraction: 0.0,
-        warm: WarmSplit::Random,
-    };
+    let cfg = SplitConfig::cold_start(0.2, 0.0, WarmSplit::Random);
     let sp = split(&ds, &cfg, 1).unwrap();
     let log = behaviour_log(&cfg, &ds, &sp);
     assert_eq!(log.len(), sp.train.len(), "cold-start: training interactions only");

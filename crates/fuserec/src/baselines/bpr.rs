@@ -3,7 +3,7 @@
 //! stopping on validation like every trained model here.
 
 use crate::recommender::{Recommender, TrainData};
-use crate::validation::{ValScores, validate_model, validation_users};
+use crate::validation::{EarlyStopping, ValScores, Verdict, validate_model, validation_users};
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use fuserec_data::progress::bar;
 use fuserec_nn::{RowOptimizer, SparseEmbedding};
@@ -273,8 +273,7 @@ impl Bpr {
         let scorable: Vec<bool> = (0..n_items).map(|i| trained[i] || t.content.as_ref().is_some_and(|c| c.has[i])).collect();
         let name = if visual { format!("VBPR(k={}+{})", d, cfg.content_factors.unwrap_or(d)) } else { format!("BPR(k={d})") };
         let mut log = BprLog::default();
-        let mut best: Option<(f64, Vec<Vec<f32>>)> = None;
-        let mut since = 0;
+        let mut stopper: EarlyStopping<Vec<Vec<f32>>> = EarlyStopping::new(cfg.patience);
         let pb = bar(cfg.epochs as u64, &format!("{name} epochs"));
         for epoch in 1..=cfg.epochs {
             let mut order: Vec<usize> = (0..pairs.len()).collect();
@@ -309,20 +308,15 @@ impl Bpr {
                 let v = validate_model(&probe, data, &val_users)?;
                 let sel = v.select(data.selection);
                 log.validations.push((epoch, mean_loss, v, sel));
-                if best.as_ref().is_none_or(|b| sel > b.0) {
-                    best = Some((sel, t.snapshot()));
-                    log.best_epoch = epoch;
-                    since = 0;
-                } else {
-                    since += 1;
-                    if cfg.patience > 0 && since >= cfg.patience {
-                        break;
-                    }
+                match stopper.observe(sel, || t.snapshot()) {
+                    Verdict::Improved => log.best_epoch = epoch,
+                    Verdict::Continue => {}
+                    Verdict::Stop => break,
                 }
             }
         }
         pb.finish_and_clear();
-        if let Some((_, s)) = best {
+        if let Some(s) = stopper.into_best() {
             t.restore(s)?;
         }
         let (users, items, bias) = t.export(n_users, &trained)?;

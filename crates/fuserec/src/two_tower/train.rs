@@ -5,7 +5,7 @@ use super::config::{HistoryContext, TwoTowerConfig};
 use super::net::{Batch, LossParts, Net};
 use super::samples::{Samples, cold_gate_features, items_of, sequences, stats};
 use crate::recommender::TrainData;
-use crate::validation::{ValScores, validate, validation_users};
+use crate::validation::{EarlyStopping, ValScores, Verdict, validate, validation_users};
 use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
 use fuserec_data::clicks_by_user;
 use fuserec_data::progress::bar;
@@ -222,8 +222,7 @@ pub fn train(
     let mut rng = Rng::derive(seed, 0x5151);
     let t_val = data.train.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
     let val_users = validation_users(data, cfg.val_users, seed);
-    let mut best: Option<(f64, Checkpoint)> = None;
-    let mut since_best = 0;
+    let mut stopper: EarlyStopping<Checkpoint> = EarlyStopping::new(cfg.patience);
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         let mut order: Vec<usize> = (0..samples.len()).collect();
@@ -258,19 +257,16 @@ pub fn train(
             seconds,
             examples_per_second: (n_batches * bsz) as f64 / seconds,
         });
-        if best.as_ref().is_none_or(|b| val_recall > b.0) {
-            best = Some((val_recall, net.checkpoint()));
-            log.best_epoch = epoch;
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience {
+        match stopper.observe(val_recall, || net.checkpoint()) {
+            Verdict::Improved => log.best_epoch = epoch,
+            Verdict::Continue => {}
+            Verdict::Stop => {
                 log.stopped_early = epoch < cfg.epochs;
                 break;
             }
         }
     }
-    if let Some((_, ck)) = &best {
+    if let Some(ck) = &stopper.into_best() {
         net.restore(ck)?;
         if let Some(path) = checkpoint {
             ck.save(&path)?;
