@@ -4,7 +4,7 @@
 //! acknowledged item is still there. Only 127.0.0.1 is ever contacted.
 
 use anyhow::{bail, Context, Result};
-use fuserec_serve::client::{get, post};
+use fuserec_serve::client::{get, post, post_as};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -42,10 +42,12 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Starts the server binary and waits for its "listening on" line.
-fn start(bin: &Path, dir: &Path, cache: &Path) -> Result<(Child, SocketAddr, f64)> {
+/// Starts the server binary (write token from `dir/token`, images under `images`) and waits
+/// for its "listening on" line.
+fn start(bin: &Path, dir: &Path, cache: &Path, images: &Path) -> Result<(Child, SocketAddr, f64)> {
     let t = Instant::now();
     let mut child = Command::new(bin)
+        .args(["--token-file".as_ref(), dir.join("token").as_os_str(), "--image-root".as_ref(), images.as_os_str()])
         .args(["--experiment".as_ref(), dir.join("model.toml").as_os_str(), "--checkpoint".as_ref(), dir.join("checkpoints/model0-seed1.safetensors").as_os_str()])
         .args(["--store".as_ref(), dir.join("store/items.redb").as_os_str(), "--addr".as_ref(), "127.0.0.1:0".as_ref()])
         .env("FUSEREC_CACHE_DIR", cache)
@@ -59,11 +61,19 @@ fn start(bin: &Path, dir: &Path, cache: &Path) -> Result<(Child, SocketAddr, f64
     Ok((child, addr, t.elapsed().as_secs_f64()))
 }
 
-fn item_body(id: &str, title: &str, image: Option<&PathBuf>) -> serde_json::Value {
-    match image {
+/// A new item's body: the image as a path relative to the server's image root.
+fn item_body(id: &str, title: &str, image: Option<&PathBuf>, root: &Path) -> serde_json::Value {
+    match image.and_then(|p| p.strip_prefix(root).ok()) {
         Some(p) => json!({ "id": id, "title": title, "image_path": p }),
         None => json!({ "id": id, "title": title }),
     }
+}
+
+/// A fresh random write token (hex of 16 bytes from the OS's random source).
+fn new_token() -> Result<String> {
+    let mut b = [0u8; 16];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn retrievable(addr: SocketAddr, id: &str) -> bool {
@@ -91,7 +101,10 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     // New items: catalogue content (title + image file) under new ids, so the whole ingestion
     // path (file read, decode, encoders, content tower, gate, store, index) runs for each.
     let content: Vec<(String, Option<PathBuf>)> = ds.items_meta.iter().map(|m| (m.title.clone(), m.image.clone())).collect();
-    let (mut child, addr, boot) = start(bin, &dir, cache)?;
+    let images: PathBuf = content.iter().find_map(|c| c.1.as_ref()?.parent().map(Path::to_path_buf)).context("the world has no images")?;
+    let token = new_token()?;
+    std::fs::write(dir.join("token"), &token)?;
+    let (mut child, addr, boot) = start(bin, &dir, cache, &images)?;
     eprintln!("server on {addr} (ready in {boot:.1}s); ingesting up to {} items for ≤ {:.0}s while serving recall", o.items, o.seconds);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -125,7 +138,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         let (title, img) = &content[k % content.len()];
         let id = format!("new-{k}");
         let t = Instant::now();
-        let r = post(addr, "/items", &item_body(&id, title, img.as_ref()))?;
+        let r = post_as(addr, "/items", &item_body(&id, title, img.as_ref(), &images), &token)?;
         if r.status != 201 {
             rejected += 1;
             eprintln!("  {id}: {} {}", r.status, r.body);
@@ -160,12 +173,12 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     eprintln!("crash test: ingesting, killing the server after {} acknowledged items…", o.crash_after);
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let writer = {
-        let (acked, content) = (acked.clone(), content.clone());
+        let (acked, content, images, token) = (acked.clone(), content.clone(), images.clone(), token.clone());
         std::thread::spawn(move || {
             for k in 0..100_000usize {
                 let (title, img) = &content[k % content.len()];
                 let id = format!("crash-{k}");
-                match post(addr, "/items", &item_body(&id, title, img.as_ref())) {
+                match post_as(addr, "/items", &item_body(&id, title, img.as_ref(), &images), &token) {
                     Ok(r) if r.status == 201 => acked.lock().expect("lock").push(id),
                     Ok(_) => {}
                     Err(_) => break, // the server is gone
@@ -180,7 +193,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     child.wait()?;
     writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
     let acked = acked.lock().expect("lock").clone();
-    let (mut child, addr, reboot) = start(bin, &dir, cache)?;
+    let (mut child, addr, reboot) = start(bin, &dir, cache, &images)?;
     let mut lost = Vec::new();
     for id in acked.iter().chain((0..ingested).map(|k| format!("new-{k}")).collect::<Vec<_>>().iter()) {
         let r = get(addr, &format!("/items/{id}"))?;

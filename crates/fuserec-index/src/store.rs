@@ -33,7 +33,9 @@ pub struct ItemRecord {
     /// Whether the item has an image / text (modality mask).
     pub has_image: bool,
     pub has_text: bool,
-    /// The last gate value (weight of the content view).
+    /// The last gate value (weight of the content view); NaN for models without a gate, stored
+    /// as JSON `null` and read back as NaN.
+    #[serde(deserialize_with = "nan_from_null")]
     pub gate: f32,
     /// The item's row in the model's id tables, when the model was trained on it (`None`: a new
     /// item, embedded from `features` alone).
@@ -45,6 +47,11 @@ pub struct ItemRecord {
     /// The fused vector in the index.
     #[serde(skip)]
     pub vector: Vec<f32>,
+}
+
+/// JSON writes a non-finite float as `null`; read it back as NaN.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f32, D::Error> {
+    Ok(<Option<f32> as serde::Deserialize>::deserialize(d)?.unwrap_or(f32::NAN))
 }
 
 /// `[u32 header length][header JSON][features f32 LE][vector f32 LE]`; the header carries the
@@ -286,6 +293,12 @@ mod tests {
         assert_eq!(s.put_many(vec![rec("d", 1.0), rec("a", 5.0)]).unwrap(), 2);
         let (d, a) = (s.get("d").unwrap().unwrap(), s.get("a").unwrap().unwrap());
         assert_eq!((d.key, d.version, a.key, a.version, a.vector[0], a.model_row), (3, 1, 0, 3, 5.0, Some(7)));
+        // A model without a gate stores NaN (JSON null) and reads it back.
+        let mut g = rec("g", 1.0);
+        g.gate = f32::NAN;
+        s.put(g).unwrap();
+        assert!(s.get("g").unwrap().unwrap().gate.is_nan());
+        assert!(decode("g", &encode(&s.get("g").unwrap().unwrap())).unwrap().gate.is_nan());
         // A corrupt record is an error naming the item, not a panic.
         assert!(decode("a", &[1, 2]).unwrap_err().to_string().contains("`a`"));
         let mut bytes = encode(&rec("q", 1.0));

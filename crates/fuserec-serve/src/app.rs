@@ -1,26 +1,29 @@
 //! The service's state and the work behind each endpoint, free of HTTP: the handlers in
 //! [`crate::http`] parse, call these, and map errors to status codes.
 
+use crate::auth::Token;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::model::{ModelSource, ServingModel};
 use fuserec::core::{Error, Result};
 use fuserec_index::{Hnsw, HnswConfig, ItemRecord, ItemStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     pub source: ModelSource,
     /// The item store (redb file); created and filled with the catalogue on first start.
     pub store: PathBuf,
-    /// `host:port` (port 0: any free port).
+    /// `host:port` (port 0: any free port). A non-loopback address needs a `token`.
     pub addr: String,
-    /// Requests with a larger body are refused (413).
-    pub max_body_bytes: usize,
     pub hnsw: HnswConfig,
-    /// Largest `k` a recall request may ask for.
-    pub max_k: usize,
+    pub limits: Limits,
+    /// Bearer token the write routes require (`None`: loopback only, no authentication).
+    pub token: Option<Token>,
+    /// Directory `image_path` is resolved under (`None`: images by bytes only).
+    pub image_root: Option<PathBuf>,
 }
 
 /// Why a request failed, mapped to an HTTP status by the handlers.
@@ -28,8 +31,14 @@ pub struct ServeConfig {
 pub enum Refusal {
     /// 400: the request is malformed or asks for something impossible.
     Bad(String),
+    /// 401: a write route without the right bearer token.
+    Unauthorized,
     /// 404: an unknown user or item.
     NotFound(String),
+    /// 409: the request conflicts with what the item is (e.g. replacing a trained item).
+    Conflict(String),
+    /// 503: over a concurrency or time limit; the client may retry.
+    Busy(String),
     /// 500: our fault (store or model failure).
     Internal(String),
 }
@@ -56,6 +65,8 @@ pub struct App {
     pub row_key: Vec<u32>,
     pub metrics: Metrics,
     pub dim: usize,
+    /// Slots for requests in flight ([`Limits::max_concurrent`]).
+    pub inflight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A new item as posted.
@@ -115,7 +126,12 @@ impl App {
         let mut row_key = vec![u32::MAX; model.dataset.n_items()];
         for r in &records {
             if r.vector.len() != dim {
-                return Err(Error::Invalid(format!("item store {}: item `{}` has a {}-d vector, the model {dim} (a store from another model?)", cfg.store.display(), r.id, r.vector.len())));
+                return Err(Error::Invalid(format!(
+                    "item store {}: item `{}` has a {}-d vector, the model {dim} (a store from another model?)",
+                    cfg.store.display(),
+                    r.id,
+                    r.vector.len()
+                )));
             }
             keys.push(r.key);
             vectors.extend_from_slice(&r.vector);
@@ -125,7 +141,18 @@ impl App {
             }
         }
         index.extend(&keys, &vectors)?;
-        Ok(App { cfg, model: Mutex::new(model), store, index: RwLock::new(index), ids: RwLock::new(ids), row_key, metrics: Metrics::default(), dim })
+        let cfg_limits_concurrent = cfg.limits.max_concurrent.max(1);
+        Ok(App {
+            cfg,
+            model: Mutex::new(model),
+            store,
+            index: RwLock::new(index),
+            ids: RwLock::new(ids),
+            row_key,
+            metrics: Metrics::default(),
+            dim,
+            inflight: std::sync::Arc::new(tokio::sync::Semaphore::new(cfg_limits_concurrent)),
+        })
     }
 
     /// Embeds, stores (durably) and indexes a new item; re-posting an id replaces its content
@@ -135,10 +162,16 @@ impl App {
             return Err(Refusal::Bad("item id must be 1–256 characters".into()));
         }
         let old = self.store.get(&item.id)?;
+        if old.as_ref().is_some_and(|o| o.model_row.is_some()) {
+            return Err(Refusal::Conflict(format!(
+                "item `{}` is a trained catalogue item: its content cannot be replaced (that would drop its trained id row)",
+                item.id
+            )));
+        }
         let t = now();
         let (exposures, clicks, created_at) = old.as_ref().map_or((0, 0, t), |o| (o.exposures, o.clicks, o.created_at));
         let (row, codes, has_text, has_image, vector, gate) = {
-            let model = self.model.lock().map_err(|_| Refusal::Internal("model lock poisoned".into()))?;
+            let model = self.model();
             let (row, codes, ht, hi) = model.content_row(&item.text, item.image.as_ref())?;
             let (v, g) = model.embed_new(&row, &codes, ServingModel::gate_features(exposures, clicks, created_at, t))?;
             (row, codes, ht, hi, v, g)
@@ -173,9 +206,12 @@ impl App {
     /// Adds exposures and clicks to an item, moves its gate and refreshes its vector.
     pub fn add_stats(&self, id: &str, exposures: u64, clicks: u64) -> Answer<ItemRecord> {
         let t = now();
-        let model = self.model.lock().map_err(|_| Refusal::Internal("model lock poisoned".into()))?;
+        let model = self.model();
         let rec = self.store.update(id, |r| {
-            let (e, c) = (r.exposures + exposures, r.clicks + clicks);
+            let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
+                (Some(e), Some(c)) if e < 1 << 53 => (e, c),
+                _ => return Err(Error::Invalid(format!("item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"))),
+            };
             if c > e {
                 return Err(Error::Invalid(format!("item `{id}` would have {c} clicks on {e} exposures")));
             }
@@ -194,10 +230,14 @@ impl App {
     }
 
     pub fn recall(&self, q: Query) -> Answer<Vec<Hit>> {
-        if q.k == 0 || q.k > self.cfg.max_k {
-            return Err(Refusal::Bad(format!("k must be 1–{}, got {}", self.cfg.max_k, q.k)));
+        let lim = &self.cfg.limits;
+        if q.k == 0 || q.k > lim.max_k {
+            return Err(Refusal::Bad(format!("k must be 1–{}, got {}", lim.max_k, q.k)));
         }
-        let model = self.model.lock().map_err(|_| Refusal::Internal("model lock poisoned".into()))?;
+        if q.items.len() > lim.max_items_per_request {
+            return Err(Refusal::Bad(format!("{} items in one request, the limit is {}", q.items.len(), lim.max_items_per_request)));
+        }
+        let model = self.model();
         let mut parts: Vec<Vec<f32>> = Vec::new();
         let mut exclude: Vec<u32> = Vec::new();
         if let Some(u) = &q.user {
@@ -255,6 +295,13 @@ impl App {
         Ok(found.into_iter().map(|(key, score)| Hit { id: ids.get(&key).cloned().unwrap_or_default(), score }).collect())
     }
 
+    /// The model. Requests only read it (the lock is there because the network is not `Sync`),
+    /// so a request that panicked while holding it left it intact: a poisoned lock is taken as is
+    /// rather than failing every later request.
+    pub fn model(&self) -> MutexGuard<'_, ServingModel> {
+        self.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// `(stored, indexed)` item counts.
     pub fn counts(&self) -> (usize, usize) {
         let stored = self.store.len().unwrap_or(0);
@@ -272,16 +319,19 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
     let rows: Vec<u32> = (0..n as u32).collect();
     let mut out = Vec::with_capacity(n);
     for chunk in rows.chunks(512) {
-        let gates: Vec<f32> = chunk.iter().flat_map(|&r| {
-            let c = &model.catalogue[r as usize];
-            ServingModel::gate_features(c.exposures, c.clicks, c.created_at, model.t_end)
-        }).collect();
-        let keep: Vec<f32> = chunk.iter().map(|&r| (model.catalogue[r as usize].exposures > 0) as u8 as f32).collect();
+        let gates: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&r| {
+                let c = &model.catalogue[r as usize];
+                ServingModel::gate_features(c.exposures, c.clicks, c.created_at, model.t_end)
+            })
+            .collect();
+        let keep: Vec<f32> = chunk.iter().map(|&r| model.keep(r)).collect();
         let v = model.net.item_vectors(chunk, &gates, Some(&keep))?;
-        let d = model.dim();
+        let d = model.net.fused_dim();
         for (k, &r) in chunk.iter().enumerate() {
             let c = &model.catalogue[r as usize];
-            let trained = c.exposures > 0;
+            let trained = model.trained[r as usize];
             out.push(ItemRecord {
                 id: c.id.clone(),
                 key: 0,
@@ -302,7 +352,7 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
                     (Some((f, w)), false) => f[r as usize * w..(r as usize + 1) * w].to_vec(),
                     _ => Vec::new(),
                 },
-                vector: v.fused[k * d..(k + 1) * d].to_vec(),
+                vector: model.catalogue_vector(r, v.fused[k * d..(k + 1) * d].to_vec(), c.exposures)?,
             });
         }
     }

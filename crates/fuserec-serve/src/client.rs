@@ -18,11 +18,20 @@ impl Reply {
 
 /// Sends `method path` with an optional JSON body; `Err` only when the connection fails.
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> std::io::Result<Reply> {
+    request_as(addr, method, path, body, None)
+}
+
+/// [`request`] with `Authorization: Bearer <token>` when a token is given.
+pub fn request_as(addr: SocketAddr, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> std::io::Result<Reply> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_nodelay(true)?;
     let body = body.unwrap_or("");
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     s.write_all(head.as_bytes())?;
     s.write_all(body.as_bytes())?;
     let mut raw = Vec::new();
@@ -50,6 +59,11 @@ fn dechunk(mut s: &str) -> String {
 
 pub fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> std::io::Result<Reply> {
     request(addr, "POST", path, Some(&body.to_string()))
+}
+
+/// `POST` with a bearer token (the write routes of a server that has one).
+pub fn post_as(addr: SocketAddr, path: &str, body: &serde_json::Value, token: &str) -> std::io::Result<Reply> {
+    request_as(addr, "POST", path, Some(&body.to_string()), Some(token))
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {

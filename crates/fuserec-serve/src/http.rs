@@ -3,9 +3,10 @@
 //! work runs on the blocking pool so slow requests do not stall the reactor.
 
 use crate::app::{App, Hit, Ingested, NewItem, Query, Refusal};
+use crate::images;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,8 +22,19 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Refusal::Bad(m) => refuse(StatusCode::BAD_REQUEST, m),
+            Refusal::Unauthorized => {
+                let mut r = refuse(StatusCode::UNAUTHORIZED, "this route needs `Authorization: Bearer <token>`");
+                r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
             Refusal::NotFound(m) => refuse(StatusCode::NOT_FOUND, m),
-            Refusal::Internal(m) => refuse(StatusCode::INTERNAL_SERVER_ERROR, m),
+            Refusal::Conflict(m) => refuse(StatusCode::CONFLICT, m),
+            Refusal::Busy(m) => refuse(StatusCode::SERVICE_UNAVAILABLE, m),
+            Refusal::Internal(m) => {
+                // The detail (store paths, library errors) goes to the server's log, not the client.
+                eprintln!("internal error: {m}");
+                refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error (details in the server log)")
+            }
         }
     }
 }
@@ -36,15 +48,37 @@ fn body<T>(app: &App, endpoint: &'static str, b: Result<Json<T>, JsonRejection>)
     })
 }
 
-/// Runs `f` on the blocking pool and times it under `endpoint`.
+/// Refuses a write without the configured bearer token (no token configured: loopback only).
+fn authorised(app: &App, endpoint: &'static str, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    match &app.cfg.token {
+        Some(t) if !t.admits(headers.get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes())) => {
+            app.metrics.observe(endpoint, 0.0, false);
+            Err(Box::new(Refusal::Unauthorized.into_response()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs `f` on the blocking pool and times it under `endpoint`, within the concurrency and time
+/// limits: over the concurrency limit it answers 503 at once; past the time limit 503 (the work
+/// keeps its slot until it finishes, so slow work cannot pile up).
 async fn timed<T: serde::Serialize + Send + 'static>(app: Arc<App>, endpoint: &'static str, ok: StatusCode, f: impl FnOnce(&App) -> Result<T, Refusal> + Send + 'static) -> Response {
     let t = Instant::now();
+    let Ok(permit) = app.inflight.clone().try_acquire_owned() else {
+        app.metrics.observe(endpoint, 0.0, false);
+        return Refusal::Busy(format!("over {} requests in flight; retry", app.cfg.limits.max_concurrent)).into_response();
+    };
     let a = app.clone();
-    let out = tokio::task::spawn_blocking(move || f(&a)).await;
-    let resp = match out {
-        Ok(Ok(v)) => (ok, Json(v)).into_response(),
-        Ok(Err(r)) => r.into_response(),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("worker failed: {e}")),
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f(&a)
+    });
+    let limit = app.cfg.limits.request_timeout;
+    let resp = match tokio::time::timeout(limit, work).await {
+        Ok(Ok(Ok(v))) => (ok, Json(v)).into_response(),
+        Ok(Ok(Err(r))) => r.into_response(),
+        Ok(Err(e)) => Refusal::Internal(format!("worker failed: {e}")).into_response(),
+        Err(_) => Refusal::Busy(format!("no answer within {:.1} s", limit.as_secs_f64())).into_response(),
     };
     app.metrics.observe(endpoint, t.elapsed().as_secs_f64(), resp.status().is_success());
     resp
@@ -61,30 +95,34 @@ struct ItemBody {
     /// The image file's bytes, base64.
     #[serde(default)]
     image_base64: Option<String>,
-    /// Or a path the server can read.
+    /// Or a path relative to the server's image root (only when one is configured).
     #[serde(default)]
     image_path: Option<String>,
 }
 
-fn decode_image(b: &ItemBody) -> Result<Option<image::DynamicImage>, Refusal> {
+fn decode_image(a: &App, b: &ItemBody) -> Result<Option<image::DynamicImage>, Refusal> {
+    let limits = &a.cfg.limits;
     match (&b.image_base64, &b.image_path) {
         (Some(_), Some(_)) => Err(Refusal::Bad("give image_base64 or image_path, not both".into())),
         (Some(data), None) => {
             let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| Refusal::Bad(format!("image_base64 is not base64: {e}")))?;
-            image::load_from_memory(&bytes).map(Some).map_err(|e| Refusal::Bad(format!("image of `{}` cannot be decoded: {e}", b.id)))
+            images::decode(&bytes, limits, &format!("image of `{}`", b.id)).map(Some)
         }
-        (None, Some(p)) => fuserec::data::open_image(Some(std::path::Path::new(p))).map(Some).map_err(|e| Refusal::Bad(format!("image of `{}`: {e}", b.id))),
+        (None, Some(p)) => images::read_under(a.cfg.image_root.as_deref(), p, limits).map(Some),
         (None, None) => Ok(None),
     }
 }
 
-async fn post_item(State(app): State<Arc<App>>, b: Result<Json<ItemBody>, JsonRejection>) -> Response {
+async fn post_item(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<ItemBody>, JsonRejection>) -> Response {
+    if let Err(r) = authorised(&app, "items", &headers) {
+        return *r;
+    }
     let b = match body(&app, "items", b) {
         Ok(b) => b,
         Err(r) => return *r,
     };
     timed(app, "items", StatusCode::CREATED, move |a| -> Result<Ingested, Refusal> {
-        let image = decode_image(&b)?;
+        let image = decode_image(a, &b)?;
         let text = [b.title.trim(), b.text.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
         a.ingest(NewItem { id: b.id, text, image })
     })
@@ -156,7 +194,10 @@ fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
     ItemView { id: r.id, key: r.key, version: r.version, exposures: r.exposures, clicks: r.clicks, gate: r.gate, has_text: r.has_text, has_image: r.has_image, created_at: r.created_at, catalogue: r.model_row.is_some(), indexed }
 }
 
-async fn post_stats(State(app): State<Arc<App>>, b: Result<Json<StatsBody>, JsonRejection>) -> Response {
+async fn post_stats(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<StatsBody>, JsonRejection>) -> Response {
+    if let Err(r) = authorised(&app, "stats", &headers) {
+        return *r;
+    }
     let b = match body(&app, "stats", b) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -183,7 +224,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    let limit = app.cfg.max_body_bytes;
+    let limit = app.cfg.limits.max_body_bytes;
     Router::new()
         .route("/items", post(post_item))
         .route("/items/{id}", get(get_item))

@@ -14,12 +14,17 @@
 //! exactly the stored items (coverage is reported by `/metrics`).
 
 pub mod app;
+pub mod auth;
 pub mod client;
 pub mod http;
+pub mod images;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 
 pub use app::{App, ServeConfig};
+pub use auth::Token;
+pub use limits::Limits;
 pub use model::{ModelSource, ServingModel};
 
 use std::net::SocketAddr;
@@ -45,6 +50,11 @@ impl Server {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(io)?;
         let listener = rt.block_on(tokio::net::TcpListener::bind(&app.cfg.addr)).map_err(io)?;
         let addr = listener.local_addr().map_err(io)?;
+        if !addr.ip().is_loopback() && app.cfg.token.is_none() {
+            return Err(fuserec::core::Error::Config(format!(
+                "refusing to listen on {addr} without a write token: set FUSEREC_SERVE_TOKEN or --token-file, or listen on 127.0.0.1"
+            )));
+        }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = http::router(app.clone());
         let thread = std::thread::spawn(move || {

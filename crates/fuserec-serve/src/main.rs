@@ -1,6 +1,6 @@
 //! `fuserec-serve --experiment <cfg.toml> --checkpoint <model<i>-seed<s>.safetensors> --store <items.redb> [--model I] [--addr HOST:PORT]`
 
-use fuserec_serve::{ModelSource, ServeConfig, Server};
+use fuserec_serve::{Limits, ModelSource, ServeConfig, Server, Token};
 use std::path::PathBuf;
 
 const HELP: &str = "fuserec-serve: HTTP recall service with near-line item ingestion
@@ -10,11 +10,23 @@ const HELP: &str = "fuserec-serve: HTTP recall service with near-line item inges
   --store FILE          item store (redb); created and filled with the catalogue on first start
   --model I             which [[model]] of the config (default: from the checkpoint name)
   --seed S              training seed (default: from the checkpoint name)
-  --addr HOST:PORT      listen address (default 127.0.0.1:8080; port 0 = any free port)
-  --max-body BYTES      largest request body (default 8000000)
+  --addr HOST:PORT      listen address (default 127.0.0.1:8080; port 0 = any free port);
+                        a non-loopback address needs a write token
+  --token-file FILE     bearer token for POST /items and POST /stats (or FUSEREC_SERVE_TOKEN;
+                        at least 16 characters); without one, writes are open and the server
+                        listens on loopback only
+  --image-root DIR      accept `image_path` relative to DIR (default: images by bytes only)
   --ef N                HNSW search beam (default 64)
+limits (defaults in brackets):
+  --max-body BYTES      largest request body [8000000]
+  --max-k N             largest k of a recall [1000]
+  --max-items N         most item ids in one recall [512]
+  --max-image-bytes N   largest image file or payload [5000000]
+  --max-image-side PX   largest image width/height [8192]
+  --timeout-secs S      answer 503 after S seconds [30]
+  --max-concurrent N    requests in flight before 503 [64]
 
-environment: FUSEREC_CACHE_DIR (assets, features, synthetic worlds)
+environment: FUSEREC_CACHE_DIR (assets, features, synthetic worlds), FUSEREC_SERVE_TOKEN
 ";
 
 fn main() {
@@ -37,7 +49,24 @@ fn run() -> Result<(), String> {
             None => Ok(None),
         }
     };
-    let known = ["--experiment", "--checkpoint", "--store", "--model", "--seed", "--addr", "--max-body", "--ef"];
+    let known = [
+        "--experiment",
+        "--checkpoint",
+        "--store",
+        "--model",
+        "--seed",
+        "--addr",
+        "--ef",
+        "--token-file",
+        "--image-root",
+        "--max-body",
+        "--max-k",
+        "--max-items",
+        "--max-image-bytes",
+        "--max-image-side",
+        "--timeout-secs",
+        "--max-concurrent",
+    ];
     if let Some(a) = args.iter().step_by(2).find(|a| !known.contains(&a.as_str())) {
         return Err(format!("unknown option `{a}`\n\n{HELP}"));
     }
@@ -51,13 +80,34 @@ fn run() -> Result<(), String> {
     let seed = flag("--seed")?.map(|s| s.parse().map_err(|_| format!("--seed `{s}` is not a number"))).transpose()?;
     let num = |name: &str, default: usize| -> Result<usize, String> { flag(name)?.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{name} `{v}` is not a number"))) };
     let cache = std::env::var_os("FUSEREC_CACHE_DIR").map(PathBuf::from).unwrap_or_else(fuserec::data::assets::cache_dir);
+    let d = Limits::default();
+    let limits = Limits {
+        max_body_bytes: num("--max-body", d.max_body_bytes)?,
+        max_k: num("--max-k", d.max_k)?,
+        max_items_per_request: num("--max-items", d.max_items_per_request)?,
+        max_image_bytes: num("--max-image-bytes", d.max_image_bytes)?,
+        max_image_side: num("--max-image-side", d.max_image_side as usize)?.min(u32::MAX as usize) as u32,
+        request_timeout: std::time::Duration::from_secs(num("--timeout-secs", d.request_timeout.as_secs() as usize)?.max(1) as u64),
+        max_concurrent: num("--max-concurrent", d.max_concurrent)?.max(1),
+        ..d
+    };
+    let token = match (flag("--token-file")?, std::env::var("FUSEREC_SERVE_TOKEN").ok()) {
+        (Some(f), _) => Some(Token::from_file(std::path::Path::new(&f))?),
+        (None, Some(t)) => Some(Token::new(&t).map_err(|e| format!("FUSEREC_SERVE_TOKEN: {e}"))?),
+        (None, None) => None,
+    };
+    let image_root = flag("--image-root")?.map(PathBuf::from);
+    if let Some(r) = image_root.as_ref().filter(|r| !r.is_dir()) {
+        return Err(format!("--image-root {}: not a directory", r.display()));
+    }
     let cfg = ServeConfig {
         source: ModelSource { experiment: PathBuf::from(need("--experiment")?), model, checkpoint, seed, cache },
         store: PathBuf::from(need("--store")?),
         addr: flag("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into()),
-        max_body_bytes: num("--max-body", 8_000_000)?,
         hnsw: fuserec::index::HnswConfig { ef_search: num("--ef", 64)?, ..Default::default() },
-        max_k: 1000,
+        limits,
+        token,
+        image_root,
     };
     let t = std::time::Instant::now();
     let server = Server::start(cfg).map_err(|e| e.to_string())?;

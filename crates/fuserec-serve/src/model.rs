@@ -9,7 +9,8 @@ use fuserec::encoders::{ImageEncoder, TextEncoder};
 use fuserec::experiment::{encode_features, load_dataset};
 use fuserec::features::{image_encoder, text_encoder};
 use fuserec::nn::Checkpoint;
-use fuserec::towers::History;
+use fuserec::towers::{History, NO_USER};
+use fuserec::two_tower::content_head::{Blend, ContentHead};
 use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_input_and_codes, content_row, fused_row};
 use std::path::{Path, PathBuf};
 
@@ -61,8 +62,12 @@ pub struct ServingModel {
     pub t_end: i64,
     /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
     pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
-    /// Length factor of new (untrained) items' vectors, as evaluation gave cold items.
-    pub cold_scale: f32,
+    /// How tower vectors, cold length and content head combine, as training fitted them.
+    pub blend: Blend,
+    /// The content affinity head's catalogue rows, when the trained model uses it.
+    pub head: Option<ContentHead>,
+    /// Per catalogue item: it has a trained id row (a positive in the training split).
+    pub trained: Vec<bool>,
 }
 
 fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
@@ -92,7 +97,7 @@ impl ServingModel {
             .ok_or_else(|| Error::Config(format!("{}: cannot read the seed from the file name; pass it", src.checkpoint.display())))?;
         let ds = load_dataset(&exp.dataset, &src.cache)?;
         let set = exp.feature_set(m);
-        let (content, codes, dims, text, image, centres) = match &set {
+        let (content, codes, dims, text, image, centres, head_rows) = match &set {
             Some(set) => {
                 let (f, _) = encode_features(set, exp.features.preprocess, &ds, &src.cache)?;
                 let centres = (f.text.as_ref().and_then(|m| m.centre.clone()), f.image.as_ref().and_then(|m| m.centre.clone()));
@@ -101,9 +106,9 @@ impl ServingModel {
                 let text = enc(&set.0).then(|| text_encoder(&set.0, &src.cache)).transpose()?;
                 let image = enc(&set.1).then(|| image_encoder(&set.1)).transpose()?;
                 let (input, codes) = content_input_and_codes(cfg, &f, seed)?;
-                (Some(input), codes, dims, text, image, centres)
+                (Some(input), codes, dims, text, image, centres, Some(f.fused(1.0, 1.0)?.0))
             }
-            None => (None, None, (0, 0), None, None, (None, None)),
+            None => (None, None, (0, 0), None, None, (None, None), None),
         };
         let mut net = Net::new(cfg, ds.n_users(), ds.n_items(), content, seed)?;
         net.restore(&Checkpoint::load(&src.checkpoint)?)?;
@@ -114,9 +119,23 @@ impl ServingModel {
             Embeddings::from_vec(shape[0], shape[1], data.clone())
         };
         let (user_vectors, catalogue_vectors) = (get("user_vectors")?, get("item_vectors")?);
-        // Length training gave the vectors of items without a trained id row (1 when absent).
-        let cold_scale =
-            serde_json::from_str::<serde_json::Value>(&v.header).ok().and_then(|h| h["cold_scale"].as_f64()).unwrap_or(1.0) as f32;
+        // The blend training fitted (cold length, head weights) and whether the head is in the vectors.
+        let header: serde_json::Value = serde_json::from_str(&v.header).unwrap_or_default();
+        let blend = match header.get("blend") {
+            Some(b) => serde_json::from_value(b.clone()).map_err(|e| Error::Invalid(format!("{}: blend: {e}", vpath.display())))?,
+            None => Blend { cold_scale: header["cold_scale"].as_f64().unwrap_or(1.0) as f32, ..Blend::default() },
+        };
+        let head_dim = header["content_head_dim"].as_u64().unwrap_or(0) as usize;
+        let head = match (head_dim, head_rows) {
+            (0, _) => None,
+            (k, Some(rows)) if rows.dim() == k => Some(ContentHead::new(rows)),
+            (k, _) => {
+                return Err(Error::Invalid(format!(
+                    "{}: the vectors carry a {k}-d content head, the model's features do not match",
+                    vpath.display()
+                )));
+            }
+        };
         if user_vectors.rows() != ds.n_users() || catalogue_vectors.rows() != ds.n_items() {
             return Err(Error::Shape(format!(
                 "{}: {} users / {} items, the dataset has {} / {}",
@@ -129,6 +148,8 @@ impl ServingModel {
         }
         // Seen items and statistics as training ended: train + validation of the same split.
         let sp = split(&ds, &exp.split, seed)?;
+        let mut trained = vec![false; ds.n_items()];
+        sp.train.iter().filter(|x| x.is_positive()).for_each(|x| trained[x.item.idx()] = true);
         let all: Vec<_> = sp.train.iter().chain(&sp.val).copied().collect();
         let mut seen = vec![Vec::new(); ds.n_users()];
         let (mut exposures, mut clicks, mut first) = (vec![0u64; ds.n_items()], vec![0u64; ds.n_items()], vec![i64::MAX; ds.n_items()]);
@@ -166,7 +187,9 @@ impl ServingModel {
             image,
             dims,
             centres,
-            cold_scale,
+            blend,
+            head,
+            trained,
             user_vectors,
             seen,
             catalogue_vectors,
@@ -176,7 +199,37 @@ impl ServingModel {
     }
 
     pub fn dim(&self) -> usize {
-        self.net.fused_dim()
+        self.net.fused_dim() + self.head.as_ref().map_or(0, |h| h.dim())
+    }
+
+    /// `σ·[v ; γ·x̂]` ([`fuserec::two_tower::content_head`]): the tower vector with the blend's
+    /// factors and, when the model has the head, the item's content row `x̂` appended.
+    fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, trained: bool, unseen: bool) -> Result<Vec<f32>> {
+        let (s, g) = self.blend.factors(trained, unseen);
+        let mut out: Vec<f32> = tower.into_iter().map(|x| x * s).collect();
+        if let Some(h) = &self.head {
+            let row = head_row.ok_or_else(|| Error::Invalid("the model's content head needs the item's content".into()))?;
+            if row.len() != h.dim() {
+                return Err(Error::Shape(format!("content head: a {}-d row, the model reads {}", row.len(), h.dim())));
+            }
+            out.extend(row.iter().map(|x| x * g));
+        }
+        Ok(out)
+    }
+
+    /// Whether item `row`'s behaviour vector counts, as training decided: with both views an item
+    /// without a trained id row has none (its row is still noise); a model with one view keeps
+    /// every row as it is.
+    pub fn keep(&self, row: u32) -> f32 {
+        let both = self.net.behaviour.is_some() && self.net.content.is_some();
+        if !both || self.trained[row as usize] { 1.0 } else { 0.0 }
+    }
+
+    /// The stored vector of catalogue item `row` from its tower vector, as training exported it.
+    pub fn catalogue_vector(&self, row: u32, tower: Vec<f32>, exposures: u64) -> Result<Vec<f32>> {
+        let trained = self.trained[row as usize];
+        let head_row = self.head.as_ref().map(|h| h.rows.row(row as usize));
+        self.blended(tower, head_row, trained, !trained && exposures == 0)
     }
 
     /// Gate features of an item with these counts, created at `created_at`, as of `now`.
@@ -230,19 +283,35 @@ impl ServingModel {
     pub fn embed_new(&self, row: &[f32], codes: &[u32], gate: [f32; 4]) -> Result<(Vec<f32>, f32)> {
         let per_level: Vec<Vec<u32>> = codes.iter().map(|&c| vec![c]).collect();
         let v = self.net.new_item_vectors(row, &per_level, &gate)?;
-        let fused = v.fused.iter().map(|x| x * self.cold_scale).collect();
+        // The head row is the fused content the content row was scaled from (unit or zero).
+        let head_row = self.head.as_ref().map(|h| {
+            let mut x = row[..h.dim().min(row.len())].to_vec();
+            let n = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if n > 0.0 {
+                x.iter_mut().for_each(|v| *v /= n);
+            }
+            x
+        });
+        let fused = self.blended(v.fused, head_row.as_deref(), false, true)?;
         Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
     }
 
     /// Fused vector and gate of a catalogue item with the given statistics.
     pub fn embed_catalogue(&self, row: u32, gate: [f32; 4]) -> Result<(Vec<f32>, f32)> {
-        let v = self.net.item_vectors(&[row], &gate, None)?;
-        Ok((v.fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
+        let keep = [self.keep(row)];
+        let v = self.net.item_vectors(&[row], &gate, Some(&keep))?;
+        let exposures = self.catalogue[row as usize].exposures;
+        Ok((self.catalogue_vector(row, v.fused, exposures)?, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
     }
 
-    /// The query of a history of catalogue items (most recent last).
+    /// The query of a history of catalogue items (most recent last), for no particular user.
     pub fn history_query(&self, rows: &[u32]) -> Result<Vec<f32>> {
-        self.net.query_vectors(&History::from_lists(&[0], &[rows], self.net.cfg.history))
+        // Anonymous: the query reads the items only, no user's id row.
+        let mut q = self.net.query_vectors(&History::from_lists(&[NO_USER], &[rows], self.net.cfg.history))?;
+        if let Some(h) = &self.head {
+            q.extend_from_slice(h.profiles(&[rows]).row(0));
+        }
+        Ok(q)
     }
 
     pub fn config(&self) -> &TwoTowerConfig {

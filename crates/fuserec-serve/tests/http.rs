@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use fuserec_serve::client::{get, post, request};
-use fuserec_serve::{ModelSource, ServeConfig, Server};
+use fuserec_serve::{Limits, ModelSource, ServeConfig, Server};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -16,20 +16,31 @@ bootstrap = 0
 [dataset]
 kind = "synthetic"
 scale = 0.3
+[split]
+kind = "cold-start"
+cold_fraction = 0.2
+cold_val_fraction = 0.1
 [[model]]
 kind = "two-tower"
 fusion = "additive"
 epochs = 3
 "#;
 
-fn config(dir: &Path) -> ServeConfig {
+fn config(dir: &Path, image_root: Option<PathBuf>) -> ServeConfig {
     ServeConfig {
-        source: ModelSource { experiment: dir.join("serve-small.toml"), model: 0, checkpoint: dir.join("ck/model0-seed1.safetensors"), seed: None, cache: dir.join("cache") },
+        source: ModelSource {
+            experiment: dir.join("serve-small.toml"),
+            model: 0,
+            checkpoint: dir.join("ck/model0-seed1.safetensors"),
+            seed: None,
+            cache: dir.join("cache"),
+        },
         store: dir.join("store/items.redb"),
         addr: "127.0.0.1:0".into(),
-        max_body_bytes: 200_000,
         hnsw: Default::default(),
-        max_k: 1000,
+        limits: Limits { max_body_bytes: 200_000, ..Limits::default() },
+        token: None,
+        image_root,
     }
 }
 
@@ -49,13 +60,29 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     let trained = fuserec::run(&exp, &opts).unwrap();
     let n_items = trained.dataset.items;
 
-    let server = Server::start(config(&dir)).unwrap();
+    let ds = fuserec::experiment::load_dataset(&exp.dataset, &dir.join("cache")).unwrap();
+    let image_root = ds.items_meta[7].image.as_ref().unwrap().parent().unwrap().to_path_buf();
+    let server = Server::start(config(&dir, Some(image_root.clone()))).unwrap();
     let addr = server.addr;
     let health = get(addr, "/health").unwrap().json();
     assert_eq!((health["items"].as_u64(), health["indexed"].as_u64()), (Some(n_items as u64), Some(n_items as u64)), "{health}");
+    // Serve = evaluate: every catalogue item is stored with the vector training exported (the
+    // tower part, the cold length and the content head's part alike).
+    {
+        let model = server.app.model.lock().unwrap();
+        let stored = server.app.store.all().unwrap();
+        assert_eq!(stored.len(), n_items);
+        assert_eq!(model.catalogue_vectors.dim(), model.dim());
+        assert!(model.head.is_some() && model.blend.beta_cold > 0.0, "the synthetic world's content helps cold items: {:?}", model.blend);
+        for r in &stored {
+            let i = model.dataset.items.get(&r.id).unwrap() as usize;
+            let want = model.catalogue_vectors.row(i);
+            let worst = r.vector.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "item {} (trained {}): stored vector differs from training's by {worst}", r.id, model.trained[i]);
+        }
+    }
 
     // A new item: the text and image bytes of a catalogue item, under a new id.
-    let ds = fuserec::experiment::load_dataset(&exp.dataset, &dir.join("cache")).unwrap();
     let meta = &ds.items_meta[5];
     let png = std::fs::read(meta.image.as_ref().unwrap()).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
@@ -74,7 +101,10 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     let r = post(addr, "/stats", &json!({ "id": "new-1", "exposures": 2000, "clicks": 300 })).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let s = r.json();
-    assert_eq!((s["exposures"].as_u64(), s["clicks"].as_u64(), s["version"].as_u64(), s["indexed"].as_bool()), (Some(2000), Some(300), Some(2), Some(true)));
+    assert_eq!(
+        (s["exposures"].as_u64(), s["clicks"].as_u64(), s["version"].as_u64(), s["indexed"].as_bool()),
+        (Some(2000), Some(300), Some(2), Some(true))
+    );
     assert!((s["gate"].as_f64().unwrap() - gate0).abs() > 1e-4, "gate {gate0} → {s}");
     // A user's recall leaves out the user's training items and returns k items.
     let user = ds.users.raw(0).to_string();
@@ -94,7 +124,7 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     };
     let junk = base64::engine::general_purpose::STANDARD.encode(b"this is not a png");
     bad("POST", "/items", &json!({ "id": "x", "title": "t", "image_base64": junk }).to_string(), 400, "cannot be decoded");
-    bad("POST", "/items", &json!({ "id": "x", "title": "t", "image_path": "/no/such.png" }).to_string(), 400, "not found");
+    bad("POST", "/items", &json!({ "id": "x", "title": "t", "image_path": "/no/such.png" }).to_string(), 400, "relative path");
     bad("POST", "/items", &json!({ "id": "x", "image_base64": "@@@" }).to_string(), 400, "base64");
     bad("POST", "/items", &json!({ "id": "x" }).to_string(), 400, "nothing to embed");
     bad("POST", "/items", &json!({ "id": "", "title": "t" }).to_string(), 400, "id");
@@ -118,14 +148,15 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     assert!(m.contains("fuserec_coverage 1") && m.contains("fuserec_request_seconds_count{endpoint=\"recall\"}"), "{m}");
     assert!(m.contains("fuserec_request_errors_total{endpoint=\"items\"} 8"), "{m}");
 
-    // A second new item, from an image file the server reads (text only would do too).
+    // A second new item, from an image file under the server's image root.
     let meta2 = &ds.items_meta[7];
-    let r = post(addr, "/items", &json!({ "id": "new-2", "title": meta2.title, "image_path": meta2.image.as_ref().unwrap() })).unwrap();
+    let rel = meta2.image.as_ref().unwrap().strip_prefix(&image_root).unwrap();
+    let r = post(addr, "/items", &json!({ "id": "new-2", "title": meta2.title, "image_path": rel })).unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
 
     // Restart on the same store: the acknowledged items and their statistics are there.
     server.stop();
-    let server = Server::start(config(&dir)).unwrap();
+    let server = Server::start(config(&dir, Some(image_root))).unwrap();
     let addr = server.addr;
     let r = get(addr, "/items/new-1").unwrap();
     assert_eq!(r.status, 200, "{}", r.body);

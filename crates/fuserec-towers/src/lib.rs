@@ -17,7 +17,7 @@ mod user;
 pub use behaviour::BehaviourTower;
 pub use content::{ContentInput, ContentLeaves, ContentTower, NO_CODE};
 pub use loss::{sampled_softmax, triplet, V0};
-pub use user::{History, Pooling, TriggerTower, UserLeaves, UserTower};
+pub use user::{History, NO_USER, Pooling, TriggerTower, UserLeaves, UserTower};
 
 use fuserec_nn::{Grads, T2};
 

@@ -3,7 +3,12 @@ use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{fork, leaf, Dense, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2};
 
-/// A batch of query-side inputs: per row a user id and up to `len` recent item ids, padded.
+/// A user id that stands for "no user": the row's query has no user-row part (anonymous
+/// queries built from items only, e.g. a serving request with recent items and no user).
+pub const NO_USER: u32 = u32::MAX;
+
+/// A batch of query-side inputs: per row a user id (or [`NO_USER`]) and up to `len` recent
+/// item ids, padded.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub users: Vec<u32>,
@@ -146,6 +151,14 @@ impl UserTower {
             None => pooled,
         };
         let (x, user) = match &self.users {
+            Some(t) if h.users.contains(&NO_USER) => {
+                // Anonymous rows read row 0 and multiply it by 0: no user's row leaks into them.
+                let ids: Vec<u32> = h.users.iter().map(|&u| if u == NO_USER { 0 } else { u }).collect();
+                let known: Vec<f32> = h.users.iter().map(|&u| (u != NO_USER) as u8 as f32).collect();
+                let (twin, u) = leaf(dev, t.gather(&ids)?, b, d);
+                let m = dev.tensor_from_vec(known.clone(), (b,)).broadcast_like::<_, Axis<1>>(&(b, d));
+                (pooled + u * m, Some(Leaf { twin, ids, weight: Some(known) }))
+            }
             Some(t) => {
                 let (twin, u) = leaf(dev, t.gather(&h.users)?, b, d);
                 (pooled + u, Some(Leaf { twin, ids: h.users.clone(), weight: None }))
@@ -225,6 +238,29 @@ mod tests {
 
     fn rows(t: &UserTower, h: &History) -> Vec<f32> {
         t.forward(&device(0), h).unwrap().0.retaped::<NoneTape>().as_vec()
+    }
+
+    #[test]
+    fn an_anonymous_row_reads_no_user_row() {
+        let dev = device(0);
+        // The same tables and MLP each time (same seed), with or without user rows.
+        let build = |with_users: bool, user_rows: Option<Vec<f32>>| {
+            let mut rng = Rng::new(4);
+            let items = SparseEmbedding::new("items", 10, 4, 0.5, RowOptimizer::adam(0.1), &mut rng).unwrap();
+            let mut users = SparseEmbedding::new("users", 3, 4, 0.5, RowOptimizer::adam(0.1), &mut rng).unwrap();
+            if let Some(v) = user_rows {
+                users.set_table(v).unwrap();
+            }
+            let mlp = Mlp::new(&dev, &[4, 6, 3], Activation::Relu, &mut rng).unwrap();
+            UserTower::new(&dev, items, with_users.then_some(users), Pooling::Mean, mlp, &mut rng).unwrap()
+        };
+        let h = History::from_lists(&[NO_USER, 0], &[&[1, 2], &[1, 2]], 4);
+        let (a, alone) = (rows(&build(true, None), &h), rows(&build(false, None), &h));
+        // The anonymous row equals the tower without user rows; user 0's row differs.
+        assert!(a[..3].iter().zip(&alone[..3]).all(|(p, q)| (p - q).abs() < 1e-6), "{a:?} vs {alone:?}");
+        assert!(a[..3].iter().zip(&a[3..]).any(|(p, q)| (p - q).abs() > 1e-4), "user 0's row must matter to row 1");
+        // Changing user 0's row changes nothing for the anonymous row.
+        assert_eq!(rows(&build(true, Some(vec![3.0; 12])), &h)[..3], a[..3]);
     }
 
     #[test]

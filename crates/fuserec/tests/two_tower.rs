@@ -81,16 +81,22 @@ fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold(
     assert!(first["mean_gate"].as_f64().unwrap() > last["mean_gate"].as_f64().unwrap() + 0.1, "gate by exposure: {bins:?}");
     let default_bins = log["gate_by_exposure"].as_array().unwrap();
     assert!(bins.iter().chain(default_bins).all(|b| (0.0..=1.0).contains(&b["mean_gate"].as_f64().unwrap())));
-    // The default model's cold-score calibration ran and chose a candidate ≥ 1.
-    assert!(log["cold_scale"].as_f64().unwrap() >= 1.0 && !log["cold_scale_trials"].as_array().unwrap().is_empty());
+    // The default model's blend (cold length ≥ 1, content head weights) was fitted on validation.
+    let blend = &log["blend"];
+    assert!(blend["cold_scale"].as_f64().unwrap() >= 1.0 && log["blend_trials"].as_array().unwrap().len() > 20);
+    let uses_head = blend["alpha_warm"].as_f64().unwrap() > 0.0 || blend["beta_cold"].as_f64().unwrap() > 0.0;
     // The best epoch's checkpoint was written.
     let ck = log["checkpoint"].as_str().expect("checkpoint path");
     assert!(Path::new(ck).is_file(), "{ck}");
     // So were every item's fused vector and every user's query.
     let vectors = fuserec::nn::Checkpoint::load(&Path::new(ck).with_extension("vectors.safetensors")).unwrap();
+    // With the content head, both carry the fused content width after the 64 tower dimensions.
+    let header: serde_json::Value = serde_json::from_str(&vectors.header).unwrap();
+    let head = header["content_head_dim"].as_u64().unwrap() as usize;
+    assert_eq!(head > 0, uses_head, "{header}");
     let (shape, _) = &vectors.tensors["item_vectors"];
-    assert_eq!(shape, &vec![r.dataset.items, 64]);
-    assert_eq!(vectors.tensors["user_vectors"].0, vec![r.dataset.users, 64]);
+    assert_eq!(shape, &vec![r.dataset.items, 64 + head]);
+    assert_eq!(vectors.tensors["user_vectors"].0, vec![r.dataset.users, 64 + head]);
     // The report shows the training table and the gate plot.
     r.write(&dir.join("out")).unwrap();
     assert!(dir.join("out/gate_by_exposure.svg").is_file());

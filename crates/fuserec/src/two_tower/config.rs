@@ -76,6 +76,12 @@ pub struct TwoTowerConfig {
     /// items to have an effect (`[split] cold_val_fraction`); models with both views only.
     #[serde(default = "yes")]
     pub calibrate_cold: bool,
+    /// Add the parameter-free content affinity head (cosine of the item's centred content with
+    /// the centroid of the user's history, [`super::content_head`]) to the score, its weights for
+    /// items with and without a trained id row fitted on validation (0 when it does not help).
+    /// Models with both views only.
+    #[serde(default = "yes")]
+    pub content_head: bool,
     /// Subtract log Q(item) from in-batch logits (popularity correction).
     #[serde(default = "yes")]
     pub log_q: bool,

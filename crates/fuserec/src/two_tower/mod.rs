@@ -2,6 +2,7 @@
 //! a content view, or both fused by a [`fuserec_fusion::FusionGate`].
 
 mod config;
+pub mod content_head;
 mod net;
 mod samples;
 mod train;
@@ -13,6 +14,7 @@ pub use train::{EpochLog, GateBin, Trained, TrainingLog, train};
 
 use crate::features::ItemFeatures;
 use crate::recommender::{Recommender, TrainData};
+use content_head::ContentHead;
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_quant::HierarchicalKMeans;
 use fuserec_towers::{ContentInput, NO_CODE};
@@ -139,13 +141,14 @@ impl TwoTower {
     ) -> Result<Self> {
         cfg.validate().map_err(Error::Config)?;
         let uses_content = cfg.fusion.build().uses_content();
-        let content = if uses_content {
+        let (content, head) = if uses_content {
             let f = features.ok_or_else(|| Error::Config(format!("{}: the content view needs item features", cfg.display_name())))?;
-            Some(content_input(cfg, f, seed)?)
+            let head = (cfg.content_head && (f.text.is_some() || f.image.is_some())).then(|| f.fused(1.0, 1.0)).transpose()?;
+            (Some(content_input(cfg, f, seed)?), head.map(|(rows, _)| ContentHead::new(rows)))
         } else {
-            None
+            (None, None)
         };
-        let trained = train(cfg, data, content, seed, checkpoint)?;
+        let trained = train(cfg, data, content, head, seed, checkpoint)?;
         Ok(TwoTower { name: cfg.display_name(), trained })
     }
 

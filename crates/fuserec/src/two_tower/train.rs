@@ -2,6 +2,7 @@
 //! (loss and Recall@20) with early stopping, best-epoch checkpoint, final vector export.
 
 use super::config::{HistoryContext, TwoTowerConfig};
+use super::content_head::{Blend, BlendTrial, ContentHead, fit_blend, queries};
 use super::net::{Batch, LossParts, Net};
 use super::samples::{Samples, cold_gate_features, items_of, sequences, stats};
 use crate::recommender::TrainData;
@@ -25,14 +26,6 @@ const COLD_SCALES: &[f32] = &[1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.3, 2.6, 
 /// that has interactions the model was not trained on (e.g. validation-only) is not boosted.
 fn unseen(keep: &[f32], exposures: &[f32]) -> Vec<bool> {
     keep.iter().zip(exposures).map(|(&k, &e)| k == 0.0 && e == 0.0).collect()
-}
-
-/// `items` with the rows marked in `boost` multiplied by `scale`.
-fn scale_rows(items: &Embeddings, boost: &[bool], scale: f32) -> Result<Embeddings> {
-    let d = items.dim();
-    let mut v = items.as_slice().to_vec();
-    v.chunks_mut(d).zip(boost).filter(|(_, b)| **b).for_each(|(r, _)| r.iter_mut().for_each(|x| *x *= scale));
-    Embeddings::from_vec(items.rows(), d, v)
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -74,8 +67,11 @@ pub struct TrainingLog {
     /// Length given to the vectors of items without a trained id row (cold items), fitted on
     /// validation OVERALL recall (1 = as trained); see [`TwoTowerConfig::calibrate_cold`].
     pub cold_scale: f32,
-    /// `(scale, validation OVERALL recall@20)` of each calibration candidate.
-    pub cold_scale_trials: Vec<(f32, f64)>,
+    /// The fitted blend of tower scores, cold calibration and content head
+    /// ([`super::content_head`]); `cold_scale` repeats its calibration length.
+    pub blend: Blend,
+    /// Every blend tried on validation, with its scores.
+    pub blend_trials: Vec<BlendTrial>,
     /// Per-level cluster counts the content tower saw (cluster-id models).
     pub cluster_counts: Vec<usize>,
 }
@@ -192,6 +188,7 @@ pub fn train(
     cfg: &TwoTowerConfig,
     data: &TrainData,
     content: Option<ContentInput>,
+    head: Option<ContentHead>,
     seed: u64,
     checkpoint: Option<PathBuf>,
 ) -> Result<Trained> {
@@ -273,28 +270,32 @@ pub fn train(
             log.checkpoint = Some(path.display().to_string());
         }
     }
-    log.cold_scale = 1.0;
-    if let Some(k) = keep.as_deref().filter(|_| cfg.calibrate_cold && cfg.cosine && cfg.unit_item_vectors) {
+    // Blend: cold calibration and the content head, fitted on validation (models with both views).
+    log.blend = Blend::default();
+    let head = head.filter(|_| cfg.content_head && keep.is_some());
+    if let Some(k) = keep.as_deref().filter(|_| cfg.cosine && cfg.unit_item_vectors && (cfg.calibrate_cold || head.is_some())) {
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
-        let boost = unseen(k, &exposures);
-        for &scale in COLD_SCALES {
-            let scaled = scale_rows(&items, &boost, scale)?;
-            let v = validate(data, &val_users, &mut |chunk, _, out| inner_products(&export_users(&net, chunk, &seq)?, &scaled, out))?;
-            let overall = v.overall.unwrap_or(0.0);
-            if log.cold_scale_trials.iter().all(|t| overall > t.1) {
-                log.cold_scale = scale;
-            }
-            log.cold_scale_trials.push((scale, overall));
-        }
+        let trained: Vec<bool> = k.iter().map(|&x| x > 0.0).collect();
+        let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
+        let q = export_users(&net, &val_users, &seq)?;
+        let select = |v: &ValScores| v.select(data.selection);
+        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), &trained, &unseen(k, &exposures), scales, &select)?;
+        log.blend = blend;
+        log.blend_trials = trials;
     }
+    log.cold_scale = log.blend.cold_scale;
     // Final vectors: histories and statistics from everything before the test period.
     let all: Vec<Interaction> = data.train.iter().chain(data.val).copied().collect();
     let seq_all = sequences(n_users, &[&all])?;
     let st_all = stats(n_items, &all);
     let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
+    let use_head = head.as_ref().filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
     let item_vectors = match keep.as_deref() {
-        Some(k) if log.cold_scale != 1.0 => scale_rows(&item_vectors, &unseen(k, &exposures), log.cold_scale)?,
+        Some(k) if log.blend != Blend::default() => {
+            let trained: Vec<bool> = k.iter().map(|&x| x > 0.0).collect();
+            log.blend.items(&item_vectors, use_head, &trained, &unseen(k, &exposures))?
+        }
         _ => item_vectors,
     };
     if let Some(g) = gates {
@@ -305,11 +306,14 @@ pub fn train(
     }
     let users: Vec<u32> = (0..n_users as u32).collect();
     let user_vectors = export_users(&net, &users, &seq_all)?;
+    let hist: Vec<&[u32]> = seq_all.iter().map(|h| h.as_slice()).collect();
+    let user_vectors = queries(&user_vectors, use_head.map(|h| (h, hist.as_slice())))?;
     if let Some(ck) = &log.checkpoint {
         // Beside the checkpoint: every item's fused vector and every user's query, rows in the
         // dataset's internal order (items.tsv / interaction order of first appearance).
         let mut v = Checkpoint {
-            header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end, "cold_scale": log.cold_scale })
+            header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end, "cold_scale": log.cold_scale, "blend": log.blend,
+                "content_head_dim": use_head.map_or(0, |h| h.dim()) })
                 .to_string(),
             ..Default::default()
         };
@@ -370,7 +374,7 @@ mod tests {
         // validation interactions) → not boosted. Items 0 and 2 have id rows.
         let boost = unseen(&[1.0, 0.0, 1.0, 0.0], &[5.0, 0.0, 0.0, 2.0]);
         assert_eq!(boost, vec![false, true, false, false]);
-        let s = scale_rows(&v, &boost, 2.0).unwrap();
+        let s = Blend { cold_scale: 2.0, ..Blend::default() }.items(&v, None, &[true, false, true, false], &boost).unwrap();
         assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         assert_eq!(COLD_SCALES[0], 1.0, "the trained model as it is is always a candidate");
         assert!(COLD_SCALES.windows(2).all(|w| w[0] < w[1]));
