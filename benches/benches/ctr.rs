@@ -2,10 +2,10 @@
 //! 64-d multimodal vectors, MLP 128-64, 20k items, 200 distinct batches cycled) for DIN and each multimodal variant, and the
 //! MAKE joint step (fine-tuned and frozen). Throughput in examples.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::core::Rng;
-use fuserec::nn::{device, AdamConfig, DenseAdam, RowOptimizer, SparseEmbedding};
-use fuserec::towers::ctr::{make_step, train_step, CtrBatch, CtrShape, Din, ItemVectors, Make, MakeMode, SimTierSide, Sides, TierMode};
+use fuserec::nn::{AdamConfig, DenseAdam, RowOptimizer, SparseEmbedding, device};
+use fuserec::towers::ctr::{CtrBatch, CtrShape, Din, ItemVectors, Make, MakeMode, Sides, SimTierSide, TierMode, make_step, train_step};
 
 const ITEMS: usize = 20_000;
 const B: usize = 256;

@@ -2,9 +2,9 @@
 //! preprocessing) and MiniLM sentences/s (batch 64 titles of 12 tokens). Skips with a message when
 //! the assets are absent.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fuserec::data::assets::{cache_dir, shared_assets_dir, MINILM};
-use fuserec::encoders::{efficientnet::preprocess, EfficientNetLite0, ImageEncoder, MiniLm, TextEncoder};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fuserec::data::assets::{MINILM, cache_dir, shared_assets_dir};
+use fuserec::encoders::{EfficientNetLite0, ImageEncoder, MiniLm, TextEncoder, efficientnet::preprocess};
 use std::hint::black_box;
 use std::time::Duration;
 

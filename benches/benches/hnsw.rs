@@ -3,7 +3,7 @@
 //! one online insert into the built graph. Recall per beam width, and the FAISS comparison, come
 //! from `cargo xtask peer hnsw`. `HNSW_ITEMS=100000` for a quicker run.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::index::{Hnsw, HnswConfig};
 
 fn hnsw(c: &mut Criterion) {

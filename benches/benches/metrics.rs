@@ -1,9 +1,9 @@
 //! Metric computation: ranking metrics for 10k users (K = 10/20/50), bootstrap CIs, AUC and
 //! GAUC over 1M impressions, exposure Gini.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use fuserec::core::Rng;
-use fuserec::eval::{auc, bootstrap_ci, evaluate_ranking, exposure_gini_at_k, gauc, STANDARD_METRICS};
+use fuserec::eval::{STANDARD_METRICS, auc, bootstrap_ci, evaluate_ranking, exposure_gini_at_k, gauc};
 use std::hint::black_box;
 
 fn inputs(users: usize, items: usize) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
@@ -22,7 +22,9 @@ fn inputs(users: usize, items: usize) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
 
 fn metrics(c: &mut Criterion) {
     let (lists, truth) = inputs(10_000, 2_000);
-    c.bench_function("ranking_metrics_10k_users_3k", |b| b.iter(|| black_box(evaluate_ranking(STANDARD_METRICS, &[10, 20, 50], &lists, &truth, 0, 1))));
+    c.bench_function("ranking_metrics_10k_users_3k", |b| {
+        b.iter(|| black_box(evaluate_ranking(STANDARD_METRICS, &[10, 20, 50], &lists, &truth, 0, 1)))
+    });
     let vals: Vec<f64> = (0..10_000).map(|i| (i % 7) as f64 / 7.0).collect();
     c.bench_function("bootstrap_10k_users_200", |b| b.iter(|| black_box(bootstrap_ci(&vals, 200, 1))));
     let cand = vec![true; 2_000];

@@ -1,7 +1,7 @@
 //! Quantisation: one k-means iteration (assign by blocked sgemm + update) on 1M × 64 with
 //! k = 1024, and fitting a b = 16, depth 3 tree on 100k × 384.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::core::Embeddings;
 use fuserec::quant::{HierarchicalKMeans, KMeans};
 use fuserec_benches::gaussian;

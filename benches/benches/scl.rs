@@ -2,7 +2,7 @@
 //! a `B × K` block to the logits matmul and softmax), and the queue update alone, which must not
 //! grow with K (a ring buffer: it copies only the new keys).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::core::Embeddings;
 use fuserec::encoders::scl::{KeyQueue, Pair, SclConfig, SclModel};
 

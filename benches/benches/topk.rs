@@ -1,9 +1,9 @@
 //! Exact top-K ranking: blocked sgemm + bounded heaps, 1024 queries × 64 dims, against 10k and
 //! 1M items; plus the naive score-everything-and-sort reference at 10k for the ratio.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::core::dot;
-use fuserec::index::{rank_dense, Candidates, ExactIndex};
+use fuserec::index::{Candidates, ExactIndex, rank_dense};
 use fuserec_benches::gaussian;
 use std::hint::black_box;
 use std::time::Duration;
@@ -42,7 +42,11 @@ fn exact(c: &mut Criterion) {
     });
     let scores = gaussian(Q, n, 3).into_vec();
     g.bench_function(BenchmarkId::new("rank_dense", n), |b| {
-        b.iter_batched_ref(|| scores.clone(), |s| black_box(rank_dense(s, n, K, Candidates::default()).unwrap()), criterion::BatchSize::LargeInput)
+        b.iter_batched_ref(
+            || scores.clone(),
+            |s| black_box(rank_dense(s, n, K, Candidates::default()).unwrap()),
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

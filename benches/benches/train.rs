@@ -2,9 +2,9 @@
 //! step must cost the same whatever the table size (sparse updates) — and examples/s of a full
 //! epoch on the synthetic world for the id-only and additive models.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::nn::DenseAdam;
-use fuserec_benches::two_tower::{batches, config, net, BATCH};
+use fuserec_benches::two_tower::{BATCH, batches, config, net};
 
 fn step(c: &mut Criterion) {
     let mut g = c.benchmark_group("two_tower_step");
@@ -28,7 +28,7 @@ fn step(c: &mut Criterion) {
 
 fn epoch(c: &mut Criterion) {
     use fuserec::config::DatasetConfig;
-    use fuserec::data::{split, SplitConfig};
+    use fuserec::data::{SplitConfig, split};
     use fuserec::two_tower::TwoTower;
     use fuserec::{ItemFeatures, TrainData};
     let cache = fuserec::data::assets::cache_dir();
@@ -43,8 +43,11 @@ fn epoch(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
     for fusion in ["id-only", "additive"] {
-        let cfg: fuserec::two_tower::TwoTowerConfig = toml::from_str(&format!("fusion = \"{fusion}\"\nepochs = 1\nval_users = 0")).expect("cfg");
-        g.bench_function(BenchmarkId::new("synthetic", fusion), |b| b.iter(|| TwoTower::fit(&cfg, &data, Some(&f), 1, None).expect("fit").log().train_samples));
+        let cfg: fuserec::two_tower::TwoTowerConfig =
+            toml::from_str(&format!("fusion = \"{fusion}\"\nepochs = 1\nval_users = 0")).expect("cfg");
+        g.bench_function(BenchmarkId::new("synthetic", fusion), |b| {
+            b.iter(|| TwoTower::fit(&cfg, &data, Some(&f), 1, None).expect("fit").log().train_samples)
+        });
     }
     g.finish();
 }

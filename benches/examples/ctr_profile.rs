@@ -2,7 +2,7 @@
 //! `cargo run --release -p fuserec-benches --example ctr_profile [-- --mmap]`
 use fuserec::core::Rng;
 use fuserec::nn::dfdx::prelude::*;
-use fuserec::nn::{device, AdamConfig, DenseAdam, RowOptimizer, SparseEmbedding};
+use fuserec::nn::{AdamConfig, DenseAdam, RowOptimizer, SparseEmbedding, device};
 use fuserec::towers::ctr::{CtrBatch, CtrShape, Din, Sides};
 use std::time::Instant;
 
@@ -15,7 +15,8 @@ fn main() {
     let dev = device(0);
     let mut rng = Rng::new(1);
     let table = SparseEmbedding::new("items", items, 16, 0.01, RowOptimizer::adam(0.01), &mut rng).unwrap();
-    let mut din = Din::new(&dev, table, None, Sides::default(), &CtrShape { attention_hidden: 32, hidden: vec![128, 64] }, None, &mut rng).unwrap();
+    let mut din =
+        Din::new(&dev, table, None, Sides::default(), &CtrShape { attention_hidden: 32, hidden: vec![128, 64] }, None, &mut rng).unwrap();
     let mut opt = DenseAdam::new(AdamConfig::new(0.001));
     let batches: Vec<CtrBatch> = (0..50)
         .map(|_| {
@@ -51,5 +52,12 @@ fn main() {
             }
         }
     }
-    println!("forward {:.2} ms, backward {:.2} ms, sparse {:.2} ms, dense {:.2} ms, total {:.2} ms", t[0], t[1], t[2], t[3], t.iter().sum::<f64>());
+    println!(
+        "forward {:.2} ms, backward {:.2} ms, sparse {:.2} ms, dense {:.2} ms, total {:.2} ms",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t.iter().sum::<f64>()
+    );
 }

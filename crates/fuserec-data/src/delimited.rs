@@ -63,13 +63,8 @@ impl Table {
     }
 
     pub fn require(&self, names: &[&str]) -> Result<usize> {
-        self.column(names).ok_or_else(|| {
-            Error::parse(
-                &self.path,
-                1,
-                format!("missing column `{}` (header has: {})", names[0], self.columns.join(", ")),
-            )
-        })
+        self.column(names)
+            .ok_or_else(|| Error::parse(&self.path, 1, format!("missing column `{}` (header has: {})", names[0], self.columns.join(", "))))
     }
 
     pub fn err(&self, line: usize, msg: impl Into<String>) -> Error {

@@ -20,9 +20,10 @@ pub fn image_folder(dir: &Path) -> Result<HashMap<String, PathBuf>> {
         let p = entry.map_err(|e| Error::io(dir, e))?.path();
         let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         if ext.is_some_and(|e| IMAGE_EXTS.contains(&e.as_str()))
-            && let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                out.insert(stem.to_string(), p);
-            }
+            && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+        {
+            out.insert(stem.to_string(), p);
+        }
     }
     Ok(out)
 }
@@ -53,8 +54,7 @@ pub fn open_image(path: Option<&Path>) -> std::result::Result<DynamicImage, Imag
         std::io::ErrorKind::NotFound => ImageProblem::Missing(path.display().to_string()),
         _ => ImageProblem::Corrupt(format!("{}: {e}", path.display())),
     })?;
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| ImageProblem::Corrupt(format!("{}: cannot decode: {e}", path.display())))?;
+    let img = image::load_from_memory(&bytes).map_err(|e| ImageProblem::Corrupt(format!("{}: cannot decode: {e}", path.display())))?;
     if img.width() == 0 || img.height() == 0 {
         return Err(ImageProblem::Corrupt(format!("{}: zero-sized image", path.display())));
     }

@@ -8,7 +8,7 @@
 //! `.csv` works in place of `.tsv`. A pre-split dataset replaces `interactions.tsv` with
 //! `train.tsv`, optional `val.tsv`, and `test.tsv` or `test_warm.tsv` + `test_cold.tsv`.
 
-use crate::dataset::{sort_interactions, Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy};
+use crate::dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy, sort_interactions};
 use crate::delimited::Table;
 use crate::images::image_folder;
 use fuserec_core::{Error, IdMap, Interaction, ItemId, Result, UserId};
@@ -65,7 +65,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
                 return Err(Error::Config(format!(
                     "{}: a pre-split dataset needs test.tsv, or both test_warm.tsv and test_cold.tsv",
                     dir.display()
-                )))
+                )));
             }
         };
         let mut all: Vec<Interaction> = [&train, &val, &test_warm].into_iter().flatten().copied().collect();
@@ -212,7 +212,7 @@ impl InteractionReader<'_> {
                     return Err(t.err(
                         *line,
                         format!("unknown item id `{i}`: not in the item file (set unknown_items = \"skip\" or \"add\" to accept)"),
-                    ))
+                    ));
                 }
             };
             let user = self.users.intern(u);

@@ -4,8 +4,8 @@
 
 use crate::dataset::{Dataset, LoadReport};
 use crate::delimited::Table;
-use crate::loader::{finish, read_items, InteractionReader, LabelSource};
-use crate::{images::image_folder, UnknownIdPolicy};
+use crate::loader::{InteractionReader, LabelSource, finish, read_items};
+use crate::{UnknownIdPolicy, images::image_folder};
 use fuserec_core::{Error, IdMap, Result};
 use std::collections::HashSet;
 use std::path::Path;
@@ -19,10 +19,7 @@ pub fn load_atomic(dir: &Path, name: &str, posters: Option<&Path>) -> Result<Dat
     let item = dir.join(format!("{name}.item"));
     for p in [&inter, &item] {
         if !p.is_file() {
-            return Err(Error::MissingAsset(format!(
-                "{} not found — run `cargo xtask assets` to fetch MovieLens-100K",
-                p.display()
-            )));
+            return Err(Error::MissingAsset(format!("{} not found — run `cargo xtask assets` to fetch MovieLens-100K", p.display())));
         }
     }
     let mut report = LoadReport::default();

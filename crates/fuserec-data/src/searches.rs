@@ -2,8 +2,8 @@
 //! `|`-separated): the pair source of semantic-aware contrastive learning. The synthetic world
 //! writes one; a user's dataset may have one.
 
-use crate::delimited::Table;
 use crate::Dataset;
+use crate::delimited::Table;
 use fuserec_core::{Error, ItemId, Result};
 use std::path::Path;
 
@@ -57,7 +57,7 @@ pub fn load_searches(path: &Path, ds: &Dataset) -> Result<Vec<Search>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{load_dir, LoadOptions};
+    use crate::{LoadOptions, load_dir};
 
     #[test]
     fn reads_and_rejects_with_file_and_line() {
@@ -70,7 +70,11 @@ mod tests {
         std::fs::write(&p, "user\ttimestamp\tquery\tbought\tclicked\nu\t5\tred boots\ta\tb|a|c|b\nv\t6\tblue\tc\t\n").unwrap();
         let s = load_searches(&p, &ds).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].bought, s[0].clicked.clone()), (ItemId(0), vec![ItemId(1), ItemId(2)]), "bought dropped from clicked, duplicates once");
+        assert_eq!(
+            (s[0].bought, s[0].clicked.clone()),
+            (ItemId(0), vec![ItemId(1), ItemId(2)]),
+            "bought dropped from clicked, duplicates once"
+        );
         assert!(s[1].clicked.is_empty());
         std::fs::write(&p, "user\ttimestamp\tquery\tbought\nu\t5\tred\tzzz\n").unwrap();
         let e = load_searches(&p, &ds).unwrap_err().to_string();

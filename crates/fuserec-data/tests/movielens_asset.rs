@@ -1,12 +1,15 @@
 //! The real MovieLens-100K from `cargo xtask assets` (skips with a message when absent unless
 //! FUSEREC_REQUIRE_ASSETS=1).
 
-use fuserec_data::{assets, movielens, open_image, split, SplitConfig};
+use fuserec_data::{SplitConfig, assets, movielens, open_image, split};
 
 #[test]
 fn ml100k_loads_with_known_counts_and_posters() {
     let Some(dir) = assets::require_or_skip("MovieLens-100K", assets::ML100K.locate(&assets::cache_dir())) else { return };
-    let posters = assets::require_or_skip("shared assets (posters)", assets::shared_assets_dir().map(|d| d.join("ml100k-posters")).filter(|p| p.is_dir()));
+    let posters = assets::require_or_skip(
+        "shared assets (posters)",
+        assets::shared_assets_dir().map(|d| d.join("ml100k-posters")).filter(|p| p.is_dir()),
+    );
     let ds = movielens::load_atomic(&dir, "ml-100k", posters.as_deref()).unwrap();
     assert_eq!((ds.n_users(), ds.n_items(), ds.interactions.len()), (943, 1682, 100_000));
     assert_eq!(ds.n_positives(), 55_375, "ratings >= 4");

@@ -1,4 +1,4 @@
-use crate::{fnv1a, TextEncoder};
+use crate::{TextEncoder, fnv1a};
 use fuserec_core::{Embeddings, Error, Result};
 use rayon::prelude::*;
 
@@ -18,10 +18,7 @@ impl Default for HashedNgramText {
 }
 
 pub(crate) fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .map(|t| t.trim_matches('\'').to_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'').map(|t| t.trim_matches('\'').to_lowercase()).filter(|t| !t.is_empty()).collect()
 }
 
 impl HashedNgramText {
@@ -65,10 +62,7 @@ impl TextEncoder for HashedNgramText {
             return Err(Error::Config("hashed-ngram dim must be > 0".into()));
         }
         let mut out = Embeddings::zeros(texts.len(), self.dim);
-        out.as_mut_slice()
-            .par_chunks_mut(self.dim)
-            .zip(texts.par_iter())
-            .for_each(|(row, t)| self.encode_one(t, row));
+        out.as_mut_slice().par_chunks_mut(self.dim).zip(texts.par_iter()).for_each(|(row, t)| self.encode_one(t, row));
         Ok(out)
     }
 }

@@ -1,6 +1,6 @@
 use crate::ImageEncoder;
 use fuserec_core::{Embeddings, Result};
-use image::{imageops::FilterType, DynamicImage};
+use image::{DynamicImage, imageops::FilterType};
 use rayon::prelude::*;
 
 /// Joint RGB colour histogram (`bins³`) plus a 2×2-cell histogram of gradient orientations
@@ -40,8 +40,10 @@ impl ColorGradientHistogram {
         let o = self.orientations;
         for y in 1..n - 1 {
             for x in 1..n - 1 {
-                let gx = at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x - 1, y) - at(x - 1, y + 1);
-                let gy = at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x, y - 1) - at(x + 1, y - 1);
+                let gx =
+                    at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x - 1, y) - at(x - 1, y + 1);
+                let gy =
+                    at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x, y - 1) - at(x + 1, y - 1);
                 let mag = (gx * gx + gy * gy).sqrt();
                 if mag < 1e-3 {
                     continue;

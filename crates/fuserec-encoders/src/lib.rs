@@ -13,8 +13,8 @@ pub mod minilm;
 pub mod scl;
 pub mod weights;
 
-pub use hashed_text::HashedNgramText;
 pub use efficientnet::EfficientNetLite0;
+pub use hashed_text::HashedNgramText;
 pub use histogram_image::ColorGradientHistogram;
 pub use minilm::MiniLm;
 

@@ -2,11 +2,14 @@
 //! with a message unless FUSEREC_REQUIRE_ASSETS=1).
 
 use fuserec_data::assets::{require_or_skip, shared_assets_dir};
-use fuserec_encoders::efficientnet::{preprocess, EfficientNetLite0};
+use fuserec_encoders::efficientnet::{EfficientNetLite0, preprocess};
 use std::path::PathBuf;
 
 fn assets() -> Option<PathBuf> {
-    require_or_skip("shared assets (EfficientNet-Lite0 weights)", shared_assets_dir().filter(|d| d.join("efficientnet-lite0/efficientnet_lite0.safetensors").is_file()))
+    require_or_skip(
+        "shared assets (EfficientNet-Lite0 weights)",
+        shared_assets_dir().filter(|d| d.join("efficientnet-lite0/efficientnet_lite0.safetensors").is_file()),
+    )
 }
 
 fn argmax(v: &[f32]) -> usize {

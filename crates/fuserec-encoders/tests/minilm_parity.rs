@@ -1,7 +1,7 @@
 //! all-MiniLM-L6-v2 against the reference values of DESIGN §4 (needs `cargo xtask assets`).
 
 use fuserec_core::dot;
-use fuserec_data::assets::{cache_dir, require_or_skip, MINILM};
+use fuserec_data::assets::{MINILM, cache_dir, require_or_skip};
 use fuserec_encoders::{MiniLm, TextEncoder};
 
 fn model() -> Option<MiniLm> {
@@ -51,7 +51,9 @@ fn broken_model_folders_are_named_errors() {
     let e = MiniLm::load(&d).err().unwrap().to_string();
     assert!(e.contains("config.json"), "{e}");
     let cfg = |act: &str, hidden: usize| {
-        format!(r#"{{"hidden_size":{hidden},"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":16,"vocab_size":4,"hidden_act":"{act}"}}"#)
+        format!(
+            r#"{{"hidden_size":{hidden},"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":16,"vocab_size":4,"hidden_act":"{act}"}}"#
+        )
     };
     std::fs::write(d.join("config.json"), cfg("relu", 4)).unwrap();
     assert!(MiniLm::load(&d).err().unwrap().to_string().contains("hidden_act `relu`"));
@@ -64,7 +66,8 @@ fn broken_model_folders_are_named_errors() {
     std::fs::copy(real.join("tokenizer.json"), d.join("tokenizer.json")).unwrap();
     let bytes = vec![0u8; 4 * 3 * 4];
     let view = TensorView::new(safetensors::Dtype::F32, vec![3, 4], &bytes).unwrap();
-    std::fs::write(d.join("model.safetensors"), safetensors::serialize([("embeddings.word_embeddings.weight", view)], None).unwrap()).unwrap();
+    std::fs::write(d.join("model.safetensors"), safetensors::serialize([("embeddings.word_embeddings.weight", view)], None).unwrap())
+        .unwrap();
     let e = MiniLm::load(&d).err().unwrap().to_string();
     assert!(e.contains("embeddings.word_embeddings.weight") && e.contains("[3, 4]") && e.contains("[4, 4]"), "{e}");
     let _ = std::fs::remove_dir_all(&d);

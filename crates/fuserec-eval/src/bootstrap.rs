@@ -21,9 +21,7 @@ pub fn bootstrap_ci(values: &[f64], resamples: usize, seed: u64) -> Estimate {
         return Estimate { mean, lo: mean, hi: mean, n };
     }
     let mut rng = Rng::derive(seed, 0xB007);
-    let mut means: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| values[rng.below(n)]).sum::<f64>() / n as f64)
-        .collect();
+    let mut means: Vec<f64> = (0..resamples).map(|_| (0..n).map(|_| values[rng.below(n)]).sum::<f64>() / n as f64).collect();
     means.sort_by(f64::total_cmp);
     let q = |p: f64| means[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
     Estimate { mean, lo: q(0.025), hi: q(0.975), n }

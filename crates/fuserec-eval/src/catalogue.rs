@@ -98,7 +98,12 @@ pub fn recall_by_bucket(lists: &[Vec<u32>], relevant: &[Vec<u32>], k: usize, pop
     labels
         .into_iter()
         .enumerate()
-        .map(|(j, label)| Bucket { label, relevant: rel[j], hits: hit[j], recall: if rel[j] == 0 { f64::NAN } else { hit[j] as f64 / rel[j] as f64 } })
+        .map(|(j, label)| Bucket {
+            label,
+            relevant: rel[j],
+            hits: hit[j],
+            recall: if rel[j] == 0 { f64::NAN } else { hit[j] as f64 / rel[j] as f64 },
+        })
         .collect()
 }
 

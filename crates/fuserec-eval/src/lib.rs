@@ -13,7 +13,7 @@ pub mod svg;
 mod table;
 
 pub use auc::{auc, gauc};
-pub use bootstrap::{bootstrap_ci, Estimate};
-pub use catalogue::{cold_share_at_k, coverage_at_k, exposure_gini_at_k, gini, recall_by_bucket, Bucket, PopularityBuckets};
-pub use ranking::{evaluate_ranking, Hit, Mrr, Ndcg, Precision, RankingMetric, Recall, STANDARD_METRICS};
+pub use bootstrap::{Estimate, bootstrap_ci};
+pub use catalogue::{Bucket, PopularityBuckets, cold_share_at_k, coverage_at_k, exposure_gini_at_k, gini, recall_by_bucket};
+pub use ranking::{Hit, Mrr, Ndcg, Precision, RankingMetric, Recall, STANDARD_METRICS, evaluate_ranking};
 pub use table::markdown_table;

@@ -1,7 +1,7 @@
 //! Top-K ranking metrics, one small type each behind [`RankingMetric`].
 //! `relevant` is a user's ground-truth item set, sorted ascending and de-duplicated.
 
-use crate::bootstrap::{bootstrap_ci, Estimate};
+use crate::bootstrap::{Estimate, bootstrap_ci};
 use std::collections::BTreeMap;
 
 pub trait RankingMetric: Send + Sync {

@@ -51,19 +51,36 @@ fn frame(title: &str, ylabel: &str, lo: f64, ymax: f64, groups: &[String], out: 
         nice_range(lo, ymax)
     };
     let ticks = ((ymax - lo) / step).round() as usize;
-    let _ = write!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#);
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#
+    );
     let _ = write!(out, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, (L + W - R) / 2.0, esc(title));
     let _ = write!(out, r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#, (T + H - B) / 2.0, esc(ylabel));
     for t in 0..=ticks {
         let v = lo + step * t as f64;
         let y = H - B - (H - T - B) * (v - lo) / (ymax - lo);
-        let _ = write!(out, r##"<line x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, W - R, L - 6.0, y + 4.0, fmt_tick(v));
+        let _ = write!(
+            out,
+            r##"<line x1="{L}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            W - R,
+            L - 6.0,
+            y + 4.0,
+            fmt_tick(v)
+        );
     }
     let gw = (W - L - R) / groups.len().max(1) as f64;
     for (g, name) in groups.iter().enumerate() {
         let _ = write!(out, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, L + gw * (g as f64 + 0.5), H - B + 18.0, esc(name));
     }
-    let _ = write!(out, r##"<line x1="{L}" x2="{L}" y1="{T}" y2="{}" stroke="#333"/><line x1="{L}" x2="{}" y1="{}" y2="{}" stroke="#333"/>"##, H - B, W - R, H - B, H - B);
+    let _ = write!(
+        out,
+        r##"<line x1="{L}" x2="{L}" y1="{T}" y2="{}" stroke="#333"/><line x1="{L}" x2="{}" y1="{}" y2="{}" stroke="#333"/>"##,
+        H - B,
+        W - R,
+        H - B,
+        H - B
+    );
     (lo, ymax)
 }
 
@@ -76,7 +93,16 @@ fn fmt_tick(v: f64) -> String {
 fn legend(series: &[Series], out: &mut String) {
     for (s, ser) in series.iter().enumerate() {
         let y = T + 10.0 + 18.0 * s as f64;
-        let _ = write!(out, r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#, W - R + 14.0, y - 10.0, PALETTE[s % PALETTE.len()], W - R + 32.0, y, esc(&truncate(&ser.name, 30)));
+        let _ = write!(
+            out,
+            r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            W - R + 14.0,
+            y - 10.0,
+            PALETTE[s % PALETTE.len()],
+            W - R + 32.0,
+            y,
+            esc(&truncate(&ser.name, 30))
+        );
     }
 }
 
@@ -106,10 +132,22 @@ pub fn bar_chart(title: &str, ylabel: &str, groups: &[String], series: &[Series]
             }
             let x = L + gw * g as f64 + gw * 0.1 + bw * s as f64;
             let y = y_of(v, ymax);
-            let _ = write!(out, r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {v:.4}</title></rect>"#, bw * 0.92, H - B - y, PALETTE[s % PALETTE.len()], esc(&ser.name));
+            let _ = write!(
+                out,
+                r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {v:.4}</title></rect>"#,
+                bw * 0.92,
+                H - B - y,
+                PALETTE[s % PALETTE.len()],
+                esc(&ser.name)
+            );
             if let Some((lo, hi)) = ser.intervals.as_ref().and_then(|iv| iv.get(g)).filter(|(a, b)| a.is_finite() && b.is_finite()) {
                 let cx = x + bw * 0.46;
-                let _ = write!(out, r##"<line x1="{cx:.1}" x2="{cx:.1}" y1="{:.1}" y2="{:.1}" stroke="#222"/>"##, y_of(*lo, ymax), y_of(*hi, ymax));
+                let _ = write!(
+                    out,
+                    r##"<line x1="{cx:.1}" x2="{cx:.1}" y1="{:.1}" y2="{:.1}" stroke="#222"/>"##,
+                    y_of(*lo, ymax),
+                    y_of(*hi, ymax)
+                );
             }
         }
     }
@@ -154,7 +192,8 @@ fn lines(title: &str, ylabel: &str, xs: &[String], series: &[Series], lo: f64, y
             let (x, y) = (L + gw * (i as f64 + 0.5), y_of(v, ymax));
             let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
             pen_down = true;
-            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"><title>{}: {v:.4}</title></circle>"#, esc(&ser.name));
+            let _ =
+                write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"><title>{}: {v:.4}</title></circle>"#, esc(&ser.name));
         }
         let _ = write!(out, r#"<path d="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, path.trim_end());
     }
@@ -168,7 +207,8 @@ mod tests {
     use super::*;
     #[test]
     fn bars_scale_to_the_largest_value_and_skip_nan() {
-        let s = bar_chart("t", "y", &["a".into(), "b".into()], &[Series { name: "m<1>".into(), values: vec![1.0, f64::NAN], intervals: None }]);
+        let s =
+            bar_chart("t", "y", &["a".into(), "b".into()], &[Series { name: "m<1>".into(), values: vec![1.0, f64::NAN], intervals: None }]);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert_eq!(s.matches("<rect x=").count(), 2, "one bar + one legend swatch");
         assert!(s.contains("m&lt;1&gt;"));

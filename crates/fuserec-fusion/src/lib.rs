@@ -9,7 +9,7 @@
 mod gate;
 mod variants;
 
-pub use gate::{StatsGate, GATE_FEATURES};
+pub use gate::{GATE_FEATURES, StatsGate};
 pub use variants::{AdditiveGate, ConcatGate, ContentOnly, IdOnly, MultiView};
 
 use fuserec_nn::{V1, V2};

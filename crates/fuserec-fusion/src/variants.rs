@@ -1,6 +1,6 @@
 use crate::{FusionGate, Views};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, V1, V2};
+use fuserec_nn::{V1, V2, fork};
 
 fn need<T>(x: Option<T>, what: &str, who: &str) -> T {
     x.unwrap_or_else(|| panic!("{who} fusion called without its {what} input (a model-assembly bug)"))
@@ -88,7 +88,7 @@ impl FusionGate for AdditiveGate {
 mod tests {
     use super::*;
     use crate::FusionKind;
-    use fuserec_nn::{device, leaf, T1, T2};
+    use fuserec_nn::{T1, T2, device, leaf};
 
     #[test]
     fn hand_computed_fusions() {

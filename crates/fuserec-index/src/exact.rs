@@ -46,10 +46,20 @@ impl ExactIndex {
                     // buf[qn × inb] = qs[qn × d] · items[inb × d]ᵀ
                     unsafe {
                         matrixmultiply::sgemm(
-                            qn, d, inb, 1.0,
-                            qs.as_ptr(), d as isize, 1,
-                            items.as_ptr(), 1, d as isize,
-                            0.0, buf.as_mut_ptr(), inb as isize, 1,
+                            qn,
+                            d,
+                            inb,
+                            1.0,
+                            qs.as_ptr(),
+                            d as isize,
+                            1,
+                            items.as_ptr(),
+                            1,
+                            d as isize,
+                            0.0,
+                            buf.as_mut_ptr(),
+                            inb as isize,
+                            1,
                         );
                     }
                     for (r, heap) in heaps.iter_mut().enumerate() {
@@ -70,13 +80,15 @@ impl ExactIndex {
 
 fn check_candidates(cand: &Candidates<'_>, n_queries: usize, n_items: usize) -> Result<()> {
     if let Some(ex) = cand.exclude
-        && ex.len() != n_queries {
-            return Err(Error::Shape(format!("{} exclude lists for {n_queries} queries", ex.len())));
-        }
+        && ex.len() != n_queries
+    {
+        return Err(Error::Shape(format!("{} exclude lists for {n_queries} queries", ex.len())));
+    }
     if let Some(a) = cand.allowed
-        && a.len() != n_items {
-            return Err(Error::Shape(format!("candidate mask of {} for {n_items} items", a.len())));
-        }
+        && a.len() != n_items
+    {
+        return Err(Error::Shape(format!("candidate mask of {} for {n_items} items", a.len())));
+    }
     Ok(())
 }
 
@@ -154,10 +166,20 @@ pub fn inner_products(queries: &Embeddings, items: &Embeddings, out: &mut [f32])
     }
     unsafe {
         matrixmultiply::sgemm(
-            m, d, n, 1.0,
-            queries.as_slice().as_ptr(), d as isize, 1,
-            items.as_slice().as_ptr(), 1, d as isize,
-            0.0, out.as_mut_ptr(), n as isize, 1,
+            m,
+            d,
+            n,
+            1.0,
+            queries.as_slice().as_ptr(),
+            d as isize,
+            1,
+            items.as_slice().as_ptr(),
+            1,
+            d as isize,
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
         );
     }
     Ok(())
@@ -183,7 +205,15 @@ mod tests {
         let (n, d, nq) = (5000, 16, 130); // several item and query blocks
         let items = Embeddings::from_vec(n, d, (0..n * d).map(|_| r.normal() as f32).collect()).unwrap();
         let queries = Embeddings::from_vec(nq, d, (0..nq * d).map(|_| r.normal() as f32).collect()).unwrap();
-        let exclude: Vec<Vec<u32>> = (0..nq).map(|q| { let mut v: Vec<u32> = (0..20).map(|_| r.below(n) as u32).collect(); v.sort(); v.dedup(); let _ = q; v }).collect();
+        let exclude: Vec<Vec<u32>> = (0..nq)
+            .map(|q| {
+                let mut v: Vec<u32> = (0..20).map(|_| r.below(n) as u32).collect();
+                v.sort();
+                v.dedup();
+                let _ = q;
+                v
+            })
+            .collect();
         let allowed: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
         let idx = ExactIndex::new(items.clone());
         let got = idx.search(&queries, 10, Candidates { exclude: Some(&exclude), allowed: Some(&allowed) }).unwrap();

@@ -183,9 +183,26 @@ struct Plan {
 impl Hnsw {
     pub fn new(dim: usize, cfg: HnswConfig) -> Result<Self> {
         if dim == 0 || cfg.m < 2 || cfg.ef_construction == 0 || cfg.ef_search == 0 {
-            return Err(Error::Config(format!("hnsw: dim {dim}, m {} (≥ 2), ef_construction {}, ef_search {}", cfg.m, cfg.ef_construction, cfg.ef_search)));
+            return Err(Error::Config(format!(
+                "hnsw: dim {dim}, m {} (≥ 2), ef_construction {}, ef_search {}",
+                cfg.m, cfg.ef_construction, cfg.ef_search
+            )));
         }
-        Ok(Hnsw { dim, fma: has_fma(), cfg, ml: 1.0 / (cfg.m as f64).ln(), rng: Rng::derive(cfg.seed, 0x4E5), data: Vec::new(), keys: Vec::new(), node_of: HashMap::new(), dead: Vec::new(), layer0: Vec::new(), upper: Vec::new(), entry: None, top: 0 })
+        Ok(Hnsw {
+            dim,
+            fma: has_fma(),
+            cfg,
+            ml: 1.0 / (cfg.m as f64).ln(),
+            rng: Rng::derive(cfg.seed, 0x4E5),
+            data: Vec::new(),
+            keys: Vec::new(),
+            node_of: HashMap::new(),
+            dead: Vec::new(),
+            layer0: Vec::new(),
+            upper: Vec::new(),
+            entry: None,
+            top: 0,
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -265,7 +282,15 @@ impl Hnsw {
 
     /// Beam search on one layer from `eps`; returns up to `ef` nodes passing `keep`, nearest first.
     /// Nodes that fail `keep` are still walked through.
-    fn search_layer<K: Fn(u32) -> bool>(&self, q: &[f32], eps: &[Near], ef: usize, layer: usize, visited: &mut Visited, keep: K) -> Vec<Near> {
+    fn search_layer<K: Fn(u32) -> bool>(
+        &self,
+        q: &[f32],
+        eps: &[Near],
+        ef: usize,
+        layer: usize,
+        visited: &mut Visited,
+        keep: K,
+    ) -> Vec<Near> {
         visited.start(self.keys.len());
         let mut cand = std::mem::take(&mut visited.cand);
         let mut best = std::mem::take(&mut visited.best);
@@ -442,7 +467,12 @@ impl Hnsw {
             let batch = (self.keys.len() / 16).clamp(1, 4096).min(keys.len() - at);
             let levels: Vec<usize> = (0..batch).map(|_| self.draw_level()).collect();
             let this = &*self;
-            let plans: Vec<Plan> = (0..batch).into_par_iter().map(|i| VISITED.with(|vis| this.plan(&vectors[(at + i) * this.dim..(at + i + 1) * this.dim], levels[i], &mut vis.borrow_mut()))).collect();
+            let plans: Vec<Plan> = (0..batch)
+                .into_par_iter()
+                .map(|i| {
+                    VISITED.with(|vis| this.plan(&vectors[(at + i) * this.dim..(at + i + 1) * this.dim], levels[i], &mut vis.borrow_mut()))
+                })
+                .collect();
             for (i, plan) in plans.into_iter().enumerate() {
                 self.link(keys[at + i], &vectors[(at + i) * self.dim..(at + i + 1) * self.dim], plan);
             }
@@ -547,7 +577,6 @@ impl Hnsw {
     pub fn layers(&self) -> usize {
         self.top + 1
     }
-
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod hnsw;
 #[cfg(feature = "store")]
 mod store;
 
-pub use exact::{inner_products, rank_dense, ExactIndex};
+pub use exact::{ExactIndex, inner_products, rank_dense};
 pub use heap::TopK;
 pub use hnsw::{Hnsw, HnswConfig};
 #[cfg(feature = "store")]

@@ -65,7 +65,8 @@ struct Header {
 }
 
 fn encode(rec: &ItemRecord) -> Vec<u8> {
-    let header = serde_json::to_vec(&Header { rec: rec.clone(), n_features: rec.features.len(), n_vector: rec.vector.len() }).expect("record serialises");
+    let header = serde_json::to_vec(&Header { rec: rec.clone(), n_features: rec.features.len(), n_vector: rec.vector.len() })
+        .expect("record serialises");
     let mut out = Vec::with_capacity(4 + header.len() + 4 * (rec.features.len() + rec.vector.len()));
     out.extend((header.len() as u32).to_le_bytes());
     out.extend(header);
@@ -268,13 +269,14 @@ mod tests {
             a2.created_at = 999;
             let a2 = s.put(a2).unwrap();
             assert_eq!((a2.key, a2.version, a2.created_at), (0, 2, 100));
-            let u = s.update("b", |r| {
-                r.exposures += 10;
-                r.clicks += 2;
-                Ok(())
-            })
-            .unwrap()
-            .unwrap();
+            let u = s
+                .update("b", |r| {
+                    r.exposures += 10;
+                    r.clicks += 2;
+                    Ok(())
+                })
+                .unwrap()
+                .unwrap();
             assert_eq!((u.exposures, u.clicks, u.version, u.key), (10, 2, 2, 1));
             assert!(s.update("nope", |_| Ok(())).unwrap().is_none());
             // A failing update writes nothing.

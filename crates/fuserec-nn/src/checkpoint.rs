@@ -64,7 +64,8 @@ impl Checkpoint {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self.tensors.iter().map(|(n, (s, v))| (n.clone(), s.clone(), fuserec_core::f32s_to_le(v))).collect();
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> =
+            self.tensors.iter().map(|(n, (s, v))| (n.clone(), s.clone(), fuserec_core::f32s_to_le(v))).collect();
         let views: Vec<(String, TensorView<'_>)> = bytes
             .iter()
             .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| Error::Invalid(format!("{n}: {e}")))?)))
@@ -81,7 +82,8 @@ impl Checkpoint {
 
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
+        let (_, meta) =
+            SafeTensors::read_metadata(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
         let header = meta.metadata().as_ref().and_then(|m| m.get("fuserec")).cloned().unwrap_or_default();
         let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         let mut tensors = BTreeMap::new();
@@ -102,7 +104,7 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{device, Activation, Mlp, RowOptimizer};
+    use crate::{Activation, Mlp, RowOptimizer, device};
     use fuserec_core::Rng;
 
     #[test]

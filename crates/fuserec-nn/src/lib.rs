@@ -20,9 +20,9 @@ mod optim;
 mod sparse;
 
 pub use checkpoint::Checkpoint;
-pub use dense::{glorot, Activation, Dense, HasParams, Mlp, ParamMut};
+pub use dense::{Activation, Dense, HasParams, Mlp, ParamMut, glorot};
+pub use loss::{V0, softmax_xent_diagonal};
 pub use ops::{fork, l2_normalize_rows, leaf, row_dot, to_vec};
-pub use loss::{softmax_xent_diagonal, V0};
 pub use optim::{AdamConfig, DenseAdam};
 pub use sparse::{RowOptimizer, SparseEmbedding};
 

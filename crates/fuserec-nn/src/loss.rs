@@ -70,4 +70,3 @@ pub fn softmax_xent_diagonal(logits: V2, scale: f32, log_q: Option<&[f32]>, item
     });
     out.put_tape(tape)
 }
-

@@ -8,9 +8,20 @@ use fuserec_core::{Error, Result, Rng};
 pub enum RowOptimizer {
     /// Adam on touched rows only (the moments of untouched rows stay as they were, like
     /// PyTorch's `SparseAdam`); bias correction uses the table's global step.
-    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
-    Adagrad { lr: f32, eps: f32, initial_accumulator: f32 },
-    Sgd { lr: f32 },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
+    Adagrad {
+        lr: f32,
+        eps: f32,
+        initial_accumulator: f32,
+    },
+    Sgd {
+        lr: f32,
+    },
 }
 
 impl RowOptimizer {
@@ -92,7 +103,16 @@ impl SparseEmbedding {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn build(name: &str, ids: usize, rows: usize, dim: usize, init_std: f32, opt: RowOptimizer, hashed: bool, rng: &mut Rng) -> Result<Self> {
+    fn build(
+        name: &str,
+        ids: usize,
+        rows: usize,
+        dim: usize,
+        init_std: f32,
+        opt: RowOptimizer,
+        hashed: bool,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         if rows == 0 || dim == 0 || rows > u32::MAX as usize {
             return Err(Error::Config(format!("embedding `{name}`: {rows} rows × {dim} dims is not a table")));
         }
@@ -101,7 +121,10 @@ impl SparseEmbedding {
         // the first update of every row pays a page fault, and a step over a large, mostly
         // untouched table costs more than one over a small table.
         let mut state = Vec::with_capacity(opt.state_slots() * rows * dim);
-        state.resize(opt.state_slots() * rows * dim, if let RowOptimizer::Adagrad { initial_accumulator, .. } = opt { initial_accumulator } else { 0.0 });
+        state.resize(
+            opt.state_slots() * rows * dim,
+            if let RowOptimizer::Adagrad { initial_accumulator, .. } = opt { initial_accumulator } else { 0.0 },
+        );
         std::hint::black_box(&mut state);
         Ok(SparseEmbedding { name: name.into(), ids, rows, dim, table, opt, state, step: 0, hashed, slot: vec![u32::MAX; rows] })
     }
@@ -129,7 +152,11 @@ impl SparseEmbedding {
     /// The row that holds `id`, or an error naming the table and the id.
     pub fn row_of(&self, id: u32) -> Result<usize> {
         if id as usize >= self.ids {
-            return Err(Error::UnknownId { kind: "row id", id: id.to_string(), context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)) });
+            return Err(Error::UnknownId {
+                kind: "row id",
+                id: id.to_string(),
+                context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)),
+            });
         }
         Ok(if self.hashed { (mix(id as u64) % self.rows as u64) as usize } else { id as usize })
     }
@@ -147,7 +174,11 @@ impl SparseEmbedding {
     pub fn gather_into(&self, ids: &[u32], out: &mut [f32]) -> Result<()> {
         assert_eq!(out.len(), ids.len() * self.dim, "gather buffer size");
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.ids) {
-            return Err(Error::UnknownId { kind: "row id", id: bad.to_string(), context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)) });
+            return Err(Error::UnknownId {
+                kind: "row id",
+                id: bad.to_string(),
+                context: Some(format!("embedding `{}` has {} ids", self.name, self.ids)),
+            });
         }
         let d = self.dim;
         for (p, (o, &id)) in out.chunks_exact_mut(d).zip(ids).enumerate() {

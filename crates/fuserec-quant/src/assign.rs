@@ -17,7 +17,22 @@ pub fn nearest(x: &Embeddings, centroids: &Embeddings) -> (Vec<u32>, Vec<f32>) {
             let m = lab.len();
             let xs = &x.as_slice()[r0 * d..(r0 + m) * d];
             unsafe {
-                matrixmultiply::sgemm(m, d, k, -2.0, xs.as_ptr(), d as isize, 1, centroids.as_slice().as_ptr(), 1, d as isize, 0.0, buf.as_mut_ptr(), k as isize, 1);
+                matrixmultiply::sgemm(
+                    m,
+                    d,
+                    k,
+                    -2.0,
+                    xs.as_ptr(),
+                    d as isize,
+                    1,
+                    centroids.as_slice().as_ptr(),
+                    1,
+                    d as isize,
+                    0.0,
+                    buf.as_mut_ptr(),
+                    k as isize,
+                    1,
+                );
             }
             for i in 0..m {
                 let (best, bd) = argmin_plus(&buf[i * k..(i + 1) * k], &c_norm);

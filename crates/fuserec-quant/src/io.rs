@@ -40,15 +40,27 @@ pub fn save(q: Saved<'_>, path: &Path) -> Result<()> {
         }
         Saved::Tree(t) => {
             for (l, lv) in t.levels.iter().enumerate() {
-                bufs.push((format!("level{l}.centroids"), Dtype::F32, vec![lv.centroids.rows(), lv.centroids.dim()], fuserec_core::f32s_to_le(lv.centroids.as_slice())));
-                bufs.push((format!("level{l}.parent"), Dtype::U32, vec![lv.parent.len()], lv.parent.iter().flat_map(|x| x.to_le_bytes()).collect()));
+                bufs.push((
+                    format!("level{l}.centroids"),
+                    Dtype::F32,
+                    vec![lv.centroids.rows(), lv.centroids.dim()],
+                    fuserec_core::f32s_to_le(lv.centroids.as_slice()),
+                ));
+                bufs.push((
+                    format!("level{l}.parent"),
+                    Dtype::U32,
+                    vec![lv.parent.len()],
+                    lv.parent.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
             }
             ("tree", t.name(), t.depth, t.dim(), Some(t.branching))
         }
     };
     let header = Header { format: 1, method: method.into(), name, levels, dim, branching };
-    let views: Vec<(String, TensorView<'_>)> =
-        bufs.iter().map(|(n, dt, shape, b)| Ok((n.clone(), TensorView::new(*dt, shape.clone(), b).map_err(|e| Error::Invalid(format!("{n}: {e}")))?))).collect::<Result<_>>()?;
+    let views: Vec<(String, TensorView<'_>)> = bufs
+        .iter()
+        .map(|(n, dt, shape, b)| Ok((n.clone(), TensorView::new(*dt, shape.clone(), b).map_err(|e| Error::Invalid(format!("{n}: {e}")))?)))
+        .collect::<Result<_>>()?;
     let meta = HashMap::from([("fuserec_quant".to_string(), serde_json::to_string(&header).expect("header serialises"))]);
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     let tmp = path.with_extension("tmp");
@@ -67,7 +79,8 @@ fn tensor_f32(st: &SafeTensors<'_>, path: &Path, name: &str, dim: usize) -> Resu
 
 pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
     let header: Header = meta
         .metadata()
         .as_ref()
@@ -78,7 +91,10 @@ pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
     let cb = |l: usize| tensor_f32(&st, path, &format!("level{l}.centroids"), header.dim);
     Ok(match header.method.as_str() {
         "kmeans" => Box::new(KMeans { centroids: cb(0)?, labels: Vec::new(), objective: Vec::new() }),
-        "residual" => Box::new(ResidualKMeans { codebooks: (0..header.levels).map(cb).collect::<Result<_>>()?, train_codes: crate::Codes::new(0, header.levels) }),
+        "residual" => Box::new(ResidualKMeans {
+            codebooks: (0..header.levels).map(cb).collect::<Result<_>>()?,
+            train_codes: crate::Codes::new(0, header.levels),
+        }),
         "tree" => {
             let mut levels = Vec::new();
             for l in 0..header.levels {
@@ -90,7 +106,12 @@ pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
                 let parent: Vec<u32> = t.data().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
                 let centroids = cb(l)?;
                 if centroids.rows() != parent.len() {
-                    return Err(Error::Invalid(format!("{}: level {l} has {} centroids but {} parents", path.display(), centroids.rows(), parent.len())));
+                    return Err(Error::Invalid(format!(
+                        "{}: level {l} has {} centroids but {} parents",
+                        path.display(),
+                        centroids.rows(),
+                        parent.len()
+                    )));
                 }
                 let n = parent.len();
                 levels.push(TreeLevel { centroids, parent, first_child: vec![0; n], n_children: vec![0; n] });

@@ -1,5 +1,5 @@
 use crate::assign::{gather, nearest, sq_dist};
-use crate::{check_dim, validate, Codes, Quantizer};
+use crate::{Codes, Quantizer, check_dim, validate};
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use rayon::prelude::*;
 

@@ -12,17 +12,17 @@ mod assign;
 mod codes;
 mod io;
 mod kmeans;
-mod quality;
 mod pca;
+mod quality;
 mod residual;
 mod tree;
 
 pub use assign::nearest;
 pub use codes::{Codes, NO_CODE};
-pub use io::{load, save, Saved};
+pub use io::{Saved, load, save};
 pub use kmeans::{KMeans, KMeansConfig};
-pub use quality::{quality, LevelQuality, QualityReport};
 pub use pca::Pca;
+pub use quality::{LevelQuality, QualityReport, quality};
 pub use residual::ResidualKMeans;
 pub use tree::{HierarchicalKMeans, TreeLevel};
 

@@ -63,7 +63,9 @@ impl Pca {
             mean.iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v / n as f32);
         }
         let mut xc = vec![0f32; n * d];
-        xc.par_chunks_mut(d).zip(rows.par_iter()).for_each(|(o, &i)| o.iter_mut().zip(x.row(i)).zip(&mean).for_each(|((o, v), m)| *o = v - m));
+        xc.par_chunks_mut(d)
+            .zip(rows.par_iter())
+            .for_each(|(o, &i)| o.iter_mut().zip(x.row(i)).zip(&mean).for_each(|((o, v), m)| *o = v - m));
         let mut rng = Rng::derive(seed, 0x9CA);
         let mut v: Vec<f32> = (0..d * k).map(|_| rng.normal() as f32).collect();
         orthonormalise(&mut v, d, k, &mut rng);

@@ -1,5 +1,5 @@
 use crate::assign::{gather, nearest};
-use crate::{check_dim, validate, Codes, KMeans, KMeansConfig, Quantizer};
+use crate::{Codes, KMeans, KMeansConfig, Quantizer, check_dim, validate};
 use fuserec_core::{Embeddings, Error, Result};
 
 /// Residual k-means: level ℓ clusters what levels `0..ℓ` left unexplained; a vector is rebuilt
@@ -45,10 +45,13 @@ impl Quantizer for ResidualKMeans {
         self.codebooks.iter().map(|c| c.rows()).collect()
     }
     fn capacity_per_level(&self) -> Vec<usize> {
-        self.codebooks.iter().scan(1usize, |acc, c| {
-            *acc = acc.saturating_mul(c.rows());
-            Some(*acc)
-        }).collect()
+        self.codebooks
+            .iter()
+            .scan(1usize, |acc, c| {
+                *acc = acc.saturating_mul(c.rows());
+                Some(*acc)
+            })
+            .collect()
     }
     fn encode(&self, x: &Embeddings) -> Result<Codes> {
         check_dim(x, self.dim())?;

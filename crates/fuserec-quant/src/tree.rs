@@ -1,5 +1,5 @@
 use crate::assign::{gather, sq_dist};
-use crate::{check_dim, validate, Codes, KMeans, KMeansConfig, Quantizer};
+use crate::{Codes, KMeans, KMeansConfig, Quantizer, check_dim, validate};
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use rayon::prelude::*;
 
@@ -154,7 +154,10 @@ impl Quantizer for HierarchicalKMeans {
                 let mut range = 0..self.levels[0].parent.len() as u32;
                 for level in 0..depth {
                     let c = &self.levels[level].centroids;
-                    let best = range.clone().min_by(|&a, &b| sq_dist(v, c.row(a as usize)).total_cmp(&sq_dist(v, c.row(b as usize)))).expect("every node above the leaves has a child");
+                    let best = range
+                        .clone()
+                        .min_by(|&a, &b| sq_dist(v, c.row(a as usize)).total_cmp(&sq_dist(v, c.row(b as usize))))
+                        .expect("every node above the leaves has a child");
                     path.push(best);
                     if level + 1 < depth {
                         range = self.children(level, best);

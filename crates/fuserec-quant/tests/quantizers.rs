@@ -1,5 +1,5 @@
 use fuserec_core::{Embeddings, Rng};
-use fuserec_quant::{load, quality, save, HierarchicalKMeans, KMeans, KMeansConfig, Quantizer, ResidualKMeans, Saved};
+use fuserec_quant::{HierarchicalKMeans, KMeans, KMeansConfig, Quantizer, ResidualKMeans, Saved, load, quality, save};
 
 fn gaussian(n: usize, d: usize, seed: u64) -> Embeddings {
     let mut r = Rng::new(seed);
@@ -20,9 +20,14 @@ fn tree_codes_are_consistent() {
         let (lv, up) = (&t.levels[level], &t.levels[level - 1]);
         for (node, &p) in lv.parent.iter().enumerate() {
             // The child's centroid lies in its parent's Voronoi region among the parent's siblings.
-            let siblings: Vec<u32> = if level == 1 { (0..up.parent.len() as u32).collect() } else { t.children(level - 2, up.parent[p as usize]).collect() };
+            let siblings: Vec<u32> =
+                if level == 1 { (0..up.parent.len() as u32).collect() } else { t.children(level - 2, up.parent[p as usize]).collect() };
             let c = lv.centroids.row(node);
-            let best = siblings.iter().copied().min_by(|&a, &b| sq(c, up.centroids.row(a as usize)).total_cmp(&sq(c, up.centroids.row(b as usize)))).unwrap();
+            let best = siblings
+                .iter()
+                .copied()
+                .min_by(|&a, &b| sq(c, up.centroids.row(a as usize)).total_cmp(&sq(c, up.centroids.row(b as usize))))
+                .unwrap();
             assert_eq!(best, p, "level {level} node {node}");
             assert!(t.children(level - 1, p).contains(&(node as u32)));
         }

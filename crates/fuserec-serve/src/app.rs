@@ -210,7 +210,11 @@ impl App {
         let rec = self.store.update(id, |r| {
             let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
                 (Some(e), Some(c)) if e < 1 << 53 => (e, c),
-                _ => return Err(Error::Invalid(format!("item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"))),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"
+                    )));
+                }
             };
             if c > e {
                 return Err(Error::Invalid(format!("item `{id}` would have {c} clicks on {e} exposures")));

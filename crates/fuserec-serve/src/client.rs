@@ -37,7 +37,11 @@ pub fn request_as(addr: SocketAddr, method: &str, path: &str, body: Option<&str>
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("not an HTTP reply: {:.80}", text)))?;
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP reply: {:.80}", text)))?;
     let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let chunked = headers.to_ascii_lowercase().contains("transfer-encoding: chunked");
     let body = if chunked { dechunk(rest) } else { rest.to_string() };

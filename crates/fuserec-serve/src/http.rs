@@ -62,7 +62,12 @@ fn authorised(app: &App, endpoint: &'static str, headers: &HeaderMap) -> Result<
 /// Runs `f` on the blocking pool and times it under `endpoint`, within the concurrency and time
 /// limits: over the concurrency limit it answers 503 at once; past the time limit 503 (the work
 /// keeps its slot until it finishes, so slow work cannot pile up).
-async fn timed<T: serde::Serialize + Send + 'static>(app: Arc<App>, endpoint: &'static str, ok: StatusCode, f: impl FnOnce(&App) -> Result<T, Refusal> + Send + 'static) -> Response {
+async fn timed<T: serde::Serialize + Send + 'static>(
+    app: Arc<App>,
+    endpoint: &'static str,
+    ok: StatusCode,
+    f: impl FnOnce(&App) -> Result<T, Refusal> + Send + 'static,
+) -> Response {
     let t = Instant::now();
     let Ok(permit) = app.inflight.clone().try_acquire_owned() else {
         app.metrics.observe(endpoint, 0.0, false);
@@ -105,7 +110,9 @@ fn decode_image(a: &App, b: &ItemBody) -> Result<Option<image::DynamicImage>, Re
     match (&b.image_base64, &b.image_path) {
         (Some(_), Some(_)) => Err(Refusal::Bad("give image_base64 or image_path, not both".into())),
         (Some(data), None) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| Refusal::Bad(format!("image_base64 is not base64: {e}")))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|e| Refusal::Bad(format!("image_base64 is not base64: {e}")))?;
             images::decode(&bytes, limits, &format!("image of `{}`", b.id)).map(Some)
         }
         (None, Some(p)) => images::read_under(a.cfg.image_root.as_deref(), p, limits).map(Some),
@@ -161,7 +168,11 @@ async fn post_recall(State(app): State<Arc<App>>, b: Result<Json<RecallBody>, Js
         Ok(b) => b,
         Err(r) => return *r,
     };
-    timed(app, "recall", StatusCode::OK, move |a| a.recall(Query { user: b.user, items: b.items, vector: b.vector, k: b.k, exclude_seen: b.exclude_seen }).map(|items| RecallAnswer { items })).await
+    timed(app, "recall", StatusCode::OK, move |a| {
+        a.recall(Query { user: b.user, items: b.items, vector: b.vector, k: b.k, exclude_seen: b.exclude_seen })
+            .map(|items| RecallAnswer { items })
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -191,7 +202,19 @@ struct ItemView {
 
 fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
     let indexed = a.index.read().map(|i| i.vector(r.key).is_some()).unwrap_or(false);
-    ItemView { id: r.id, key: r.key, version: r.version, exposures: r.exposures, clicks: r.clicks, gate: r.gate, has_text: r.has_text, has_image: r.has_image, created_at: r.created_at, catalogue: r.model_row.is_some(), indexed }
+    ItemView {
+        id: r.id,
+        key: r.key,
+        version: r.version,
+        exposures: r.exposures,
+        clicks: r.clicks,
+        gate: r.gate,
+        has_text: r.has_text,
+        has_image: r.has_image,
+        created_at: r.created_at,
+        catalogue: r.model_row.is_some(),
+        indexed,
+    }
 }
 
 async fn post_stats(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<StatsBody>, JsonRejection>) -> Response {

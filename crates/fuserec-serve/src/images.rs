@@ -30,9 +30,8 @@ pub fn decode(bytes: &[u8], limits: &Limits, what: &str) -> Result<image::Dynami
 /// Reads `rel` under `root` (both resolved through symlinks; the file must stay under the root),
 /// refusing anything but a regular file no larger than the cap: no devices, FIFOs, directories.
 pub fn read_under(root: Option<&Path>, rel: &str, limits: &Limits) -> Result<image::DynamicImage, Refusal> {
-    let root = root.ok_or_else(|| {
-        Refusal::Bad("image_path is not accepted by this server (no image root configured): send image_base64".into())
-    })?;
+    let root =
+        root.ok_or_else(|| Refusal::Bad("image_path is not accepted by this server (no image root configured): send image_base64".into()))?;
     let what = format!("image_path `{rel}`");
     let not_found = || Refusal::Bad(format!("{what}: no such file under the image root"));
     let rel_path = Path::new(rel);

@@ -59,10 +59,11 @@ impl Server {
         let router = http::router(app.clone());
         let thread = std::thread::spawn(move || {
             rt.block_on(async move {
-                let _ = axum::serve(listener, router).with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
             });
         });
         Ok(Server { addr, app, shutdown: Some(tx), thread: Some(thread) })

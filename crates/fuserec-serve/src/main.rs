@@ -75,10 +75,16 @@ fn run() -> Result<(), String> {
     let name = checkpoint.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     let model = match flag("--model")? {
         Some(m) => m.parse().map_err(|_| format!("--model `{m}` is not a number"))?,
-        None => name.strip_prefix("model").and_then(|r| r.split('-').next()).and_then(|n| n.parse().ok()).ok_or_else(|| format!("cannot read the model index from `{name}`: pass --model"))?,
+        None => name
+            .strip_prefix("model")
+            .and_then(|r| r.split('-').next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("cannot read the model index from `{name}`: pass --model"))?,
     };
     let seed = flag("--seed")?.map(|s| s.parse().map_err(|_| format!("--seed `{s}` is not a number"))).transpose()?;
-    let num = |name: &str, default: usize| -> Result<usize, String> { flag(name)?.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{name} `{v}` is not a number"))) };
+    let num = |name: &str, default: usize| -> Result<usize, String> {
+        flag(name)?.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{name} `{v}` is not a number")))
+    };
     let cache = std::env::var_os("FUSEREC_CACHE_DIR").map(PathBuf::from).unwrap_or_else(fuserec::data::assets::cache_dir);
     let d = Limits::default();
     let limits = Limits {

@@ -78,7 +78,9 @@ impl Metrics {
             let _ = writeln!(out, "fuserec_request_seconds_sum{{endpoint=\"{ep}\"}} {}", h.sum);
             let _ = writeln!(out, "fuserec_request_seconds_count{{endpoint=\"{ep}\"}} {}", h.n);
         }
-        out.push_str("# HELP fuserec_request_errors_total Requests answered with an error status.\n# TYPE fuserec_request_errors_total counter\n");
+        out.push_str(
+            "# HELP fuserec_request_errors_total Requests answered with an error status.\n# TYPE fuserec_request_errors_total counter\n",
+        );
         for (ep, h) in m.iter() {
             let _ = writeln!(out, "fuserec_request_errors_total{{endpoint=\"{ep}\"}} {}", h.errors);
         }
@@ -91,12 +93,24 @@ impl Metrics {
             }
         }
         let (hit, miss) = *self.lookups.lock().expect("metrics lock");
-        let _ = writeln!(out, "# HELP fuserec_items_stored Items in the store.\n# TYPE fuserec_items_stored gauge\nfuserec_items_stored {stored}");
-        let _ = writeln!(out, "# HELP fuserec_items_indexed Items retrievable from the ANN index.\n# TYPE fuserec_items_indexed gauge\nfuserec_items_indexed {indexed}");
+        let _ = writeln!(
+            out,
+            "# HELP fuserec_items_stored Items in the store.\n# TYPE fuserec_items_stored gauge\nfuserec_items_stored {stored}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fuserec_items_indexed Items retrievable from the ANN index.\n# TYPE fuserec_items_indexed gauge\nfuserec_items_indexed {indexed}"
+        );
         let cov = if stored == 0 { 1.0 } else { indexed as f64 / stored as f64 };
-        let _ = writeln!(out, "# HELP fuserec_coverage Share of stored items that are retrievable.\n# TYPE fuserec_coverage gauge\nfuserec_coverage {cov}");
+        let _ = writeln!(
+            out,
+            "# HELP fuserec_coverage Share of stored items that are retrievable.\n# TYPE fuserec_coverage gauge\nfuserec_coverage {cov}"
+        );
         let lc = if hit + miss == 0 { 1.0 } else { hit as f64 / (hit + miss) as f64 };
-        let _ = writeln!(out, "# HELP fuserec_lookup_coverage Share of item ids in recall requests that were found.\n# TYPE fuserec_lookup_coverage gauge\nfuserec_lookup_coverage {lc}");
+        let _ = writeln!(
+            out,
+            "# HELP fuserec_lookup_coverage Share of item ids in recall requests that were found.\n# TYPE fuserec_lookup_coverage gauge\nfuserec_lookup_coverage {lc}"
+        );
         out
     }
 }

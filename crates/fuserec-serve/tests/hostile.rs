@@ -147,9 +147,9 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     }
 
     // A trained catalogue item cannot be replaced (its id row would be dropped).
-    let trained = (0..ds.n_items() as u32).map(|i| ds.items.raw(i).to_string()).find(|id| {
-        get(addr, &format!("/items/{id}")).unwrap().json()["catalogue"] == true
-    });
+    let trained = (0..ds.n_items() as u32)
+        .map(|i| ds.items.raw(i).to_string())
+        .find(|id| get(addr, &format!("/items/{id}")).unwrap().json()["catalogue"] == true);
     let trained = trained.expect("some catalogue item is trained");
     let r = post_as(addr, "/items", &json!({ "id": trained, "title": "replaced" }), TOKEN).unwrap();
     assert_eq!(r.status, 409, "{}", r.body);

@@ -1,6 +1,6 @@
 use crate::Leaf;
 use fuserec_core::Result;
-use fuserec_nn::{leaf, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2};
+use fuserec_nn::{Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, V2, leaf};
 
 /// Item side, behaviour view: the item's id row, optionally through an MLP. Items never trained
 /// (cold) keep their initial row — which is why the content view exists.

@@ -1,8 +1,8 @@
 use crate::Leaf;
-use std::sync::Arc;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{leaf, Dense, Dev, Grads, HasParams, Mlp, ParamMut, RowOptimizer, SparseEmbedding, V2};
+use fuserec_nn::{Dense, Dev, Grads, HasParams, Mlp, ParamMut, RowOptimizer, SparseEmbedding, V2, leaf};
+use std::sync::Arc;
 
 /// Code value meaning "this item has no code at this level" (e.g. both modalities missing).
 pub const NO_CODE: u32 = u32::MAX;
@@ -50,7 +50,15 @@ pub struct ContentLeaves {
 }
 
 impl ContentTower {
-    pub fn new(dev: &Dev, input: ContentInput, n_items: usize, hidden: usize, mlp: Mlp, code_opt: RowOptimizer, rng: &mut Rng) -> Result<Self> {
+    pub fn new(
+        dev: &Dev,
+        input: ContentInput,
+        n_items: usize,
+        hidden: usize,
+        mlp: Mlp,
+        code_opt: RowOptimizer,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         if input.features.is_none() && input.codes.is_empty() && input.tags.is_none() {
             return Err(Error::Config("content tower: no features, cluster codes or tags to look at".into()));
         }
@@ -80,7 +88,9 @@ impl ContentTower {
                 if per_item.len() != n_items {
                     return Err(Error::Shape(format!("tags: {} tag lists for {n_items} items", per_item.len())));
                 }
-                if let Some((i, t)) = per_item.iter().enumerate().find_map(|(i, t)| t.iter().find(|&&x| x as usize >= vocab).map(|t| (i, t))) {
+                if let Some((i, t)) =
+                    per_item.iter().enumerate().find_map(|(i, t)| t.iter().find(|&&x| x as usize >= vocab).map(|t| (i, t)))
+                {
                     return Err(Error::Invalid(format!("tags: item {i} has tag id {t} ≥ vocabulary {vocab}")));
                 }
                 let width = per_item.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -167,7 +177,11 @@ impl ContentTower {
     pub fn forward(&self, dev: &Dev, items: &[u32]) -> Result<(V2, ContentLeaves)> {
         let b = items.len();
         if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.n_items) {
-            return Err(Error::UnknownId { kind: "item", id: bad.to_string(), context: Some(format!("content tower knows {} items", self.n_items)) });
+            return Err(Error::UnknownId {
+                kind: "item",
+                id: bad.to_string(),
+                context: Some(format!("content tower knows {} items", self.n_items)),
+            });
         }
         let mut x: Option<V2> = self.proj.as_ref().map(|p| {
             let mut xf = vec![0f32; b * self.f_dim];
@@ -198,7 +212,8 @@ impl ContentTower {
             Some(bag) => {
                 let (w, h) = (bag.width, self.hidden);
                 let ids: Vec<u32> = items.iter().flat_map(|&i| bag.ids[i as usize * w..(i as usize + 1) * w].iter().copied()).collect();
-                let weight: Vec<f32> = items.iter().flat_map(|&i| bag.weight[i as usize * w..(i as usize + 1) * w].iter().copied()).collect();
+                let weight: Vec<f32> =
+                    items.iter().flat_map(|&i| bag.weight[i as usize * w..(i as usize + 1) * w].iter().copied()).collect();
                 let rows = bag.table.gather(&ids)?;
                 let mut pooled = vec![0f32; b * h];
                 for (p, (&wt, row)) in weight.iter().zip(rows.chunks_exact(h)).enumerate() {
@@ -259,7 +274,7 @@ impl HasParams for ContentTower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fuserec_nn::{device, Activation};
+    use fuserec_nn::{Activation, device};
 
     #[test]
     fn tags_pool_per_item_and_update_only_their_rows() {
@@ -282,10 +297,18 @@ mod tests {
         assert_eq!(&after[8..16], &before[8..16], "tag 1 (not in the batch) unchanged");
         assert_eq!(&after[24..32], &before[24..32], "tag 3 (unused) unchanged");
         assert_ne!(&after[0..8], &before[0..8], "tag 0 of item 0 updated");
-        let e = ContentTower::new(&dev, ContentInput { tags: Some((vec![vec![9]; 4], 4)), ..Default::default() }, 4, 8, Mlp::new(&dev, &[8, 4], Activation::Relu, &mut rng).unwrap(), RowOptimizer::Sgd { lr: 0.1 }, &mut rng)
-            .err()
-            .expect("tag outside the vocabulary")
-            .to_string();
+        let e = ContentTower::new(
+            &dev,
+            ContentInput { tags: Some((vec![vec![9]; 4], 4)), ..Default::default() },
+            4,
+            8,
+            Mlp::new(&dev, &[8, 4], Activation::Relu, &mut rng).unwrap(),
+            RowOptimizer::Sgd { lr: 0.1 },
+            &mut rng,
+        )
+        .err()
+        .expect("tag outside the vocabulary")
+        .to_string();
         assert!(e.contains("item 0") && e.contains('9'), "{e}");
     }
 }

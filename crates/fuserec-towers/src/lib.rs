@@ -9,14 +9,14 @@
 //! caller; and every id table trains sparsely (touched rows only).
 
 mod behaviour;
-pub mod ctr;
 mod content;
+pub mod ctr;
 mod loss;
 mod user;
 
 pub use behaviour::BehaviourTower;
 pub use content::{ContentInput, ContentLeaves, ContentTower, NO_CODE};
-pub use loss::{sampled_softmax, triplet, V0};
+pub use loss::{V0, sampled_softmax, triplet};
 pub use user::{History, NO_USER, Pooling, TriggerTower, UserLeaves, UserTower};
 
 use fuserec_nn::{Grads, T2};
@@ -36,4 +36,3 @@ impl Leaf {
         fuserec_nn::to_vec(&grads.get(&self.twin))
     }
 }
-

@@ -1,6 +1,6 @@
-use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, row_dot, V2};
 pub use fuserec_nn::V0;
+use fuserec_nn::dfdx::prelude::*;
+use fuserec_nn::{V2, fork, row_dot};
 
 /// Sampled softmax: row `i` of `q` (`B` rows) should pick column `i` of `v` (`N ≥ B` columns: the
 /// batch's positives, then any extra sampled negatives). `logits = q·vᵀ/τ − log Q_j`, where `Q_j`
@@ -41,7 +41,7 @@ pub fn triplet(c: V2, bv: V2, items: &[u32], margin: f32) -> V0 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fuserec_nn::{device, l2_normalize_rows, leaf, T2};
+    use fuserec_nn::{T2, device, l2_normalize_rows, leaf};
 
     fn value(t: V0) -> f32 {
         t.retaped::<NoneTape>().array()

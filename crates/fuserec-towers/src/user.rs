@@ -1,7 +1,7 @@
 use crate::Leaf;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, leaf, Dense, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2};
+use fuserec_nn::{Dense, Dev, Grads, HasParams, Mlp, ParamMut, SparseEmbedding, T2, Tape, V2, fork, leaf};
 
 /// A user id that stands for "no user": the row's query has no user-row part (anonymous
 /// queries built from items only, e.g. a serving request with recent items and no user).
@@ -69,10 +69,20 @@ pub struct UserLeaves {
 }
 
 impl UserTower {
-    pub fn new(dev: &Dev, items: SparseEmbedding, users: Option<SparseEmbedding>, pooling: Pooling, mlp: Mlp, rng: &mut Rng) -> Result<Self> {
+    pub fn new(
+        dev: &Dev,
+        items: SparseEmbedding,
+        users: Option<SparseEmbedding>,
+        pooling: Pooling,
+        mlp: Mlp,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let d = items.dim();
         if users.as_ref().is_some_and(|u| u.dim() != d) || mlp.inp() != d {
-            return Err(Error::Config(format!("user tower: item rows ({d}), user rows and MLP input ({}) must share one width", mlp.inp())));
+            return Err(Error::Config(format!(
+                "user tower: item rows ({d}), user rows and MLP input ({}) must share one width",
+                mlp.inp()
+            )));
         }
         let attn = (pooling == Pooling::Attention).then(|| {
             let v: Vec<f32> = (0..d).map(|_| (rng.normal() * 0.1) as f32).collect();
@@ -226,7 +236,7 @@ impl TriggerTower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fuserec_nn::{device, Activation, RowOptimizer};
+    use fuserec_nn::{Activation, RowOptimizer, device};
 
     fn tower(pooling: Pooling, seed: u64) -> UserTower {
         let dev = device(0);

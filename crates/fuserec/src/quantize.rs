@@ -7,9 +7,9 @@
 use crate::features::StoredModality;
 use fuserec_core::{Error, Result};
 use fuserec_data::progress::spinner;
-use fuserec_quant::{quality, save, HierarchicalKMeans, KMeans, KMeansConfig, QualityReport, Quantizer, ResidualKMeans, Saved, NO_CODE};
-use safetensors::tensor::TensorView;
+use fuserec_quant::{HierarchicalKMeans, KMeans, KMeansConfig, NO_CODE, QualityReport, Quantizer, ResidualKMeans, Saved, quality, save};
 use safetensors::Dtype;
+use safetensors::tensor::TensorView;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -112,6 +112,7 @@ pub fn quantize_entry(entry: &Path, method: &QuantMethod, seed: u64, max_iter: u
         fit_seconds,
         quality: report,
     };
-    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).map_err(|e| Error::Invalid(e.to_string()))?).map_err(|e| Error::io(&manifest_path, e))?;
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).map_err(|e| Error::Invalid(e.to_string()))?)
+        .map_err(|e| Error::io(&manifest_path, e))?;
     Ok(QuantizeOutcome { codes_path, manifest_path, quantizer_path, manifest })
 }

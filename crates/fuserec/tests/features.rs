@@ -1,8 +1,8 @@
 //! Item features: missing and corrupt images and empty titles are masked and counted.
 
-use fuserec::data::{load_dir, LoadOptions};
-use fuserec::features::{image_encoder, text_encoder};
 use fuserec::ItemFeatures;
+use fuserec::data::{LoadOptions, load_dir};
+use fuserec::features::{image_encoder, text_encoder};
 
 #[test]
 fn bad_images_and_empty_text_are_masked_not_zero_features() {
@@ -11,7 +11,11 @@ fn bad_images_and_empty_text_are_masked_not_zero_features() {
     std::fs::create_dir_all(d.join("images")).unwrap();
     image::RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10])).save(d.join("images/ok.png")).unwrap();
     std::fs::write(d.join("images/bad.jpg"), b"\xFF\xD8\xFF\xE0 definitely not a jpeg").unwrap();
-    std::fs::write(d.join("items.tsv"), "item\ttitle\timage\nok\tRed square\timages/ok.png\nbad\tBroken\timages/bad.jpg\ngone\tMissing\timages/gone.png\nnone\t\t\n").unwrap();
+    std::fs::write(
+        d.join("items.tsv"),
+        "item\ttitle\timage\nok\tRed square\timages/ok.png\nbad\tBroken\timages/bad.jpg\ngone\tMissing\timages/gone.png\nnone\t\t\n",
+    )
+    .unwrap();
     std::fs::write(d.join("interactions.tsv"), "user\titem\ttimestamp\tlabel\nu\tok\t1\t1\n").unwrap();
     let ds = load_dir(&d, &LoadOptions::default()).unwrap();
     let t = text_encoder("hashed-ngram", &d).unwrap();

@@ -1,11 +1,11 @@
 //! Quantising a feature-store entry: codes in item order, masked items without a code.
 
-use fuserec::data::{load_dir, LoadOptions};
+use fuserec::ItemFeatures;
+use fuserec::data::{LoadOptions, load_dir};
 use fuserec::encoders::{HashedNgramText, TextEncoder};
 use fuserec::features::FeatureStore;
-use fuserec::quant::{load, NO_CODE};
-use fuserec::quantize::{quantize_entry, QuantMethod};
-use fuserec::ItemFeatures;
+use fuserec::quant::{NO_CODE, load};
+use fuserec::quantize::{QuantMethod, quantize_entry};
 
 #[test]
 fn codes_are_written_beside_the_entry() {

@@ -13,4 +13,4 @@ mod draw;
 mod vocab;
 mod world;
 
-pub use world::{ensure_world, World, WorldConfig};
+pub use world::{World, WorldConfig, ensure_world};

@@ -1,7 +1,7 @@
-use super::draw::{draw, Sketch};
+use super::draw::{Sketch, draw};
 use super::vocab::{FILLER, QUERY_WORDS, TOPICS};
-use fuserec_core::{Error, Result, Rng};
 use crate::progress::bar as progress;
+use fuserec_core::{Error, Result, Rng};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -117,9 +117,8 @@ impl World {
 
         // Items, in creation order (ids are assigned in that order).
         let n_new = (n_items as f64 * c.new_item_fraction) as usize;
-        let mut created: Vec<i64> = (0..n_items)
-            .map(|i| if i < n_items - n_new { T0 } else { T0 + (rng.uniform() * 0.9 * horizon as f64) as i64 })
-            .collect();
+        let mut created: Vec<i64> =
+            (0..n_items).map(|i| if i < n_items - n_new { T0 } else { T0 + (rng.uniform() * 0.9 * horizon as f64) as i64 }).collect();
         created.sort_unstable();
         let mut pop_rank: Vec<usize> = (0..n_items).collect();
         rng.shuffle(&mut pop_rank);
@@ -153,9 +152,7 @@ impl World {
             items.push(WorldItem { primary, secondary, latent, quality: rng.normal(), created_at, title, tags });
         }
         // Popularity prior: Zipf over a random rank, tilted by the hidden quality.
-        let pop: Vec<f64> = (0..n_items)
-            .map(|i| (pop_rank[i] as f64 + 1.0).powf(-c.zipf) * (0.5 * items[i].quality).exp())
-            .collect();
+        let pop: Vec<f64> = (0..n_items).map(|i| (pop_rank[i] as f64 + 1.0).powf(-c.zipf) * (0.5 * items[i].quality).exp()).collect();
         let cum_pop = cumulative(pop.iter().copied());
         let mut by_topic: Vec<Vec<usize>> = vec![Vec::new(); k];
         for (i, it) in items.iter().enumerate() {
@@ -254,7 +251,8 @@ impl World {
         let bar = progress(self.items.len() as u64, "drawing item images");
         let size = self.config.image_size;
         self.items.par_iter().enumerate().try_for_each(|(i, it)| {
-            let sketch = Sketch { primary: it.primary, secondary: it.secondary, n_topics: TOPICS.len(), seed: self.config.seed ^ (i as u64) << 20 };
+            let sketch =
+                Sketch { primary: it.primary, secondary: it.secondary, n_topics: TOPICS.len(), seed: self.config.seed ^ (i as u64) << 20 };
             let p = dir.join(format!("images/i{i}.png"));
             draw(&sketch, size).save(&p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
             bar.inc(1);

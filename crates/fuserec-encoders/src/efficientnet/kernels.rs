@@ -19,13 +19,38 @@ pub fn pointwise(w: &[f32], b: &[f32], cin: usize, cout: usize, input: &[f32], h
         row.fill(b[o]);
     }
     unsafe {
-        matrixmultiply::sgemm(cout, cin, hw, 1.0, w.as_ptr(), cin as isize, 1, input.as_ptr(), hw as isize, 1, 1.0, out.as_mut_ptr(), hw as isize, 1);
+        matrixmultiply::sgemm(
+            cout,
+            cin,
+            hw,
+            1.0,
+            w.as_ptr(),
+            cin as isize,
+            1,
+            input.as_ptr(),
+            hw as isize,
+            1,
+            1.0,
+            out.as_mut_ptr(),
+            hw as isize,
+            1,
+        );
     }
 }
 
 /// Depthwise k×k convolution with stride and SAME padding; `w[c × k × k]`.
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise(w: &[f32], b: &[f32], c: usize, k: usize, stride: usize, input: &[f32], h: usize, wd: usize, out: &mut [f32]) -> (usize, usize) {
+pub fn depthwise(
+    w: &[f32],
+    b: &[f32],
+    c: usize,
+    k: usize,
+    stride: usize,
+    input: &[f32],
+    h: usize,
+    wd: usize,
+    out: &mut [f32],
+) -> (usize, usize) {
     let (ho, pt) = same_pad(h, k, stride);
     let (wo, pl) = same_pad(wd, k, stride);
     for ch in 0..c {

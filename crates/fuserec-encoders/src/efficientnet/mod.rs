@@ -7,4 +7,4 @@ mod model;
 mod preprocess;
 
 pub use model::{EfficientNetLite0, Lite0Output};
-pub use preprocess::{preprocess, CROP, RESIZE};
+pub use preprocess::{CROP, RESIZE, preprocess};

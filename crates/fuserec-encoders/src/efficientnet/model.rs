@@ -1,7 +1,7 @@
 use super::kernels::{depthwise, im2col, pointwise, relu6};
-use super::preprocess::{preprocess, CROP};
-use crate::weights::Weights;
+use super::preprocess::{CROP, preprocess};
 use crate::ImageEncoder;
+use crate::weights::Weights;
 use fuserec_core::{Embeddings, Error, Result};
 use image::DynamicImage;
 use rayon::prelude::*;
@@ -102,7 +102,8 @@ impl EfficientNetLite0 {
                 let (cin, stride) = if r == 0 { (cin, stride) } else { (cout, 1) };
                 let mid = cin * expand;
                 let p = format!("_blocks.{i}");
-                let expand = if expand != 1 { Some(conv_bn(&w, &format!("{p}._expand_conv"), &format!("{p}._bn0"), mid, cin, 1)?) } else { None };
+                let expand =
+                    if expand != 1 { Some(conv_bn(&w, &format!("{p}._expand_conv"), &format!("{p}._bn0"), mid, cin, 1)?) } else { None };
                 let dw = conv_bn(&w, &format!("{p}._depthwise_conv"), &format!("{p}._bn1"), mid, 1, k)?;
                 let project = conv_bn(&w, &format!("{p}._project_conv"), &format!("{p}._bn2"), cout, mid, 1)?;
                 blocks.push(Block { expand, dw, k, stride, project, residual: stride == 1 && cin == cout });
@@ -166,7 +167,9 @@ impl EfficientNetLite0 {
             relu6(&mut s.b[..FEATURE_DIM * hw]);
             let pooled: Vec<f32> = s.b[..FEATURE_DIM * hw].chunks_exact(hw).map(|ch| ch.iter().sum::<f32>() / hw as f32).collect();
             let logits = if with_logits {
-                (0..CLASSES).map(|o| self.fc_b[o] + fuserec_core::dot(&self.fc_w[o * FEATURE_DIM..(o + 1) * FEATURE_DIM], &pooled)).collect()
+                (0..CLASSES)
+                    .map(|o| self.fc_b[o] + fuserec_core::dot(&self.fc_w[o * FEATURE_DIM..(o + 1) * FEATURE_DIM], &pooled))
+                    .collect()
             } else {
                 Vec::new()
             };

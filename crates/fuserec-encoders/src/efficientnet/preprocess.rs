@@ -1,4 +1,4 @@
-use image::{imageops::FilterType, DynamicImage};
+use image::{DynamicImage, imageops::FilterType};
 
 pub const RESIZE: u32 = 256;
 pub const CROP: u32 = 224;

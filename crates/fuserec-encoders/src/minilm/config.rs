@@ -36,7 +36,12 @@ impl BertConfig {
             return Err(Error::Invalid(format!("{}: hidden_act `{}` unsupported (only erf `gelu`)", path.display(), c.hidden_act)));
         }
         if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
-            return Err(Error::Invalid(format!("{}: hidden_size {} not divisible by {} heads", path.display(), c.hidden_size, c.num_attention_heads)));
+            return Err(Error::Invalid(format!(
+                "{}: hidden_size {} not divisible by {} heads",
+                path.display(),
+                c.hidden_size,
+                c.num_attention_heads
+            )));
         }
         Ok(c)
     }

@@ -1,6 +1,6 @@
 use super::config::BertConfig;
-use crate::weights::Weights;
 use crate::TextEncoder;
+use crate::weights::Weights;
 use dfdx::prelude::*;
 use fuserec_core::{Embeddings, Error, Result};
 use std::path::Path;
@@ -43,7 +43,11 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn load(dev: &Dev, w: &Weights, name: &str, d: usize, eps: f64) -> Result<Self> {
-        Ok(LayerNorm { g: dev.tensor_from_vec(w.get(&format!("{name}.weight"), &[d])?, (d,)), b: dev.tensor_from_vec(w.get(&format!("{name}.bias"), &[d])?, (d,)), eps })
+        Ok(LayerNorm {
+            g: dev.tensor_from_vec(w.get(&format!("{name}.weight"), &[d])?, (d,)),
+            b: dev.tensor_from_vec(w.get(&format!("{name}.bias"), &[d])?, (d,)),
+            eps,
+        })
     }
     fn forward(&self, x: T2) -> T2 {
         let n = x.normalize::<Axis<1>>(self.eps);
@@ -189,7 +193,13 @@ impl MiniLm {
 
 impl TextEncoder for MiniLm {
     fn name(&self) -> String {
-        format!("minilm({};sha={};layers={};dim={};pool=mean-l2)", self.label, &self.sha256[..12], self.cfg.num_hidden_layers, self.cfg.hidden_size)
+        format!(
+            "minilm({};sha={};layers={};dim={};pool=mean-l2)",
+            self.label,
+            &self.sha256[..12],
+            self.cfg.num_hidden_layers,
+            self.cfg.hidden_size
+        )
     }
     fn weights_sha256(&self) -> Option<String> {
         Some(self.sha256.clone())

@@ -1,7 +1,7 @@
 //! InfoNCE over in-batch keys plus a queue of earlier keys, and the hard-negative triplet.
 
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, row_dot, softmax_xent_diagonal, Tape, V2, V0};
+use fuserec_nn::{Tape, V0, V2, fork, row_dot, softmax_xent_diagonal};
 
 /// `−mean_i log( exp(q_i·k_i/τ) / Σ_j exp(q_i·c_j/τ) )` where the columns `c` are the batch's keys
 /// followed by the queue's (`queue`: `K × d` values and the item of each). Columns holding row
@@ -63,7 +63,9 @@ mod tests {
         let queue: Vec<f32> = (0..9).map(|k| (k as f32 * 0.37).sin()).collect();
         let a: Vec<f32> = (0..12).map(|k| ((k * 7 % 5) as f32 - 2.0) * 0.3).collect();
         let b: Vec<f32> = (0..12).map(|k| ((k * 3 % 7) as f32 - 3.0) * 0.2).collect();
-        let f = |x: &[f32], y: &[f32]| info_nce(leaf(&dev, x.to_vec(), 4, 3).1, leaf(&dev, y.to_vec(), 4, 3).1, &[0, 1, 2, 3], Some((&queue, &[7, 8, 2])), 0.5);
+        let f = |x: &[f32], y: &[f32]| {
+            info_nce(leaf(&dev, x.to_vec(), 4, 3).1, leaf(&dev, y.to_vec(), 4, 3).1, &[0, 1, 2, 3], Some((&queue, &[7, 8, 2])), 0.5)
+        };
         let (ta, va) = leaf(&dev, a.clone(), 4, 3);
         let (tb, vb) = leaf(&dev, b.clone(), 4, 3);
         let grads = info_nce(va, vb, &[0, 1, 2, 3], Some((&queue, &[7, 8, 2])), 0.5).backward();

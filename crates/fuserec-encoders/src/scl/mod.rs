@@ -11,4 +11,4 @@ mod train;
 pub use loss::{hard_triplet, info_nce};
 pub use momentum::momentum_update;
 pub use queue::KeyQueue;
-pub use train::{retrieval, Pair, Retrieval, SclConfig, SclEpoch, SclModel};
+pub use train::{Pair, Retrieval, SclConfig, SclEpoch, SclModel, retrieval};

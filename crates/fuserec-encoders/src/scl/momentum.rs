@@ -20,7 +20,9 @@ pub fn momentum_update(target: &mut dyn HasParams, source: &mut dyn HasParams, m
             err = Some(Error::Shape(format!("momentum update: source has no parameter `{name}`")));
             return;
         };
-        let mix = |t: Vec<f32>| -> Option<Vec<f32>> { (t.len() == s.len()).then(|| t.iter().zip(s).map(|(a, b)| m * a + (1.0 - m) * b).collect()) };
+        let mix = |t: Vec<f32>| -> Option<Vec<f32>> {
+            (t.len() == s.len()).then(|| t.iter().zip(s).map(|(a, b)| m * a + (1.0 - m) * b).collect())
+        };
         let ok = match p {
             ParamMut::Vector(t) => mix(fuserec_nn::to_vec(&*t)).map(|v| t.copy_from(&v)),
             ParamMut::Matrix(t) => mix(fuserec_nn::to_vec(&*t)).map(|v| t.copy_from(&v)),
@@ -36,7 +38,7 @@ pub fn momentum_update(target: &mut dyn HasParams, source: &mut dyn HasParams, m
 mod tests {
     use super::*;
     use fuserec_core::Rng;
-    use fuserec_nn::{device, Activation, Mlp};
+    use fuserec_nn::{Activation, Mlp, device};
 
     #[test]
     fn moves_each_parameter_by_the_momentum_rule() {

@@ -7,7 +7,7 @@ use super::momentum::momentum_update;
 use super::queue::KeyQueue;
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{l2_normalize_rows, AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, Tape, T1, T2, V2};
+use fuserec_nn::{AdamConfig, DenseAdam, Dev, HasParams, Mlp, ParamMut, T1, T2, Tape, V2, l2_normalize_rows};
 use std::time::Instant;
 
 /// One training or evaluation pair: anchor row → item row, with an optional hard negative (an
@@ -167,7 +167,6 @@ impl SclModel {
         Ok(SclModel { dev, cfg: cfg.clone(), query, key, momentum_key, log_scale, queue: KeyQueue::new(cfg.queue, cfg.dim) })
     }
 
-
     /// Unit-length anchor representations.
     pub fn encode_anchors(&self, x: &Embeddings) -> Result<Embeddings> {
         self.encode(&self.query, x)
@@ -191,12 +190,27 @@ impl SclModel {
     }
 
     /// Trains both heads on `pairs`; `progress` is called after each epoch.
-    pub fn fit(&mut self, anchors: &Embeddings, items: &Embeddings, pairs: &[Pair], seed: u64, progress: &mut dyn FnMut(&SclEpoch)) -> Result<Vec<SclEpoch>> {
+    pub fn fit(
+        &mut self,
+        anchors: &Embeddings,
+        items: &Embeddings,
+        pairs: &[Pair],
+        seed: u64,
+        progress: &mut dyn FnMut(&SclEpoch),
+    ) -> Result<Vec<SclEpoch>> {
         if pairs.len() < 2 {
             return Err(Error::Invalid(format!("scl: {} training pairs — nothing to learn from", pairs.len())));
         }
-        if let Some(p) = pairs.iter().find(|p| p.anchor as usize >= anchors.rows() || p.item as usize >= items.rows() || p.hard_negative.is_some_and(|h| h as usize >= items.rows())) {
-            return Err(Error::UnknownId { kind: "pair row", id: format!("{p:?}"), context: Some(format!("{} anchors, {} items", anchors.rows(), items.rows())) });
+        if let Some(p) = pairs.iter().find(|p| {
+            p.anchor as usize >= anchors.rows()
+                || p.item as usize >= items.rows()
+                || p.hard_negative.is_some_and(|h| h as usize >= items.rows())
+        }) {
+            return Err(Error::UnknownId {
+                kind: "pair row",
+                id: format!("{p:?}"),
+                context: Some(format!("{} anchors, {} items", anchors.rows(), items.rows())),
+            });
         }
         let cfg = self.cfg.clone();
         let mut opt = DenseAdam::new(cfg.optimizer);
@@ -245,7 +259,9 @@ impl SclModel {
                 };
                 let total = loss.retaped::<NoneTape>().array();
                 if !total.is_finite() {
-                    return Err(Error::Invalid(format!("scl: loss became {total} at epoch {epoch} (lower the learning rate or raise the temperature?)")));
+                    return Err(Error::Invalid(format!(
+                        "scl: loss became {total} at epoch {epoch} (lower the learning rate or raise the temperature?)"
+                    )));
                 }
                 let mut grads = loss.backward();
                 opt.step(&mut Heads(&mut self.query, &mut self.key, learn.then_some(&mut self.log_scale)), &mut grads)?;
@@ -266,7 +282,15 @@ impl SclModel {
             let seconds = t0.elapsed().as_secs_f64();
             let nbf = nb.max(1) as f32;
             let temperature = if cfg.learn_temperature { (-fuserec_nn::to_vec(&self.log_scale)[0]).exp() } else { cfg.temperature };
-            let e = SclEpoch { epoch, temperature, loss: sum / nbf, info_nce: sum_nce / nbf, triplet: sum_tri / nbf, seconds, pairs_per_second: (nb * bsz) as f64 / seconds };
+            let e = SclEpoch {
+                epoch,
+                temperature,
+                loss: sum / nbf,
+                info_nce: sum_nce / nbf,
+                triplet: sum_tri / nbf,
+                seconds,
+                pairs_per_second: (nb * bsz) as f64 / seconds,
+            };
             progress(&e);
             log.push(e);
         }
@@ -328,7 +352,12 @@ mod tests {
             let before = retrieval(&m.encode_anchors(&anchors).unwrap(), &m.encode_items(&items).unwrap(), test).unwrap();
             let log = m.fit(&anchors, &items, train, 1, &mut |_| {}).unwrap();
             let after = retrieval(&m.encode_anchors(&anchors).unwrap(), &m.encode_items(&items).unwrap(), test).unwrap();
-            assert!(log.last().unwrap().info_nce < 0.5 * log[0].info_nce, "K={queue} λ={lambda}: loss {} → {}", log[0].info_nce, log.last().unwrap().info_nce);
+            assert!(
+                log.last().unwrap().info_nce < 0.5 * log[0].info_nce,
+                "K={queue} λ={lambda}: loss {} → {}",
+                log[0].info_nce,
+                log.last().unwrap().info_nce
+            );
             assert!(before.top1 < 0.1 && after.top1 > 0.6 && after.recall_at_10 > 0.9, "K={queue} λ={lambda}: {before:?} → {after:?}");
             let tau = log.last().unwrap().temperature;
             if learn {
@@ -368,7 +397,16 @@ mod tests {
         let cfg = SclConfig { batch_size: 2, epochs: 1, ..toml::from_str("").unwrap() };
         let mut m = SclModel::new(&cfg, 3, 3, 1).unwrap();
         let x = Embeddings::zeros(4, 3);
-        let e = m.fit(&x, &x, &[Pair { anchor: 0, item: 9, hard_negative: None }, Pair { anchor: 1, item: 1, hard_negative: None }], 1, &mut |_| {}).unwrap_err().to_string();
+        let e = m
+            .fit(
+                &x,
+                &x,
+                &[Pair { anchor: 0, item: 9, hard_negative: None }, Pair { anchor: 1, item: 1, hard_negative: None }],
+                1,
+                &mut |_| {},
+            )
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("item: 9"), "{e}");
         assert!(m.encode_items(&Embeddings::zeros(2, 5)).is_err());
         assert!(toml::from_str::<SclConfig>("momentum = 1.0").unwrap().validate().is_err());

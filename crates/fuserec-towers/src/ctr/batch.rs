@@ -1,7 +1,7 @@
 //! What a CTR model sees per step: target items, behaviour sequences with padding masks, labels,
 //! and the items' multimodal vectors from which the side inputs (cosines, SimTier) are computed.
 
-use super::{simtier_batch, TierMode};
+use super::{TierMode, simtier_batch};
 use fuserec_core::{Error, Result};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -26,8 +26,19 @@ impl CtrBatch {
 
     pub fn check(&self, n_items: usize) -> Result<()> {
         let b = self.rows();
-        if b == 0 || self.len == 0 || self.behaviours.len() != b * self.len || self.mask.len() != b * self.len || !(self.labels.is_empty() || self.labels.len() == b) {
-            return Err(Error::Shape(format!("ctr batch: {b} targets, {} behaviours, {} mask values, len {}, {} labels", self.behaviours.len(), self.mask.len(), self.len, self.labels.len())));
+        if b == 0
+            || self.len == 0
+            || self.behaviours.len() != b * self.len
+            || self.mask.len() != b * self.len
+            || !(self.labels.is_empty() || self.labels.len() == b)
+        {
+            return Err(Error::Shape(format!(
+                "ctr batch: {b} targets, {} behaviours, {} mask values, len {}, {} labels",
+                self.behaviours.len(),
+                self.mask.len(),
+                self.len,
+                self.labels.len()
+            )));
         }
         if let Some(&i) = self.targets.iter().chain(&self.behaviours).find(|&&i| i as usize >= n_items) {
             return Err(Error::UnknownId { kind: "item", id: i.to_string(), context: Some(format!("ctr batch over {n_items} items")) });
@@ -106,7 +117,13 @@ mod tests {
     fn cosines_skip_padding_and_empty_content() {
         // Items: 0 = e1, 1 = e2, 2 = (1,1), 3 = no content.
         let v = ItemVectors::new(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0], 2).unwrap();
-        let b = CtrBatch { targets: vec![0, 3], behaviours: vec![0, 1, 2, 3, 0, 1, 2, 0], mask: vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0], len: 4, labels: vec![1.0, 0.0] };
+        let b = CtrBatch {
+            targets: vec![0, 3],
+            behaviours: vec![0, 1, 2, 3, 0, 1, 2, 0],
+            mask: vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+            len: 4,
+            labels: vec![1.0, 0.0],
+        };
         b.check(4).unwrap();
         let c = v.cosines(&b);
         assert_eq!(&c[..2], &[1.0, 0.0]);

@@ -10,14 +10,14 @@
 //! | SimTier  | id rows                       | SimTier histogram (× learnable tier scale)   |
 //! | MAKE     | id rows                       | MAKE's interest; its hidden layers and logit |
 
-use super::batch::{CtrBatch, ItemVectors};
-use super::layers::{pool, pool_const, PartsDense, TargetAttention};
-use super::make::{Make, MakeTaps};
 use super::TierMode;
+use super::batch::{CtrBatch, ItemVectors};
+use super::layers::{PartsDense, TargetAttention, pool, pool_const};
+use super::make::{Make, MakeTaps};
 use crate::Leaf;
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, leaf, to_vec, Dense, DenseAdam, Dev, Grads, HasParams, ParamMut, SparseEmbedding, T1, Tape, V2};
+use fuserec_nn::{Dense, DenseAdam, Dev, Grads, HasParams, ParamMut, SparseEmbedding, T1, Tape, V2, fork, leaf, to_vec};
 
 /// Layer widths shared by [`Din`] and [`Make`] (MAKE's hidden layers are tapped one to one).
 #[derive(Clone, Debug, PartialEq)]
@@ -75,7 +75,15 @@ pub struct DinLeaves {
 impl Din {
     /// `make`: the MAKE model whose taps this model will read (`sides.make`); its hidden widths
     /// must equal ours.
-    pub fn new(dev: &Dev, items: SparseEmbedding, vectors: Option<ItemVectors>, sides: Sides, shape: &CtrShape, make: Option<&Make>, rng: &mut Rng) -> Result<Self> {
+    pub fn new(
+        dev: &Dev,
+        items: SparseEmbedding,
+        vectors: Option<ItemVectors>,
+        sides: Sides,
+        shape: &CtrShape,
+        make: Option<&Make>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let (attention_hidden, hidden) = (shape.attention_hidden, shape.hidden.as_slice());
         let d = items.dim();
         if hidden.is_empty() || hidden.contains(&0) {
@@ -146,7 +154,10 @@ impl Din {
         let raw = self.sides.vector.then(|| (vec(&batch.behaviours), vec(&batch.targets)));
         if let Some((rb, rt)) = &raw {
             let m = rt.len() / b;
-            views.push((dev.tensor_from_vec(rb.clone(), (b * l, m)).retaped::<Tape>(), dev.tensor_from_vec(rt.clone(), (b, m)).retaped::<Tape>()));
+            views.push((
+                dev.tensor_from_vec(rb.clone(), (b * l, m)).retaped::<Tape>(),
+                dev.tensor_from_vec(rt.clone(), (b, m)).retaped::<Tape>(),
+            ));
         }
         let cos = self.sides.simscore.then(|| self.vectors.as_ref().expect("checked").cosines(batch));
         let a = self.attn.weights(dev, views, cos.as_deref(), &batch.mask, b, l)?;
@@ -196,7 +207,13 @@ impl Din {
         };
         let mut w = batch.mask.clone();
         w.extend(std::iter::repeat_n(1.0, b));
-        Ok((logit, DinLeaves { behaviours: Leaf { twin: bt, ids: batch.behaviours.clone(), weight: Some(w) }, targets: Leaf { twin: tt, ids: batch.targets.clone(), weight: None } }))
+        Ok((
+            logit,
+            DinLeaves {
+                behaviours: Leaf { twin: bt, ids: batch.behaviours.clone(), weight: Some(w) },
+                targets: Leaf { twin: tt, ids: batch.targets.clone(), weight: None },
+            },
+        ))
     }
 
     /// Sparse update of the item table: behaviour rows (padding excluded) and target rows in one

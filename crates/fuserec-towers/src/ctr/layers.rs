@@ -3,7 +3,7 @@
 
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, Dev, HasParams, ParamMut, T1, T2, Tape, V2};
+use fuserec_nn::{Dev, HasParams, ParamMut, T1, T2, Tape, V2, fork};
 
 fn glorot(dev: &Dev, inp: usize, out: usize, rng: &mut Rng) -> T2 {
     fuserec_nn::glorot(dev, inp, out, inp + out, rng)
@@ -35,7 +35,8 @@ impl TargetAttention {
         if view_dims.is_empty() || view_dims.contains(&0) || hidden == 0 {
             return Err(Error::Config(format!("target attention: views {view_dims:?}, hidden {hidden}")));
         }
-        let views = view_dims.iter().map(|&d| (glorot(dev, d, hidden, rng), glorot(dev, d, hidden, rng), glorot(dev, d, hidden, rng))).collect();
+        let views =
+            view_dims.iter().map(|&d| (glorot(dev, d, hidden, rng), glorot(dev, d, hidden, rng), glorot(dev, d, hidden, rng))).collect();
         let cos = with_cos.then(|| glorot(dev, 1, hidden, rng));
         Ok(TargetAttention { views, cos, b: dev.zeros_like(&(hidden,)), out: glorot(dev, hidden, 1, rng) })
     }
@@ -44,7 +45,13 @@ impl TargetAttention {
     /// `cos`: `b·l` cosines (constants); `mask`: `b·l`.
     pub fn weights(&self, dev: &Dev, views: Vec<(V2, V2)>, cos: Option<&[f32]>, mask: &[f32], b: usize, l: usize) -> Result<V2> {
         if views.len() != self.views.len() || cos.is_some() != self.cos.is_some() || mask.len() != b * l {
-            return Err(Error::Shape(format!("target attention: {} views (expects {}), cosines {}, mask {} for {b}×{l}", views.len(), self.views.len(), cos.is_some(), mask.len())));
+            return Err(Error::Shape(format!(
+                "target attention: {} views (expects {}), cosines {}, mask {} for {b}×{l}",
+                views.len(),
+                self.views.len(),
+                cos.is_some(),
+                mask.len()
+            )));
         }
         let mut z: Option<V2> = None;
         for ((xb, xt), (wb, wt, wp)) in views.into_iter().zip(&self.views) {

@@ -4,10 +4,10 @@
 //! the id model ([`super::Din`] with `make = true`) for one joint epoch.
 
 use super::batch::{CtrBatch, ItemVectors};
-use super::layers::{pool, PartsDense, TargetAttention};
+use super::layers::{PartsDense, TargetAttention, pool};
 use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{fork, Dense, Dev, HasParams, ParamMut, Tape, V2};
+use fuserec_nn::{Dense, Dev, HasParams, ParamMut, Tape, V2, fork};
 
 #[derive(Clone)]
 pub struct Make {

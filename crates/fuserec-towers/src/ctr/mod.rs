@@ -10,10 +10,10 @@ mod make;
 mod simtier;
 
 pub use batch::{CtrBatch, ItemVectors};
-pub use din::{make_step, predict, predict_make, train_step, CtrShape, Din, DinLeaves, MakeMode, SimTierSide, Sides};
-pub use layers::{pool, pool_const, PartsDense, TargetAttention};
+pub use din::{CtrShape, Din, DinLeaves, MakeMode, Sides, SimTierSide, make_step, predict, predict_make, train_step};
+pub use layers::{PartsDense, TargetAttention, pool, pool_const};
 pub use make::{Make, MakeTaps};
-pub use simtier::{simtier, simtier_batch, TierMode};
+pub use simtier::{TierMode, simtier, simtier_batch};
 
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,12 @@ fn dot_and_norm(b: &[f32], t: &[f32]) -> (f32, f32) {
 pub fn simtier(target: &[f32], behaviours: &[f32], mask: &[f32], n_tiers: usize, mode: TierMode, out: &mut [f32]) -> Result<()> {
     let d = target.len();
     if n_tiers == 0 || out.len() != n_tiers || d == 0 || behaviours.len() != mask.len() * d {
-        return Err(Error::Shape(format!("simtier: target {d}, behaviours {}, mask {}, tiers {n_tiers}, out {}", behaviours.len(), mask.len(), out.len())));
+        return Err(Error::Shape(format!(
+            "simtier: target {d}, behaviours {}, mask {}, tiers {n_tiers}, out {}",
+            behaviours.len(),
+            mask.len(),
+            out.len()
+        )));
     }
     out.fill(0.0);
     let tn = target.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -132,7 +137,10 @@ mod tests {
         // Bad input.
         assert!(simtier(&t, &b[..3], &m, 4, TierMode::Count, &mut out).is_err());
         assert!(simtier(&[f32::NAN, 0.0], &b, &m, 4, TierMode::Count, &mut out).is_err());
-        assert!(simtier(&t, &[f32::NAN, 1.0], &[1.0], 4, TierMode::Count, &mut out).is_err(), "a NaN behaviour is an error, not a skipped row");
+        assert!(
+            simtier(&t, &[f32::NAN, 1.0], &[1.0], 4, TierMode::Count, &mut out).is_err(),
+            "a NaN behaviour is an error, not a skipped row"
+        );
     }
 
     #[test]
@@ -144,7 +152,15 @@ mod tests {
         let all = simtier_batch(&targets, &beh, &mask, d, 6, TierMode::Count).unwrap();
         for i in 0..2 {
             let mut one = [0f32; 6];
-            simtier(&targets[i * d..(i + 1) * d], &beh[i * 5 * d..(i + 1) * 5 * d], &mask[i * 5..(i + 1) * 5], 6, TierMode::Count, &mut one).unwrap();
+            simtier(
+                &targets[i * d..(i + 1) * d],
+                &beh[i * 5 * d..(i + 1) * 5 * d],
+                &mask[i * 5..(i + 1) * 5],
+                6,
+                TierMode::Count,
+                &mut one,
+            )
+            .unwrap();
             assert_eq!(&all[i * 6..(i + 1) * 6], &one);
         }
         assert_eq!(all[..6].iter().sum::<f32>(), 4.0);

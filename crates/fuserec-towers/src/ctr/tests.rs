@@ -4,7 +4,7 @@
 use super::*;
 use fuserec_core::Rng;
 use fuserec_nn::dfdx::shapes::HasShape;
-use fuserec_nn::{device, to_vec, AdamConfig, DenseAdam, Dev, HasParams, ParamMut, RowOptimizer, SparseEmbedding};
+use fuserec_nn::{AdamConfig, DenseAdam, Dev, HasParams, ParamMut, RowOptimizer, SparseEmbedding, device, to_vec};
 
 const ITEMS: usize = 240;
 const TOPICS: usize = 4;
@@ -54,7 +54,13 @@ fn auc(scores: &[f32], labels: &[f32]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
     for (s, l) in scores.iter().zip(labels).filter(|p| *p.1 == 1.0) {
         for (t, _) in scores.iter().zip(labels).filter(|p| *p.1 == 0.0) {
-            num += if s > t { 1.0 } else if s == t { 0.5 } else { 0.0 };
+            num += if s > t {
+                1.0
+            } else if s == t {
+                0.5
+            } else {
+                0.0
+            };
             den += 1.0;
             let _ = l;
         }
@@ -83,7 +89,8 @@ fn simtier_and_make_generalise_to_unseen_ids_din_does_not() {
         let mut opt = DenseAdam::new(AdamConfig::new(0.01));
         let (mut first, mut last) = (0.0, 0.0);
         for epoch in 0..3 {
-            let l: f32 = train.iter().map(|b| train_step(&dev, &mut m, &mut opt, b, MakeMode::None).unwrap()).sum::<f32>() / train.len() as f32;
+            let l: f32 =
+                train.iter().map(|b| train_step(&dev, &mut m, &mut opt, b, MakeMode::None).unwrap()).sum::<f32>() / train.len() as f32;
             if epoch == 0 {
                 first = l;
             }
@@ -158,7 +165,8 @@ fn padding_and_untouched_item_rows_never_change() {
     let mut opt = DenseAdam::new(AdamConfig::new(0.01));
     train_step(&dev, &mut m, &mut opt, &b, MakeMode::None).unwrap();
     let d = 8;
-    let touched: std::collections::HashSet<u32> = b.targets.iter().chain(b.behaviours.iter().zip(&b.mask).filter(|p| *p.1 > 0.0).map(|p| p.0)).copied().collect();
+    let touched: std::collections::HashSet<u32> =
+        b.targets.iter().chain(b.behaviours.iter().zip(&b.mask).filter(|p| *p.1 > 0.0).map(|p| p.0)).copied().collect();
     for i in 0..ITEMS as u32 {
         let same = before[i as usize * d..(i as usize + 1) * d] == m.items.table()[i as usize * d..(i as usize + 1) * d];
         assert_eq!(same, !touched.contains(&i), "item {i}");

@@ -108,7 +108,10 @@ impl CtrConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("ctr: {m}")));
         if self.dim == 0 || self.make_dim == 0 || self.attention_hidden == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
-            return bad(format!("dim {}, make_dim {}, attention_hidden {}, hidden {:?} must be non-zero", self.dim, self.make_dim, self.attention_hidden, self.hidden));
+            return bad(format!(
+                "dim {}, make_dim {}, attention_hidden {}, hidden {:?} must be non-zero",
+                self.dim, self.make_dim, self.attention_hidden, self.hidden
+            ));
         }
         if self.history == 0 || self.batch_size == 0 || self.epochs == 0 || self.make_epochs == 0 || self.tiers == 0 || self.buckets == 0 {
             return bad("history, batch_size, epochs, make_epochs, tiers and buckets must be ≥ 1".into());

@@ -65,11 +65,27 @@ impl CtrResults {
                 ]
             })
             .collect();
-        markdown_table(&["model", "AUC", "GAUC", "ΔAUC vs DIN (pts)", "ΔGAUC vs DIN (pts)", "GAUC gain %", "GAUC RelaImpr %", "logloss", "train examples/s"], &rows)
+        markdown_table(
+            &[
+                "model",
+                "AUC",
+                "GAUC",
+                "ΔAUC vs DIN (pts)",
+                "ΔGAUC vs DIN (pts)",
+                "GAUC gain %",
+                "GAUC RelaImpr %",
+                "logloss",
+                "train examples/s",
+            ],
+            &rows,
+        )
     }
 
     fn short_buckets(&self) -> Vec<String> {
-        self.data.as_ref().map(|d| d.bucket_labels.iter().map(|l| l.split(' ').next().unwrap_or(l).to_string()).collect()).unwrap_or_default()
+        self.data
+            .as_ref()
+            .map(|d| d.bucket_labels.iter().map(|l| l.split(' ').next().unwrap_or(l).to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// GAUC per item-frequency bucket (mean over seeds) with the paired gain over DIN.
@@ -121,7 +137,15 @@ impl CtrResults {
                 row
             })
             .collect();
-        markdown_table(&["epochs", "DIN GAUC after this many epochs", "MAKE alone GAUC after this many pre-training epochs", "DIN + MAKE GAUC (MAKE pre-trained this many epochs, then one joint epoch)"], &rows)
+        markdown_table(
+            &[
+                "epochs",
+                "DIN GAUC after this many epochs",
+                "MAKE alone GAUC after this many pre-training epochs",
+                "DIN + MAKE GAUC (MAKE pre-trained this many epochs, then one joint epoch)",
+            ],
+            &rows,
+        )
     }
 
     pub fn gain_chart(&self) -> String {
@@ -141,7 +165,12 @@ impl CtrResults {
                 intervals: None,
             })
             .collect();
-        svg::line_chart_fitted(&format!("{} — GAUC gain over DIN by item frequency (rare → frequent)", self.name), "ΔGAUC (points)", &xs, &series)
+        svg::line_chart_fitted(
+            &format!("{} — GAUC gain over DIN by item frequency (rare → frequent)", self.name),
+            "ΔGAUC (points)",
+            &xs,
+            &series,
+        )
     }
 
     pub fn epochs_chart(&self) -> String {
@@ -153,7 +182,11 @@ impl CtrResults {
             .iter()
             .map(|n| {
                 let c = self.curve(n);
-                svg::Series { name: n.to_string(), values: epochs.iter().map(|e| c.iter().find(|p| p.0 == *e).map_or(f64::NAN, |p| mean_sd(&p.1).0)).collect(), intervals: None }
+                svg::Series {
+                    name: n.to_string(),
+                    values: epochs.iter().map(|e| c.iter().find(|p| p.0 == *e).map_or(f64::NAN, |p| mean_sd(&p.1).0)).collect(),
+                    intervals: None,
+                }
             })
             .collect();
         svg::line_chart_fitted(&format!("{} — test GAUC against training epochs", self.name), "GAUC", &xs, &series)

@@ -13,7 +13,9 @@ pub fn text_encoder(name: &str, cache: &Path) -> Result<Box<dyn TextEncoder>> {
     match name {
         "hashed-ngram" => Ok(Box::new(HashedNgramText::default())),
         "minilm" => {
-            let dir = MINILM.locate(cache).ok_or_else(|| Error::MissingAsset(format!("all-MiniLM-L6-v2 not in {} — run `cargo xtask assets`", cache.display())))?;
+            let dir = MINILM
+                .locate(cache)
+                .ok_or_else(|| Error::MissingAsset(format!("all-MiniLM-L6-v2 not in {} — run `cargo xtask assets`", cache.display())))?;
             Ok(Box::new(MiniLm::load(&dir)?))
         }
         _ => Err(Error::Config(format!("unknown text backbone `{name}` (known: {})", TEXT_BACKBONES.join(", ")))),
@@ -28,7 +30,12 @@ pub fn image_encoder(name: &str) -> Result<Box<dyn ImageEncoder>> {
             let p = assets::shared_assets_dir()
                 .map(|d| d.join("efficientnet-lite0/efficientnet_lite0.safetensors"))
                 .filter(|p| p.is_file())
-                .ok_or_else(|| Error::MissingAsset("efficientnet-lite0/efficientnet_lite0.safetensors not found: set FUSEREC_ASSETS_DIR to the shared assets folder".into()))?;
+                .ok_or_else(|| {
+                    Error::MissingAsset(
+                        "efficientnet-lite0/efficientnet_lite0.safetensors not found: set FUSEREC_ASSETS_DIR to the shared assets folder"
+                            .into(),
+                    )
+                })?;
             Ok(Box::new(EfficientNetLite0::load(&p)?))
         }
         _ => Err(Error::Config(format!("unknown image backbone `{name}` (known: {})", IMAGE_BACKBONES.join(", ")))),

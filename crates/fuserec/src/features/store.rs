@@ -69,13 +69,27 @@ impl FeatureStore {
 
     /// The stored modality if it was made by the same backbone and weights; `None` otherwise
     /// (or if the files are unreadable, which is reported and then overwritten).
-    pub fn load(&self, ds: &Dataset, modality: &str, backbone: &str, weights_sha256: Option<&str>, dim: usize) -> Result<Option<StoredModality>> {
+    pub fn load(
+        &self,
+        ds: &Dataset,
+        modality: &str,
+        backbone: &str,
+        weights_sha256: Option<&str>,
+        dim: usize,
+    ) -> Result<Option<StoredModality>> {
         let (tensor_path, manifest_path) = self.paths(ds, modality, backbone);
         if !manifest_path.is_file() || !tensor_path.is_file() {
             return Ok(None);
         }
         match read(&tensor_path, &manifest_path) {
-            Ok(s) if s.manifest.backbone == backbone && s.manifest.weights_sha256.as_deref() == weights_sha256 && s.manifest.dim == dim && s.manifest.pipeline == PIPELINE_VERSION => Ok(Some(s)),
+            Ok(s)
+                if s.manifest.backbone == backbone
+                    && s.manifest.weights_sha256.as_deref() == weights_sha256
+                    && s.manifest.dim == dim
+                    && s.manifest.pipeline == PIPELINE_VERSION =>
+            {
+                Ok(Some(s))
+            }
             Ok(_) => {
                 eprintln!("feature store: {} was made by another backbone, weights or pipeline — re-encoding", manifest_path.display());
                 Ok(None)
@@ -88,7 +102,17 @@ impl FeatureStore {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn save(&self, ds: &Dataset, modality: &str, backbone: &str, weights_sha256: Option<String>, rows: &Embeddings, mask: &[bool], keys: &[String], problems: &[String]) -> Result<()> {
+    pub fn save(
+        &self,
+        ds: &Dataset,
+        modality: &str,
+        backbone: &str,
+        weights_sha256: Option<String>,
+        rows: &Embeddings,
+        mask: &[bool],
+        keys: &[String],
+        problems: &[String],
+    ) -> Result<()> {
         let (tensor_path, manifest_path) = self.paths(ds, modality, backbone);
         let dir = tensor_path.parent().expect("store paths have a parent");
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -105,7 +129,8 @@ impl FeatureStore {
             problems: problems.to_vec(),
         };
         let bytes = fuserec_core::f32s_to_le(rows.as_slice());
-        let view = TensorView::new(Dtype::F32, vec![rows.rows(), rows.dim()], &bytes).map_err(|e| Error::Invalid(format!("feature tensor: {e}")))?;
+        let view = TensorView::new(Dtype::F32, vec![rows.rows(), rows.dim()], &bytes)
+            .map_err(|e| Error::Invalid(format!("feature tensor: {e}")))?;
         let data = safetensors::serialize([("features", view)], None).map_err(|e| Error::Invalid(format!("serialising features: {e}")))?;
         write_atomic(&tensor_path, &data)?;
         write_atomic(&manifest_path, serde_json::to_string(&manifest).map_err(|e| Error::Invalid(e.to_string()))?.as_bytes())
@@ -137,8 +162,18 @@ fn read(tensor_path: &Path, manifest_path: &Path) -> Result<StoredModality> {
     let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", tensor_path.display())))?;
     let t = st.tensor("features").map_err(|e| Error::Invalid(format!("{}: {e}", tensor_path.display())))?;
     let n = manifest.items.len();
-    if t.dtype() != Dtype::F32 || t.shape() != [n, manifest.dim] || manifest.keys.len() != n || manifest.mask.len() != n || manifest.problems.len() != n {
-        return Err(Error::Invalid(format!("{}: shape {:?} does not match its manifest ({n} items × {})", tensor_path.display(), t.shape(), manifest.dim)));
+    if t.dtype() != Dtype::F32
+        || t.shape() != [n, manifest.dim]
+        || manifest.keys.len() != n
+        || manifest.mask.len() != n
+        || manifest.problems.len() != n
+    {
+        return Err(Error::Invalid(format!(
+            "{}: shape {:?} does not match its manifest ({n} items × {})",
+            tensor_path.display(),
+            t.shape(),
+            manifest.dim
+        )));
     }
     let v = fuserec_core::f32s_from_le(t.data());
     let rows = Embeddings::from_vec(n, manifest.dim, v)?;

@@ -6,8 +6,8 @@ use crate::features::ItemFeatures;
 use crate::two_tower::sequences;
 use fuserec_core::{Embeddings, Error, Interaction, Result};
 use fuserec_data::Dataset;
-use fuserec_encoders::scl::Pair;
 use fuserec_encoders::TextEncoder;
+use fuserec_encoders::scl::Pair;
 
 pub struct PairData {
     pub source: String,
@@ -58,7 +58,11 @@ impl PairSource for SearchPairs<'_> {
             .iter()
             .enumerate()
             .filter(|(_, s)| has_item[s.bought.idx()])
-            .map(|(k, s)| Pair { anchor: k as u32, item: s.bought.0, hard_negative: s.clicked.iter().find(|c| has_item[c.idx()]).map(|c| c.0) })
+            .map(|(k, s)| Pair {
+                anchor: k as u32,
+                item: s.bought.0,
+                hard_negative: s.clicked.iter().find(|c| has_item[c.idx()]).map(|c| c.0),
+            })
             .collect();
         let raw = f.text.as_ref().map(|t| (unit(anchors.clone()), unit(t.rows.clone())));
         Ok(PairData { source: self.name(), anchors, items, pairs, raw, has_item, eval_pairs: None })
@@ -76,8 +80,19 @@ impl PairSource for CrossModalPairs {
         let (Some(t), Some(i)) = (&f.text, &f.image) else {
             return Err(Error::Config("cross-modal pairs need both a text and an image backbone".into()));
         };
-        let pairs = (0..t.rows.rows() as u32).filter(|&k| t.mask[k as usize] && i.mask[k as usize]).map(|k| Pair { anchor: k, item: k, hard_negative: None }).collect();
-        Ok(PairData { source: self.name(), anchors: t.rows.clone(), items: i.rows.clone(), pairs, raw: None, has_item: i.mask.clone(), eval_pairs: None })
+        let pairs = (0..t.rows.rows() as u32)
+            .filter(|&k| t.mask[k as usize] && i.mask[k as usize])
+            .map(|k| Pair { anchor: k, item: k, hard_negative: None })
+            .collect();
+        Ok(PairData {
+            source: self.name(),
+            anchors: t.rows.clone(),
+            items: i.rows.clone(),
+            pairs,
+            raw: None,
+            has_item: i.mask.clone(),
+            eval_pairs: None,
+        })
     }
 }
 
