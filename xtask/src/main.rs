@@ -30,7 +30,7 @@ commands:
         k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
         id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py),
         HNSW vs FAISS IndexHNSWFlat at recall@10 ≥ 0.95 (benches/peers/hnsw_peer.py)
-  serve-bench [--items 300] [--seconds 30] [--crash-after 50]
+  serve-bench [--items 300] [--seconds 30] [--crash-after 50] [--clients 4]
         train a recall model, start fuserec-serve on 127.0.0.1, ingest new items while serving
         recall traffic (ingest → retrievable latency, recall QPS/latency, coverage), then kill -9
         it mid-ingest, restart, and check every acknowledged item is still there

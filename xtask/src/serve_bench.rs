@@ -32,6 +32,8 @@ struct Opts {
     items: usize,
     seconds: f64,
     crash_after: usize,
+    /// Concurrent recall clients during ingestion.
+    clients: usize,
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -99,6 +101,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         items: num("--items", 300.0)? as usize,
         seconds: num("--seconds", 30.0)?,
         crash_after: num("--crash-after", 50.0)? as usize,
+        clients: num("--clients", 4.0)?.max(1.0) as usize,
     };
     let dir = root.join("results/serve-bench").join(fuserec::report::utc_now().replace(':', ""));
     std::fs::create_dir_all(&dir)?;
@@ -126,20 +129,43 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let users: Vec<String> = (0..ds.n_users().min(2000)).map(|u| ds.users.raw(u as u32).to_string()).collect();
     let recall_lat = Arc::new(Mutex::new(Vec::<f64>::new()));
     let recall_err = Arc::new(Mutex::new(0usize));
-    let load = {
-        let (stop, lat, err, users) = (stop.clone(), recall_lat.clone(), recall_err.clone(), users.clone());
+    // `clients` recall clients, each on its own user sequence.
+    let load: Vec<_> = (0..o.clients)
+        .map(|c| {
+            let (stop, lat, err, users) = (stop.clone(), recall_lat.clone(), recall_err.clone(), users.clone());
+            std::thread::spawn(move || {
+                let mut k = c * 7919;
+                let mut mine = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let ok = post(addr, "/recall", &json!({ "user": users[k % users.len()], "k": 20 })).is_ok_and(|r| r.status == 200);
+                    if ok {
+                        mine.push(t.elapsed().as_secs_f64());
+                    } else {
+                        *err.lock().expect("lock") += 1;
+                    }
+                    k = k.wrapping_mul(31).wrapping_add(7) % 1_000_003;
+                }
+                lat.lock().expect("lock").extend(mine);
+            })
+        })
+        .collect();
+    // A feedback client: statistics increments on catalogue items (their gates and vectors move).
+    let stats_lat = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let stats_err = Arc::new(Mutex::new(0usize));
+    let feedback = {
+        let (stop, lat, err, token) = (stop.clone(), stats_lat.clone(), stats_err.clone(), token.clone());
+        let items: Vec<String> = (0..ds.n_items().min(5000)).map(|i| ds.items.raw(i as u32).to_string()).collect();
         std::thread::spawn(move || {
             let mut k = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let ok = post(addr, "/recall", &json!({ "user": users[k % users.len()], "k": 20 })).is_ok_and(|r| r.status == 200);
-                let s = t.elapsed().as_secs_f64();
-                if ok {
-                    lat.lock().expect("lock").push(s);
-                } else {
-                    *err.lock().expect("lock") += 1;
+                let body = json!({ "id": items[k % items.len()], "exposures": 3, "clicks": (k % 3 == 0) as u64 });
+                match post_as(addr, "/stats", &body, &token) {
+                    Ok(r) if r.status == 200 => lat.lock().expect("lock").push(t.elapsed().as_secs_f64()),
+                    _ => *err.lock().expect("lock") += 1,
                 }
-                k = k.wrapping_mul(31).wrapping_add(7) % 1_000_003;
+                k = k.wrapping_mul(17).wrapping_add(11) % 1_000_003;
             }
         })
     };
@@ -176,7 +202,12 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     }
     let wall = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    load.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
+    for t in load {
+        t.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
+    }
+    feedback.join().map_err(|_| anyhow::anyhow!("feedback thread panicked"))?;
+    let mut sl = stats_lat.lock().expect("lock").clone();
+    let stats_errors = *stats_err.lock().expect("lock");
     let metrics = get(addr, "/metrics")?.body;
     let gauge = |name: &str| {
         metrics
@@ -241,12 +272,21 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         ("ingest → retrievable p50 / p99", format!("{:.1} / {:.1} ms", 1e3 * quantile(&mut vis_s, 0.5), 1e3 * quantile(&mut vis_s, 0.99))),
         ("in the index but not in their own top 10 within 5 s", never.to_string()),
         (
-            "recall requests (one client, concurrent with ingestion)",
-            format!("{recalls} in {wall:.1}s = {:.0} QPS, {recall_errors} failed", recalls as f64 / wall),
+            "recall requests (concurrent with ingestion and feedback)",
+            format!("{recalls} from {} clients in {wall:.1}s = {:.0} QPS, {recall_errors} failed", o.clients, recalls as f64 / wall),
         ),
         (
             "recall latency p50 / p99 (client side)",
             format!("{:.2} / {:.2} ms", 1e3 * quantile(&mut rl, 0.5), 1e3 * quantile(&mut rl, 0.99)),
+        ),
+        (
+            "statistics feedback (POST /stats, one client) p50 / p99",
+            format!(
+                "{:.1} / {:.1} ms, {} requests, {stats_errors} failed",
+                1e3 * quantile(&mut sl, 0.5),
+                1e3 * quantile(&mut sl, 0.99),
+                sl.len()
+            ),
         ),
         ("coverage (stored items retrievable, /metrics)", format!("{coverage:.4}")),
         ("lookup coverage (recall item ids found)", format!("{lookup_cov:.4}")),
@@ -268,12 +308,15 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     std::fs::write(
         dir.join("results.json"),
         serde_json::to_string_pretty(
-            &json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recalls": recalls, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }),
+            &json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recall_seconds_p99": quantile(&mut rl.clone(), 0.99), "recalls": recalls, "recall_clients": o.clients, "stats_seconds_p99": quantile(&mut sl.clone(), 0.99), "errors": recall_errors + stats_errors + rejected, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }),
         )?,
     )?;
     println!("{report}\nwrote {}", dir.display());
     if !lost.is_empty() {
         bail!("{} acknowledged items lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    }
+    if recall_errors + stats_errors + rejected > 0 {
+        bail!("errors under load: {recall_errors} recall, {stats_errors} stats, {rejected} ingestions refused");
     }
     Ok(())
 }

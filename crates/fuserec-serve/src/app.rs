@@ -76,7 +76,7 @@ pub struct NewItem {
     pub image: Option<image::DynamicImage>,
 }
 
-#[derive(serde::Serialize, Debug, Clone)]
+#[derive(serde::Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct Ingested {
     pub id: String,
     pub key: u32,
@@ -86,7 +86,7 @@ pub struct Ingested {
     pub has_image: bool,
 }
 
-#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub score: f32,

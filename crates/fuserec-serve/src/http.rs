@@ -14,6 +14,12 @@ use base64::Engine;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Every refusal's body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorBody {
+    error: String,
+}
+
 fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
@@ -89,7 +95,8 @@ async fn timed<T: serde::Serialize + Send + 'static>(
     resp
 }
 
-#[derive(serde::Deserialize)]
+/// A new item: an id, text (title and/or text) and optionally an image.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemBody {
     id: String,
@@ -120,6 +127,10 @@ fn decode_image(a: &App, b: &ItemBody) -> Result<Option<image::DynamicImage>, Re
     }
 }
 
+#[utoipa::path(post, path = "/items", request_body = ItemBody, security(("bearer" = [])),
+    responses((status = 201, description = "durable and indexed", body = Ingested),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "a trained catalogue item", body = ErrorBody),
+        (status = 413, description = "body over the limit"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn post_item(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<ItemBody>, JsonRejection>) -> Response {
     if let Err(r) = authorised(&app, "items", &headers) {
         return *r;
@@ -136,7 +147,8 @@ async fn post_item(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Js
     .await
 }
 
-#[derive(serde::Deserialize)]
+/// A recall query: a user, recent items, a vector, or any mix (their unit vectors are summed).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecallBody {
     #[serde(default)]
@@ -158,11 +170,14 @@ fn yes() -> bool {
     true
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct RecallAnswer {
     items: Vec<Hit>,
 }
 
+#[utoipa::path(post, path = "/recall", request_body = RecallBody,
+    responses((status = 200, body = RecallAnswer), (status = 400, body = ErrorBody), (status = 404, description = "unknown user or item", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn post_recall(State(app): State<Arc<App>>, b: Result<Json<RecallBody>, JsonRejection>) -> Response {
     let b = match body(&app, "recall", b) {
         Ok(b) => b,
@@ -175,7 +190,8 @@ async fn post_recall(State(app): State<Arc<App>>, b: Result<Json<RecallBody>, Js
     .await
 }
 
-#[derive(serde::Deserialize)]
+/// Increments of an item's statistics.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatsBody {
     id: String,
@@ -185,7 +201,8 @@ struct StatsBody {
     clicks: u64,
 }
 
-#[derive(serde::Serialize)]
+/// An item as stored (`gate` is null for models without a gate).
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct ItemView {
     id: String,
     key: u32,
@@ -217,6 +234,9 @@ fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
     }
 }
 
+#[utoipa::path(post, path = "/stats", request_body = StatsBody, security(("bearer" = [])),
+    responses((status = 200, body = ItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn post_stats(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<StatsBody>, JsonRejection>) -> Response {
     if let Err(r) = authorised(&app, "stats", &headers) {
         return *r;
@@ -228,6 +248,8 @@ async fn post_stats(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<J
     timed(app, "stats", StatusCode::OK, move |a| a.add_stats(&b.id, b.exposures, b.clicks).map(|r| view(a, r))).await
 }
 
+#[utoipa::path(get, path = "/items/{id}", params(("id" = String, Path, description = "item id")),
+    responses((status = 200, body = ItemView), (status = 404, body = ErrorBody)))]
 async fn get_item(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     timed(app, "get_item", StatusCode::OK, move |a| match a.store.get(&id)? {
         Some(r) => Ok(view(a, r)),
@@ -236,14 +258,44 @@ async fn get_item(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
     .await
 }
 
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "`{status, items, indexed, dim}`")))]
 async fn health(State(app): State<Arc<App>>) -> Response {
     let (stored, indexed) = app.counts();
     Json(serde_json::json!({ "status": "ok", "items": stored, "indexed": indexed, "dim": app.dim })).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let (stored, indexed) = app.counts();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(stored, indexed)).into_response()
+}
+
+/// The OpenAPI description, generated from the routes' types and annotations above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "fuserec-serve", description = "Recall over a trained two-tower model with near-line ingestion of new items; see docs/SERVING.md."),
+    paths(post_item, post_recall, post_stats, get_item, health, metrics),
+    components(schemas(ItemBody, RecallBody, StatsBody, RecallAnswer, ItemView, Ingested, Hit, ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+async fn openapi() -> Response {
+    use utoipa::OpenApi;
+    match ApiDoc::openapi().to_json() {
+        Ok(j) => ([(axum::http::header::CONTENT_TYPE, "application/json")], j).into_response(),
+        Err(e) => Refusal::Internal(format!("openapi: {e}")).into_response(),
+    }
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -255,6 +307,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/stats", post(post_stats))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }

@@ -204,8 +204,8 @@ impl ServingModel {
 
     /// `σ·[v ; γ·x̂]` ([`fuserec::two_tower::content_head`]): the tower vector with the blend's
     /// factors and, when the model has the head, the item's content row `x̂` appended.
-    fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, trained: bool, unseen: bool) -> Result<Vec<f32>> {
-        let (s, g) = self.blend.factors(trained, unseen);
+    fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, unseen: bool) -> Result<Vec<f32>> {
+        let (s, g) = self.blend.factors(unseen);
         let mut out: Vec<f32> = tower.into_iter().map(|x| x * s).collect();
         if let Some(h) = &self.head {
             let row = head_row.ok_or_else(|| Error::Invalid("the model's content head needs the item's content".into()))?;
@@ -229,7 +229,7 @@ impl ServingModel {
     pub fn catalogue_vector(&self, row: u32, tower: Vec<f32>, exposures: u64) -> Result<Vec<f32>> {
         let trained = self.trained[row as usize];
         let head_row = self.head.as_ref().map(|h| h.rows.row(row as usize));
-        self.blended(tower, head_row, trained, !trained && exposures == 0)
+        self.blended(tower, head_row, !trained && exposures == 0)
     }
 
     /// Gate features of an item with these counts, created at `created_at`, as of `now`.
@@ -292,7 +292,7 @@ impl ServingModel {
             }
             x
         });
-        let fused = self.blended(v.fused, head_row.as_deref(), false, true)?;
+        let fused = self.blended(v.fused, head_row.as_deref(), true)?;
         Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
     }
 

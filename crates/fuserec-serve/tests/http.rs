@@ -142,6 +142,19 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     bad("POST", "/stats", &json!({ "id": "nothing", "exposures": 1 }).to_string(), 404, "unknown item");
     bad("POST", "/stats", &json!({ "id": "new-1", "exposures": -3 }).to_string(), 422, "");
     bad("GET", "/items/nothing", "", 404, "unknown item");
+    // The OpenAPI description lists every route, the bearer scheme on the write routes, and the
+    // request fields the server actually decodes.
+    let api = get(addr, "/openapi.json").unwrap().json();
+    for (path, method) in
+        [("/items", "post"), ("/recall", "post"), ("/stats", "post"), ("/items/{id}", "get"), ("/health", "get"), ("/metrics", "get")]
+    {
+        assert!(api["paths"][path][method].is_object(), "{path} {method} missing from {api}");
+    }
+    assert_eq!(api["components"]["securitySchemes"]["bearer"]["scheme"], "bearer", "{api}");
+    assert!(api["paths"]["/items"]["post"]["security"].is_array() && api["paths"]["/recall"]["post"]["security"].is_null());
+    let fields: Vec<&str> =
+        api["components"]["schemas"]["ItemBody"]["properties"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(fields, ["id", "image_base64", "image_path", "text", "title"], "{api}");
     // Still healthy after all that, and the metrics saw it.
     assert_eq!(get(addr, "/health").unwrap().status, 200);
     let m = get(addr, "/metrics").unwrap().body;

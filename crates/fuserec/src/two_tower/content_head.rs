@@ -6,9 +6,12 @@
 //! one inner product per (user, item): the query becomes `[q ; ĥ]` and an item vector
 //! `σ·[v ; γ·x̂]`, where `x̂` is the item's fused content (centred modalities, each L2-normalised,
 //! then normalised together), `ĥ` the unit mean of the history's `x̂`, `γ` one weight for items
-//! with a trained id row (`alpha_warm`) and one for items without (`beta_cold`), and `σ` the cold
-//! calibration length of never-seen items. The weights are fitted on validation after training,
-//! by the experiment's selection metric; 0 switches the head off for that group.
+//! the system has never seen (`beta_cold`: no trained id row and no interaction in the statistics)
+//! and one for all others (`alpha_warm`), and `σ` the cold calibration length of never-seen items.
+//! The weights are fitted on validation after training (where the cold validation items are the
+//! never-seen ones), by the experiment's selection metric; 0 switches the head off for that group.
+//! An item that has interactions but no trained row (e.g. a cold validation item at test time)
+//! counts as seen: boosting it would push items with no test interactions up every list.
 
 use crate::recommender::TrainData;
 use crate::validation::{ValScores, validate};
@@ -29,9 +32,9 @@ pub struct ContentHead {
 pub struct Blend {
     /// Length of never-seen items' vectors (1: as trained).
     pub cold_scale: f32,
-    /// Head weight of items with a trained id row.
+    /// Head weight of items the system has seen.
     pub alpha_warm: f32,
-    /// Head weight of items without one (cold items).
+    /// Head weight of never-seen (cold) items, before their length `cold_scale`.
     pub beta_cold: f32,
 }
 
@@ -75,18 +78,17 @@ impl ContentHead {
 
 impl Blend {
     /// Per item: the factor on the tower vector and on the head row.
-    pub fn factors(&self, trained: bool, unseen: bool) -> (f32, f32) {
-        let s = if unseen { self.cold_scale } else { 1.0 };
-        (s, s * if trained { self.alpha_warm } else { self.beta_cold })
+    pub fn factors(&self, unseen: bool) -> (f32, f32) {
+        if unseen { (self.cold_scale, self.cold_scale * self.beta_cold) } else { (1.0, self.alpha_warm) }
     }
 
     /// Item vectors `σ·[v ; γ·x̂]` (no head columns when `head` is `None`).
-    pub fn items(&self, towers: &Embeddings, head: Option<&ContentHead>, trained: &[bool], unseen: &[bool]) -> Result<Embeddings> {
+    pub fn items(&self, towers: &Embeddings, head: Option<&ContentHead>, unseen: &[bool]) -> Result<Embeddings> {
         let (n, d) = (towers.rows(), towers.dim());
         let k = head.map_or(0, |h| h.dim());
         let mut out = Vec::with_capacity(n * (d + k));
         for i in 0..n {
-            let (s, g) = self.factors(trained[i], unseen[i]);
+            let (s, g) = self.factors(unseen[i]);
             out.extend(towers.row(i).iter().map(|x| x * s));
             if let Some(h) = head {
                 out.extend(h.rows.row(i).iter().map(|x| x * g));
@@ -115,7 +117,6 @@ pub fn fit_blend(
     queries: &Embeddings,
     towers: &Embeddings,
     head: Option<&ContentHead>,
-    trained: &[bool],
     unseen: &[bool],
     scales: &[f32],
     select: &dyn Fn(&ValScores) -> f64,
@@ -137,7 +138,7 @@ pub fn fit_blend(
         if let Some(t) = trials.iter().find(|x| x.blend == b) {
             return Ok(t.selection);
         }
-        let f: Vec<(f32, f32)> = (0..n).map(|i| b.factors(trained[i], unseen[i])).collect();
+        let f: Vec<(f32, f32)> = (0..n).map(|i| b.factors(unseen[i])).collect();
         let mut pos = 0usize;
         let val = validate(data, users, &mut |chunk, _, out| {
             for (r, row) in out.chunks_mut(n).enumerate() {
@@ -183,11 +184,11 @@ mod tests {
 
     #[test]
     fn blended_vectors_score_as_the_formula_says() {
-        // Two items: 0 trained, 1 never seen. Tower vectors unit, head rows unit.
+        // Two items: 0 seen, 1 never seen. Tower vectors unit, head rows unit.
         let towers = Embeddings::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
         let head = ContentHead::new(Embeddings::from_vec(2, 3, vec![1.0, 0.0, 0.0, 0.6, 0.8, 0.0]).unwrap());
         let b = Blend { cold_scale: 2.0, alpha_warm: 0.5, beta_cold: 1.5 };
-        let items = b.items(&towers, Some(&head), &[true, false], &[false, true]).unwrap();
+        let items = b.items(&towers, Some(&head), &[false, true]).unwrap();
         assert_eq!(items.dim(), 5);
         assert_eq!(items.row(0), &[1.0, 0.0, 0.5, 0.0, 0.0]);
         let r1 = items.row(1);
@@ -247,10 +248,9 @@ mod tests {
         let ids: Vec<u32> = (0..users).collect();
         let mut q = Embeddings::zeros(users as usize, 3);
         (0..users).for_each(|u| q.row_mut(u as usize)[(u >= users / 2) as usize] = 1.0);
-        let trained: Vec<bool> = (0..n).map(|i| i < 2 * warm as usize).collect();
-        let unseen: Vec<bool> = trained.iter().map(|t| !t).collect();
+        let unseen: Vec<bool> = (0..n).map(|i| i >= 2 * warm as usize).collect();
         let select = |v: &ValScores| v.select(Selection::Cold);
-        let (b, trials) = fit_blend(&data, &ids, &q, &towers, Some(&head), &trained, &unseen, &[1.0, 2.0], &select).unwrap();
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, Some(&head), &unseen, &[1.0, 2.0], &select).unwrap();
         let cold = |b: Blend| trials.iter().find(|t| t.blend == b).unwrap().val.cold.unwrap();
         assert!(b.beta_cold > 0.0, "{b:?}");
         let (off, on) = (cold(Blend::default()), cold(b));
@@ -258,7 +258,7 @@ mod tests {
         // other taste's, so recall@20 is about 20/30; without it, chance (20/60).
         assert!(on > 0.55 && off < 0.5, "COLD without head {off}, with {on}");
         // Without a head, only the cold length is searched.
-        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, &trained, &unseen, &[1.0, 2.0], &select).unwrap();
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, &unseen, &[1.0, 2.0], &select).unwrap();
         assert_eq!((b.alpha_warm, b.beta_cold), (0.0, 0.0));
         assert!(trials.iter().all(|t| t.blend.alpha_warm == 0.0 && t.blend.beta_cold == 0.0));
     }

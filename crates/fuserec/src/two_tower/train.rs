@@ -275,11 +275,10 @@ pub fn train(
     let head = head.filter(|_| cfg.content_head && keep.is_some());
     if let Some(k) = keep.as_deref().filter(|_| cfg.cosine && cfg.unit_item_vectors && (cfg.calibrate_cold || head.is_some())) {
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
-        let trained: Vec<bool> = k.iter().map(|&x| x > 0.0).collect();
         let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
         let q = export_users(&net, &val_users, &seq)?;
         let select = |v: &ValScores| v.select(data.selection);
-        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), &trained, &unseen(k, &exposures), scales, &select)?;
+        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), &unseen(k, &exposures), scales, &select)?;
         log.blend = blend;
         log.blend_trials = trials;
     }
@@ -292,10 +291,7 @@ pub fn train(
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
     let use_head = head.as_ref().filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
     let item_vectors = match keep.as_deref() {
-        Some(k) if log.blend != Blend::default() => {
-            let trained: Vec<bool> = k.iter().map(|&x| x > 0.0).collect();
-            log.blend.items(&item_vectors, use_head, &trained, &unseen(k, &exposures))?
-        }
+        Some(k) if log.blend != Blend::default() => log.blend.items(&item_vectors, use_head, &unseen(k, &exposures))?,
         _ => item_vectors,
     };
     if let Some(g) = gates {
@@ -374,7 +370,7 @@ mod tests {
         // validation interactions) → not boosted. Items 0 and 2 have id rows.
         let boost = unseen(&[1.0, 0.0, 1.0, 0.0], &[5.0, 0.0, 0.0, 2.0]);
         assert_eq!(boost, vec![false, true, false, false]);
-        let s = Blend { cold_scale: 2.0, ..Blend::default() }.items(&v, None, &[true, false, true, false], &boost).unwrap();
+        let s = Blend { cold_scale: 2.0, ..Blend::default() }.items(&v, None, &boost).unwrap();
         assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         assert_eq!(COLD_SCALES[0], 1.0, "the trained model as it is is always a candidate");
         assert!(COLD_SCALES.windows(2).all(|w| w[0] < w[1]));
