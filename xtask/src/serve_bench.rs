@@ -160,7 +160,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
             let mut k = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let body = json!({ "id": items[k % items.len()], "exposures": 3, "clicks": (k % 3 == 0) as u64 });
+                let body = json!({ "id": items[k % items.len()], "exposures": 3, "clicks": k.is_multiple_of(3) as u64 });
                 match post_as(addr, "/stats", &body, &token) {
                     Ok(r) if r.status == 200 => lat.lock().expect("lock").push(t.elapsed().as_secs_f64()),
                     _ => *err.lock().expect("lock") += 1,

@@ -86,9 +86,12 @@ impl Blend {
     pub fn items(&self, towers: &Embeddings, head: Option<&ContentHead>, unseen: &[bool]) -> Result<Embeddings> {
         let (n, d) = (towers.rows(), towers.dim());
         let k = head.map_or(0, |h| h.dim());
+        if unseen.len() != n {
+            return Err(fuserec_core::Error::Shape(format!("blend: {} unseen flags for {n} items", unseen.len())));
+        }
         let mut out = Vec::with_capacity(n * (d + k));
-        for i in 0..n {
-            let (s, g) = self.factors(unseen[i]);
+        for (i, &u) in unseen.iter().enumerate() {
+            let (s, g) = self.factors(u);
             out.extend(towers.row(i).iter().map(|x| x * s));
             if let Some(h) = head {
                 out.extend(h.rows.row(i).iter().map(|x| x * g));
