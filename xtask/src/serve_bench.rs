@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -222,8 +222,29 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let recalls = rl.len();
     let recall_errors = *recall_err.lock().expect("lock");
 
-    // Crash: ingest from another thread, SIGKILL the server after `crash_after` acknowledgements.
-    eprintln!("crash test: ingesting, killing the server after {} acknowledged items…", o.crash_after);
+    // Crash: ingest from one thread and send statistics increments to one catalogue item from
+    // another; SIGKILL the server after `crash_after` acknowledged items.
+    eprintln!("crash test: ingesting and updating, killing the server after {} acknowledged items…", o.crash_after);
+    let counted = ds.items.raw(0).to_string();
+    let exposures_of = |addr: SocketAddr| -> Result<u64> {
+        get(addr, &format!("/items/{counted}"))?.json()["exposures"].as_u64().context("the counted item has no exposures field")
+    };
+    let before = exposures_of(addr)?;
+    let acked_updates = Arc::new(AtomicUsize::new(0));
+    let updater = {
+        let (acked, token, id) = (acked_updates.clone(), token.clone(), counted.clone());
+        std::thread::spawn(move || {
+            loop {
+                match post_as(addr, "/stats", &json!({ "id": id, "exposures": 1 }), &token) {
+                    Ok(r) if r.status == 200 => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break, // the server is gone
+                }
+            }
+        })
+    };
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let writer = {
         let (acked, content, images, token) = (acked.clone(), content.clone(), images.clone(), token.clone());
@@ -245,8 +266,13 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     child.kill()?;
     child.wait()?;
     writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    updater.join().map_err(|_| anyhow::anyhow!("updater panicked"))?;
     let acked = acked.lock().expect("lock").clone();
+    let acked_updates = acked_updates.load(Ordering::SeqCst) as u64;
     let (mut child, addr, reboot) = start(bin, &dir, cache, &images)?;
+    // Every acknowledged increment is there; at most the one in flight at the kill is extra.
+    let applied = exposures_of(addr)? - before;
+    let updates_ok = (acked_updates..=acked_updates + 1).contains(&applied);
     let mut lost = Vec::new();
     for id in acked.iter().chain((0..ingested).map(|k| format!("new-{k}")).collect::<Vec<_>>().iter()) {
         let r = get(addr, &format!("/items/{id}"))?;
@@ -294,6 +320,10 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         ("acknowledged before kill -9", acked.len().to_string()),
         ("acknowledged items lost after restart", format!("{} of {}", lost.len(), acked.len() + ingested)),
         ("crash-test items retrievable after restart", format!("{after_restart} of {}", acked.len())),
+        (
+            "statistics increments acknowledged before kill -9 / found after restart",
+            format!("{acked_updates} / {applied} ({})", if updates_ok { "none lost" } else { "MISMATCH" }),
+        ),
     ];
     let table = fuserec::eval::markdown_table(
         &["serve-bench", "value"],
@@ -314,6 +344,9 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     println!("{report}\nwrote {}", dir.display());
     if !lost.is_empty() {
         bail!("{} acknowledged items lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    }
+    if !updates_ok {
+        bail!("{acked_updates} statistics increments acknowledged before kill -9, {applied} found after restart");
     }
     if recall_errors + stats_errors + rejected > 0 {
         bail!("errors under load: {recall_errors} recall, {stats_errors} stats, {rejected} ingestions refused");
