@@ -4,20 +4,15 @@
 //! model without a gate surviving a restart.
 
 use fuserec_serve::client::{get, post, post_as, request_as};
-use fuserec_serve::{Limits, ModelSource, ServeConfig, Server, Token};
+use fuserec_serve::{Limits, ServeConfig, Server, Token};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-const EXPERIMENT: &str = r#"
-name = "serve-hostile"
-seeds = [1]
-k = [10]
-bootstrap = 0
-[dataset]
-kind = "synthetic"
-scale = 0.3
+mod common;
+
+const MODELS: &str = r#"
 [[model]]
 kind = "two-tower"
 fusion = "additive"
@@ -69,33 +64,15 @@ fn json_value(ids: Vec<String>) -> impl Strategy<Value = Value> {
 }
 
 fn config(dir: &Path, model: usize, token: Option<&str>, addr: &str) -> ServeConfig {
-    ServeConfig {
-        source: ModelSource {
-            experiment: dir.join("serve-hostile.toml"),
-            model,
-            checkpoint: dir.join(format!("ck/model{model}-seed1.safetensors")),
-            seed: None,
-            cache: dir.join("cache"),
-        },
-        store: dir.join(format!("store{model}/items.redb")),
-        addr: addr.into(),
-        hnsw: Default::default(),
-        limits: Limits::default(),
-        token: token.map(|t| Token::new(t).unwrap()),
-        image_root: None,
-    }
+    let mut c = common::config(dir, "serve-hostile", model);
+    c.token = token.map(|t| Token::new(t).unwrap());
+    c.addr = addr.into();
+    c
 }
 
 #[test]
 fn hostile_requests_are_refused_and_nothing_is_lost() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("fuserec-hostile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("serve-hostile.toml"), EXPERIMENT).unwrap();
-    let exp = fuserec::ExperimentConfig::load(&dir.join("serve-hostile.toml")).unwrap();
-    let opts = fuserec::RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: Some(dir.join("ck")) };
-    fuserec::run(&exp, &opts).unwrap();
-    let ds = fuserec::experiment::load_dataset(&exp.dataset, &dir.join("cache")).unwrap();
+    let (dir, _exp, ds) = common::train("fuserec-hostile", "serve-hostile", &common::small_world("serve-hostile", MODELS));
 
     // A public address needs a token.
     let e = Server::start(config(&dir, 0, None, "0.0.0.0:0")).err().expect("refused without a token").to_string();
@@ -211,14 +188,7 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     // evaluated, bit for bit up to float rounding.
     for model in 0..5 {
         let server = Server::start(config(&dir, model, Some(TOKEN), "127.0.0.1:0")).unwrap();
-        let m = server.app.model();
-        assert_eq!(m.catalogue_vectors.dim(), m.dim(), "model {model}");
-        for r in server.app.store.all().unwrap() {
-            let Some(i) = m.dataset.items.get(&r.id) else { continue };
-            let worst = r.vector.iter().zip(m.catalogue_vectors.row(i as usize)).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(worst < 1e-5, "model {model} ({}): item {} differs by {worst}", m.config().display_name(), r.id);
-        }
-        drop(m);
+        common::assert_serves_what_was_evaluated(&server);
         server.stop();
     }
 

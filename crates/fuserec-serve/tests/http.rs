@@ -4,18 +4,13 @@
 
 use base64::Engine;
 use fuserec_serve::client::{get, post, request};
-use fuserec_serve::{Limits, ModelSource, ServeConfig, Server};
+use fuserec_serve::{Limits, ServeConfig, Server};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-const EXPERIMENT: &str = r#"
-name = "serve-small"
-seeds = [1]
-k = [10]
-bootstrap = 0
-[dataset]
-kind = "synthetic"
-scale = 0.3
+mod common;
+
+const SPLIT_AND_MODEL: &str = r#"
 [split]
 kind = "cold-start"
 cold_fraction = 0.2
@@ -27,21 +22,10 @@ epochs = 3
 "#;
 
 fn config(dir: &Path, image_root: Option<PathBuf>) -> ServeConfig {
-    ServeConfig {
-        source: ModelSource {
-            experiment: dir.join("serve-small.toml"),
-            model: 0,
-            checkpoint: dir.join("ck/model0-seed1.safetensors"),
-            seed: None,
-            cache: dir.join("cache"),
-        },
-        store: dir.join("store/items.redb"),
-        addr: "127.0.0.1:0".into(),
-        hnsw: Default::default(),
-        limits: Limits { max_body_bytes: 200_000, ..Limits::default() },
-        token: None,
-        image_root,
-    }
+    let mut c = common::config(dir, "serve-small", 0);
+    c.limits = Limits { max_body_bytes: 200_000, ..Limits::default() };
+    c.image_root = image_root;
+    c
 }
 
 fn ids(reply: &serde_json::Value) -> Vec<String> {
@@ -50,36 +34,21 @@ fn ids(reply: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn ingest_recall_stats_bad_input_and_restart_over_http() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("fuserec-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("serve-small.toml"), EXPERIMENT).unwrap();
     // Train the model the server will load.
-    let exp = fuserec::ExperimentConfig::load(&dir.join("serve-small.toml")).unwrap();
-    let opts = fuserec::RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: Some(dir.join("ck")) };
-    let trained = fuserec::run(&exp, &opts).unwrap();
-    let n_items = trained.dataset.items;
+    let (dir, _exp, ds) = common::train("fuserec-serve", "serve-small", &common::small_world("serve-small", SPLIT_AND_MODEL));
+    let n_items = ds.n_items();
 
-    let ds = fuserec::experiment::load_dataset(&exp.dataset, &dir.join("cache")).unwrap();
     let image_root = ds.items_meta[7].image.as_ref().unwrap().parent().unwrap().to_path_buf();
     let server = Server::start(config(&dir, Some(image_root.clone()))).unwrap();
     let addr = server.addr;
     let health = get(addr, "/health").unwrap().json();
     assert_eq!((health["items"].as_u64(), health["indexed"].as_u64()), (Some(n_items as u64), Some(n_items as u64)), "{health}");
-    // Serve = evaluate: every catalogue item is stored with the vector training exported (the
-    // tower part, the cold length and the content head's part alike).
+    // Serve = evaluate, and this model uses the content head (the synthetic world's content
+    // helps cold items).
+    common::assert_serves_what_was_evaluated(&server);
     {
-        let model = server.app.model.lock().unwrap();
-        let stored = server.app.store.all().unwrap();
-        assert_eq!(stored.len(), n_items);
-        assert_eq!(model.catalogue_vectors.dim(), model.dim());
-        assert!(model.head.is_some() && model.blend.beta_cold > 0.0, "the synthetic world's content helps cold items: {:?}", model.blend);
-        for r in &stored {
-            let i = model.dataset.items.get(&r.id).unwrap() as usize;
-            let want = model.catalogue_vectors.row(i);
-            let worst = r.vector.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(worst < 1e-5, "item {} (trained {}): stored vector differs from training's by {worst}", r.id, model.trained[i]);
-        }
+        let model = server.app.model();
+        assert!(model.head.is_some() && model.blend.beta_cold > 0.0, "{:?}", model.blend);
     }
 
     // A new item: the text and image bytes of a catalogue item, under a new id.

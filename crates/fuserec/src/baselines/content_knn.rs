@@ -43,19 +43,28 @@ impl ContentKnn {
     }
 }
 
+/// Per history: the unit mean of its items' rows (only items marked in `scorable`, when given);
+/// zero for an empty history. The user profile of the centroid model and of the two-tower's
+/// content head.
+pub fn centroid_profiles(rows: &Embeddings, histories: &[&[u32]], scorable: Option<&[bool]>) -> Embeddings {
+    let d = rows.dim();
+    let mut profiles = Embeddings::zeros(histories.len(), d);
+    profiles.as_mut_slice().par_chunks_mut(d.max(1)).zip(histories.par_iter()).for_each(|(p, hist)| {
+        for &h in hist.iter().filter(|&&h| scorable.is_none_or(|s| s[h as usize])) {
+            p.iter_mut().zip(rows.row(h as usize)).for_each(|(a, b)| *a += b);
+        }
+    });
+    profiles.l2_normalize();
+    profiles
+}
+
 impl Recommender for ContentKnn {
     fn name(&self) -> String {
         format!("{}[{}]", self.kind, self.label)
     }
     fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
         let d = self.items.dim();
-        let mut profiles = Embeddings::zeros(histories.len(), d);
-        profiles.as_mut_slice().par_chunks_mut(d).zip(histories.par_iter()).for_each(|(p, hist)| {
-            for &h in hist.iter().filter(|&&h| self.has_content[h as usize]) {
-                p.iter_mut().zip(self.items.row(h as usize)).for_each(|(a, b)| *a += b);
-            }
-        });
-        profiles.l2_normalize();
+        let profiles = centroid_profiles(&self.items, histories, Some(&self.has_content));
         fuserec_index::inner_products(&profiles, &self.items, out).expect("shapes agree by construction");
         let n = self.items.rows();
         out.par_chunks_mut(n).zip(profiles.as_slice().par_chunks(d)).for_each(|(row, p)| {

@@ -8,7 +8,7 @@ mod most_pop;
 mod random;
 
 pub use bpr::{Bpr, BprConfig, BprLog, bpr_dloss_dx, bpr_row_grads};
-pub use content_knn::ContentKnn;
+pub use content_knn::{ContentKnn, centroid_profiles};
 pub use ease::Ease;
 pub use item_knn::ItemKnn;
 pub use most_pop::MostPop;

@@ -63,16 +63,7 @@ impl ContentHead {
 
     /// Unit mean of the history items' rows per user (zero for an empty or content-less history).
     pub fn profiles(&self, histories: &[&[u32]]) -> Embeddings {
-        let d = self.rows.dim();
-        let mut p = Embeddings::zeros(histories.len(), d);
-        for (k, h) in histories.iter().enumerate() {
-            let out = p.row_mut(k);
-            for &i in h.iter() {
-                out.iter_mut().zip(self.rows.row(i as usize)).for_each(|(a, b)| *a += b);
-            }
-        }
-        p.l2_normalize();
-        p
+        crate::baselines::centroid_profiles(&self.rows, histories, None)
     }
 }
 
