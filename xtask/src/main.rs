@@ -11,7 +11,8 @@ commands of the task runner:
   test  the test suite: `cargo fmt --all --check`, `cargo clippy --workspace --all-targets -D warnings`
         (this type-checks the benches too), fetch assets (required when FUSEREC_REQUIRE_ASSETS=1),
         then `cargo nextest run --workspace` (cargo test if nextest is absent); everything in the
-        test profile, so no optimised build of the workspace is needed
+        test profile (the `fuserec` binary that fetches the assets too), so no optimised build of
+        the workspace is needed
   peer [encoders|kmeans|two-tower|hnsw]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
@@ -98,19 +99,28 @@ fn assets_required() -> bool {
 }
 
 fn test() -> Result<()> {
-    // Style gates first (cheap), then the assets, so the test runner's summary is printed last.
+    // Style gates first (cheap), then the build, the assets and the tests, so the test runner's
+    // summary is printed last.
     cargo(&["fmt", "--all", "--check"]).context("`cargo fmt --all` would change files: run it")?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    // The fetch runs the `fuserec` binary in the test profile, whose dependencies the tests share.
-    eprintln!("$ fuserec assets");
-    let fetched = command(&["run", "-q", "-p", "fuserec-cli", "--", "assets"]).status().context("running cargo")?;
+    // Build the tests first: that also builds the `fuserec` binary (its integration tests run it)
+    // with the test build's features, so fetching the assets with it compiles nothing twice.
+    let nextest = command(&["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    if nextest {
+        cargo(&["nextest", "run", "--workspace", "--no-run"])?;
+    } else {
+        cargo(&["test", "--workspace", "--no-run"])?;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
+    let bin = target.join("debug").join(format!("fuserec{}", std::env::consts::EXE_SUFFIX));
+    eprintln!("$ {} assets", bin.display());
+    let fetched = std::process::Command::new(&bin).arg("assets").status().with_context(|| format!("running {}", bin.display()))?;
     if !fetched.success() {
         if assets_required() {
             bail!("FUSEREC_REQUIRE_ASSETS=1: asset tests must run, and `fuserec assets` failed");
         }
         eprintln!("warning: `fuserec assets` failed; asset tests will skip");
     }
-    let nextest = command(&["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     if nextest {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
     } else {

@@ -5,7 +5,7 @@ mod serve_bench;
 
 use anyhow::{Context, Result, bail};
 use fuserec::data::{assets, synthetic};
-use fuserec::{DatasetConfig, ExperimentConfig, RunOptions};
+use fuserec::{DatasetConfig, RunOptions};
 use std::path::{Path, PathBuf};
 
 const HELP: &str = "\
@@ -149,14 +149,11 @@ fn experiment(args: &[String]) -> Result<()> {
         }
         p
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    if fuserec::scl::is_scl_config(&text) {
-        return scl_experiment(args, &path, &text);
-    }
-    if fuserec::ctr::is_ctr_config(&text) {
-        return ctr_experiment(args, &path, &text);
-    }
-    let mut cfg = ExperimentConfig::load(&path)?;
+    let mut cfg = match fuserec::Experiment::load(&path)? {
+        fuserec::Experiment::Recall(cfg) => cfg,
+        fuserec::Experiment::Scl(cfg) => return scl_experiment(args, &path, cfg),
+        fuserec::Experiment::Ctr(cfg) => return ctr_experiment(args, &path, cfg),
+    };
     if let Some(seeds) = seeds_flag(args)? {
         cfg.seeds = seeds;
     }
@@ -210,7 +207,7 @@ fn adjust_dataset(args: &[String], config: &Path, dataset: &mut DatasetConfig) -
 /// `results/<name>/<UTC time>` (or under `--out`).
 fn run_dir(args: &[String], name: &str) -> Result<PathBuf> {
     let out_root = flag(args, "--out")?.map(PathBuf::from).unwrap_or_else(|| root().join("results"));
-    Ok(out_root.join(name).join(fuserec::report::utc_now().replace(':', "")))
+    Ok(out_root.join(name).join(fuserec::core::provenance::utc_now().replace(':', "")))
 }
 
 /// What SCL and CTR experiments take from the command line: `--seeds`, `--scale`, `--out`
@@ -238,8 +235,7 @@ fn kind_run(
 }
 
 /// `kind = "scl"` configs: contrastive pre-training variants, held-out retrieval, downstream.
-fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
-    let mut cfg: fuserec::scl::SclExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
+fn scl_experiment(args: &[String], path: &Path, mut cfg: fuserec::scl::SclExperiment) -> Result<()> {
     let (run_dir, opts) = kind_run(args, path, "an SCL", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "representations")?;
     let results = fuserec::scl::run(&cfg, &opts)?;
     results.write(&run_dir)?;
@@ -249,8 +245,7 @@ fn scl_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
 }
 
 /// `kind = "ctr"` configs: DIN and its multimodal variants on click labels.
-fn ctr_experiment(args: &[String], path: &Path, text: &str) -> Result<()> {
-    let mut cfg: fuserec::ctr::CtrExperiment = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
+fn ctr_experiment(args: &[String], path: &Path, mut cfg: fuserec::ctr::CtrExperiment) -> Result<()> {
     let (run_dir, opts) = kind_run(args, path, "a CTR", &mut cfg.seeds, &mut cfg.dataset, &cfg.name.clone(), "checkpoints")?;
     let results = fuserec::ctr::run(&cfg, &opts)?;
     results.write(&run_dir)?;

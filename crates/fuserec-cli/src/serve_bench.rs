@@ -50,12 +50,7 @@ fn start(bin: &Path, dir: &Path, cache: &Path, images: &Path) -> Result<(Child, 
     let t = Instant::now();
     let mut child = Command::new(bin)
         .args(["--token-file".as_ref(), dir.join("token").as_os_str(), "--image-root".as_ref(), images.as_os_str()])
-        .args([
-            "--experiment".as_ref(),
-            dir.join("model.toml").as_os_str(),
-            "--checkpoint".as_ref(),
-            dir.join("checkpoints/model0-seed1.safetensors").as_os_str(),
-        ])
+        .args(["--artifact".as_ref(), dir.join("checkpoints/model0-seed1.fuserec").as_os_str()])
         .args(["--store".as_ref(), dir.join("store/items.redb").as_os_str(), "--addr".as_ref(), "127.0.0.1:0".as_ref()])
         .env("FUSEREC_CACHE_DIR", cache)
         .stdout(Stdio::piped())
@@ -103,7 +98,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         crash_after: num("--crash-after", 50.0)? as usize,
         clients: num("--clients", 4.0)?.max(1.0) as usize,
     };
-    let dir = root.join("results/serve-bench").join(fuserec::report::utc_now().replace(':', ""));
+    let dir = root.join("results/serve-bench").join(fuserec::core::provenance::utc_now().replace(':', ""));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("model.toml"), EXPERIMENT)?;
 
@@ -332,7 +327,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let report = format!(
         "# serve-bench\n\n- synthetic world (scale 1), additive two-tower; {} catalogue items; new items = catalogue titles + image files under new ids\n- git {}\n\n{table}\n",
         trained.dataset.items,
-        fuserec::report::git_revision()
+        fuserec::core::provenance::git_revision()
     );
     std::fs::write(dir.join("report.md"), &report)?;
     std::fs::write(

@@ -8,6 +8,7 @@ pub use embeddings::{dot, f32s_from_le, f32s_to_le};
 mod error;
 mod ids;
 mod interaction;
+pub mod provenance;
 mod rng;
 mod stats;
 

@@ -77,7 +77,8 @@ fn tensor_f32(st: &SafeTensors<'_>, path: &Path, name: &str, dim: usize) -> Resu
     Embeddings::from_vec(t.shape()[0], dim, v)
 }
 
-pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
+/// The header and the tensors of a file [`save`] wrote.
+fn open(path: &Path) -> Result<(Header, Vec<u8>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, meta) =
         SafeTensors::read_metadata(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
@@ -87,6 +88,46 @@ pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
         .and_then(|m| m.get("fuserec_quant"))
         .ok_or_else(|| Error::Invalid(format!("{}: no fuserec_quant header", path.display())))
         .and_then(|h| serde_json::from_str(h).map_err(|e| Error::Invalid(format!("{}: header: {e}", path.display()))))?;
+    Ok((header, bytes))
+}
+
+/// A hierarchical k-means tree [`save`] wrote (`Saved::Tree`), as its concrete type.
+pub fn load_tree(path: &Path) -> Result<HierarchicalKMeans> {
+    let (header, bytes) = open(path)?;
+    if header.method != "tree" {
+        return Err(Error::Invalid(format!("{}: a `{}` quantizer, expected a tree", path.display(), header.method)));
+    }
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    tree_from(&st, path, &header)
+}
+
+fn tree_from(st: &SafeTensors<'_>, path: &Path, header: &Header) -> Result<HierarchicalKMeans> {
+    let cb = |l: usize| tensor_f32(st, path, &format!("level{l}.centroids"), header.dim);
+    let mut levels = Vec::new();
+    for l in 0..header.levels {
+        let name = format!("level{l}.parent");
+        let t = st.tensor(&name).map_err(|_| Error::Invalid(format!("{}: tensor `{name}` missing", path.display())))?;
+        if t.dtype() != Dtype::U32 {
+            return Err(Error::Invalid(format!("{}: `{name}` is {:?}, expected U32", path.display(), t.dtype())));
+        }
+        let parent: Vec<u32> = t.data().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let centroids = cb(l)?;
+        if centroids.rows() != parent.len() {
+            return Err(Error::Invalid(format!(
+                "{}: level {l} has {} centroids but {} parents",
+                path.display(),
+                centroids.rows(),
+                parent.len()
+            )));
+        }
+        let n = parent.len();
+        levels.push(TreeLevel { centroids, parent, first_child: vec![0; n], n_children: vec![0; n] });
+    }
+    HierarchicalKMeans::from_levels(header.branching.unwrap_or(0), levels)
+}
+
+pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
+    let (header, bytes) = open(path)?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     let cb = |l: usize| tensor_f32(&st, path, &format!("level{l}.centroids"), header.dim);
     Ok(match header.method.as_str() {
@@ -95,29 +136,7 @@ pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
             codebooks: (0..header.levels).map(cb).collect::<Result<_>>()?,
             train_codes: crate::Codes::new(0, header.levels),
         }),
-        "tree" => {
-            let mut levels = Vec::new();
-            for l in 0..header.levels {
-                let name = format!("level{l}.parent");
-                let t = st.tensor(&name).map_err(|_| Error::Invalid(format!("{}: tensor `{name}` missing", path.display())))?;
-                if t.dtype() != Dtype::U32 {
-                    return Err(Error::Invalid(format!("{}: `{name}` is {:?}, expected U32", path.display(), t.dtype())));
-                }
-                let parent: Vec<u32> = t.data().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                let centroids = cb(l)?;
-                if centroids.rows() != parent.len() {
-                    return Err(Error::Invalid(format!(
-                        "{}: level {l} has {} centroids but {} parents",
-                        path.display(),
-                        centroids.rows(),
-                        parent.len()
-                    )));
-                }
-                let n = parent.len();
-                levels.push(TreeLevel { centroids, parent, first_child: vec![0; n], n_children: vec![0; n] });
-            }
-            Box::new(HierarchicalKMeans::from_levels(header.branching.unwrap_or(0), levels)?)
-        }
+        "tree" => Box::new(tree_from(&st, path, &header)?),
         m => return Err(Error::Invalid(format!("{}: unknown method `{m}`", path.display()))),
     })
 }

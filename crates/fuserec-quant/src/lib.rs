@@ -19,7 +19,7 @@ mod tree;
 
 pub use assign::nearest;
 pub use codes::{Codes, NO_CODE};
-pub use io::{Saved, load, save};
+pub use io::{Saved, load, load_tree, save};
 pub use kmeans::{KMeans, KMeansConfig};
 pub use pca::Pca;
 pub use quality::{LevelQuality, QualityReport, quality};

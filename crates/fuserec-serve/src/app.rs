@@ -123,7 +123,7 @@ impl App {
         let records = store.all()?;
         let mut index = Hnsw::new(dim, cfg.hnsw)?;
         let (mut keys, mut vectors, mut ids) = (Vec::new(), Vec::new(), HashMap::new());
-        let mut row_key = vec![u32::MAX; model.dataset.n_items()];
+        let mut row_key = vec![u32::MAX; model.catalogue.len()];
         for r in &records {
             if r.vector.len() != dim {
                 return Err(Error::Invalid(format!(
@@ -245,7 +245,7 @@ impl App {
         let mut parts: Vec<Vec<f32>> = Vec::new();
         let mut exclude: Vec<u32> = Vec::new();
         if let Some(u) = &q.user {
-            let ui = model.dataset.users.get(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?;
+            let ui = model.user_row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?;
             parts.push(model.user_vectors.row(ui as usize).to_vec());
             if q.exclude_seen {
                 exclude.extend(model.seen[ui as usize].iter().map(|&row| self.row_key[row as usize]));
@@ -314,9 +314,9 @@ impl App {
     }
 }
 
-/// The catalogue as the model left training: trained items keep their id row; items without any
-/// training interaction are stored like new items (content row, no id row), as evaluation
-/// treats them.
+/// The catalogue as the model left training, with the artifact's vectors: trained items keep their
+/// id row; items without any training interaction are stored like new items (content row, no id
+/// row), as evaluation treats them, so that later statistics updates re-embed them that way.
 fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
     let content = model.net.content.as_ref().and_then(|c| c.features().map(|(f, w)| (f.to_vec(), w)));
     let n = model.catalogue.len();
@@ -332,7 +332,6 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
             .collect();
         let keep: Vec<f32> = chunk.iter().map(|&r| model.keep(r)).collect();
         let v = model.net.item_vectors(chunk, &gates, Some(&keep))?;
-        let d = model.net.fused_dim();
         for (k, &r) in chunk.iter().enumerate() {
             let c = &model.catalogue[r as usize];
             let trained = model.trained[r as usize];
@@ -356,7 +355,8 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
                     (Some((f, w)), false) => f[r as usize * w..(r as usize + 1) * w].to_vec(),
                     _ => Vec::new(),
                 },
-                vector: model.catalogue_vector(r, v.fused[k * d..(k + 1) * d].to_vec(), c.exposures)?,
+                // As evaluated, bit for bit (the artifact's vectors), not recomputed.
+                vector: model.catalogue_vectors.row(r as usize).to_vec(),
             });
         }
     }

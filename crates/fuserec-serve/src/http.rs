@@ -258,10 +258,11 @@ async fn get_item(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
     .await
 }
 
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "`{status, items, indexed, dim}`")))]
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "`{status, items, indexed, dim, model}`; `model`: the artifact's source (experiment, model, seed, dataset, split), version, revision and time")))]
 async fn health(State(app): State<Arc<App>>) -> Response {
     let (stored, indexed) = app.counts();
-    Json(serde_json::json!({ "status": "ok", "items": stored, "indexed": indexed, "dim": app.dim })).into_response()
+    let model = app.model().provenance.clone();
+    Json(serde_json::json!({ "status": "ok", "items": stored, "indexed": indexed, "dim": app.dim, "model": model })).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]

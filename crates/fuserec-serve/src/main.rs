@@ -1,15 +1,13 @@
-//! `fuserec-serve --experiment <cfg.toml> --checkpoint <model<i>-seed<s>.safetensors> --store <items.redb> [--model I] [--addr HOST:PORT]`
+//! `fuserec-serve --artifact <model<i>-seed<s>.fuserec> --store <items.redb> [--addr HOST:PORT] …`
 
 use fuserec_serve::{Limits, ModelSource, ServeConfig, Server, Token};
 use std::path::PathBuf;
 
 const HELP: &str = "fuserec-serve: HTTP recall service with near-line item ingestion
 
-  --experiment FILE     the experiment config the model was trained with
-  --checkpoint FILE     results/<exp>/<run>/checkpoints/model<i>-seed<s>.safetensors
+  --artifact DIR        the trained model: results/<exp>/<run>/checkpoints/model<i>-seed<s>.fuserec
+                        (written by `cargo xtask experiment`; nothing is re-trained or re-split)
   --store FILE          item store (redb); created and filled with the catalogue on first start
-  --model I             which [[model]] of the config (default: from the checkpoint name)
-  --seed S              training seed (default: from the checkpoint name)
   --addr HOST:PORT      listen address (default 127.0.0.1:8080; port 0 = any free port);
                         a non-loopback address needs a write token
   --token-file FILE     bearer token for POST /items and POST /stats (or FUSEREC_SERVE_TOKEN;
@@ -26,7 +24,7 @@ limits (defaults in brackets):
   --timeout-secs S      answer 503 after S seconds [30]
   --max-concurrent N    requests in flight before 503 [64]
 
-environment: FUSEREC_CACHE_DIR (assets, features, synthetic worlds), FUSEREC_SERVE_TOKEN
+environment: FUSEREC_CACHE_DIR (pretrained encoders), FUSEREC_SERVE_TOKEN
 ";
 
 fn main() {
@@ -50,11 +48,8 @@ fn run() -> Result<(), String> {
         }
     };
     let known = [
-        "--experiment",
-        "--checkpoint",
+        "--artifact",
         "--store",
-        "--model",
-        "--seed",
         "--addr",
         "--ef",
         "--token-file",
@@ -71,17 +66,6 @@ fn run() -> Result<(), String> {
         return Err(format!("unknown option `{a}`\n\n{HELP}"));
     }
     let need = |name: &str| flag(name)?.ok_or_else(|| format!("missing {name}\n\n{HELP}"));
-    let checkpoint = PathBuf::from(need("--checkpoint")?);
-    let name = checkpoint.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    let model = match flag("--model")? {
-        Some(m) => m.parse().map_err(|_| format!("--model `{m}` is not a number"))?,
-        None => name
-            .strip_prefix("model")
-            .and_then(|r| r.split('-').next())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("cannot read the model index from `{name}`: pass --model"))?,
-    };
-    let seed = flag("--seed")?.map(|s| s.parse().map_err(|_| format!("--seed `{s}` is not a number"))).transpose()?;
     let num = |name: &str, default: usize| -> Result<usize, String> {
         flag(name)?.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{name} `{v}` is not a number")))
     };
@@ -107,7 +91,7 @@ fn run() -> Result<(), String> {
         return Err(format!("--image-root {}: not a directory", r.display()));
     }
     let cfg = ServeConfig {
-        source: ModelSource { experiment: PathBuf::from(need("--experiment")?), model, checkpoint, seed, cache },
+        source: ModelSource { artifact: PathBuf::from(need("--artifact")?), cache },
         store: PathBuf::from(need("--store")?),
         addr: flag("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into()),
         hnsw: fuserec::index::HnswConfig { ef_search: num("--ef", 64)?, ..Default::default() },

@@ -1,63 +1,47 @@
-//! The trained recall model as the service uses it: rebuilt from its training experiment config
-//! and checkpoint, it embeds new items from raw text and image bytes (encoders → content row →
-//! content tower → gate with the item's statistics → fusion) and builds queries.
+//! The trained recall model as the service uses it: loaded from its trained artifact
+//! ([`fuserec::artifact`]), it embeds new items from raw text and image bytes (encoders → content
+//! row → content tower → gate with the item's statistics → fusion) and builds queries. Nothing
+//! here re-runs a split, a feature encoding or an experiment.
 
-use fuserec::config::{ExperimentConfig, ModelConfig};
+use fuserec::artifact::{ItemRecord, TrainedArtifact};
 use fuserec::core::{Embeddings, Error, ItemStats, Result};
-use fuserec::data::{Dataset, split};
 use fuserec::encoders::{ImageEncoder, TextEncoder};
-use fuserec::experiment::{encode_features, load_dataset};
 use fuserec::features::{image_encoder, text_encoder};
-use fuserec::nn::Checkpoint;
 use fuserec::towers::{History, NO_USER};
 use fuserec::two_tower::content_head::{Blend, ContentHead};
-use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_input_and_codes, content_row, fused_row};
-use std::path::{Path, PathBuf};
+use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_row, fused_row};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// Where the model comes from.
 #[derive(Clone, Debug)]
 pub struct ModelSource {
-    /// The experiment config the model was trained with (dataset, split, features, models).
-    pub experiment: PathBuf,
-    /// Which `[[model]]` of it (a two-tower model), 0-based as in `model<i>-seed<s>`.
-    pub model: usize,
-    /// `results/<exp>/<run>/checkpoints/model<i>-seed<s>.safetensors` (its
-    /// `.vectors.safetensors` sibling holds the users' queries and the catalogue's vectors).
-    pub checkpoint: PathBuf,
-    /// Training seed; `None`: read from the checkpoint's file name.
-    pub seed: Option<u64>,
-    /// Asset and feature cache (`FUSEREC_CACHE_DIR`).
+    /// The trained artifact: `results/<exp>/<run>/checkpoints/model<i>-seed<s>.fuserec/`.
+    pub artifact: PathBuf,
+    /// Asset cache (`FUSEREC_CACHE_DIR`): the pretrained encoders new items go through.
     pub cache: PathBuf,
-}
-
-/// A catalogue item as the model knows it at the end of training.
-pub struct CatalogueItem {
-    pub id: String,
-    pub row: u32,
-    pub text: String,
-    pub created_at: i64,
-    pub exposures: u64,
-    pub clicks: u64,
-    pub has_text: bool,
-    pub has_image: bool,
 }
 
 pub struct ServingModel {
     pub net: Net,
-    pub dataset: Dataset,
     text: Option<Box<dyn TextEncoder>>,
-    /// The cluster tree, when the model reads cluster codes (refit from the same seed and data).
+    /// The cluster tree, when the model reads cluster codes.
     codes: Option<CodeTree>,
     image: Option<Box<dyn ImageEncoder>>,
     /// Widths of the configured modalities (0: not read).
     dims: (usize, usize),
+    /// Raw user id → row.
+    users: HashMap<String, u32>,
+    /// Raw item id → catalogue row.
+    items: HashMap<String, u32>,
     /// Per user: the query as of the end of training.
     pub user_vectors: Embeddings,
     /// Per user: items seen in training + validation (left out of that user's recall).
     pub seen: Vec<Vec<u32>>,
-    /// Per catalogue item: fused vector, gate and statistics at the end of training.
+    /// Per catalogue item: its vector exactly as evaluation scored it.
     pub catalogue_vectors: Embeddings,
-    pub catalogue: Vec<CatalogueItem>,
+    /// Per catalogue item: id, text, statistics, whether its id row was trained.
+    pub catalogue: Vec<ItemRecord>,
     /// End of the training period (seconds): "now" for ages of catalogue items.
     pub t_end: i64,
     /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
@@ -68,6 +52,8 @@ pub struct ServingModel {
     pub head: Option<ContentHead>,
     /// Per catalogue item: it has a trained id row (a positive in the training split).
     pub trained: Vec<bool>,
+    /// Where the model came from, as the artifact records it.
+    pub provenance: serde_json::Value,
 }
 
 fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
@@ -77,125 +63,68 @@ fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
     }
 }
 
-fn seed_from_name(p: &Path) -> Option<u64> {
-    let name = p.file_name()?.to_str()?;
-    name.split("-seed").nth(1)?.split('.').next()?.parse().ok()
-}
-
 impl ServingModel {
     pub fn load(src: &ModelSource) -> Result<Self> {
-        let exp = ExperimentConfig::load(&src.experiment)?;
-        let m = exp.models.get(src.model).ok_or_else(|| {
-            Error::Config(format!("{}: no [[model]] #{} (it has {})", src.experiment.display(), src.model, exp.models.len()))
-        })?;
-        let ModelConfig::TwoTower(cfg) = m else {
-            return Err(Error::Config(format!("{}: [[model]] #{} is not a two-tower model", src.experiment.display(), src.model)));
-        };
-        let seed = src
-            .seed
-            .or_else(|| seed_from_name(&src.checkpoint))
-            .ok_or_else(|| Error::Config(format!("{}: cannot read the seed from the file name; pass it", src.checkpoint.display())))?;
-        let ds = load_dataset(&exp.dataset, &src.cache)?;
-        let set = exp.feature_set(m);
-        let (content, codes, dims, text, image, centres, head_rows) = match &set {
-            Some(set) => {
-                let (f, _) = encode_features(set, exp.features.preprocess, &ds, &src.cache)?;
-                let centres = (f.text.as_ref().and_then(|m| m.centre.clone()), f.image.as_ref().and_then(|m| m.centre.clone()));
-                let dims = (f.text.as_ref().map_or(0, |t| t.rows.dim()), f.image.as_ref().map_or(0, |t| t.rows.dim()));
+        let a = TrainedArtifact::load(&src.artifact)?;
+        let net = a.net()?;
+        let m = &a.manifest;
+        let (dims, text, image) = match &m.features {
+            Some(f) => {
                 let enc = |n: &str| n != "none" && !n.starts_with("vectors:");
-                let text = enc(&set.0).then(|| text_encoder(&set.0, &src.cache)).transpose()?;
-                let image = enc(&set.1).then(|| image_encoder(&set.1)).transpose()?;
-                let (input, codes) = content_input_and_codes(cfg, &f, seed)?;
-                (Some(input), codes, dims, text, image, centres, Some(f.fused(1.0, 1.0)?.0))
-            }
-            None => (None, None, (0, 0), None, None, (None, None), None),
-        };
-        let mut net = Net::new(cfg, ds.n_users(), ds.n_items(), content, seed)?;
-        net.restore(&Checkpoint::load(&src.checkpoint)?)?;
-        let vpath = src.checkpoint.with_extension("vectors.safetensors");
-        let v = Checkpoint::load(&vpath)?;
-        let get = |name: &str| -> Result<Embeddings> {
-            let (shape, data) = v.tensors.get(name).ok_or_else(|| Error::Invalid(format!("{}: no tensor `{name}`", vpath.display())))?;
-            Embeddings::from_vec(shape[0], shape[1], data.clone())
-        };
-        let (user_vectors, catalogue_vectors) = (get("user_vectors")?, get("item_vectors")?);
-        // The blend training fitted (cold length, head weights) and whether the head is in the vectors.
-        let header: serde_json::Value = serde_json::from_str(&v.header).unwrap_or_default();
-        let blend = match header.get("blend") {
-            Some(b) => serde_json::from_value(b.clone()).map_err(|e| Error::Invalid(format!("{}: blend: {e}", vpath.display())))?,
-            None => Blend { cold_scale: header["cold_scale"].as_f64().unwrap_or(1.0) as f32, ..Blend::default() },
-        };
-        let head_dim = header["content_head_dim"].as_u64().unwrap_or(0) as usize;
-        let head = match (head_dim, head_rows) {
-            (0, _) => None,
-            (k, Some(rows)) if rows.dim() == k => Some(ContentHead::new(rows)),
-            (k, _) => {
-                return Err(Error::Invalid(format!(
-                    "{}: the vectors carry a {k}-d content head, the model's features do not match",
-                    vpath.display()
-                )));
-            }
-        };
-        if user_vectors.rows() != ds.n_users() || catalogue_vectors.rows() != ds.n_items() {
-            return Err(Error::Shape(format!(
-                "{}: {} users / {} items, the dataset has {} / {}",
-                vpath.display(),
-                user_vectors.rows(),
-                catalogue_vectors.rows(),
-                ds.n_users(),
-                ds.n_items()
-            )));
-        }
-        // Seen items and statistics as training ended: train + validation of the same split.
-        let sp = split(&ds, &exp.split, seed)?;
-        let mut trained = vec![false; ds.n_items()];
-        sp.train.iter().filter(|x| x.is_positive()).for_each(|x| trained[x.item.idx()] = true);
-        let all: Vec<_> = sp.train.iter().chain(&sp.val).copied().collect();
-        let mut seen = vec![Vec::new(); ds.n_users()];
-        let (mut exposures, mut clicks, mut first) = (vec![0u64; ds.n_items()], vec![0u64; ds.n_items()], vec![i64::MAX; ds.n_items()]);
-        for x in &all {
-            seen[x.user.idx()].push(x.item.0);
-            exposures[x.item.idx()] += 1;
-            clicks[x.item.idx()] += x.is_positive() as u64;
-            first[x.item.idx()] = first[x.item.idx()].min(x.ts);
-        }
-        seen.iter_mut().for_each(|s| {
-            s.sort_unstable();
-            s.dedup();
-        });
-        let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
-        let catalogue = (0..ds.n_items())
-            .map(|i| {
-                let meta = &ds.items_meta[i];
-                CatalogueItem {
-                    id: ds.items.raw(i as u32).to_string(),
-                    row: i as u32,
-                    text: meta.text(),
-                    created_at: if first[i] == i64::MAX { t_end } else { first[i] },
-                    exposures: exposures[i],
-                    clicks: clicks[i],
-                    has_text: !meta.text().trim().is_empty(),
-                    has_image: meta.image.is_some(),
+                let text = (f.dims.0 > 0 && enc(&f.text)).then(|| text_encoder(&f.text, &src.cache)).transpose()?;
+                let image = (f.dims.1 > 0 && enc(&f.image)).then(|| image_encoder(&f.image)).transpose()?;
+                for (enc, dim, name) in
+                    [(text.as_ref().map(|e| e.dim()), f.dims.0, &f.text), (image.as_ref().map(|e| e.dim()), f.dims.1, &f.image)]
+                {
+                    if let Some(d) = enc.filter(|&d| d != dim) {
+                        return Err(Error::Invalid(format!(
+                            "{}: the model read {dim}-d `{name}` features, the encoder here gives {d}",
+                            src.artifact.display()
+                        )));
+                    }
                 }
-            })
-            .collect();
+                (f.dims, text, image)
+            }
+            None => ((0, 0), None, None),
+        };
+        let provenance = serde_json::json!({
+            "artifact": src.artifact.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "source": m.source, "fuserec_version": m.fuserec_version, "git_revision": m.git_revision, "created_at": m.created_at,
+        });
+        let users = m.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
+        let items = m.items.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        let trained = m.items.iter().map(|r| r.trained).collect();
+        let (blend, t_end) = (m.blend, m.statistics_at);
+        let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, centres, code_tree, .. } = a;
         Ok(ServingModel {
             net,
-            dataset: ds,
             text,
-            codes,
+            codes: code_tree,
             image,
             dims,
+            users,
+            items,
+            user_vectors,
+            seen: manifest.seen,
+            catalogue_vectors: item_vectors,
+            catalogue: manifest.items,
+            t_end,
             centres,
             blend,
-            head,
+            head: head_rows.map(ContentHead::new),
             trained,
-            user_vectors,
-            seen,
-            catalogue_vectors,
-            catalogue,
-            t_end,
+            provenance,
         })
+    }
+
+    /// Row of a training user.
+    pub fn user_row(&self, id: &str) -> Option<u32> {
+        self.users.get(id).copied()
+    }
+
+    /// Catalogue row of a training item.
+    pub fn item_row(&self, id: &str) -> Option<u32> {
+        self.items.get(id).copied()
     }
 
     pub fn dim(&self) -> usize {

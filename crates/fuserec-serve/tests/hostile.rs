@@ -64,7 +64,7 @@ fn json_value(ids: Vec<String>) -> impl Strategy<Value = Value> {
 }
 
 fn config(dir: &Path, model: usize, token: Option<&str>, addr: &str) -> ServeConfig {
-    let mut c = common::config(dir, "serve-hostile", model);
+    let mut c = common::config(dir, model);
     c.token = token.map(|t| Token::new(t).unwrap());
     c.addr = addr.into();
     c
@@ -185,10 +185,10 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     server.stop();
 
     // Serve = evaluate, every fusion: the catalogue as stored is the vectors the experiment
-    // evaluated, bit for bit up to float rounding.
+    // evaluated, bit for bit.
     for model in 0..5 {
         let server = Server::start(config(&dir, model, Some(TOKEN), "127.0.0.1:0")).unwrap();
-        common::assert_serves_what_was_evaluated(&server);
+        common::assert_serves_what_was_evaluated(&server, &dir.join(format!("ck/model{model}-seed1.fuserec")));
         server.stop();
     }
 
@@ -203,5 +203,37 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     std::fs::write(&junk.store, b"this is not a redb file at all, just text").unwrap();
     let e = Server::start(junk).err().expect("a corrupt store is refused").to_string();
     assert!(e.contains("junk.redb"), "{e}");
+
+    // The artifact is checked before anything is built from it: a changed byte, another format,
+    // a folder that is no artifact are clear errors naming what is wrong.
+    let copy = |tag: &str| {
+        let to = dir.join(format!("artifact-{tag}"));
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(dir.join("ck/model0-seed1.fuserec")).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+        to
+    };
+    let start_on = |artifact: &std::path::Path| {
+        let mut c = config(&dir, 0, Some(TOKEN), "127.0.0.1:0");
+        c.source.artifact = artifact.to_path_buf();
+        c.store = artifact.join("items.redb");
+        Server::start(c).err().expect("a bad artifact is refused").to_string()
+    };
+    let flipped = copy("flipped");
+    let mut bytes = std::fs::read(flipped.join("vectors.safetensors")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(flipped.join("vectors.safetensors"), bytes).unwrap();
+    let e = start_on(&flipped);
+    assert!(e.contains("vectors.safetensors is corrupt"), "{e}");
+    let future = copy("future");
+    let m = std::fs::read_to_string(future.join("manifest.json")).unwrap().replacen("\"format\":1", "\"format\":99", 1);
+    std::fs::write(future.join("manifest.json"), m).unwrap();
+    let e = start_on(&future);
+    assert!(e.contains("artifact format 99"), "{e}");
+    let e = start_on(&dir.join("ck"));
+    assert!(e.contains("not a trained artifact"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

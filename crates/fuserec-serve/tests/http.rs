@@ -22,7 +22,7 @@ epochs = 3
 "#;
 
 fn config(dir: &Path, image_root: Option<PathBuf>) -> ServeConfig {
-    let mut c = common::config(dir, "serve-small", 0);
+    let mut c = common::config(dir, 0);
     c.limits = Limits { max_body_bytes: 200_000, ..Limits::default() };
     c.image_root = image_root;
     c
@@ -45,7 +45,9 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     assert_eq!((health["items"].as_u64(), health["indexed"].as_u64()), (Some(n_items as u64), Some(n_items as u64)), "{health}");
     // Serve = evaluate, and this model uses the content head (the synthetic world's content
     // helps cold items).
-    common::assert_serves_what_was_evaluated(&server);
+    common::assert_serves_what_was_evaluated(&server, &dir.join("ck/model0-seed1.fuserec"));
+    assert_eq!(health["model"]["source"]["experiment"], "serve-small", "{health}");
+    assert_eq!(health["model"]["source"]["seed"], 1, "{health}");
     {
         let model = server.app.model();
         assert!(model.head.is_some() && model.blend.beta_cold > 0.0, "{:?}", model.blend);

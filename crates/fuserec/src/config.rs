@@ -210,7 +210,7 @@ impl ExperimentConfig {
         Self::from_toml(&text, path)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.seeds.is_empty() {
             return Err("`seeds` is empty".into());
         }

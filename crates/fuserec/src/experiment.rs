@@ -1,6 +1,7 @@
 //! The experiment runner behind `cargo xtask experiment`: load → split (per seed) → encode
 //! content → fit each model → rank the full catalogue per user → OVERALL / WARM / COLD metrics.
 
+use crate::artifact::{ArtifactTarget, Catalogue, Source};
 use crate::baselines::{Bpr, ContentKnn, Ease, ItemKnn, MostPop, RandomScores};
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
 use crate::features::{CacheStats, FeatureStore, ImageReport, ItemFeatures, Preprocess, image_encoder, text_encoder};
@@ -15,6 +16,7 @@ use fuserec_eval::{
 use fuserec_index::{Candidates, rank_dense};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Where things go and one-off overrides from the command line.
@@ -25,7 +27,8 @@ pub struct RunOptions {
     /// Write every evaluated user's OVERALL top-K as `user, item, rank, score` TSV.
     pub export_topk: Option<PathBuf>,
     pub log: bool,
-    /// Where trained models write their best-epoch checkpoints (`None`: not written).
+    /// Where trained models write their artifacts (two-tower: `model<i>-seed<s>.fuserec/`, see
+    /// [`crate::artifact`]); `None`: not written.
     pub checkpoints: Option<PathBuf>,
 }
 
@@ -155,7 +158,7 @@ pub fn build_model(
     data: &TrainData,
     features: Option<&ItemFeatures>,
     seed: u64,
-    checkpoint: Option<PathBuf>,
+    artifact: Option<ArtifactTarget>,
 ) -> Result<Box<dyn Recommender>> {
     Ok(match m {
         ModelConfig::Random => Box::new(RandomScores::fit(data, seed)),
@@ -172,7 +175,7 @@ pub fn build_model(
             let f = features.ok_or_else(|| Error::Config("vbpr needs item features".into()))?;
             Box::new(Bpr::fit(c, data, Some(f.fused(1.0, 1.0)?.0), seed)?)
         }
-        ModelConfig::TwoTower(t) => Box::new(TwoTower::fit(t, data, features, seed, checkpoint)?),
+        ModelConfig::TwoTower(t) => Box::new(TwoTower::fit(t, data, features, seed, artifact)?),
     })
 }
 
@@ -200,7 +203,7 @@ pub fn encode_features(set: &(String, String), preprocess: Preprocess, ds: &Data
 
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResults> {
     let t0 = Instant::now();
-    let started_at = crate::report::utc_now();
+    let started_at = fuserec_core::provenance::utc_now();
     let say = |s: String| {
         if opts.log {
             eprintln!("{s}");
@@ -216,6 +219,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         ds.n_positives()
     ));
     say(format!("  load report: {}", ds.report));
+    let catalogue = Arc::new(if opts.checkpoints.is_some() { Catalogue::of(&ds) } else { Catalogue::default() });
     let mut features: Vec<((String, String), ItemFeatures, f64)> = Vec::new();
     for set in cfg.feature_sets() {
         let (f, secs) = encode_features(&set, cfg.features.preprocess, &ds, &opts.cache)?;
@@ -271,7 +275,12 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set)).with_split(&sp, cfg.selection);
         for (mi, mc) in cfg.models.iter().enumerate() {
             let tf = Instant::now();
-            let ck = opts.checkpoints.as_ref().map(|d| d.join(format!("model{mi}-seed{seed}.safetensors")));
+            let ck = opts.checkpoints.as_ref().map(|d| ArtifactTarget {
+                dir: d.join(format!("model{mi}-seed{seed}.fuserec")),
+                catalogue: catalogue.clone(),
+                source: Source { experiment: cfg.name.clone(), model: mi, seed, dataset: ds.name.clone(), split: sp.hash.clone() },
+                backbones: cfg.feature_set(mc),
+            });
             let searched = cfg.search.as_ref().filter(|s| s.space_for(mc).is_some());
             let (model, search, shown) = match searched {
                 Some(sc) => {
@@ -317,7 +326,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     Ok(ExperimentResults {
         name: cfg.name.clone(),
         config: cfg.clone(),
-        git_revision: crate::report::git_revision(),
+        git_revision: fuserec_core::provenance::git_revision(),
         started_at,
         total_seconds: t0.elapsed().as_secs_f64(),
         dataset: DatasetSummary {

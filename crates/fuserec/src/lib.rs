@@ -1,26 +1,24 @@
 //! fuserec: multimodal item content fused with ID features for recall and ranking.
 //!
 //! This facade re-exports the workspace crates and holds what ties them together: the
-//! [`Recommender`] seam, the baselines, item feature encoding with modality masks, experiment
-//! configuration and the experiment runner with its reports.
+//! baselines and classic peers, hyper-parameter search, experiment configuration, the experiment
+//! runner with its reports, and the SCL and CTR experiments. The recall model, its input pipeline
+//! and the [`Recommender`] seam live in `fuserec-recall` (re-exported here).
 
+pub mod any_experiment;
 pub mod baselines;
 pub mod config;
 pub mod ctr;
 pub mod experiment;
-pub mod features;
 pub mod quantize;
-pub mod recommender;
 pub mod report;
 pub mod scl;
 pub mod search;
-pub mod two_tower;
-pub mod validation;
 
+pub use any_experiment::Experiment;
 pub use config::{DatasetConfig, ExperimentConfig, FeaturesConfig, ModelConfig};
 pub use experiment::{ExperimentResults, RunOptions, run};
-pub use features::ItemFeatures;
-pub use recommender::{Recommender, TrainData};
+pub use fuserec_recall::{ItemFeatures, Recommender, TrainData, artifact, features, recommender, two_tower, validation};
 
 pub use fuserec_core as core;
 pub use fuserec_data as data;
@@ -30,4 +28,5 @@ pub use fuserec_fusion as fusion;
 pub use fuserec_index as index;
 pub use fuserec_nn as nn;
 pub use fuserec_quant as quant;
+pub use fuserec_recall as recall;
 pub use fuserec_towers as towers;

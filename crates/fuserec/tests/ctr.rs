@@ -2,8 +2,9 @@
 //! variants beat the id-only DIN (the world's clicks follow content), curves and reports are
 //! written, checkpoints restore.
 
+use fuserec::Experiment;
 use fuserec::RunOptions;
-use fuserec::ctr::{CtrExperiment, is_ctr_config, run};
+use fuserec::ctr::{CtrExperiment, run};
 
 const SMALL: &str = r#"
 name = "ctr-small"
@@ -29,7 +30,7 @@ buckets = 4
 
 #[test]
 fn multimodal_variants_beat_din_and_every_output_is_written() {
-    assert!(is_ctr_config(SMALL) && !is_ctr_config("name = \"x\"\nkind = \"scl\""));
+    assert!(matches!(Experiment::from_toml(SMALL, std::path::Path::new("ctr.toml")), Ok(Experiment::Ctr(_))));
     let dir = std::env::temp_dir().join(format!("fuserec-ctr-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cfg: CtrExperiment = toml::from_str(SMALL).unwrap();

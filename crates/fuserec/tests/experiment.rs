@@ -187,3 +187,32 @@ kind = "content-centroid"
     assert!(out.join("search_trials.svg").is_file());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every shipped config loads as the kind it declares (or as a recall experiment without one).
+#[test]
+fn every_shipped_experiment_config_loads_as_its_kind() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        // The top-level `kind`, before the first table header.
+        let declared = text
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .find_map(|l| l.strip_prefix("kind = \""))
+            .map(|k| k.trim_end_matches('"').to_string());
+        let got = fuserec::Experiment::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let kind = match got {
+            fuserec::Experiment::Recall(_) => "recall",
+            fuserec::Experiment::Scl(_) => "scl",
+            fuserec::Experiment::Ctr(_) => "ctr",
+        };
+        assert_eq!(declared.as_deref().unwrap_or("recall"), kind, "{}", p.display());
+        n += 1;
+    }
+    assert!(n >= 10, "{n} configs");
+}

@@ -1,8 +1,9 @@
 //! The SCL experiment end to end on a small synthetic world: search-session pairs, held-out
 //! pairs on cold items, raw vs learned retrieval, downstream ContentKNN, report files.
 
+use fuserec::Experiment;
 use fuserec::RunOptions;
-use fuserec::scl::{SclExperiment, is_scl_config, run};
+use fuserec::scl::{SclExperiment, run};
 
 const SMALL: &str = r#"
 name = "scl-small"
@@ -24,7 +25,7 @@ optimizer = { lr = 0.002 }
 
 #[test]
 fn search_pairs_learned_heads_beat_raw_features_on_held_out_cold_items() {
-    assert!(is_scl_config(SMALL) && !is_scl_config("name = \"x\"\n[dataset]\nkind = \"synthetic\""));
+    assert!(matches!(Experiment::from_toml(SMALL, std::path::Path::new("scl.toml")), Ok(Experiment::Scl(_))));
     let dir = std::env::temp_dir().join(format!("fuserec-scl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cfg: SclExperiment = toml::from_str(SMALL).unwrap();

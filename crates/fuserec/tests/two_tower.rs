@@ -85,18 +85,22 @@ fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold(
     let blend = &log["blend"];
     assert!(blend["cold_scale"].as_f64().unwrap() >= 1.0 && log["blend_trials"].as_array().unwrap().len() > 20);
     let uses_head = blend["alpha_warm"].as_f64().unwrap() > 0.0 || blend["beta_cold"].as_f64().unwrap() > 0.0;
-    // The best epoch's checkpoint was written.
-    let ck = log["checkpoint"].as_str().expect("checkpoint path");
-    assert!(Path::new(ck).is_file(), "{ck}");
-    // So were every item's fused vector and every user's query.
-    let vectors = fuserec::nn::Checkpoint::load(&Path::new(ck).with_extension("vectors.safetensors")).unwrap();
+    // The trained artifact was written: the best epoch's weights, every item's vector as
+    // evaluated and every user's query, the blend, the seen lists and the statistics.
+    let path = log["artifact"].as_str().expect("artifact path");
+    let a = fuserec::artifact::TrainedArtifact::load(Path::new(path)).unwrap();
+    assert_eq!(a.manifest.blend.cold_scale as f64, blend["cold_scale"].as_f64().unwrap());
+    assert_eq!((a.manifest.source.model, a.manifest.source.seed), (fused, 1));
+    assert_eq!(a.manifest.source.split, r.splits[0].hash);
     // With the content head, both carry the fused content width after the 64 tower dimensions.
-    let header: serde_json::Value = serde_json::from_str(&vectors.header).unwrap();
-    let head = header["content_head_dim"].as_u64().unwrap() as usize;
-    assert_eq!(head > 0, uses_head, "{header}");
-    let (shape, _) = &vectors.tensors["item_vectors"];
-    assert_eq!(shape, &vec![r.dataset.items, 64 + head]);
-    assert_eq!(vectors.tensors["user_vectors"].0, vec![r.dataset.users, 64 + head]);
+    let head = a.manifest.content_head_dim;
+    assert_eq!(head > 0, uses_head, "{:?}", a.manifest.blend);
+    assert_eq!((a.item_vectors.rows(), a.item_vectors.dim()), (r.dataset.items, 64 + head));
+    assert_eq!((a.user_vectors.rows(), a.user_vectors.dim()), (r.dataset.users, 64 + head));
+    assert!(a.manifest.seen.iter().any(|s| !s.is_empty()), "seen lists");
+    let trained = a.manifest.items.iter().filter(|i| i.trained).count();
+    assert!(trained > 0 && trained < r.dataset.items, "cold items have no trained row: {trained} of {}", r.dataset.items);
+    assert!(a.manifest.items.iter().all(|i| !i.trained || i.exposures > 0), "a trained row was seen in training");
     // The report shows the training table and the gate plot.
     r.write(&dir.join("out")).unwrap();
     assert!(dir.join("out/gate_by_exposure.svg").is_file());

@@ -25,17 +25,11 @@ pub fn train(tag: &str, name: &str, toml: &str) -> (PathBuf, ExperimentConfig, D
     (dir, exp, ds)
 }
 
-/// Serving `[[model]]` `model` of `<name>.toml` in `dir` on a free loopback port, its own store,
+/// Serving the artifact of `[[model]]` `model` trained in `dir` on a free loopback port, its own store,
 /// default limits, no token, no image root (callers override fields).
-pub fn config(dir: &Path, name: &str, model: usize) -> ServeConfig {
+pub fn config(dir: &Path, model: usize) -> ServeConfig {
     ServeConfig {
-        source: ModelSource {
-            experiment: dir.join(format!("{name}.toml")),
-            model,
-            checkpoint: dir.join(format!("ck/model{model}-seed1.safetensors")),
-            seed: None,
-            cache: dir.join("cache"),
-        },
+        source: ModelSource { artifact: dir.join(format!("ck/model{model}-seed1.fuserec")), cache: dir.join("cache") },
         store: dir.join(format!("store{model}/items.redb")),
         addr: "127.0.0.1:0".into(),
         hnsw: Default::default(),
@@ -45,20 +39,30 @@ pub fn config(dir: &Path, name: &str, model: usize) -> ServeConfig {
     }
 }
 
-/// Serve = evaluate: every catalogue item is stored with the vector the experiment evaluated
-/// (tower part, cold length and content head alike), up to float rounding.
-pub fn assert_serves_what_was_evaluated(server: &Server) {
+/// Serve = evaluate: every catalogue item is stored with exactly (bit for bit) the vector the
+/// experiment evaluated, as its artifact holds it, and the server's model recomputes that vector
+/// from the artifact's weights and statistics (tower part, cold length and content head alike) up
+/// to float rounding.
+pub fn assert_serves_what_was_evaluated(server: &Server, artifact: &Path) {
+    let a = fuserec::artifact::TrainedArtifact::load(artifact).unwrap();
     let m = server.app.model();
-    assert_eq!(m.catalogue_vectors.dim(), m.dim(), "{}", m.config().display_name());
+    let name = m.config().display_name();
+    assert_eq!(a.item_vectors.dim(), m.dim(), "{name}");
+    let mut checked = 0;
     for r in server.app.store.all().unwrap() {
-        let Some(i) = m.dataset.items.get(&r.id) else { continue };
-        let worst = r.vector.iter().zip(m.catalogue_vectors.row(i as usize)).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let Some(i) = m.item_row(&r.id) else { continue };
+        assert_eq!(r.vector.as_slice(), a.item_vectors.row(i as usize), "{name}: item {} is not stored as evaluated", r.id);
+        let c = &m.catalogue[i as usize];
+        let gate = fuserec_serve::ServingModel::gate_features(c.exposures, c.clicks, c.created_at, m.t_end);
+        let (again, _) = m.embed_catalogue(i, gate).unwrap();
+        let worst = again.iter().zip(a.item_vectors.row(i as usize)).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(
             worst < 1e-5,
-            "{}: item {} (trained {}) is stored {worst} away from its evaluated vector",
-            m.config().display_name(),
+            "{name}: item {} (trained {}) recomputes {worst} away from its evaluated vector",
             r.id,
             m.trained[i as usize]
         );
+        checked += 1;
     }
+    assert_eq!(checked, a.n_items(), "{name}: every catalogue item is stored");
 }

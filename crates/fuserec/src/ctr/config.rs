@@ -142,11 +142,6 @@ impl CtrExperiment {
     }
 }
 
-/// Whether a config file is a CTR experiment (top-level `kind = "ctr"`).
-pub fn is_ctr_config(text: &str) -> bool {
-    text.parse::<toml::Table>().ok().and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "ctr"))).unwrap_or(false)
-}
-
 fn d_seeds() -> Vec<u64> {
     vec![1, 2, 3]
 }

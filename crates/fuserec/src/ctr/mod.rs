@@ -6,5 +6,5 @@ mod config;
 mod report;
 mod run;
 
-pub use config::{CTR_MODELS, CtrConfig, CtrExperiment, MultimodalConfig, is_ctr_config};
+pub use config::{CTR_MODELS, CtrConfig, CtrExperiment, MultimodalConfig};
 pub use run::{CtrDataSummary, CtrResults, CtrRow, CurvePoint, Scores, behaviour_log, frequency_buckets, metrics, multimodal_vectors, run};

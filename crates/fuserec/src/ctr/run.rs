@@ -466,7 +466,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     Ok(CtrResults {
         name: cfg.name.clone(),
         config: cfg.clone(),
-        git_revision: crate::report::git_revision(),
+        git_revision: fuserec_core::provenance::git_revision(),
         data: summary,
         rows,
         curves,

@@ -7,4 +7,4 @@ mod pairs;
 mod run;
 
 pub use pairs::{CoEngagementPairs, CrossModalPairs, PairData, PairSource, SearchPairs};
-pub use run::{SclExperiment, SclResults, SclRow, is_scl_config, run};
+pub use run::{SclExperiment, SclResults, SclRow, run};

@@ -55,11 +55,6 @@ fn half() -> f32 {
     0.5
 }
 
-/// Whether a config file is an SCL experiment (top-level `kind = "scl"`).
-pub fn is_scl_config(text: &str) -> bool {
-    text.parse::<toml::Table>().ok().and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "scl"))).unwrap_or(false)
-}
-
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SclRow {
     pub seed: u64,
@@ -265,7 +260,7 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
     Ok(SclResults {
         name: cfg.name.clone(),
         config: cfg.clone(),
-        git_revision: crate::report::git_revision(),
+        git_revision: fuserec_core::provenance::git_revision(),
         rows,
         total_seconds: t0.elapsed().as_secs_f64(),
     })

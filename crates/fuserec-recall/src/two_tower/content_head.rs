@@ -63,7 +63,7 @@ impl ContentHead {
 
     /// Unit mean of the history items' rows per user (zero for an empty or content-less history).
     pub fn profiles(&self, histories: &[&[u32]]) -> Embeddings {
-        crate::baselines::centroid_profiles(&self.rows, histories, None)
+        crate::features::centroid_profiles(&self.rows, histories, None)
     }
 }
 

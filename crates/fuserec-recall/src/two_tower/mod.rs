@@ -12,13 +12,13 @@ pub use net::{Batch, ItemVectors, LossParts, Net};
 pub use samples::{Samples, sequences};
 pub use train::{EpochLog, GateBin, Trained, TrainingLog, train};
 
+use crate::artifact::{ArtifactTarget, FORMAT, FeatureSpec, Manifest, TrainedArtifact};
 use crate::features::ItemFeatures;
 use crate::recommender::{Recommender, TrainData};
 use content_head::ContentHead;
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_quant::HierarchicalKMeans;
 use fuserec_towers::{ContentInput, NO_CODE};
-use std::path::PathBuf;
 
 pub struct TwoTower {
     name: String,
@@ -132,23 +132,30 @@ pub fn fused_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usiz
 }
 
 impl TwoTower {
+    /// Trains the model; with a target, writes its [`TrainedArtifact`] there.
     pub fn fit(
         cfg: &TwoTowerConfig,
         data: &TrainData,
         features: Option<&ItemFeatures>,
         seed: u64,
-        checkpoint: Option<PathBuf>,
+        artifact: Option<ArtifactTarget>,
     ) -> Result<Self> {
         cfg.validate().map_err(Error::Config)?;
         let uses_content = cfg.fusion.build().uses_content();
-        let (content, head) = if uses_content {
+        let (content, tree, head, f) = if uses_content {
             let f = features.ok_or_else(|| Error::Config(format!("{}: the content view needs item features", cfg.display_name())))?;
             let head = (cfg.content_head && (f.text.is_some() || f.image.is_some())).then(|| f.fused(1.0, 1.0)).transpose()?;
-            (Some(content_input(cfg, f, seed)?), head.map(|(rows, _)| ContentHead::new(rows)))
+            let (input, tree) = content_input_and_codes(cfg, f, seed)?;
+            (Some(input), tree, head.map(|(rows, _)| ContentHead::new(rows)), Some(f))
         } else {
-            (None, None)
+            (None, None, None, None)
         };
-        let trained = train(cfg, data, content, head, seed, checkpoint)?;
+        let mut trained = train(cfg, data, content.clone(), head, seed)?;
+        if let Some(target) = artifact {
+            let mut a = artifact_of(cfg, &mut trained, content, tree, f, &target)?;
+            a.write(&target.dir)?;
+            trained.log.artifact = Some(target.dir.display().to_string());
+        }
         Ok(TwoTower { name: cfg.display_name(), trained })
     }
 
@@ -158,6 +165,65 @@ impl TwoTower {
     pub fn log(&self) -> &TrainingLog {
         &self.trained.log
     }
+}
+
+/// The artifact of a trained model: its state, inputs and the run's catalogue.
+fn artifact_of(
+    cfg: &TwoTowerConfig,
+    t: &mut Trained,
+    content: Option<ContentInput>,
+    tree: Option<CodeTree>,
+    f: Option<&ItemFeatures>,
+    target: &ArtifactTarget,
+) -> Result<TrainedArtifact> {
+    let cat = &target.catalogue;
+    if cat.items.len() != t.item_vectors.rows() || cat.users.len() != t.user_vectors.rows() {
+        return Err(Error::Shape(format!(
+            "artifact: the catalogue has {} users / {} items, the model {} / {}",
+            cat.users.len(),
+            cat.items.len(),
+            t.user_vectors.rows(),
+            t.item_vectors.rows()
+        )));
+    }
+    let (features, codes, tags) = match content {
+        Some(c) => (c.features, c.codes, c.tags),
+        None => (None, Vec::new(), None),
+    };
+    let manifest = Manifest {
+        format: FORMAT,
+        fuserec_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: fuserec_core::provenance::git_revision(),
+        created_at: fuserec_core::provenance::utc_now(),
+        source: target.source.clone(),
+        config: cfg.clone(),
+        features: match (f, &target.backbones) {
+            (Some(f), Some(b)) => Some(FeatureSpec::of(b, f)),
+            (Some(_), None) => return Err(Error::Config("artifact: the model reads features, the target names no backbones".into())),
+            (None, _) => None,
+        },
+        blend: t.log.blend,
+        content_head_dim: t.head.as_ref().map_or(0, |h| h.dim()),
+        statistics_at: t.snapshot.statistics_at,
+        users: cat.users.clone(),
+        items: t.snapshot.items(cat, &t.trained_rows),
+        seen: t.snapshot.seen.clone(),
+        codes,
+        code_levels: tree.as_ref().map_or_else(Vec::new, |t| t.levels.clone()),
+        tags,
+        files: Default::default(),
+    };
+    Ok(TrainedArtifact {
+        manifest,
+        weights: t.net.checkpoint(),
+        user_vectors: t.user_vectors.clone(),
+        item_vectors: t.item_vectors.clone(),
+        content_rows: features,
+        head_rows: t.head.as_ref().map(|h| h.rows.clone()),
+        centres: f
+            .map_or((None, None), |f| (f.text.as_ref().and_then(|m| m.centre.clone()), f.image.as_ref().and_then(|m| m.centre.clone()))),
+        code_tree: tree,
+    })
 }
 
 impl Recommender for TwoTower {

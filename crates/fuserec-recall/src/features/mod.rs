@@ -3,9 +3,11 @@
 //! and reported); empty text masks its text modality. Masked rows are zero and flagged, never
 //! passed off as features. With a [`FeatureStore`], rows are reused across runs by content hash.
 
+mod profiles;
 mod registry;
 mod store;
 
+pub use profiles::centroid_profiles;
 pub use registry::{IMAGE_BACKBONES, TEXT_BACKBONES, image_encoder, text_encoder};
 pub use store::{FeatureStore, StoredModality};
 

@@ -1,10 +1,12 @@
 //! The training loop: shuffled batches, taped loss, sparse + dense updates, per-epoch validation
-//! (loss and Recall@20) with early stopping, best-epoch checkpoint, final vector export.
+//! (loss and Recall@20) with early stopping at the best epoch, the validation-fitted blend, and
+//! the final vectors.
 
 use super::config::{HistoryContext, TwoTowerConfig};
 use super::content_head::{Blend, BlendTrial, ContentHead, fit_blend, queries};
 use super::net::{Batch, LossParts, Net};
 use super::samples::{Samples, cold_gate_features, items_of, sequences, stats};
+use crate::artifact::Snapshot;
 use crate::recommender::TrainData;
 use crate::validation::{EarlyStopping, ValScores, Verdict, validate, validation_users};
 use fuserec_core::{Embeddings, Error, Interaction, Result, Rng};
@@ -13,7 +15,6 @@ use fuserec_data::progress::bar;
 use fuserec_index::inner_products;
 use fuserec_nn::{Checkpoint, DenseAdam};
 use fuserec_towers::{ContentInput, History};
-use std::path::PathBuf;
 use std::time::Instant;
 
 const EXPORT_CHUNK: usize = 1024;
@@ -61,7 +62,8 @@ pub struct TrainingLog {
     pub epochs: Vec<EpochLog>,
     pub best_epoch: usize,
     pub stopped_early: bool,
-    pub checkpoint: Option<String>,
+    /// The trained artifact written for this model (`checkpoints` runs).
+    pub artifact: Option<String>,
     /// Gate at evaluation time against item exposure (log-spaced bins), gated fusions only.
     pub gate_by_exposure: Vec<GateBin>,
     /// Length given to the vectors of items without a trained id row (cold items), fitted on
@@ -80,6 +82,14 @@ pub struct Trained {
     pub user_vectors: Embeddings,
     pub item_vectors: Embeddings,
     pub log: TrainingLog,
+    /// The network at its best validation epoch.
+    pub net: Net,
+    /// Per item: a positive in the training split (its id row was trained).
+    pub trained_rows: Vec<bool>,
+    /// The content head the vectors carry (`None`: no head, or the blend turned it off).
+    pub head: Option<ContentHead>,
+    /// Seen lists and item statistics as training ended (train + validation).
+    pub snapshot: Snapshot,
 }
 
 /// What batches are drawn with: negative-sampling probabilities and the statistics for the gate
@@ -190,7 +200,6 @@ pub fn train(
     content: Option<ContentInput>,
     head: Option<ContentHead>,
     seed: u64,
-    checkpoint: Option<PathBuf>,
 ) -> Result<Trained> {
     let (n_users, n_items) = (data.n_users, data.n_items);
     let name = cfg.display_name();
@@ -265,10 +274,6 @@ pub fn train(
     }
     if let Some(ck) = &stopper.into_best() {
         net.restore(ck)?;
-        if let Some(path) = checkpoint {
-            ck.save(&path)?;
-            log.checkpoint = Some(path.display().to_string());
-        }
     }
     // Blend: cold calibration and the content head, fitted on validation (models with both views).
     log.blend = Blend::default();
@@ -304,21 +309,11 @@ pub fn train(
     let user_vectors = export_users(&net, &users, &seq_all)?;
     let hist: Vec<&[u32]> = seq_all.iter().map(|h| h.as_slice()).collect();
     let user_vectors = queries(&user_vectors, use_head.map(|h| (h, hist.as_slice())))?;
-    if let Some(ck) = &log.checkpoint {
-        // Beside the checkpoint: every item's fused vector and every user's query, rows in the
-        // dataset's internal order (items.tsv / interaction order of first appearance).
-        let mut v = Checkpoint {
-            header: serde_json::json!({ "rows": "internal item / user index", "statistics_at": t_end, "cold_scale": log.cold_scale, "blend": log.blend,
-                "content_head_dim": use_head.map_or(0, |h| h.dim()) })
-                .to_string(),
-            ..Default::default()
-        };
-        v.tensors.insert("item_vectors".into(), (vec![item_vectors.rows(), item_vectors.dim()], item_vectors.as_slice().to_vec()));
-        v.tensors.insert("user_vectors".into(), (vec![user_vectors.rows(), user_vectors.dim()], user_vectors.as_slice().to_vec()));
-        let path = PathBuf::from(ck).with_extension("vectors.safetensors");
-        v.save(&path)?;
-    }
-    Ok(Trained { user_vectors, item_vectors, log })
+    let trained_rows = counts.iter().map(|&c| c > 0.0).collect();
+    let use_head = use_head.is_some();
+    let snapshot = Snapshot::of(n_users, n_items, &all);
+    debug_assert_eq!(snapshot.statistics_at, t_end);
+    Ok(Trained { user_vectors, item_vectors, log, net, trained_rows, head: head.filter(|_| use_head), snapshot })
 }
 
 /// Fused-view loss on validation positives: fixed batches and negatives (same seed every epoch
