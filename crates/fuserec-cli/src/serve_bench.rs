@@ -1,7 +1,8 @@
 //! `cargo xtask serve-bench`: trains a recall model on the synthetic world, starts
-//! `fuserec-serve` on loopback, ingests a stream of new items while serving recall traffic for a
-//! bounded time, then kills the server mid-ingest, restarts it and checks that every
-//! acknowledged item is still there. Only 127.0.0.1 is ever contacted.
+//! `fuserec-serve` on loopback, ingests a stream of new items while serving recall traffic,
+//! statistics and feedback events (whose clicks train new items' id rows) for a bounded time,
+//! then kills the server mid-ingest, mid-statistics and mid-events, restarts it and checks that
+//! every acknowledged write is still there. Only 127.0.0.1 is ever contacted.
 
 use anyhow::{Context, Result, bail};
 use fuserec_serve::client::{get, post, post_as};
@@ -164,6 +165,34 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
             }
         })
     };
+    // A feedback-events client: batches of 8 events (a third clicked, by training users) on the
+    // new items acknowledged so far and on catalogue items; clicks on new items train their rows.
+    let new_ids = Arc::new(Mutex::new(Vec::<String>::new()));
+    let events_lat = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let events_err = Arc::new(Mutex::new(0usize));
+    let events_client = {
+        let (stop, lat, err, token, new_ids, users) =
+            (stop.clone(), events_lat.clone(), events_err.clone(), token.clone(), new_ids.clone(), users.clone());
+        let items: Vec<String> = (0..ds.n_items().min(5000)).map(|i| ds.items.raw(i as u32).to_string()).collect();
+        std::thread::spawn(move || {
+            let mut k = 3usize;
+            while !stop.load(Ordering::Relaxed) {
+                let fresh = new_ids.lock().expect("lock").clone();
+                let events: Vec<serde_json::Value> = (0..8usize)
+                    .map(|j| {
+                        k = k.wrapping_mul(29).wrapping_add(13) % 1_000_003;
+                        let item = if j.is_multiple_of(2) && !fresh.is_empty() { &fresh[k % fresh.len()] } else { &items[k % items.len()] };
+                        json!({ "user": users[k % users.len()], "item": item, "clicked": k.is_multiple_of(3) })
+                    })
+                    .collect();
+                let t = Instant::now();
+                match post_as(addr, "/events", &json!({ "events": events }), &token) {
+                    Ok(r) if r.status == 200 => lat.lock().expect("lock").push(t.elapsed().as_secs_f64()),
+                    _ => *err.lock().expect("lock") += 1,
+                }
+            }
+        })
+    };
     let t0 = Instant::now();
     let (mut ack, mut visible) = (Vec::new(), Vec::new());
     let (mut ingested, mut never, mut rejected) = (0usize, 0usize, 0usize);
@@ -182,6 +211,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         }
         ack.push(t.elapsed().as_secs_f64());
         ingested += 1;
+        new_ids.lock().expect("lock").push(id.clone());
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if retrievable(addr, &id) {
@@ -201,6 +231,17 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         t.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
     }
     feedback.join().map_err(|_| anyhow::anyhow!("feedback thread panicked"))?;
+    events_client.join().map_err(|_| anyhow::anyhow!("events thread panicked"))?;
+    let mut el = events_lat.lock().expect("lock").clone();
+    let events_errors = *events_err.lock().expect("lock");
+    let learned: u64 = {
+        let ids = new_ids.lock().expect("lock").clone();
+        let mut n = 0;
+        for id in &ids {
+            n += get(addr, &format!("/items/{id}"))?.json()["learned_clicks"].as_u64().unwrap_or(0);
+        }
+        n
+    };
     let mut sl = stats_lat.lock().expect("lock").clone();
     let stats_errors = *stats_err.lock().expect("lock");
     let metrics = get(addr, "/metrics")?.body;
@@ -225,6 +266,26 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         get(addr, &format!("/items/{counted}"))?.json()["exposures"].as_u64().context("the counted item has no exposures field")
     };
     let before = exposures_of(addr)?;
+    // …and one click event at a time on a new item (its id row learns from each).
+    let (title, img) = &content[1 % content.len()];
+    let r = post_as(addr, "/items", &item_body("crash-clicked", title, img.as_ref(), &images), &token)?;
+    anyhow::ensure!(r.status == 201, "crash-clicked: {} {}", r.status, r.body);
+    let acked_events = Arc::new(AtomicUsize::new(0));
+    let clicker = {
+        let (acked, token, user) = (acked_events.clone(), token.clone(), users[0].clone());
+        std::thread::spawn(move || {
+            loop {
+                let body = json!({ "events": [{ "user": user, "item": "crash-clicked", "clicked": true }] });
+                match post_as(addr, "/events", &body, &token) {
+                    Ok(r) if r.status == 200 => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break, // the server is gone
+                }
+            }
+        })
+    };
     let acked_updates = Arc::new(AtomicUsize::new(0));
     let updater = {
         let (acked, token, id) = (acked_updates.clone(), token.clone(), counted.clone());
@@ -262,12 +323,17 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     child.wait()?;
     writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))?;
     updater.join().map_err(|_| anyhow::anyhow!("updater panicked"))?;
+    clicker.join().map_err(|_| anyhow::anyhow!("clicker panicked"))?;
+    let acked_events = acked_events.load(Ordering::SeqCst) as u64;
     let acked = acked.lock().expect("lock").clone();
     let acked_updates = acked_updates.load(Ordering::SeqCst) as u64;
     let (mut child, addr, reboot) = start(bin, &dir, cache, &images)?;
     // Every acknowledged increment is there; at most the one in flight at the kill is extra.
     let applied = exposures_of(addr)? - before;
     let updates_ok = (acked_updates..=acked_updates + 1).contains(&applied);
+    let clicked = get(addr, "/items/crash-clicked")?.json();
+    let (ev_exposures, ev_learned) = (clicked["exposures"].as_u64().unwrap_or(0), clicked["learned_clicks"].as_u64().unwrap_or(0));
+    let events_ok = (acked_events..=acked_events + 1).contains(&ev_exposures) && ev_learned == ev_exposures;
     let mut lost = Vec::new();
     for id in acked.iter().chain((0..ingested).map(|k| format!("new-{k}")).collect::<Vec<_>>().iter()) {
         let r = get(addr, &format!("/items/{id}"))?;
@@ -309,6 +375,15 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
                 sl.len()
             ),
         ),
+        (
+            "feedback events (POST /events, one client, 8 events each) p50 / p99",
+            format!(
+                "{:.1} / {:.1} ms, {} requests, {events_errors} failed; {learned} clicks learned by new items' rows",
+                1e3 * quantile(&mut el, 0.5),
+                1e3 * quantile(&mut el, 0.99),
+                el.len()
+            ),
+        ),
         ("coverage (stored items retrievable, /metrics)", format!("{coverage:.4}")),
         ("lookup coverage (recall item ids found)", format!("{lookup_cov:.4}")),
         ("server start: first / after kill -9", format!("{boot:.1} s / {reboot:.1} s")),
@@ -318,6 +393,10 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         (
             "statistics increments acknowledged before kill -9 / found after restart",
             format!("{acked_updates} / {applied} ({})", if updates_ok { "none lost" } else { "MISMATCH" }),
+        ),
+        (
+            "click events acknowledged before kill -9 / exposures and learned clicks after restart",
+            format!("{acked_events} / {ev_exposures} and {ev_learned} ({})", if events_ok { "none lost" } else { "MISMATCH" }),
         ),
     ];
     let table = fuserec::eval::markdown_table(
@@ -333,7 +412,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     std::fs::write(
         dir.join("results.json"),
         serde_json::to_string_pretty(
-            &json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recall_seconds_p99": quantile(&mut rl.clone(), 0.99), "recalls": recalls, "recall_clients": o.clients, "stats_seconds_p99": quantile(&mut sl.clone(), 0.99), "errors": recall_errors + stats_errors + rejected, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }),
+            &json!({ "ack_seconds": ack, "retrievable_seconds": visible, "recall_seconds_p50": quantile(&mut rl.clone(), 0.5), "recall_seconds_p99": quantile(&mut rl.clone(), 0.99), "recalls": recalls, "recall_clients": o.clients, "stats_seconds_p99": quantile(&mut sl.clone(), 0.99), "events_seconds_p99": quantile(&mut el.clone(), 0.99), "learned_clicks": learned, "errors": recall_errors + stats_errors + events_errors + rejected, "wall_seconds": wall, "coverage": coverage, "acknowledged_before_kill": acked.len(), "lost": lost }),
         )?,
     )?;
     println!("{report}\nwrote {}", dir.display());
@@ -343,8 +422,13 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     if !updates_ok {
         bail!("{acked_updates} statistics increments acknowledged before kill -9, {applied} found after restart");
     }
-    if recall_errors + stats_errors + rejected > 0 {
-        bail!("errors under load: {recall_errors} recall, {stats_errors} stats, {rejected} ingestions refused");
+    if !events_ok {
+        bail!(
+            "{acked_events} click events acknowledged before kill -9; after restart {ev_exposures} exposures, {ev_learned} learned clicks"
+        );
+    }
+    if recall_errors + stats_errors + events_errors + rejected > 0 {
+        bail!("errors under load: {recall_errors} recall, {stats_errors} stats, {events_errors} events, {rejected} ingestions refused");
     }
     Ok(())
 }

@@ -41,6 +41,14 @@ pub struct ItemRecord {
     /// item, embedded from `features` alone).
     #[serde(default)]
     pub model_row: Option<u32>,
+    /// The id row a new item learned from clicks after training (empty: none), its row
+    /// optimiser's state and step count (near-line learning).
+    #[serde(default)]
+    pub id_row: Vec<f32>,
+    #[serde(default)]
+    pub id_state: Vec<f32>,
+    #[serde(default)]
+    pub id_steps: u64,
     /// Content features as the model reads them.
     #[serde(skip)]
     pub features: Vec<f32>,
@@ -161,6 +169,30 @@ impl ItemStore {
         Ok(n)
     }
 
+    /// Applies `f` to each of the existing items `ids` (distinct) in one transaction: all are
+    /// written durably, or none (an unknown id, or an error from `f`, writes nothing).
+    pub fn update_many(&self, ids: &[&str], mut f: impl FnMut(&mut ItemRecord) -> Result<()>) -> Result<Vec<ItemRecord>> {
+        let e = |x: redb::Error| db_err(&self.path, x);
+        let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        {
+            let mut items = txn.open_table(ITEMS).map_err(|x| e(x.into()))?;
+            for &id in ids {
+                let old = items.get(id).map_err(|x| e(x.into()))?.map(|v| decode(id, v.value())).transpose()?;
+                let Some(mut rec) = old else { return Err(Error::Invalid(format!("item store: unknown item `{id}`"))) };
+                f(&mut rec)?;
+                if rec.id != id {
+                    return Err(Error::Invalid(format!("item store: record for `{id}` names `{}`", rec.id)));
+                }
+                rec.version += 1;
+                items.insert(id, encode(&rec).as_slice()).map_err(|x| e(x.into()))?;
+                out.push(rec);
+            }
+        }
+        txn.commit().map_err(|x| e(x.into()))?;
+        Ok(out)
+    }
+
     /// Read-modify-write of one item in one transaction: `f` gets the current record (if any)
     /// and returns the new one, or `None` to write nothing.
     fn write(&self, id: &str, f: impl FnOnce(Option<&ItemRecord>) -> Result<Option<ItemRecord>>) -> Result<Option<ItemRecord>> {
@@ -248,6 +280,9 @@ mod tests {
             has_text: true,
             gate: 0.9,
             model_row: Some(7),
+            id_row: Vec::new(),
+            id_state: Vec::new(),
+            id_steps: 0,
             features: vec![x, -x, 0.5],
             vector: vec![x; 4],
         }
@@ -285,6 +320,25 @@ mod tests {
         }
         // Reopen: everything acknowledged is there, and new keys continue after the old ones.
         let s = ItemStore::open(&path).unwrap();
+        // Many items in one transaction: all or nothing; learned rows read back exactly.
+        let row = vec![0.1f32, -1.0e-7, 3.25, f32::MIN_POSITIVE];
+        let e = s.update_many(&["a", "zz"], |r| {
+            r.exposures += 1;
+            Ok(())
+        });
+        assert!(e.unwrap_err().to_string().contains("unknown item `zz`"));
+        let e = s.update_many(&["a", "b"], |r| if r.id == "b" { Err(Error::Invalid("no".into())) } else { Ok(()) });
+        assert!(e.is_err());
+        assert_eq!((s.get("a").unwrap().unwrap().version, s.get("b").unwrap().unwrap().version), (2, 2), "nothing was written");
+        let out = s
+            .update_many(&["b", "a"], |r| {
+                (r.exposures, r.id_row, r.id_state, r.id_steps) = (r.exposures + 5, row.clone(), vec![1.0; 8], 3);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(out.iter().map(|r| (r.id.as_str(), r.version)).collect::<Vec<_>>(), vec![("b", 3), ("a", 3)]);
+        let b = s.get("b").unwrap().unwrap();
+        assert_eq!((b.exposures, b.id_row.clone(), b.id_state.len(), b.id_steps), (15, row.clone(), 8, 3));
         assert_eq!(s.len().unwrap(), 2);
         let a = s.get("a").unwrap().unwrap();
         assert_eq!((a.features.clone(), a.vector.clone(), a.codes.clone()), (vec![3.0, -3.0, 0.5], vec![3.0; 4], vec![3, 17]));
@@ -294,7 +348,7 @@ mod tests {
         // Bulk write: new ids continue the keys, a known id is replaced in place.
         assert_eq!(s.put_many(vec![rec("d", 1.0), rec("a", 5.0)]).unwrap(), 2);
         let (d, a) = (s.get("d").unwrap().unwrap(), s.get("a").unwrap().unwrap());
-        assert_eq!((d.key, d.version, a.key, a.version, a.vector[0], a.model_row), (3, 1, 0, 3, 5.0, Some(7)));
+        assert_eq!((d.key, d.version, a.key, a.version, a.vector[0], a.model_row), (3, 1, 0, 4, 5.0, Some(7)));
         // A model without a gate stores NaN (JSON null) and reads it back.
         let mut g = rec("g", 1.0);
         g.gate = f32::NAN;

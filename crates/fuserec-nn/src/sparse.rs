@@ -28,7 +28,34 @@ impl RowOptimizer {
     pub fn adam(lr: f32) -> Self {
         RowOptimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
-    fn state_slots(&self) -> usize {
+    /// One update of one row `w` with gradient `g` at step `t` (1-based, Adam's bias
+    /// correction); `s1` / `s2` are its optimiser state (Adagrad: `s1` = accumulator; Adam: `s1`,
+    /// `s2` = moments; unused slots may be empty). The tables' updates and rows kept outside a
+    /// table (a served item's near-line id row) share this one implementation.
+    pub fn step_row(&self, w: &mut [f32], s1: &mut [f32], s2: &mut [f32], g: &[f32], t: i32) {
+        let d = w.len();
+        match *self {
+            RowOptimizer::Sgd { lr } => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
+            RowOptimizer::Adagrad { lr, eps, .. } => {
+                for j in 0..d {
+                    s1[j] += g[j] * g[j];
+                    w[j] -= lr * g[j] / (s1[j].sqrt() + eps);
+                }
+            }
+            RowOptimizer::Adam { lr, beta1, beta2, eps } => {
+                let c1 = 1.0 - beta1.powi(t);
+                let c2 = 1.0 - beta2.powi(t);
+                for j in 0..d {
+                    s1[j] = beta1 * s1[j] + (1.0 - beta1) * g[j];
+                    s2[j] = beta2 * s2[j] + (1.0 - beta2) * g[j] * g[j];
+                    w[j] -= lr * (s1[j] / c1) / ((s2[j] / c2).sqrt() + eps);
+                }
+            }
+        }
+    }
+
+    /// State values per row element (0, 1 or 2 slots).
+    pub fn state_slots(&self) -> usize {
         match self {
             RowOptimizer::Adam { .. } => 2,
             RowOptimizer::Adagrad { .. } => 1,
@@ -278,25 +305,13 @@ impl SparseEmbedding {
             let g = &g.grads[k * d..(k + 1) * d];
             // SAFETY: `r < rows`, rows are distinct across tasks, the buffers outlive the loop.
             let w = unsafe { std::slice::from_raw_parts_mut(table.get().add(r * d), d) };
-            match opt {
-                RowOptimizer::Sgd { lr } => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
-                RowOptimizer::Adagrad { lr, eps, .. } => {
-                    let a = unsafe { std::slice::from_raw_parts_mut(state.get().add(r * d), d) };
-                    for j in 0..d {
-                        a[j] += g[j] * g[j];
-                        w[j] -= lr * g[j] / (a[j].sqrt() + eps);
-                    }
-                }
-                RowOptimizer::Adam { lr, beta1, beta2, eps } => {
-                    let c1 = 1.0 - beta1.powi(t);
-                    let c2 = 1.0 - beta2.powi(t);
-                    let m = unsafe { std::slice::from_raw_parts_mut(state.get().add(r * d), d) };
-                    let v = unsafe { std::slice::from_raw_parts_mut(state.get().add(n + r * d), d) };
-                    for j in 0..d {
-                        m[j] = beta1 * m[j] + (1.0 - beta1) * g[j];
-                        v[j] = beta2 * v[j] + (1.0 - beta2) * g[j] * g[j];
-                        w[j] -= lr * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
-                    }
+            let slot = |s: usize| unsafe { std::slice::from_raw_parts_mut(state.get().add(s * n + r * d), d) };
+            match slots {
+                0 => opt.step_row(w, &mut [], &mut [], g, t),
+                1 => opt.step_row(w, slot(0), &mut [], g, t),
+                _ => {
+                    let (m, v) = (slot(0), slot(1));
+                    opt.step_row(w, m, v, g, t)
                 }
             }
         };

@@ -26,6 +26,17 @@ pub struct ServeConfig {
     pub image_root: Option<PathBuf>,
 }
 
+/// One feedback event: `user` (a training user; optional) was shown `item` and clicked or not.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    #[serde(default)]
+    pub user: Option<String>,
+    pub item: String,
+    #[serde(default)]
+    pub clicked: bool,
+}
+
 /// Why a request failed, mapped to an HTTP status by the handlers.
 #[derive(Debug)]
 pub enum Refusal {
@@ -173,7 +184,7 @@ impl App {
         let (row, codes, has_text, has_image, vector, gate) = {
             let model = self.model();
             let (row, codes, ht, hi) = model.content_row(&item.text, item.image.as_ref())?;
-            let (v, g) = model.embed_new(&row, &codes, ServingModel::gate_features(exposures, clicks, created_at, t))?;
+            let (v, g) = model.embed_new(&row, &codes, ServingModel::gate_features(exposures, clicks, created_at, t), None)?;
             (row, codes, ht, hi, v, g)
         };
         let rec = ItemRecord {
@@ -189,6 +200,10 @@ impl App {
             has_text,
             gate,
             model_row: None,
+            // Re-posted content starts its learned row again: it was learned for other content.
+            id_row: Vec::new(),
+            id_state: Vec::new(),
+            id_steps: 0,
             features: row,
             vector,
         };
@@ -222,7 +237,7 @@ impl App {
             let g = ServingModel::gate_features(e, c, r.created_at, t.max(model.t_end));
             let (v, gate) = match r.model_row {
                 Some(row) => model.embed_catalogue(row, g)?,
-                None => model.embed_new(&r.features, &r.codes, g)?,
+                None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
             };
             (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
             Ok(())
@@ -231,6 +246,71 @@ impl App {
         let rec = rec.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
         self.index_record(&rec)?;
         Ok(rec)
+    }
+
+    /// Feedback events, in one durable transaction: every event adds an exposure (and a click)
+    /// to its item; each click on a new item (one without a trained id row) by a training user is
+    /// one step of the training's row optimiser on the item's own id row (the model's trained
+    /// parameters never move); then the item's gate and vector are refreshed and re-indexed.
+    pub fn events(&self, events: &[Event]) -> Answer<Vec<ItemRecord>> {
+        let lim = &self.cfg.limits;
+        if events.is_empty() || events.len() > lim.max_items_per_request {
+            return Err(Refusal::Bad(format!("1–{} events in one request, got {}", lim.max_items_per_request, events.len())));
+        }
+        let t = now();
+        let model = self.model();
+        // Resolve everything first: an unknown item or user writes nothing.
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_item: HashMap<&str, Vec<(Option<u32>, bool)>> = HashMap::new();
+        for ev in events {
+            if self.store.get(&ev.item)?.is_none() {
+                return Err(Refusal::NotFound(format!("unknown item `{}`", ev.item)));
+            }
+            let user = match &ev.user {
+                Some(u) => Some(model.user_row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?),
+                None => None,
+            };
+            let list = by_item.entry(ev.item.as_str()).or_default();
+            if list.is_empty() {
+                order.push(ev.item.as_str());
+            }
+            list.push((user, ev.clicked));
+        }
+        let learns = model.learns_new_rows();
+        let recs = self.store.update_many(&order, |r| {
+            let evs = &by_item[r.id.as_str()];
+            let clicks = evs.iter().filter(|e| e.1).count() as u64;
+            let (e, c) = match (r.exposures.checked_add(evs.len() as u64), r.clicks.checked_add(clicks)) {
+                (Some(e), Some(c)) if e < 1 << 53 => (e, c),
+                _ => return Err(Error::Invalid(format!("item `{}`: the counts would exceed 2^53", r.id))),
+            };
+            let now = t.max(model.t_end);
+            if r.model_row.is_none() && learns {
+                // Each click in order, the gate at the counts so far (as training sees an item's
+                // statistics as of each event).
+                let (mut e_so_far, mut c_so_far) = (r.exposures, r.clicks);
+                for &(user, clicked) in evs {
+                    e_so_far += 1;
+                    c_so_far += clicked as u64;
+                    if let (true, Some(u)) = (clicked, user) {
+                        let g = ServingModel::gate_features(e_so_far, c_so_far, r.created_at, now);
+                        model.learn_click(&r.features, &r.codes, g, u, &mut r.id_row, &mut r.id_state, &mut r.id_steps)?;
+                    }
+                }
+            }
+            let g = ServingModel::gate_features(e, c, r.created_at, now);
+            let (v, gate) = match r.model_row {
+                Some(row) => model.embed_catalogue(row, g)?,
+                None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
+            };
+            (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
+            Ok(())
+        })?;
+        drop(model);
+        for r in &recs {
+            self.index_record(r)?;
+        }
+        Ok(recs)
     }
 
     pub fn recall(&self, q: Query) -> Answer<Vec<Hit>> {
@@ -351,6 +431,9 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
                 has_text: c.has_text,
                 gate: v.gate.as_ref().map_or(f32::NAN, |g| g[k]),
                 model_row: trained.then_some(r),
+                id_row: Vec::new(),
+                id_state: Vec::new(),
+                id_steps: 0,
                 features: match (&content, trained) {
                     (Some((f, w)), false) => f[r as usize * w..(r as usize + 1) * w].to_vec(),
                     _ => Vec::new(),

@@ -1,4 +1,4 @@
-//! Routes: `POST /items`, `POST /recall`, `POST /stats`, `GET /items/{id}`, `GET /health`,
+//! Routes: `POST /items`, `POST /recall`, `POST /stats`, `POST /events`, `GET /items/{id}`, `GET /health`,
 //! `GET /metrics`. Bodies are JSON; every refusal is a 4xx with `{"error": "..."}`. Model and store
 //! work runs on the blocking pool so slow requests do not stall the reactor.
 
@@ -215,6 +215,8 @@ struct ItemView {
     created_at: i64,
     catalogue: bool,
     indexed: bool,
+    /// Clicks the item's near-line id row has learned from (new items of two-view models).
+    learned_clicks: u64,
 }
 
 fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
@@ -231,6 +233,7 @@ fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
         created_at: r.created_at,
         catalogue: r.model_row.is_some(),
         indexed,
+        learned_clicks: r.id_steps,
     }
 }
 
@@ -246,6 +249,40 @@ async fn post_stats(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<J
         Err(r) => return *r,
     };
     timed(app, "stats", StatusCode::OK, move |a| a.add_stats(&b.id, b.exposures, b.clicks).map(|r| view(a, r))).await
+}
+
+/// Feedback events, applied in one durable transaction.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EventsBody {
+    events: Vec<crate::app::Event>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct EventsAnswer {
+    /// Events applied.
+    applied: usize,
+    /// Every item the events touched, as stored now.
+    items: Vec<ItemView>,
+}
+
+#[utoipa::path(post, path = "/events", request_body = EventsBody, security(("bearer" = [])),
+    responses((status = 200, description = "durable, re-indexed", body = EventsAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown user or item: nothing written", body = ErrorBody), (status = 413, description = "body over the limit"),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn post_events(State(app): State<Arc<App>>, headers: HeaderMap, b: Result<Json<EventsBody>, JsonRejection>) -> Response {
+    if let Err(r) = authorised(&app, "events", &headers) {
+        return *r;
+    }
+    let b = match body(&app, "events", b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    timed(app, "events", StatusCode::OK, move |a| {
+        let recs = a.events(&b.events)?;
+        Ok(EventsAnswer { applied: b.events.len(), items: recs.into_iter().map(|r| view(a, r)).collect() })
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/items/{id}", params(("id" = String, Path, description = "item id")),
@@ -275,8 +312,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "fuserec-serve", description = "Recall over a trained two-tower model with near-line ingestion of new items; see docs/SERVING.md."),
-    paths(post_item, post_recall, post_stats, get_item, health, metrics),
-    components(schemas(ItemBody, RecallBody, StatsBody, RecallAnswer, ItemView, Ingested, Hit, ErrorBody)),
+    paths(post_item, post_recall, post_stats, post_events, get_item, health, metrics),
+    components(schemas(ItemBody, RecallBody, StatsBody, EventsBody, crate::app::Event, EventsAnswer, RecallAnswer, ItemView, Ingested, Hit, ErrorBody)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -306,6 +343,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/items/{id}", get(get_item))
         .route("/recall", post(post_recall))
         .route("/stats", post(post_stats))
+        .route("/events", post(post_events))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

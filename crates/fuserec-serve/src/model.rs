@@ -54,7 +54,13 @@ pub struct ServingModel {
     pub trained: Vec<bool>,
     /// Where the model came from, as the artifact records it.
     pub provenance: serde_json::Value,
+    /// Tower vectors (fused width) of up to [`NEGATIVES`] trained catalogue items, evenly spread:
+    /// the negatives a click on a new item is learned against.
+    negatives: Vec<f32>,
 }
+
+/// How many trained catalogue items a near-line click is contrasted with.
+pub const NEGATIVES: usize = 256;
 
 fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
     match centre {
@@ -95,6 +101,10 @@ impl ServingModel {
         let items = m.items.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let trained = m.items.iter().map(|r| r.trained).collect();
         let (blend, t_end) = (m.blend, m.statistics_at);
+        let fd = net.fused_dim();
+        let trained_rows: Vec<usize> = m.items.iter().enumerate().filter(|(_, r)| r.trained).map(|(i, _)| i).collect();
+        let stride = trained_rows.len().div_ceil(NEGATIVES).max(1);
+        let negatives = trained_rows.iter().step_by(stride).flat_map(|&i| a.item_vectors.row(i)[..fd].to_vec()).collect();
         let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, centres, code_tree, .. } = a;
         Ok(ServingModel {
             net,
@@ -114,6 +124,7 @@ impl ServingModel {
             head: head_rows.map(ContentHead::new),
             trained,
             provenance,
+            negatives,
         })
     }
 
@@ -208,21 +219,70 @@ impl ServingModel {
         Ok((content_row(t.as_deref(), i.as_deref(), self.dims)?, codes, ht, hi))
     }
 
-    /// Fused vector and gate of a new item (no trained id row) from its content row and codes.
-    pub fn embed_new(&self, row: &[f32], codes: &[u32], gate: [f32; 4]) -> Result<(Vec<f32>, f32)> {
+    /// Fused vector and gate of a new item (no trained id row) from its content row, codes and
+    /// the id row learned from its clicks so far (`None` or zeros: none yet, the cold vector).
+    pub fn embed_new(&self, row: &[f32], codes: &[u32], gate: [f32; 4], id_row: Option<&[f32]>) -> Result<(Vec<f32>, f32)> {
         let per_level: Vec<Vec<u32>> = codes.iter().map(|&c| vec![c]).collect();
-        let v = self.net.new_item_vectors(row, &per_level, &gate)?;
-        // The head row is the fused content the content row was scaled from (unit or zero).
-        let head_row = self.head.as_ref().map(|h| {
+        let v = self.net.new_item_vectors_with_row(row, &per_level, &gate, id_row)?;
+        let fused = self.blended(v.fused, self.head_row(row).as_deref(), true)?;
+        Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
+    }
+
+    /// The head row of a new item: the fused content its content row was scaled from (unit or zero).
+    fn head_row(&self, row: &[f32]) -> Option<Vec<f32>> {
+        self.head.as_ref().map(|h| {
             let mut x = row[..h.dim().min(row.len())].to_vec();
             let n = x.iter().map(|v| v * v).sum::<f32>().sqrt();
             if n > 0.0 {
                 x.iter_mut().for_each(|v| *v /= n);
             }
             x
-        });
-        let fused = self.blended(v.fused, head_row.as_deref(), true)?;
-        Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
+        })
+    }
+
+    /// Whether new items can learn an id row from clicks: the model has both views.
+    pub fn learns_new_rows(&self) -> bool {
+        self.net.behaviour.is_some() && self.net.content.is_some()
+    }
+
+    /// One click of user `user` on a new item: a step of the training's row optimiser on the
+    /// item's id row (`row`, with optimiser state `state` and step count `steps`, all updated),
+    /// from the gradient of the training loss against the fixed negatives. Returns the loss.
+    #[allow(clippy::too_many_arguments)]
+    pub fn learn_click(
+        &self,
+        content: &[f32],
+        codes: &[u32],
+        gate: [f32; 4],
+        user: u32,
+        row: &mut Vec<f32>,
+        state: &mut Vec<f32>,
+        steps: &mut u64,
+    ) -> Result<f32> {
+        let t = self.net.behaviour.as_ref().ok_or_else(|| Error::Config("the model has no behaviour view: no id row to learn".into()))?;
+        let d = t.ids.dim();
+        let opt = self.net.cfg.sparse_optimizer;
+        let slots = opt.state_slots();
+        if row.is_empty() {
+            *row = vec![0.0; d];
+        }
+        if state.len() != slots * d {
+            *state = vec![0.0; slots * d];
+        }
+        let fd = self.net.fused_dim();
+        let q = &self.user_vectors.row(user as usize)[..fd];
+        let tau = self.net.cfg.temperature;
+        let negatives: Vec<f32> = self.negatives.chunks_exact(fd).map(|v| v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() / tau).collect();
+        let per_level: Vec<Vec<u32>> = codes.iter().map(|&c| vec![c]).collect();
+        let (g, loss) = self.net.new_item_click_gradient(content, &per_level, &gate, row, q, &negatives)?;
+        *steps += 1;
+        let first = d.min(state.len());
+        let (s1, s2) = state.split_at_mut(first);
+        opt.step_row(row, s1, s2, &g, (*steps).min(i32::MAX as u64) as i32);
+        if row.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Invalid("the id row became non-finite".into()));
+        }
+        Ok(loss)
     }
 
     /// Fused vector and gate of a catalogue item with the given statistics.

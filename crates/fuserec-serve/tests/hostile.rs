@@ -39,8 +39,24 @@ const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// Field names the routes know, and one they do not: bodies built from these reach deep into
 /// the decoding (right names, wrong types; right types, hostile values).
-const FIELDS: &[&str] =
-    &["id", "title", "text", "image_base64", "image_path", "user", "items", "vector", "k", "exclude_seen", "exposures", "clicks", "zzz"];
+const FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "text",
+    "image_base64",
+    "image_path",
+    "user",
+    "items",
+    "vector",
+    "k",
+    "exclude_seen",
+    "exposures",
+    "clicks",
+    "events",
+    "item",
+    "clicked",
+    "zzz",
+];
 
 /// Arbitrary JSON: nulls, booleans, extreme integers and floats, short strings (ids of real
 /// catalogue items among them), nested arrays and objects keyed by [`FIELDS`].
@@ -85,7 +101,7 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     // past authentication): never a 5xx, and the server answers afterwards.
     let ids: Vec<String> = (0..20).map(|i| ds.items.raw(i).to_string()).chain((0..5).map(|u| ds.users.raw(u).to_string())).collect();
     let mut runner = TestRunner::new(Config { cases: 200, failure_persistence: None, ..Config::default() });
-    for route in ["/items", "/recall", "/stats"] {
+    for route in ["/items", "/recall", "/stats", "/events"] {
         let bodies = prop_oneof![
             json_value(ids.clone()).prop_map(|v| v.to_string()),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
@@ -112,6 +128,7 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     let r = post_as(addr, "/items", &item, TOKEN).unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(post(addr, "/stats", &json!({ "id": "new-a", "exposures": 1 })).unwrap().status, 401);
+    assert_eq!(post(addr, "/events", &json!({ "events": [{ "item": "new-a", "clicked": true }] })).unwrap().status, 401);
     // Reads stay open.
     assert_eq!(post(addr, "/recall", &json!({ "items": ["new-a"], "k": 5, "exclude_seen": false })).unwrap().status, 200);
     assert_eq!(get(addr, "/items/new-a").unwrap().status, 200);
@@ -187,7 +204,10 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     // Serve = evaluate, every fusion: the catalogue as stored is the vectors the experiment
     // evaluated, bit for bit.
     for model in 0..5 {
-        let server = Server::start(config(&dir, model, Some(TOKEN), "127.0.0.1:0")).unwrap();
+        // On a fresh store: the ones above took fuzzed statistics and events.
+        let mut c = config(&dir, model, Some(TOKEN), "127.0.0.1:0");
+        c.store = dir.join(format!("fresh{model}/items.redb"));
+        let server = Server::start(c).unwrap();
         common::assert_serves_what_was_evaluated(&server, &dir.join(format!("ck/model{model}-seed1.fuserec")));
         server.stop();
     }

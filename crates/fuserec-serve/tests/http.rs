@@ -116,9 +116,15 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     // The OpenAPI description lists every route, the bearer scheme on the write routes, and the
     // request fields the server actually decodes.
     let api = get(addr, "/openapi.json").unwrap().json();
-    for (path, method) in
-        [("/items", "post"), ("/recall", "post"), ("/stats", "post"), ("/items/{id}", "get"), ("/health", "get"), ("/metrics", "get")]
-    {
+    for (path, method) in [
+        ("/items", "post"),
+        ("/recall", "post"),
+        ("/stats", "post"),
+        ("/events", "post"),
+        ("/items/{id}", "get"),
+        ("/health", "get"),
+        ("/metrics", "get"),
+    ] {
         assert!(api["paths"][path][method].is_object(), "{path} {method} missing from {api}");
     }
     assert_eq!(api["components"]["securitySchemes"]["bearer"]["scheme"], "bearer", "{api}");
@@ -131,6 +137,76 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     let m = get(addr, "/metrics").unwrap().body;
     assert!(m.contains("fuserec_coverage 1") && m.contains("fuserec_request_seconds_count{endpoint=\"recall\"}"), "{m}");
     assert!(m.contains("fuserec_request_errors_total{endpoint=\"items\"} 8"), "{m}");
+
+    // Feedback events: clicks by training users teach a new item its own id row, one step of the
+    // training's row optimiser each (the trained model does not move); impressions without a
+    // click and anonymous clicks only count. One request is one durable transaction.
+    let r = post(addr, "/items", &json!({ "id": "new-3", "title": ds.items_meta[11].title })).unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let (clickers, others, before, v0) = {
+        let m = server.app.model();
+        let v = server.app.store.get("new-3").unwrap().unwrap().vector;
+        let mut by: Vec<(f32, u32)> = (0..m.user_vectors.rows() as u32).map(|u| (dot(m.user_vectors.row(u as usize), &v), u)).collect();
+        by.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let clickers: Vec<u32> = by[..12].iter().map(|x| x.1).collect();
+        let others: Vec<u32> = by[by.len() - 40..].iter().map(|x| x.1).collect();
+        let before = clickers.iter().map(|&u| dot(m.user_vectors.row(u as usize), &v)).sum::<f32>() / 12.0;
+        (clickers, others, before, v)
+    };
+    let user = |u: u32| ds.users.raw(u).to_string();
+    let mut events: Vec<serde_json::Value> =
+        clickers.iter().map(|&u| json!({ "user": user(u), "item": "new-3", "clicked": true })).collect();
+    events.extend(others.iter().map(|&u| json!({ "user": user(u), "item": "new-3" })));
+    events.extend([json!({ "item": "new-3", "clicked": true }), json!({ "item": "new-3", "clicked": true })]);
+    let trained_id = ds.items.raw(0).to_string();
+    events.push(json!({ "user": user(clickers[0]), "item": trained_id, "clicked": true }));
+    let r = post(addr, "/events", &json!({ "events": events })).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ack = r.json();
+    assert_eq!(ack["applied"].as_u64(), Some(55), "{ack}");
+    let new3 = &ack["items"][0];
+    assert_eq!(
+        (new3["exposures"].as_u64(), new3["clicks"].as_u64(), new3["learned_clicks"].as_u64()),
+        (Some(54), Some(14), Some(12)),
+        "{ack}"
+    );
+    let cat = &ack["items"][1];
+    assert_eq!(
+        (cat["id"].as_str(), cat["learned_clicks"].as_u64()),
+        (Some(trained_id.as_str()), Some(0)),
+        "a trained item keeps its trained row: {ack}"
+    );
+    {
+        let m = server.app.model();
+        let rec = server.app.store.get("new-3").unwrap().unwrap();
+        assert_eq!((rec.id_steps, rec.id_row.len()), (12, m.net.behaviour.as_ref().unwrap().ids.dim()));
+        assert!(rec.id_row.iter().any(|&x| x != 0.0) && rec.vector != v0);
+        let after = clickers.iter().map(|&u| dot(m.user_vectors.row(u as usize), &rec.vector)).sum::<f32>() / 12.0;
+        assert!(after > before, "the clicks pulled the item towards its clickers: {before} → {after}");
+        // The stored vector is the one the learned row gives.
+        assert_eq!(server.app.index.read().unwrap().vector(rec.key).unwrap(), rec.vector.as_slice());
+    }
+    // Still retrievable for its own content.
+    let r = post(addr, "/recall", &json!({ "items": ["new-3"], "k": 10, "exclude_seen": false })).unwrap();
+    assert!(ids(&r.json()).contains(&"new-3".to_string()), "{}", r.body);
+    // An unknown user or item anywhere in the request writes nothing.
+    let ok = json!({ "user": user(clickers[1]), "item": "new-3", "clicked": true });
+    for (bad_event, needle) in
+        [(json!({ "user": "nobody", "item": "new-3" }), "unknown user `nobody`"), (json!({ "item": "nothing" }), "unknown item `nothing`")]
+    {
+        let r = post(addr, "/events", &json!({ "events": [ok.clone(), bad_event] })).unwrap();
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert!(r.body.contains(needle), "{}", r.body);
+    }
+    let r = get(addr, "/items/new-3").unwrap().json();
+    assert_eq!((r["exposures"].as_u64(), r["learned_clicks"].as_u64()), (Some(54), Some(12)), "{r}");
+    let r = post(addr, "/events", &json!({ "events": [] })).unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post(addr, "/events", &json!({ "events": vec![ok.clone(); 513] })).unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post(addr, "/events", &json!({ "events": [{ "item": "new-3", "liked": true }] })).unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
 
     // A second new item, from an image file under the server's image root.
     let meta2 = &ds.items_meta[7];
@@ -146,14 +222,17 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     assert_eq!(r.status, 200, "{}", r.body);
     let item = r.json();
     assert_eq!((item["version"].as_u64(), item["exposures"].as_u64(), item["indexed"].as_bool()), (Some(2), Some(2000), Some(true)));
+    // The learned row survived the restart, and the index serves the stored vector.
+    let r = get(addr, "/items/new-3").unwrap().json();
+    assert_eq!((r["exposures"].as_u64(), r["clicks"].as_u64(), r["learned_clicks"].as_u64()), (Some(54), Some(14), Some(12)), "{r}");
     // Both are retrievable for their own content: new-1's 2,000 exposures moved its gate, but a
     // new item's vector is unit length (and carries the cold length) whatever its gate, so it does
     // not fade as it gains exposures.
-    for id in ["new-1", "new-2"] {
+    for id in ["new-1", "new-2", "new-3"] {
         let r = post(addr, "/recall", &json!({ "items": [id], "k": 10, "exclude_seen": false })).unwrap();
         assert!(ids(&r.json()).contains(&id.to_string()), "{id}: {}", r.body);
     }
-    assert_eq!(get(addr, "/health").unwrap().json()["items"].as_u64(), Some(n_items as u64 + 2));
+    assert_eq!(get(addr, "/health").unwrap().json()["items"].as_u64(), Some(n_items as u64 + 3));
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

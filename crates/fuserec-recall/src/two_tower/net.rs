@@ -234,6 +234,67 @@ impl Net {
     /// item). They have no trained id row, so the behaviour view contributes nothing — as for
     /// cold items in evaluation.
     pub fn new_item_vectors(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32]) -> Result<ItemVectors> {
+        self.new_item_vectors_with_row(rows, codes, gate, None)
+    }
+
+    /// [`Self::new_item_vectors`] for one item whose id row was learned after training
+    /// ([`Self::new_item_click_gradient`]); `None` or an all-zero row is no row: the cold vector.
+    pub fn new_item_vectors_with_row(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32], id_row: Option<&[f32]>) -> Result<ItemVectors> {
+        let id_row = id_row.filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| self.id_row_leaf(r)).transpose()?;
+        let (fused, g) = self.new_item_fused(rows, codes, gate, id_row.map(|(_, v)| v))?;
+        let gv = g.map(|g| g.retaped::<NoneTape>().as_vec());
+        Ok(ItemVectors { fused: fused.retaped::<NoneTape>().as_vec(), gate: gv })
+    }
+
+    /// Near-line learning for an item outside the trained id table: the gradient, with respect
+    /// to its id row, of the training loss of one click by a user with (fused, unit) query `q` —
+    /// sampled softmax of `q·v/τ` against negatives whose scores `q·v_j/τ` are `negatives` — and
+    /// the loss. Only the row moves; every trained parameter stays as evaluated.
+    pub fn new_item_click_gradient(
+        &self,
+        rows: &[f32],
+        codes: &[Vec<u32>],
+        gate: &[f32],
+        id_row: &[f32],
+        q: &[f32],
+        negatives: &[f32],
+    ) -> Result<(Vec<f32>, f32)> {
+        let (twin, v) = self.id_row_leaf(id_row)?;
+        let (fused, _) = self.new_item_fused(rows, codes, gate, Some(v))?;
+        let d = fused.shape().1;
+        if q.len() != d {
+            return Err(Error::Shape(format!("click: a {}-d query, the fused vectors are {d}-d", q.len())));
+        }
+        let q = self.dev.tensor_from_vec(q.to_vec(), (1, d));
+        let s: V0 = (fused * q).sum::<(), _>() * (1.0 / self.cfg.temperature);
+        // −log softmax of the clicked item among the negatives, shifted for stability.
+        let shift = negatives.iter().copied().fold(value(&s), f32::max);
+        let rest: f32 = negatives.iter().map(|&x| (x - shift).exp()).sum();
+        let [s1, s2]: [V0; _] = fork(s);
+        let loss = ((s1 + (-shift)).exp() + rest).ln() - (s2 + (-shift));
+        let l = value(&loss);
+        if !l.is_finite() {
+            return Err(Error::Invalid(format!("click: the loss became {l}")));
+        }
+        let mut grads = loss.backward();
+        grads.try_alloc_for(&twin).map_err(|e| Error::Invalid(format!("click: {e:?}")))?;
+        Ok((fuserec_nn::to_vec(&grads.get(&twin)), l))
+    }
+
+    /// One id row as a leaf of the graph (its gradient is read from the returned twin).
+    fn id_row_leaf(&self, id_row: &[f32]) -> Result<(fuserec_nn::T2, V2)> {
+        let t = self
+            .behaviour
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("{}: the model has no behaviour view", self.cfg.display_name())))?;
+        if id_row.len() != t.ids.dim() || id_row.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Shape(format!("id row: {} values (finite expected), the model's rows have {}", id_row.len(), t.ids.dim())));
+        }
+        Ok(fuserec_nn::leaf(&self.dev, id_row.to_vec(), 1, t.ids.dim()))
+    }
+
+    /// The taped fused vector (and gate) of new items; `id_row`: one item's behaviour input.
+    fn new_item_fused(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32], id_row: Option<V2>) -> Result<(V2, Option<fuserec_nn::V1>)> {
         let dev = &self.dev;
         let tower = self
             .content
@@ -245,11 +306,21 @@ impl Net {
         if self.gate.is_some() && gate.len() != 4 * n {
             return Err(Error::Shape(format!("new items: {} gate features for {n} items (4 each)", gate.len())));
         }
-        let b = self.behaviour.as_ref().map(|_| dev.zeros_like(&(n, self.cfg.dim)).retaped::<fuserec_nn::Tape>());
+        let b = match (&self.behaviour, id_row) {
+            (Some(t), Some(v)) if n == 1 => Some(unit(
+                match &t.mlp {
+                    Some(m) => m.forward(v),
+                    None => v,
+                },
+                self.cfg.cosine,
+            )),
+            (Some(_), Some(_)) => return Err(Error::Shape(format!("new items: one id row for {n} items"))),
+            (Some(_), None) => Some(dev.zeros_like(&(n, self.cfg.dim)).retaped::<fuserec_nn::Tape>()),
+            (None, _) => None,
+        };
         let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
-        let gv = g.as_ref().map(|g| g.retaped::<NoneTape>().as_vec());
-        let fused = self.fuse(b, Some(c), g).retaped::<NoneTape>().as_vec();
-        Ok(ItemVectors { fused, gate: gv })
+        let gv = g.as_ref().map(|g| g.retaped::<fuserec_nn::Tape>());
+        Ok((self.fuse(b, Some(c), g), gv))
     }
 
     /// Width of a content row (0: no content view reading features).
