@@ -4,7 +4,7 @@
 use crate::auth::Token;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::model::{ModelSource, ServingModel};
+use crate::model::{ItemEncoder, ModelSource, ServingModel, UserSide};
 use fuserec::core::{Error, Result};
 use fuserec_index::{Hnsw, HnswConfig, ItemRecord, ItemStore};
 use std::collections::HashMap;
@@ -68,7 +68,16 @@ pub type Answer<T> = std::result::Result<T, Refusal>;
 
 pub struct App {
     pub cfg: ServeConfig,
+    /// The network is not `Sync`: requests that run it take this lock, briefly (never across a
+    /// store commit).
     pub model: Mutex<ServingModel>,
+    /// Users' ids, queries and seen lists, read without the model's lock.
+    pub users: UserSide,
+    /// The new items' encoders, run without the model's lock.
+    encoder: std::sync::Arc<ItemEncoder>,
+    /// Serialises read-modify-writes of items (ingest, statistics, events), so that the model's
+    /// lock is not held while a write waits for its commit.
+    writes: Mutex<()>,
     pub store: ItemStore,
     pub index: RwLock<Hnsw>,
     /// Index key → item id, and catalogue row → key.
@@ -155,7 +164,10 @@ impl App {
         let cfg_limits_concurrent = cfg.limits.max_concurrent.max(1);
         Ok(App {
             cfg,
+            users: model.user_side(),
+            encoder: model.encoder.clone(),
             model: Mutex::new(model),
+            writes: Mutex::new(()),
             store,
             index: RwLock::new(index),
             ids: RwLock::new(ids),
@@ -172,21 +184,22 @@ impl App {
         if item.id.trim().is_empty() || item.id.len() > 256 {
             return Err(Refusal::Bad("item id must be 1–256 characters".into()));
         }
-        let old = self.store.get(&item.id)?;
-        if old.as_ref().is_some_and(|o| o.model_row.is_some()) {
-            return Err(Refusal::Conflict(format!(
+        let trained = |old: &Option<ItemRecord>| match old.as_ref().is_some_and(|o| o.model_row.is_some()) {
+            true => Err(Refusal::Conflict(format!(
                 "item `{}` is a trained catalogue item: its content cannot be replaced (that would drop its trained id row)",
                 item.id
-            )));
-        }
+            ))),
+            false => Ok(()),
+        };
+        // Trained items stay trained: refuse before the encoding, the slow part, which holds no lock.
+        trained(&self.store.get(&item.id)?)?;
+        let (row, codes, has_text, has_image) = self.encoder.content_row(&item.text, item.image.as_ref())?;
+        let _writing = self.writing();
+        let old = self.store.get(&item.id)?;
+        trained(&old)?;
         let t = now();
         let (exposures, clicks, created_at) = old.as_ref().map_or((0, 0, t), |o| (o.exposures, o.clicks, o.created_at));
-        let (row, codes, has_text, has_image, vector, gate) = {
-            let model = self.model();
-            let (row, codes, ht, hi) = model.content_row(&item.text, item.image.as_ref())?;
-            let (v, g) = model.embed_new(&row, &codes, ServingModel::gate_features(exposures, clicks, created_at, t), None)?;
-            (row, codes, ht, hi, v, g)
-        };
+        let (vector, gate) = self.model().embed_new(&row, &codes, ServingModel::gate_features(exposures, clicks, created_at, t), None)?;
         let rec = ItemRecord {
             id: item.id.clone(),
             key: 0,
@@ -221,31 +234,41 @@ impl App {
     /// Adds exposures and clicks to an item, moves its gate and refreshes its vector.
     pub fn add_stats(&self, id: &str, exposures: u64, clicks: u64) -> Answer<ItemRecord> {
         let t = now();
-        let model = self.model();
-        let rec = self.store.update(id, |r| {
-            let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
-                (Some(e), Some(c)) if e < 1 << 53 => (e, c),
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"
-                    )));
-                }
-            };
-            if c > e {
-                return Err(Error::Invalid(format!("item `{id}` would have {c} clicks on {e} exposures")));
+        let _writing = self.writing();
+        let mut r = self.store.get(id)?.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
+        let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
+            (Some(e), Some(c)) if e < 1 << 53 => (e, c),
+            _ => {
+                return Err(Refusal::Bad(format!(
+                    "item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"
+                )));
             }
+        };
+        if c > e {
+            return Err(Refusal::Bad(format!("item `{id}` would have {c} clicks on {e} exposures")));
+        }
+        {
+            let model = self.model();
             let g = ServingModel::gate_features(e, c, r.created_at, t.max(model.t_end));
             let (v, gate) = match r.model_row {
                 Some(row) => model.embed_catalogue(row, g)?,
                 None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
             };
             (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
+        }
+        let rec = self.store.update(id, |stored| {
+            (stored.exposures, stored.clicks, stored.vector, stored.gate) = (r.exposures, r.clicks, r.vector, r.gate);
             Ok(())
         })?;
-        drop(model);
         let rec = rec.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
         self.index_record(&rec)?;
         Ok(rec)
+    }
+
+    /// The write lock (see [`App::writes`]); a panicked writer left no half-written state (the
+    /// store's transaction did not commit), so a poisoned lock is taken as is.
+    fn writing(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Feedback events, in one durable transaction: every event adds an exposure (and a click)
@@ -258,16 +281,13 @@ impl App {
             return Err(Refusal::Bad(format!("1–{} events in one request, got {}", lim.max_items_per_request, events.len())));
         }
         let t = now();
-        let model = self.model();
+        let _writing = self.writing();
         // Resolve everything first: an unknown item or user writes nothing.
         let mut order: Vec<&str> = Vec::new();
         let mut by_item: HashMap<&str, Vec<(Option<u32>, bool)>> = HashMap::new();
         for ev in events {
-            if self.store.get(&ev.item)?.is_none() {
-                return Err(Refusal::NotFound(format!("unknown item `{}`", ev.item)));
-            }
             let user = match &ev.user {
-                Some(u) => Some(model.user_row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?),
+                Some(u) => Some(self.users.row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?),
                 None => None,
             };
             let list = by_item.entry(ev.item.as_str()).or_default();
@@ -276,37 +296,49 @@ impl App {
             }
             list.push((user, ev.clicked));
         }
-        let learns = model.learns_new_rows();
-        let recs = self.store.update_many(&order, |r| {
-            let evs = &by_item[r.id.as_str()];
-            let clicks = evs.iter().filter(|e| e.1).count() as u64;
-            let (e, c) = match (r.exposures.checked_add(evs.len() as u64), r.clicks.checked_add(clicks)) {
-                (Some(e), Some(c)) if e < 1 << 53 => (e, c),
-                _ => return Err(Error::Invalid(format!("item `{}`: the counts would exceed 2^53", r.id))),
-            };
+        let mut updated = Vec::with_capacity(order.len());
+        for &id in &order {
+            updated.push(self.store.get(id)?.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?);
+        }
+        {
+            let model = self.model();
+            let learns = model.learns_new_rows();
             let now = t.max(model.t_end);
-            if r.model_row.is_none() && learns {
-                // Each click in order, the gate at the counts so far (as training sees an item's
-                // statistics as of each event).
-                let (mut e_so_far, mut c_so_far) = (r.exposures, r.clicks);
-                for &(user, clicked) in evs {
-                    e_so_far += 1;
-                    c_so_far += clicked as u64;
-                    if let (true, Some(u)) = (clicked, user) {
-                        let g = ServingModel::gate_features(e_so_far, c_so_far, r.created_at, now);
-                        model.learn_click(&r.features, &r.codes, g, u, &mut r.id_row, &mut r.id_state, &mut r.id_steps)?;
+            for r in &mut updated {
+                let evs = &by_item[r.id.as_str()];
+                let clicks = evs.iter().filter(|e| e.1).count() as u64;
+                let (e, c) = match (r.exposures.checked_add(evs.len() as u64), r.clicks.checked_add(clicks)) {
+                    (Some(e), Some(c)) if e < 1 << 53 => (e, c),
+                    _ => return Err(Refusal::Bad(format!("item `{}`: the counts would exceed 2^53", r.id))),
+                };
+                if r.model_row.is_none() && learns {
+                    // Each click in order, the gate at the counts so far (as training sees an
+                    // item's statistics as of each event).
+                    let (mut e_so_far, mut c_so_far) = (r.exposures, r.clicks);
+                    for &(user, clicked) in evs {
+                        e_so_far += 1;
+                        c_so_far += clicked as u64;
+                        if let (true, Some(u)) = (clicked, user) {
+                            let g = ServingModel::gate_features(e_so_far, c_so_far, r.created_at, now);
+                            model.learn_click(&r.features, &r.codes, g, u, &mut r.id_row, &mut r.id_state, &mut r.id_steps)?;
+                        }
                     }
                 }
+                let g = ServingModel::gate_features(e, c, r.created_at, now);
+                let (v, gate) = match r.model_row {
+                    Some(row) => model.embed_catalogue(row, g)?,
+                    None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
+                };
+                (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
             }
-            let g = ServingModel::gate_features(e, c, r.created_at, now);
-            let (v, gate) = match r.model_row {
-                Some(row) => model.embed_catalogue(row, g)?,
-                None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
-            };
-            (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
+        }
+        let mut next = updated.into_iter();
+        let recs = self.store.update_many(&order, |stored| {
+            let r = next.next().expect("one computed record per id, in order");
+            (stored.exposures, stored.clicks, stored.vector, stored.gate) = (r.exposures, r.clicks, r.vector, r.gate);
+            (stored.id_row, stored.id_state, stored.id_steps) = (r.id_row, r.id_state, r.id_steps);
             Ok(())
         })?;
-        drop(model);
         for r in &recs {
             self.index_record(r)?;
         }
@@ -321,14 +353,13 @@ impl App {
         if q.items.len() > lim.max_items_per_request {
             return Err(Refusal::Bad(format!("{} items in one request, the limit is {}", q.items.len(), lim.max_items_per_request)));
         }
-        let model = self.model();
         let mut parts: Vec<Vec<f32>> = Vec::new();
         let mut exclude: Vec<u32> = Vec::new();
         if let Some(u) = &q.user {
-            let ui = model.user_row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?;
-            parts.push(model.user_vectors.row(ui as usize).to_vec());
+            let ui = self.users.row(u).ok_or_else(|| Refusal::NotFound(format!("unknown user `{u}`")))?;
+            parts.push(self.users.vectors.row(ui as usize).to_vec());
             if q.exclude_seen {
-                exclude.extend(model.seen[ui as usize].iter().map(|&row| self.row_key[row as usize]));
+                exclude.extend(self.users.seen[ui as usize].iter().map(|&row| self.row_key[row as usize]));
             }
         }
         let mut rows = Vec::new();
@@ -346,7 +377,8 @@ impl App {
             }
         }
         if !rows.is_empty() {
-            parts.push(model.history_query(&rows)?);
+            // Only the query tower needs the network (and its lock).
+            parts.push(self.model().history_query(&rows)?);
         }
         if !new_items.is_empty() {
             // Items the query tower was not trained on stand for themselves: their fused vectors.
@@ -354,7 +386,6 @@ impl App {
             new_items.iter().for_each(|v| sum.iter_mut().zip(normalised(v)).for_each(|(s, x)| *s += x));
             parts.push(sum);
         }
-        drop(model);
         if let Some(v) = &q.vector {
             if v.len() != self.dim {
                 return Err(Refusal::Bad(format!("query vector has {} values, the index {}", v.len(), self.dim)));

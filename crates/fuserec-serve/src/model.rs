@@ -12,6 +12,7 @@ use fuserec::two_tower::content_head::{Blend, ContentHead};
 use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_row, fused_row};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where the model comes from.
 #[derive(Clone, Debug)]
@@ -22,30 +23,37 @@ pub struct ModelSource {
     pub cache: PathBuf,
 }
 
-pub struct ServingModel {
-    pub net: Net,
+/// What turns a new item's raw content into the content tower's input: the model's pretrained
+/// encoders, preprocessing centres and cluster tree. Plain `Sync` data, shared outside the
+/// model's lock, so that encoding (the slow part of an ingestion) blocks no other request.
+pub struct ItemEncoder {
     text: Option<Box<dyn TextEncoder>>,
+    image: Option<Box<dyn ImageEncoder>>,
     /// The cluster tree, when the model reads cluster codes.
     codes: Option<CodeTree>,
-    image: Option<Box<dyn ImageEncoder>>,
     /// Widths of the configured modalities (0: not read).
     dims: (usize, usize),
+    /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
+    pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
+}
+
+pub struct ServingModel {
+    pub net: Net,
+    pub encoder: Arc<ItemEncoder>,
     /// Raw user id → row.
-    users: HashMap<String, u32>,
+    users: Arc<HashMap<String, u32>>,
     /// Raw item id → catalogue row.
     items: HashMap<String, u32>,
     /// Per user: the query as of the end of training.
-    pub user_vectors: Embeddings,
+    pub user_vectors: Arc<Embeddings>,
     /// Per user: items seen in training + validation (left out of that user's recall).
-    pub seen: Vec<Vec<u32>>,
+    pub seen: Arc<Vec<Vec<u32>>>,
     /// Per catalogue item: its vector exactly as evaluation scored it.
     pub catalogue_vectors: Embeddings,
     /// Per catalogue item: id, text, statistics, whether its id row was trained.
     pub catalogue: Vec<ItemRecord>,
     /// End of the training period (seconds): "now" for ages of catalogue items.
     pub t_end: i64,
-    /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
-    pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
     /// How tower vectors, cold length and content head combine, as training fitted them.
     pub blend: Blend,
     /// The content affinity head's catalogue rows, when the trained model uses it.
@@ -59,6 +67,20 @@ pub struct ServingModel {
     negatives: Vec<f32>,
 }
 
+/// The training users as recall reads them.
+#[derive(Clone)]
+pub struct UserSide {
+    ids: Arc<HashMap<String, u32>>,
+    pub vectors: Arc<Embeddings>,
+    pub seen: Arc<Vec<Vec<u32>>>,
+}
+
+impl UserSide {
+    pub fn row(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied()
+    }
+}
+
 /// How many trained catalogue items a near-line click is contrasted with.
 pub const NEGATIVES: usize = 256;
 
@@ -66,6 +88,42 @@ fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
     match centre {
         Some(c) => v.iter().zip(c).map(|(x, m)| x - m).collect(),
         None => v,
+    }
+}
+
+impl ItemEncoder {
+    /// The content row of a new item — its text and decoded image through the model's encoders —
+    /// and its cluster codes per level the model reads (quantised by the model's tree). Returns
+    /// the row, the codes and which modalities it has.
+    pub fn content_row(&self, text: &str, image: Option<&image::DynamicImage>) -> Result<(Vec<f32>, Vec<u32>, bool, bool)> {
+        if self.dims == (0, 0) {
+            return Err(Error::Config("this model has no content view: it cannot embed a new item".into()));
+        }
+        if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
+            return Err(Error::Config(
+                "the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into(),
+            ));
+        }
+        let t = match (&self.text, text.trim().is_empty()) {
+            (Some(enc), false) => {
+                let e = enc.encode(&[text])?;
+                Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| minus(r, &self.centres.0))
+            }
+            _ => None,
+        };
+        let i = match (&self.image, image) {
+            (Some(enc), Some(img)) => Some(minus(enc.encode(std::slice::from_ref(img))?.row(0).to_vec(), &self.centres.1)),
+            _ => None,
+        };
+        let (ht, hi) = (t.is_some(), i.is_some());
+        if !ht && !hi {
+            return Err(Error::Invalid("the item has neither text nor an image the model reads: nothing to embed".into()));
+        }
+        let codes = match &self.codes {
+            Some(tree) => tree.encode(&fused_row(t.as_deref(), i.as_deref(), self.dims)?)?.into_iter().map(|c| c[0]).collect(),
+            None => Vec::new(),
+        };
+        Ok((content_row(t.as_deref(), i.as_deref(), self.dims)?, codes, ht, hi))
     }
 }
 
@@ -97,7 +155,7 @@ impl ServingModel {
             "artifact": src.artifact.file_name().map(|n| n.to_string_lossy().into_owned()),
             "source": m.source, "fuserec_version": m.fuserec_version, "git_revision": m.git_revision, "created_at": m.created_at,
         });
-        let users = m.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
+        let users = Arc::new(m.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect());
         let items = m.items.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let trained = m.items.iter().map(|r| r.trained).collect();
         let (blend, t_end) = (m.blend, m.statistics_at);
@@ -108,18 +166,14 @@ impl ServingModel {
         let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, centres, code_tree, .. } = a;
         Ok(ServingModel {
             net,
-            text,
-            codes: code_tree,
-            image,
-            dims,
+            encoder: Arc::new(ItemEncoder { text, image, codes: code_tree, dims, centres }),
             users,
             items,
-            user_vectors,
-            seen: manifest.seen,
+            user_vectors: Arc::new(user_vectors),
+            seen: Arc::new(manifest.seen),
             catalogue_vectors: item_vectors,
             catalogue: manifest.items,
             t_end,
-            centres,
             blend,
             head: head_rows.map(ContentHead::new),
             trained,
@@ -131,6 +185,12 @@ impl ServingModel {
     /// Row of a training user.
     pub fn user_row(&self, id: &str) -> Option<u32> {
         self.users.get(id).copied()
+    }
+
+    /// The users' side (ids, queries, seen lists): plain shared data a request reads without the
+    /// model's lock.
+    pub fn user_side(&self) -> UserSide {
+        UserSide { ids: self.users.clone(), vectors: self.user_vectors.clone(), seen: self.seen.clone() }
     }
 
     /// Catalogue row of a training item.
@@ -185,38 +245,9 @@ impl ServingModel {
         .gate_features()
     }
 
-    /// The content row of a new item — its text and decoded image through the model's encoders —
-    /// and its cluster codes per level the model reads (quantised by the model's tree). Returns
-    /// the row, the codes and which modalities it has.
+    /// [`ItemEncoder::content_row`] with this model's encoder.
     pub fn content_row(&self, text: &str, image: Option<&image::DynamicImage>) -> Result<(Vec<f32>, Vec<u32>, bool, bool)> {
-        if self.dims == (0, 0) {
-            return Err(Error::Config("this model has no content view: it cannot embed a new item".into()));
-        }
-        if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
-            return Err(Error::Config(
-                "the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into(),
-            ));
-        }
-        let t = match (&self.text, text.trim().is_empty()) {
-            (Some(enc), false) => {
-                let e = enc.encode(&[text])?;
-                Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| minus(r, &self.centres.0))
-            }
-            _ => None,
-        };
-        let i = match (&self.image, image) {
-            (Some(enc), Some(img)) => Some(minus(enc.encode(std::slice::from_ref(img))?.row(0).to_vec(), &self.centres.1)),
-            _ => None,
-        };
-        let (ht, hi) = (t.is_some(), i.is_some());
-        if !ht && !hi {
-            return Err(Error::Invalid("the item has neither text nor an image the model reads: nothing to embed".into()));
-        }
-        let codes = match &self.codes {
-            Some(tree) => tree.encode(&fused_row(t.as_deref(), i.as_deref(), self.dims)?)?.into_iter().map(|c| c[0]).collect(),
-            None => Vec::new(),
-        };
-        Ok((content_row(t.as_deref(), i.as_deref(), self.dims)?, codes, ht, hi))
+        self.encoder.content_row(text, image)
     }
 
     /// Fused vector and gate of a new item (no trained id row) from its content row, codes and
