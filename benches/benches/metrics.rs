@@ -23,7 +23,7 @@ fn inputs(users: usize, items: usize) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
 fn metrics(c: &mut Criterion) {
     let (lists, truth) = inputs(10_000, 2_000);
     c.bench_function("ranking_metrics_10k_users_3k", |b| {
-        b.iter(|| black_box(evaluate_ranking(STANDARD_METRICS, &[10, 20, 50], &lists, &truth, 0, 1)))
+        b.iter(|| black_box(evaluate_ranking(STANDARD_METRICS, &[10, 20, 50], &lists, &truth, 0, 1).unwrap()))
     });
     let vals: Vec<f64> = (0..10_000).map(|i| (i % 7) as f64 / 7.0).collect();
     c.bench_function("bootstrap_10k_users_200", |b| b.iter(|| black_box(bootstrap_ci(&vals, 200, 1))));

@@ -1,16 +1,32 @@
 //! Top-K ranking metrics, one small type each behind [`RankingMetric`].
-//! `relevant` is a user's ground-truth item set, sorted ascending and de-duplicated.
+//! `relevant` is a user's ground-truth item set, in any order; duplicates count once.
 
 use crate::bootstrap::{Estimate, bootstrap_ci};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub trait RankingMetric: Send + Sync {
     fn name(&self) -> &'static str;
-    /// The metric for one user: `ranked` best first (only its first `k` entries count).
+    /// The metric for one user: `ranked` best first (only its first `k` entries count);
+    /// `relevant` the user's ground-truth items, in any order (duplicates count once).
     fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64;
 }
 
-fn hits(ranked: &[u32], relevant: &[u32], k: usize) -> impl Iterator<Item = usize> {
+/// `relevant` as a set: borrowed when already strictly ascending (the runner's case, checked in
+/// one pass), else a sorted de-duplicated copy — an unsorted set must never give a wrong number.
+fn as_set(relevant: &[u32]) -> Cow<'_, [u32]> {
+    if relevant.windows(2).all(|w| w[0] < w[1]) {
+        Cow::Borrowed(relevant)
+    } else {
+        let mut v = relevant.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        Cow::Owned(v)
+    }
+}
+
+/// 0-based ranks of the hits in the top `k` (`relevant` sorted, de-duplicated).
+fn hits<'a>(ranked: &'a [u32], relevant: &'a [u32], k: usize) -> impl Iterator<Item = usize> + 'a {
     ranked.iter().take(k).enumerate().filter(|(_, i)| relevant.binary_search(i).is_ok()).map(|(r, _)| r)
 }
 
@@ -21,10 +37,11 @@ impl RankingMetric for Recall {
         "recall"
     }
     fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
+        let relevant = as_set(relevant);
         if relevant.is_empty() {
             return 0.0;
         }
-        hits(ranked, relevant, k).count() as f64 / relevant.len() as f64
+        hits(ranked, &relevant, k).count() as f64 / relevant.len() as f64
     }
 }
 
@@ -38,7 +55,7 @@ impl RankingMetric for Precision {
         if k == 0 {
             return 0.0;
         }
-        hits(ranked, relevant, k).count() as f64 / k as f64
+        hits(ranked, &as_set(relevant), k).count() as f64 / k as f64
     }
 }
 
@@ -49,7 +66,7 @@ impl RankingMetric for Hit {
         "hit"
     }
     fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
-        hits(ranked, relevant, k).next().is_some() as u8 as f64
+        hits(ranked, &as_set(relevant), k).next().is_some() as u8 as f64
     }
 }
 
@@ -60,7 +77,8 @@ impl RankingMetric for Ndcg {
         "ndcg"
     }
     fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
-        let dcg = hits(ranked, relevant, k).fold(0.0, |acc, r| acc + 1.0 / (r as f64 + 2.0).log2());
+        let relevant = as_set(relevant);
+        let dcg = hits(ranked, &relevant, k).fold(0.0, |acc, r| acc + 1.0 / (r as f64 + 2.0).log2());
         let idcg: f64 = (0..relevant.len().min(k)).map(|r| 1.0 / (r as f64 + 2.0).log2()).sum();
         if idcg == 0.0 { 0.0 } else { dcg / idcg }
     }
@@ -73,14 +91,14 @@ impl RankingMetric for Mrr {
         "mrr"
     }
     fn per_user(&self, ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
-        hits(ranked, relevant, k).next().map_or(0.0, |r| 1.0 / (r as f64 + 1.0))
+        hits(ranked, &as_set(relevant), k).next().map_or(0.0, |r| 1.0 / (r as f64 + 1.0))
     }
 }
 
 pub const STANDARD_METRICS: &[&dyn RankingMetric] = &[&Recall, &Ndcg, &Hit, &Precision, &Mrr];
 
 /// Means (with bootstrap 95% CIs over users) of every metric at every K, keyed `"recall@20"`.
-/// Users whose `relevant` set is empty are skipped.
+/// Users whose `relevant` set is empty are skipped. One ranked list per relevant set, or an error.
 pub fn evaluate_ranking(
     metrics: &[&dyn RankingMetric],
     ks: &[usize],
@@ -88,8 +106,14 @@ pub fn evaluate_ranking(
     relevant: &[Vec<u32>],
     resamples: usize,
     seed: u64,
-) -> BTreeMap<String, Estimate> {
-    assert_eq!(ranked.len(), relevant.len(), "one ranked list per user");
+) -> fuserec_core::Result<BTreeMap<String, Estimate>> {
+    if ranked.len() != relevant.len() {
+        return Err(fuserec_core::Error::Shape(format!(
+            "evaluate_ranking: {} ranked lists for {} relevant sets (one per user)",
+            ranked.len(),
+            relevant.len()
+        )));
+    }
     let users: Vec<usize> = (0..ranked.len()).filter(|&u| !relevant[u].is_empty()).collect();
     let mut out = BTreeMap::new();
     for m in metrics {
@@ -98,7 +122,7 @@ pub fn evaluate_ranking(
             out.insert(format!("{}@{k}", m.name()), bootstrap_ci(&vals, resamples, seed));
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -131,10 +155,26 @@ mod tests {
     }
 
     #[test]
+    fn unsorted_or_repeated_relevant_sets_give_the_same_numbers() {
+        // The trap: [8, 3, 1] used to give recall 0 (binary search on an unsorted slice).
+        for m in STANDARD_METRICS {
+            for k in [1, 2, 5] {
+                let want = m.per_user(R, T, k);
+                for t in [&[8u32, 3, 1][..], &[3, 8, 1, 3, 1], &[8, 8, 1, 3]] {
+                    assert_eq!(m.per_user(R, t, k), want, "{}@{k} with {t:?}", m.name());
+                }
+            }
+        }
+        assert!((Recall.per_user(R, &[8, 3, 1], 5) - 2.0 / 3.0).abs() < 1e-12);
+        let e = evaluate_ranking(&[&Recall], &[5], &[R.to_vec()], &[], 0, 0).unwrap_err().to_string();
+        assert!(e.contains("1 ranked lists for 0 relevant sets"), "{e}");
+    }
+
+    #[test]
     fn users_without_truth_are_skipped() {
         let ranked = vec![R.to_vec(), vec![1, 2], vec![4]];
         let relevant = vec![T.to_vec(), vec![], vec![4]];
-        let m = evaluate_ranking(&[&Recall], &[5], &ranked, &relevant, 0, 0);
+        let m = evaluate_ranking(&[&Recall], &[5], &ranked, &relevant, 0, 0).unwrap();
         let e = &m["recall@5"];
         assert_eq!(e.n, 2);
         assert!((e.mean - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);

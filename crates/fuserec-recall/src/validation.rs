@@ -147,10 +147,13 @@ pub fn validate(data: &TrainData, users: &[u32], score: &mut ScoreFn) -> Result<
             }
         }
     }
-    let recall = |s: usize| {
-        (!rel[s].is_empty()).then(|| evaluate_ranking(&[&Recall], &[VAL_K], &lists[s], &rel[s], 0, 0)[&format!("recall@{VAL_K}")].mean)
+    let recall = |s: usize| -> Result<Option<f64>> {
+        if rel[s].is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(evaluate_ranking(&[&Recall], &[VAL_K], &lists[s], &rel[s], 0, 0)?[&format!("recall@{VAL_K}")].mean))
     };
-    Ok(ValScores { overall: recall(0), warm: recall(1), cold: recall(2) })
+    Ok(ValScores { overall: recall(0)?, warm: recall(1)?, cold: recall(2)? })
 }
 
 /// [`validate`] for a fitted [`crate::Recommender`].

@@ -442,7 +442,8 @@ fn score_segments(cfg: &ExperimentConfig, data: &TrainData, sp: &Split, r: &Rank
             let keep: Vec<usize> = (0..r.users.len()).filter(|&u| !r.truth[s][u].is_empty()).collect();
             let lists: Vec<Vec<u32>> = keep.iter().map(|&u| r.lists[s][u].iter().map(|x| x.0).collect()).collect();
             let truth: Vec<Vec<u32>> = keep.iter().map(|&u| r.truth[s][u].clone()).collect();
-            let metrics = evaluate_ranking(STANDARD_METRICS, &cfg.k, &lists, &truth, cfg.bootstrap, seed);
+            let metrics = evaluate_ranking(STANDARD_METRICS, &cfg.k, &lists, &truth, cfg.bootstrap, seed)
+                .expect("one list per kept user, by construction");
             let n_cand = cand[s].iter().filter(|&&b| b).count();
             let per_k = |f: &dyn Fn(usize) -> f64| cfg.k.iter().map(|&k| (format!("@{k}"), f(k))).collect::<BTreeMap<_, _>>();
             SegmentResult {
