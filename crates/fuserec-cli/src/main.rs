@@ -176,6 +176,21 @@ fn experiment(args: &[String]) -> Result<()> {
     );
     println!("{}", results.table());
     println!("wrote {}", run_dir.display());
+    let mut artifacts: Vec<String> = std::fs::read_dir(run_dir.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "fuserec"))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    artifacts.sort();
+    if !artifacts.is_empty() {
+        println!(
+            "trained artifacts (serve one with `fuserec-serve --artifact <path> --store <file>`): {}/checkpoints/{{{}}}",
+            run_dir.display(),
+            artifacts.join(",")
+        );
+    }
     Ok(())
 }
 

@@ -63,6 +63,12 @@ fn run() -> Result<(), String> {
         "--max-concurrent",
     ];
     if let Some(a) = args.iter().step_by(2).find(|a| !known.contains(&a.as_str())) {
+        if ["--experiment", "--checkpoint", "--model", "--seed"].contains(&a.as_str()) {
+            return Err(format!(
+                "`{a}` is gone: the server loads the trained artifact an experiment writes, \
+                 `--artifact results/<exp>/<run>/checkpoints/model<i>-seed<s>.fuserec`\n\n{HELP}"
+            ));
+        }
         return Err(format!("unknown option `{a}`\n\n{HELP}"));
     }
     let need = |name: &str| flag(name)?.ok_or_else(|| format!("missing {name}\n\n{HELP}"));
