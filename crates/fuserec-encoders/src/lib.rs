@@ -18,8 +18,10 @@ pub use hashed_text::HashedNgramText;
 pub use histogram_image::ColorGradientHistogram;
 pub use minilm::MiniLm;
 
-use fuserec_core::{Embeddings, Result};
 pub use image::DynamicImage;
+
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Embeddings, Error, Result};
 
 pub trait TextEncoder: Send + Sync {
     /// Stable name including every setting that changes the output (used in feature hashes).

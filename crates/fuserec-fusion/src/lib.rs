@@ -12,6 +12,9 @@ mod variants;
 pub use gate::{GATE_FEATURES, StatsGate};
 pub use variants::{AdditiveGate, ConcatGate, ContentOnly, IdOnly, MultiView};
 
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Error, ItemStats, Result};
+
 use fuserec_nn::{V1, V2};
 
 /// Which fusion a config names; `fusion = "additive"` ↔ `FusionKind::Additive`.

@@ -18,6 +18,9 @@ pub use hnsw::{Hnsw, HnswConfig};
 #[cfg(feature = "store")]
 pub use store::{ItemRecord, ItemStore};
 
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Embeddings, Error, Result};
+
 /// Which items a query may return.
 #[derive(Clone, Copy, Default)]
 pub struct Candidates<'a> {

@@ -26,7 +26,8 @@ pub use quality::{LevelQuality, QualityReport, quality};
 pub use residual::ResidualKMeans;
 pub use tree::{HierarchicalKMeans, TreeLevel};
 
-use fuserec_core::{Embeddings, Error, Result};
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Embeddings, Error, Result};
 
 pub trait Quantizer: Send + Sync {
     /// Method and settings, e.g. `tree(b=16,d=3)`.
