@@ -1,6 +1,7 @@
 //! Two-tower training: one step (batch 1024, 64-d) at id tables of 10k, 100k and 1M rows — the
 //! step must cost the same whatever the table size (sparse updates) — and examples/s of a full
-//! epoch on the synthetic world for the id-only and additive models.
+//! epoch on the synthetic world for the id-only and additive models; near-line learning's
+//! click step on a new item's id row.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::nn::DenseAdam;
@@ -52,5 +53,42 @@ fn epoch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, step, epoch);
+/// Near-line learning (`POST /events`): one click on a new item — the gradient of the training
+/// loss with respect to its id row through the default additive model (content 1,122 wide, as
+/// MiniLM + EfficientNet-Lite0 give, 64-d towers), against 256 negatives, plus the row
+/// optimiser's step — and the refreshed item vector after it.
+fn nearline_click(c: &mut Criterion) {
+    use fuserec::towers::ContentInput;
+    use fuserec::two_tower::{Net, TwoTowerConfig};
+    use std::sync::Arc;
+    let (items, width) = (1_000usize, 1_122usize);
+    let rows = fuserec_benches::gaussian(items, width, 3).into_vec();
+    let content = ContentInput { features: Some((Arc::new(rows.clone()), width)), ..Default::default() };
+    let cfg: TwoTowerConfig = toml::from_str("fusion = \"additive\"").expect("cfg");
+    let net = Net::new(&cfg, 100, items, Some(content), 1).expect("net");
+    let d = net.fused_dim();
+    let row = &rows[..width];
+    let gate = [1.0, 0.5, -3.0, 0.1];
+    let q: Vec<f32> = fuserec_benches::gaussian(1, d, 5).into_vec();
+    let negatives: Vec<f32> = (0..256).map(|j| (j as f32 / 256.0 - 0.5) * 4.0).collect();
+    let dim = net.behaviour.as_ref().expect("both views").ids.dim();
+    let opt = cfg.sparse_optimizer;
+    let (mut id_row, mut s1, mut s2) = (vec![0f32; dim], vec![0f32; dim], vec![0f32; dim]);
+    let mut t = 0;
+    let mut g = c.benchmark_group("nearline");
+    g.bench_function("click_step", |b| {
+        b.iter(|| {
+            let (grad, loss) = net.new_item_click_gradient(row, &[], &gate, &id_row, &q, &negatives).expect("gradient");
+            t += 1;
+            opt.step_row(&mut id_row, &mut s1, &mut s2, &grad, t);
+            loss
+        })
+    });
+    g.bench_function("refresh_vector", |b| {
+        b.iter(|| net.new_item_vectors_with_row(row, &[], &gate, Some(&id_row)).expect("vector").fused.len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, step, epoch, nearline_click);
 criterion_main!(benches);

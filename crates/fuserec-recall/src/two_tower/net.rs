@@ -241,7 +241,7 @@ impl Net {
     /// ([`Self::new_item_click_gradient`]); `None` or an all-zero row is no row: the cold vector.
     pub fn new_item_vectors_with_row(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32], id_row: Option<&[f32]>) -> Result<ItemVectors> {
         let id_row = id_row.filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| self.id_row_leaf(r)).transpose()?;
-        let (fused, g) = self.new_item_fused(rows, codes, gate, id_row.map(|(_, v)| v))?;
+        let (fused, g) = self.new_item_fused(rows, codes, gate, id_row.map(|(_, v)| v), false)?;
         let gv = g.map(|g| g.retaped::<NoneTape>().as_vec());
         Ok(ItemVectors { fused: fused.retaped::<NoneTape>().as_vec(), gate: gv })
     }
@@ -260,7 +260,8 @@ impl Net {
         negatives: &[f32],
     ) -> Result<(Vec<f32>, f32)> {
         let (twin, v) = self.id_row_leaf(id_row)?;
-        let (fused, _) = self.new_item_fused(rows, codes, gate, Some(v))?;
+        // Only the row gets a gradient: the content and gate paths are constants here.
+        let (fused, _) = self.new_item_fused(rows, codes, gate, Some(v), true)?;
         let d = fused.shape().1;
         if q.len() != d {
             return Err(Error::Shape(format!("click: a {}-d query, the fused vectors are {d}-d", q.len())));
@@ -293,15 +294,27 @@ impl Net {
         Ok(fuserec_nn::leaf(&self.dev, id_row.to_vec(), 1, t.ids.dim()))
     }
 
-    /// The taped fused vector (and gate) of new items; `id_row`: one item's behaviour input.
-    fn new_item_fused(&self, rows: &[f32], codes: &[Vec<u32>], gate: &[f32], id_row: Option<V2>) -> Result<(V2, Option<fuserec_nn::V1>)> {
+    /// The taped fused vector (and gate) of new items; `id_row`: one item's behaviour input;
+    /// `constant_views`: the content and gate outputs enter on fresh tapes, so a backward pass
+    /// stops at them (the near-line step needs the row's gradient only).
+    fn new_item_fused(
+        &self,
+        rows: &[f32],
+        codes: &[Vec<u32>],
+        gate: &[f32],
+        id_row: Option<V2>,
+        constant_views: bool,
+    ) -> Result<(V2, Option<fuserec_nn::V1>)> {
         let dev = &self.dev;
         let tower = self
             .content
             .as_ref()
             .ok_or_else(|| Error::Config(format!("{}: a model without a content view cannot embed a new item", self.cfg.display_name())))?;
         let rows = if tower.feature_width() == 0 { &[][..] } else { rows };
-        let c = unit(tower.forward_rows(dev, rows, codes)?, self.cfg.cosine);
+        let mut c = unit(tower.forward_rows(dev, rows, codes)?, self.cfg.cosine);
+        if constant_views {
+            c = c.retaped::<fuserec_nn::Tape>();
+        }
         let n = c.shape().0;
         if self.gate.is_some() && gate.len() != 4 * n {
             return Err(Error::Shape(format!("new items: {} gate features for {n} items (4 each)", gate.len())));
@@ -318,7 +331,7 @@ impl Net {
             (Some(_), None) => Some(dev.zeros_like(&(n, self.cfg.dim)).retaped::<fuserec_nn::Tape>()),
             (None, _) => None,
         };
-        let g = self.gate.as_ref().map(|g| g.forward(dev, gate));
+        let g = self.gate.as_ref().map(|g| g.forward(dev, gate)).map(|g| if constant_views { g.retaped::<fuserec_nn::Tape>() } else { g });
         let gv = g.as_ref().map(|g| g.retaped::<fuserec_nn::Tape>());
         Ok((self.fuse(b, Some(c), g), gv))
     }
