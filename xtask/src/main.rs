@@ -42,21 +42,19 @@ fn real_main() -> Result<()> {
         Some("peer") => peer(args.get(1).copied()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
-            fuserec(&["--release"], &["help"])
+            fuserec(&["help"])
         }
         Some("serve-bench") => {
             cargo(&["build", "--release", "-q", "-p", "fuserec-serve"])?;
-            fuserec(&["--release"], &args)
+            fuserec(&args)
         }
-        Some(_) => fuserec(&["--release"], &args),
+        Some(_) => fuserec(&args),
     }
 }
 
-/// `cargo run <profile> -p fuserec-cli -- <args>`, quietly, with this process's exit status.
-fn fuserec(profile: &[&str], args: &[&str]) -> Result<()> {
-    let mut all = vec!["run", "-q"];
-    all.extend_from_slice(profile);
-    all.extend_from_slice(&["-p", "fuserec-cli", "--"]);
+/// `cargo run --release -p fuserec-cli -- <args>`, quietly, with this process's exit status.
+fn fuserec(args: &[&str]) -> Result<()> {
+    let mut all = vec!["run", "-q", "--release", "-p", "fuserec-cli", "--"];
     all.extend_from_slice(args);
     let st = command(&all).status().context("running cargo")?;
     if !st.success() {

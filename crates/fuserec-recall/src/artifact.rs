@@ -237,23 +237,20 @@ impl TrainedArtifact {
         self.manifest.items.len()
     }
 
-    /// The content tower's input, as training built it.
+    /// The content tower's input, as training built it (`None`: the model has no content view).
     pub fn content_input(&self) -> Option<ContentInput> {
-        self.content_rows.as_ref().map(|rows| ContentInput {
-            features: Some(rows.clone()),
-            codes: self.manifest.codes.clone(),
-            tags: self.manifest.tags.clone(),
+        let m = &self.manifest;
+        m.config.fusion.build().uses_content().then(|| ContentInput {
+            features: self.content_rows.clone(),
+            codes: m.codes.clone(),
+            tags: m.tags.clone(),
         })
     }
 
     /// The network with its trained weights.
     pub fn net(&self) -> Result<Net> {
         let m = &self.manifest;
-        let content = if m.config.fusion.build().uses_content() {
-            Some(self.content_input().unwrap_or_else(|| ContentInput { features: None, codes: m.codes.clone(), tags: m.tags.clone() }))
-        } else {
-            None
-        };
+        let content = self.content_input();
         let mut net = Net::new(&m.config, self.n_users(), self.n_items(), content, m.source.seed)?;
         net.restore(&self.weights)?;
         Ok(net)

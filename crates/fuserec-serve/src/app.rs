@@ -37,6 +37,20 @@ pub struct Event {
     pub clicked: bool,
 }
 
+/// An item's counts after adding `exposures` and `clicks`: below 2^53 (exact in every JSON
+/// reader) and no more clicks than exposures, or a 400 naming the item.
+fn added_counts(r: &ItemRecord, exposures: u64, clicks: u64) -> Answer<(u64, u64)> {
+    let id = &r.id;
+    let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
+        (Some(e), Some(c)) if e < 1 << 53 => (e, c),
+        _ => return Err(Refusal::Bad(format!("item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"))),
+    };
+    if c > e {
+        return Err(Refusal::Bad(format!("item `{id}` would have {c} clicks on {e} exposures")));
+    }
+    Ok((e, c))
+}
+
 /// Why a request failed, mapped to an HTTP status by the handlers.
 #[derive(Debug)]
 pub enum Refusal {
@@ -236,26 +250,9 @@ impl App {
         let t = now();
         let _writing = self.writing();
         let mut r = self.store.get(id)?.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
-        let (e, c) = match (r.exposures.checked_add(exposures), r.clicks.checked_add(clicks)) {
-            (Some(e), Some(c)) if e < 1 << 53 => (e, c),
-            _ => {
-                return Err(Refusal::Bad(format!(
-                    "item `{id}`: the counts would exceed 2^53 (sent {exposures} exposures, {clicks} clicks)"
-                )));
-            }
-        };
-        if c > e {
-            return Err(Refusal::Bad(format!("item `{id}` would have {c} clicks on {e} exposures")));
-        }
-        {
-            let model = self.model();
-            let g = ServingModel::gate_features(e, c, r.created_at, t.max(model.t_end));
-            let (v, gate) = match r.model_row {
-                Some(row) => model.embed_catalogue(row, g)?,
-                None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
-            };
-            (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
-        }
+        let (e, c) = added_counts(&r, exposures, clicks)?;
+        (r.vector, r.gate) = self.model().refresh(&r, e, c, t)?;
+        (r.exposures, r.clicks) = (e, c);
         let rec = self.store.update(id, |stored| {
             (stored.exposures, stored.clicks, stored.vector, stored.gate) = (r.exposures, r.clicks, r.vector, r.gate);
             Ok(())
@@ -307,10 +304,7 @@ impl App {
             for r in &mut updated {
                 let evs = &by_item[r.id.as_str()];
                 let clicks = evs.iter().filter(|e| e.1).count() as u64;
-                let (e, c) = match (r.exposures.checked_add(evs.len() as u64), r.clicks.checked_add(clicks)) {
-                    (Some(e), Some(c)) if e < 1 << 53 => (e, c),
-                    _ => return Err(Refusal::Bad(format!("item `{}`: the counts would exceed 2^53", r.id))),
-                };
+                let (e, c) = added_counts(r, evs.len() as u64, clicks)?;
                 if r.model_row.is_none() && learns {
                     // Each click in order, the gate at the counts so far (as training sees an
                     // item's statistics as of each event).
@@ -324,11 +318,7 @@ impl App {
                         }
                     }
                 }
-                let g = ServingModel::gate_features(e, c, r.created_at, now);
-                let (v, gate) = match r.model_row {
-                    Some(row) => model.embed_catalogue(row, g)?,
-                    None => model.embed_new(&r.features, &r.codes, g, Some(&r.id_row))?,
-                };
+                let (v, gate) = model.refresh(r, e, c, now)?;
                 (r.exposures, r.clicks, r.vector, r.gate) = (e, c, v, gate);
             }
         }
@@ -445,7 +435,7 @@ fn catalogue_records(model: &ServingModel) -> Result<Vec<ItemRecord>> {
         let v = model.net.item_vectors(chunk, &gates, Some(&keep))?;
         for (k, &r) in chunk.iter().enumerate() {
             let c = &model.catalogue[r as usize];
-            let trained = model.trained[r as usize];
+            let trained = c.trained;
             out.push(ItemRecord {
                 id: c.id.clone(),
                 key: 0,

@@ -58,8 +58,6 @@ pub struct ServingModel {
     pub blend: Blend,
     /// The content affinity head's catalogue rows, when the trained model uses it.
     pub head: Option<ContentHead>,
-    /// Per catalogue item: it has a trained id row (a positive in the training split).
-    pub trained: Vec<bool>,
     /// Where the model came from, as the artifact records it.
     pub provenance: serde_json::Value,
     /// Tower vectors (fused width) of up to [`NEGATIVES`] trained catalogue items, evenly spread:
@@ -157,7 +155,6 @@ impl ServingModel {
         });
         let users = Arc::new(m.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect());
         let items = m.items.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
-        let trained = m.items.iter().map(|r| r.trained).collect();
         let (blend, t_end) = (m.blend, m.statistics_at);
         let fd = net.fused_dim();
         let trained_rows: Vec<usize> = m.items.iter().enumerate().filter(|(_, r)| r.trained).map(|(i, _)| i).collect();
@@ -176,7 +173,6 @@ impl ServingModel {
             t_end,
             blend,
             head: head_rows.map(ContentHead::new),
-            trained,
             provenance,
             negatives,
         })
@@ -221,13 +217,17 @@ impl ServingModel {
     /// without a trained id row has none (its row is still noise); a model with one view keeps
     /// every row as it is.
     pub fn keep(&self, row: u32) -> f32 {
-        let both = self.net.behaviour.is_some() && self.net.content.is_some();
-        if !both || self.trained[row as usize] { 1.0 } else { 0.0 }
+        if !self.learns_new_rows() || self.trained(row) { 1.0 } else { 0.0 }
+    }
+
+    /// Catalogue item `row` has a trained id row (a positive in the training split).
+    pub fn trained(&self, row: u32) -> bool {
+        self.catalogue[row as usize].trained
     }
 
     /// The stored vector of catalogue item `row` from its tower vector, as training exported it.
     pub fn catalogue_vector(&self, row: u32, tower: Vec<f32>, exposures: u64) -> Result<Vec<f32>> {
-        let trained = self.trained[row as usize];
+        let trained = self.trained(row);
         let head_row = self.head.as_ref().map(|h| h.rows.row(row as usize));
         self.blended(tower, head_row, !trained && exposures == 0)
     }
@@ -314,6 +314,16 @@ impl ServingModel {
             return Err(Error::Invalid("the id row became non-finite".into()));
         }
         Ok(loss)
+    }
+
+    /// Fused vector and gate of a stored item with `exposures` and `clicks` as of `now`: a trained
+    /// catalogue item through its id row, any other as a new item (with its learned row, if any).
+    pub fn refresh(&self, r: &fuserec_index::ItemRecord, exposures: u64, clicks: u64, now: i64) -> Result<(Vec<f32>, f32)> {
+        let g = Self::gate_features(exposures, clicks, r.created_at, now.max(self.t_end));
+        match r.model_row {
+            Some(row) => self.embed_catalogue(row, g),
+            None => self.embed_new(&r.features, &r.codes, g, Some(&r.id_row)),
+        }
     }
 
     /// Fused vector and gate of a catalogue item with the given statistics.

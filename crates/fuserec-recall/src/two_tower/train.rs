@@ -292,7 +292,8 @@ pub fn train(
     let all: Vec<Interaction> = data.train.iter().chain(data.val).copied().collect();
     let seq_all = sequences(n_users, &[&all])?;
     let st_all = stats(n_items, &all);
-    let t_end = all.iter().map(|x| x.ts).max().unwrap_or(0) + 1;
+    let snapshot = Snapshot::of(n_users, n_items, &all);
+    let t_end = snapshot.statistics_at;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
     let use_head = head.as_ref().filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
     let item_vectors = match keep.as_deref() {
@@ -311,8 +312,6 @@ pub fn train(
     let user_vectors = queries(&user_vectors, use_head.map(|h| (h, hist.as_slice())))?;
     let trained_rows = counts.iter().map(|&c| c > 0.0).collect();
     let use_head = use_head.is_some();
-    let snapshot = Snapshot::of(n_users, n_items, &all);
-    debug_assert_eq!(snapshot.statistics_at, t_end);
     Ok(Trained { user_vectors, item_vectors, log, net, trained_rows, head: head.filter(|_| use_head), snapshot })
 }
 

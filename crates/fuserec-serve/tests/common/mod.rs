@@ -56,12 +56,7 @@ pub fn assert_serves_what_was_evaluated(server: &Server, artifact: &Path) {
         let gate = fuserec_serve::ServingModel::gate_features(c.exposures, c.clicks, c.created_at, m.t_end);
         let (again, _) = m.embed_catalogue(i, gate).unwrap();
         let worst = again.iter().zip(a.item_vectors.row(i as usize)).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(
-            worst < 1e-5,
-            "{name}: item {} (trained {}) recomputes {worst} away from its evaluated vector",
-            r.id,
-            m.trained[i as usize]
-        );
+        assert!(worst < 1e-5, "{name}: item {} (trained {}) recomputes {worst} away from its evaluated vector", r.id, m.trained(i));
         checked += 1;
     }
     assert_eq!(checked, a.n_items(), "{name}: every catalogue item is stored");
