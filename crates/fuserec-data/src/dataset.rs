@@ -122,6 +122,11 @@ impl Dataset {
     }
 }
 
+/// By time, then user, then item; stable (file order breaks ties). A no-op pass when already
+/// sorted.
 pub(crate) fn sort_interactions(v: &mut [Interaction]) {
-    v.sort_by_key(|x| (x.ts, x.user, x.item));
+    let key = |x: &Interaction| (x.ts, x.user, x.item);
+    if !v.is_sorted_by_key(key) {
+        v.sort_by_key(key);
+    }
 }

@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 pub struct Table {
     pub path: PathBuf,
     pub columns: Vec<String>,
-    /// `(1-based line number, fields)` for every non-empty data line.
+    /// `(1-based line number, fields)` for every non-empty data line; for a Parquet file the
+    /// 0-based row number instead.
     pub rows: Vec<(usize, Vec<String>)>,
+    /// Rows per row group when the table was read from Parquet (errors then name row group and
+    /// row instead of a line).
+    pub row_groups: Option<Vec<usize>>,
 }
 
 pub fn delimiter_for(path: &Path) -> char {
@@ -22,7 +26,12 @@ pub fn delimiter_for(path: &Path) -> char {
 }
 
 impl Table {
+    /// Reads a delimited file, or a Parquet file (`.parquet`, feature `parquet`) as strings.
     pub fn read(path: &Path) -> Result<Table> {
+        #[cfg(feature = "parquet")]
+        if crate::columnar::is_parquet(path) {
+            return crate::columnar::read_table(path);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(path, &text, delimiter_for(path))
     }
@@ -54,7 +63,7 @@ impl Table {
             }
             rows.push((i + 1, fields));
         }
-        Ok(Table { path: path.to_path_buf(), columns, rows })
+        Ok(Table { path: path.to_path_buf(), columns, rows, row_groups: None })
     }
 
     /// Index of the first column whose name is one of `names`.
@@ -63,12 +72,25 @@ impl Table {
     }
 
     pub fn require(&self, names: &[&str]) -> Result<usize> {
-        self.column(names)
-            .ok_or_else(|| Error::parse(&self.path, 1, format!("missing column `{}` (header has: {})", names[0], self.columns.join(", "))))
+        self.column(names).ok_or_else(|| {
+            let msg = format!("missing column `{}` (header has: {})", names[0], self.columns.join(", "));
+            match self.row_groups {
+                Some(_) => Error::Invalid(format!("{}: {msg}", self.path.display())),
+                None => Error::parse(&self.path, 1, msg),
+            }
+        })
     }
 
+    /// An error at `line` (a data line; for a Parquet table the row number of `rows`).
     pub fn err(&self, line: usize, msg: impl Into<String>) -> Error {
-        Error::parse(&self.path, line, msg)
+        match &self.row_groups {
+            #[cfg(feature = "parquet")]
+            Some(groups) => {
+                let (row_group, row) = crate::columnar::locate(groups, line);
+                Error::Row { path: self.path.clone(), row_group, row, msg: msg.into() }
+            }
+            _ => Error::parse(&self.path, line, msg),
+        }
     }
 
     /// Parses a finite number or names the line, column and offending text.

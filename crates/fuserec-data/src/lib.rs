@@ -5,6 +5,8 @@
 //! a [`LoadReport`]; a missing or undecodable image is an [`ImageProblem`], never a panic.
 
 pub mod assets;
+#[cfg(feature = "parquet")]
+pub mod columnar;
 pub mod ctr;
 mod dataset;
 mod delimited;

@@ -5,7 +5,8 @@
 //! <dir>/interactions.tsv   user, item, timestamp, label[, weight]
 //! <dir>/images/<item>.<ext>   used when items.tsv has no `image` column
 //! ```
-//! `.csv` works in place of `.tsv`. A pre-split dataset replaces `interactions.tsv` with
+//! `.csv` or `.parquet` works in place of `.tsv` (Parquet interactions are streamed in row-group
+//! batches; see [`crate::columnar`]). A pre-split dataset replaces `interactions.tsv` with
 //! `train.tsv`, optional `val.tsv`, and `test.tsv` or `test_warm.tsv` + `test_cold.tsv`.
 
 use crate::dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy, sort_interactions};
@@ -20,9 +21,9 @@ pub struct LoadOptions {
     pub unknown_items: UnknownIdPolicy,
 }
 
-/// Reads the first of `<dir>/<stem>.tsv` / `.csv` that exists.
+/// Reads the first of `<dir>/<stem>.tsv` / `.csv` / `.parquet` that exists.
 fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    ["tsv", "csv"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.is_file())
+    ["tsv", "csv", "parquet"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.is_file())
 }
 
 pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
@@ -50,12 +51,18 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
         report: &mut report,
         policy: opts.unknown_items,
         catalogue_given: find(dir, "items").is_some(),
-        seen: HashSet::new(),
+        seen: None,
         folder: &folder,
     };
     let (interactions, given_split) = if let Some(p) = find(dir, "interactions") {
-        (reader.read(&p)?, None)
+        // One file: duplicates are dropped after sorting (no set of every row in memory; the
+        // highest label wins). Several files (below): a row repeated in a later file is dropped.
+        let mut v = reader.read(&p)?;
+        let dropped = dedup_sorted(&mut v);
+        reader.report.duplicate_interactions += dropped;
+        (v, None)
     } else if let Some(train) = find(dir, "train") {
+        reader.seen = Some(HashSet::default());
         let train = reader.read(&train)?;
         let val = find(dir, "val").map(|p| reader.read(&p)).transpose()?.unwrap_or_default();
         let (test_warm, test_cold) = match (find(dir, "test_warm"), find(dir, "test_cold"), find(dir, "test")) {
@@ -78,6 +85,27 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
         )));
     };
     finish(dir, users, items, interactions, items_meta, report, given_split)
+}
+
+/// Sorts by time, user, item (in parallel) and drops rows repeating a `(user, item, timestamp)`:
+/// of such a group the row with the highest label, then the highest weight, is kept — a rule
+/// that does not depend on file order. Returns how many were dropped.
+fn dedup_sorted(v: &mut Vec<Interaction>) -> usize {
+    use rayon::slice::ParallelSliceMut;
+    // The label and weight in the key put the kept row last in its group.
+    v.par_sort_unstable_by(|a, b| {
+        (a.ts, a.user, a.item).cmp(&(b.ts, b.user, b.item)).then(a.label.total_cmp(&b.label)).then(a.weight.total_cmp(&b.weight))
+    });
+    let before = v.len();
+    // `dedup_by` keeps the first of a run; keep the last instead by copying it forward.
+    v.dedup_by(|later, kept| {
+        let same = (later.ts, later.user, later.item) == (kept.ts, kept.user, kept.item);
+        if same {
+            *kept = *later;
+        }
+        same
+    });
+    before - v.len()
 }
 
 pub(crate) fn finish(
@@ -148,12 +176,30 @@ pub(crate) struct InteractionReader<'a> {
     pub policy: UnknownIdPolicy,
     /// Whether an item file defined the catalogue; without one every item id is accepted.
     pub catalogue_given: bool,
-    pub seen: HashSet<(u32, u32, i64)>,
+    /// Rows seen so far, when duplicates are dropped while reading (several files); `None`:
+    /// the caller drops them after sorting.
+    pub seen: Option<HashSet<(u32, u32, i64), ahash::RandomState>>,
     pub folder: &'a std::collections::HashMap<String, PathBuf>,
+}
+
+/// One interaction row as a file gave it: raw ids, the numbers, and where it is (for errors).
+struct RowIn<'a> {
+    user: &'a str,
+    item: &'a str,
+    ts: f64,
+    /// The label as [`LabelSource`] reads it.
+    label: f32,
+    weight: f32,
+    /// `file:line` or `file row group r row k`, for the unknown-id examples.
+    at: &'a dyn Fn() -> String,
 }
 
 impl InteractionReader<'_> {
     pub fn read(&mut self, path: &Path) -> Result<Vec<Interaction>> {
+        #[cfg(feature = "parquet")]
+        if crate::columnar::is_parquet(path) {
+            return self.read_parquet(path);
+        }
         let t = Table::read(path)?;
         let label = match (t.column(&["label", "click"]), t.column(&["rating"])) {
             (Some(c), _) => LabelSource::Column(c),
@@ -163,6 +209,54 @@ impl InteractionReader<'_> {
         self.read_table(&t, label)
     }
 
+    /// Interactions streamed from Parquet: the same rules as [`Self::read_table`], errors naming
+    /// row group and row; each distinct id of a dictionary-encoded column is resolved once.
+    #[cfg(feature = "parquet")]
+    fn read_parquet(&mut self, path: &Path) -> Result<Vec<Interaction>> {
+        let mut out = Vec::new();
+        crate::columnar::for_each_interaction(path, |b| {
+            let err = |r: usize, msg: String| Error::Row { path: path.to_path_buf(), row_group: b.row_group, row: b.offset + r, msg };
+            let null = |what: &'static str| move |r: usize| err(r, format!("column `{what}` is null"));
+            let items = b.items.resolve(
+                |i, r| {
+                    let at = || format!("{} row group {} row {}", path.display(), b.row_group, b.offset + r);
+                    self.item_id(i, &at, &|m| err(r, m))
+                },
+                null("item"),
+            )?;
+            // Users of skipped rows are not interned (as in the TSV reader).
+            let users = b.users.resolve(
+                |u, r| match (u.trim(), items[r]) {
+                    ("", _) => Err(err(r, "empty user or item id".into())),
+                    (_, None) => Ok(None),
+                    (u, Some(_)) => Ok(Some(self.users.intern(u))),
+                },
+                null("user"),
+            )?;
+            out.reserve(b.rows);
+            for r in 0..b.rows {
+                self.report.interaction_rows += 1;
+                let label = match (&b.label, &b.rating) {
+                    (Some(l), _) if !(0.0..=1.0).contains(&l[r]) => return Err(err(r, format!("label {} outside [0, 1]", l[r]))),
+                    (Some(l), _) => l[r] as f32,
+                    (None, Some(rating)) => (rating[r] >= 4.0) as u8 as f32,
+                    (None, None) => 1.0,
+                };
+                let Some(item) = items[r] else {
+                    self.report.unknown_item_rows += 1;
+                    continue;
+                };
+                let user = users[r].expect("users always resolve");
+                let weight = b.weight.as_ref().map_or(1.0, |w| w[r] as f32);
+                if let Some(x) = self.keep(user, item, b.ts[r], label, weight) {
+                    out.push(x);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     pub fn read_table(&mut self, t: &Table, label: LabelSource) -> Result<Vec<Interaction>> {
         let c_user = t.require(&["user", "user_id"])?;
         let c_item = t.require(&["item", "item_id"])?;
@@ -170,11 +264,7 @@ impl InteractionReader<'_> {
         let c_w = t.column(&["weight"]);
         let mut out = Vec::with_capacity(t.rows.len());
         for (line, f) in &t.rows {
-            self.report.interaction_rows += 1;
             let (u, i) = (f[c_user].trim(), f[c_item].trim());
-            if u.is_empty() || i.is_empty() {
-                return Err(t.err(*line, "empty user or item id"));
-            }
             let ts = t.number(*line, c_ts, &f[c_ts])?;
             let label = match label {
                 LabelSource::Column(c) => {
@@ -191,37 +281,70 @@ impl InteractionReader<'_> {
                 Some(c) => t.number(*line, c, &f[c])? as f32,
                 None => 1.0,
             };
-            let item = match self.items.get(i) {
-                Some(x) => x,
-                None if !self.catalogue_given || self.policy == UnknownIdPolicy::Add => {
-                    if self.catalogue_given {
-                        self.report.items_added_from_interactions += 1;
-                    }
-                    let image = self.folder.get(i).cloned();
-                    self.items_meta.push(ItemMeta { image, ..ItemMeta::default() });
-                    self.items.intern(i)
-                }
-                None if self.policy == UnknownIdPolicy::Skip => {
-                    self.report.unknown_item_rows += 1;
-                    if self.report.unknown_item_examples.len() < 5 {
-                        self.report.unknown_item_examples.push(format!("{i} ({}:{line})", t.path.display()));
-                    }
-                    continue;
-                }
-                None => {
-                    return Err(t.err(
-                        *line,
-                        format!("unknown item id `{i}`: not in the item file (set unknown_items = \"skip\" or \"add\" to accept)"),
-                    ));
-                }
-            };
-            let user = self.users.intern(u);
-            if !self.seen.insert((user, item, ts as i64)) {
-                self.report.duplicate_interactions += 1;
-                continue;
+            let at = || format!("{}:{line}", t.path.display());
+            let err = |msg: String| t.err(*line, msg);
+            if let Some(x) = self.push(RowIn { user: u, item: i, ts, label, weight, at: &at }, &err)? {
+                out.push(x);
             }
-            out.push(Interaction { user: UserId(user), item: ItemId(item), ts: ts as i64, label, weight });
         }
         Ok(out)
+    }
+
+    /// Interns one row's ids under the unknown-item policy and drops duplicates of
+    /// `(user, item, timestamp)`; `None` = skipped (counted in the report).
+    fn push(&mut self, r: RowIn, err: &dyn Fn(String) -> Error) -> Result<Option<Interaction>> {
+        self.report.interaction_rows += 1;
+        let (u, i) = (r.user.trim(), r.item.trim());
+        if u.is_empty() || i.is_empty() {
+            return Err(err("empty user or item id".into()));
+        }
+        let Some(item) = self.item_id(i, r.at, err)? else {
+            self.report.unknown_item_rows += 1;
+            return Ok(None);
+        };
+        let user = self.users.intern(u);
+        Ok(self.keep(user, item, r.ts, r.label, r.weight))
+    }
+
+    /// The dense id of item `i` under the unknown-item policy: `None` = skip the row (an example
+    /// is recorded; the caller counts the row).
+    fn item_id(&mut self, i: &str, at: &dyn Fn() -> String, err: &dyn Fn(String) -> Error) -> Result<Option<u32>> {
+        let i = i.trim();
+        if i.is_empty() {
+            return Err(err("empty user or item id".into()));
+        }
+        Ok(match self.items.get(i) {
+            Some(x) => Some(x),
+            None if !self.catalogue_given || self.policy == UnknownIdPolicy::Add => {
+                if self.catalogue_given {
+                    self.report.items_added_from_interactions += 1;
+                }
+                let image = self.folder.get(i).cloned();
+                self.items_meta.push(ItemMeta { image, ..ItemMeta::default() });
+                Some(self.items.intern(i))
+            }
+            None if self.policy == UnknownIdPolicy::Skip => {
+                if self.report.unknown_item_examples.len() < 5 {
+                    self.report.unknown_item_examples.push(format!("{i} ({})", at()));
+                }
+                None
+            }
+            None => {
+                return Err(err(format!(
+                    "unknown item id `{i}`: not in the item file (set unknown_items = \"skip\" or \"add\" to accept)"
+                )));
+            }
+        })
+    }
+
+    /// The interaction, unless it repeats a `(user, item, timestamp)` already read (counted).
+    fn keep(&mut self, user: u32, item: u32, ts: f64, label: f32, weight: f32) -> Option<Interaction> {
+        if let Some(seen) = &mut self.seen
+            && !seen.insert((user, item, ts as i64))
+        {
+            self.report.duplicate_interactions += 1;
+            return None;
+        }
+        Some(Interaction { user: UserId(user), item: ItemId(item), ts: ts as i64, label, weight })
     }
 }

@@ -7,7 +7,6 @@ use crate::delimited::Table;
 use crate::loader::{InteractionReader, LabelSource, finish, read_items};
 use crate::{UnknownIdPolicy, images::image_folder};
 use fuserec_core::{Error, IdMap, Result};
-use std::collections::HashSet;
 use std::path::Path;
 
 pub const POSITIVE_RATING: f64 = 4.0;
@@ -42,7 +41,7 @@ pub fn load_atomic(dir: &Path, name: &str, posters: Option<&Path>) -> Result<Dat
         report: &mut report,
         policy: UnknownIdPolicy::Error,
         catalogue_given: true,
-        seen: HashSet::new(),
+        seen: Some(Default::default()),
         folder: &folder,
     };
     let interactions = reader.read_table(&t, LabelSource::RatingAtLeast(rating, POSITIVE_RATING))?;

@@ -29,6 +29,19 @@ fn loads_items_interactions_and_report() {
 }
 
 #[test]
+fn a_repeated_row_keeps_the_highest_label_whatever_the_order() {
+    let d = scratch("dups");
+    write(&d, "items.tsv", ITEMS);
+    for body in ["u1\ta\t7\t0\nu1\ta\t7\t1\n", "u1\ta\t7\t1\nu1\ta\t7\t0\n"] {
+        write(&d, "interactions.tsv", &format!("user\titem\ttimestamp\tlabel\n{body}u2\tb\t1\t0\n"));
+        let ds = load_dir(&d, &LoadOptions::default()).unwrap();
+        assert_eq!(ds.interactions.len(), 2);
+        assert_eq!((ds.interactions[1].ts, ds.interactions[1].label), (7, 1.0));
+        assert_eq!(ds.report.duplicate_interactions, 1);
+    }
+}
+
+#[test]
 fn csv_with_quoted_titles() {
     let d = scratch("csv");
     write(&d, "items.csv", "item,title,description\n1,\"Crouching Tiger, Hidden Dragon\",Wuxia epic\n");

@@ -24,8 +24,9 @@ use std::time::Instant;
 pub struct RunOptions {
     /// Asset and synthetic-world cache (see `fuserec_data::assets::cache_dir`).
     pub cache: PathBuf,
-    /// Write every evaluated user's OVERALL top-K as `user, item, rank, score` TSV.
-    pub export_topk: Option<PathBuf>,
+    /// Write every evaluated user's top-K lists (`scope, user, item, rank, score`; scope =
+    /// OVERALL, WARM or COLD), one file per model and seed.
+    pub export_topk: Option<TopkExport>,
     pub log: bool,
     /// Where trained models write their artifacts (two-tower: `model<i>-seed<s>.fuserec/`, see
     /// [`crate::artifact`]); `None`: not written.
@@ -33,6 +34,13 @@ pub struct RunOptions {
 }
 
 pub const SEGMENTS: [&str; 3] = ["OVERALL", "WARM", "COLD"];
+
+/// Where `--export-topk` writes and in which format.
+#[derive(Clone, Debug)]
+pub struct TopkExport {
+    pub dir: PathBuf,
+    pub format: synthetic::TableFormat,
+}
 const USER_BATCH: usize = 256;
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -460,16 +468,47 @@ fn score_segments(cfg: &ExperimentConfig, data: &TrainData, sp: &Split, r: &Rank
         .collect()
 }
 
-fn export_topk(dir: &Path, model: &str, seed: u64, ds: &Dataset, r: &RankedLists) -> Result<()> {
-    use std::fmt::Write;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// Writes one model-seed's top-K lists of every segment: `<dir>/<model>-seed<s>.tsv|.parquet`
+/// with columns `scope, user, item, rank, score` (raw ids, 1-based ranks).
+fn export_topk(to: &TopkExport, model: &str, seed: u64, ds: &Dataset, r: &RankedLists) -> Result<()> {
+    std::fs::create_dir_all(&to.dir).map_err(|e| Error::io(&to.dir, e))?;
     let slug: String = model.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    let path = dir.join(format!("{slug}-seed{seed}.tsv"));
-    let mut s = String::from("user\titem\trank\tscore\n");
-    for (u, list) in r.users.iter().zip(&r.lists[0]) {
-        for (rank, (item, score)) in list.iter().enumerate() {
-            let _ = writeln!(s, "{}\t{}\t{}\t{score}", ds.users.raw(*u), ds.items.raw(*item), rank + 1);
+    let (mut scope, mut user, mut item, mut rank, mut score) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (s, lists) in r.lists.iter().enumerate() {
+        for (u, list) in r.users.iter().zip(lists) {
+            for (k, (i, x)) in list.iter().enumerate() {
+                scope.push(SEGMENTS[s]);
+                user.push(ds.users.raw(*u));
+                item.push(ds.items.raw(*i));
+                rank.push(k as i64 + 1);
+                score.push(*x);
+            }
         }
     }
-    std::fs::write(&path, s).map_err(|e| Error::io(&path, e))
+    match to.format {
+        synthetic::TableFormat::Tsv => {
+            use std::fmt::Write;
+            let path = to.dir.join(format!("{slug}-seed{seed}.tsv"));
+            let mut out = String::from("scope\tuser\titem\trank\tscore\n");
+            for j in 0..scope.len() {
+                let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}", scope[j], user[j], item[j], rank[j], score[j]);
+            }
+            std::fs::write(&path, out).map_err(|e| Error::io(&path, e))
+        }
+        synthetic::TableFormat::Parquet => {
+            use fuserec_data::columnar::{OutColumn, write_table};
+            let text = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+            write_table(
+                &to.dir.join(format!("{slug}-seed{seed}.parquet")),
+                vec![
+                    OutColumn::Text("scope".into(), text(scope)),
+                    OutColumn::Text("user".into(), text(user)),
+                    OutColumn::Text("item".into(), text(item)),
+                    OutColumn::Int("rank".into(), rank),
+                    OutColumn::Float("score".into(), score.into_iter().map(f64::from).collect()),
+                ],
+                1 << 20,
+            )
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub mod search;
 
 pub use any_experiment::Experiment;
 pub use config::{DatasetConfig, ExperimentConfig, FeaturesConfig, ModelConfig};
-pub use experiment::{ExperimentResults, RunOptions, run};
+pub use experiment::{ExperimentResults, RunOptions, TopkExport, run};
 pub use fuserec_recall::{ItemFeatures, Recommender, TrainData, artifact, features, recommender, two_tower, validation};
 
 pub use fuserec_core as core;

@@ -460,13 +460,47 @@ impl ExperimentResults {
         Some((table, chart))
     }
 
-    /// Writes `results.json`, `report.md` and the SVG plots into `dir`.
+    /// One row per model × seed × segment × metric (`recall@20` → metric `recall`, k 20), with
+    /// the bootstrap CI where there is one: the flat form of `results.json` for pandas,
+    /// spreadsheets and SQL.
+    pub fn metrics_csv(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::from("model,model_index,seed,segment,users,metric,k,value,ci_lo,ci_hi\n");
+        let split = |name: &str| -> (String, String) {
+            match name.rsplit_once('@') {
+                Some((m, k)) => (m.to_string(), k.to_string()),
+                None => (name.to_string(), String::new()),
+            }
+        };
+        for r in &self.runs {
+            let model = csv_field(&r.model);
+            for sg in &r.segments {
+                let mut row = |metric: &str, k: &str, v: f64, ci: Option<(f64, f64)>| {
+                    let (lo, hi) = ci.map_or((String::new(), String::new()), |(l, h)| (l.to_string(), h.to_string()));
+                    let _ = writeln!(out, "{model},{},{},{},{},{metric},{k},{v},{lo},{hi}", r.model_index, r.seed, sg.segment, sg.users);
+                };
+                for (name, e) in &sg.metrics {
+                    let (m, k) = split(name);
+                    row(&m, &k, e.mean, Some((e.lo, e.hi)));
+                }
+                for (metric, map) in [("coverage", &sg.coverage), ("cold_share", &sg.cold_share), ("gini", &sg.exposure_gini)] {
+                    for (at, v) in map {
+                        row(metric, at.trim_start_matches('@'), *v, None);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes `results.json`, `report.md`, `metrics.csv` and the SVG plots into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let k = self.config.k[0];
         let files = [
             ("results.json", serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?),
             ("report.md", self.report_markdown()),
+            ("metrics.csv", self.metrics_csv()),
             ("recall.svg", self.bar_svg(&format!("recall@{k}"))),
             ("ndcg.svg", self.bar_svg(&format!("ndcg@{k}"))),
             ("recall_by_popularity.svg", self.bucket_svg()),
@@ -490,4 +524,9 @@ impl ExperimentResults {
         }
         Ok(())
     }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

@@ -38,7 +38,12 @@ fn recall(r: &ExperimentResults, model: usize, seg: &str) -> f64 {
 fn synthetic_baselines_end_to_end() {
     let dir = scratch("small");
     let cfg = ExperimentConfig::from_toml(SMALL, Path::new("small.toml")).unwrap();
-    let opts = RunOptions { cache: dir.join("cache"), export_topk: Some(dir.join("topk")), log: false, checkpoints: None };
+    let opts = RunOptions {
+        cache: dir.join("cache"),
+        export_topk: Some(fuserec::TopkExport { dir: dir.join("topk"), format: fuserec::data::synthetic::TableFormat::Tsv }),
+        log: false,
+        checkpoints: None,
+    };
     let r = fuserec::run(&cfg, &opts).unwrap();
     assert_eq!(r.runs.len(), 2 * 4);
     assert!(r.runs.iter().all(|m| m.segments.iter().map(|s| s.segment.as_str()).eq(["OVERALL", "WARM", "COLD"])));
@@ -77,17 +82,44 @@ fn synthetic_baselines_end_to_end() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| ContentKNN[hashed-ngram+color-gradient-hist] | COLD |"), "{md}");
     // Exported top-K: header, 1-based ranks, at most max K per user, descending scores.
+    // Every segment's lists, with its scope; WARM lists hold no cold item, COLD lists only cold ones.
     let tsv = std::fs::read_to_string(dir.join("topk/ItemKNN_k_100_-seed1.tsv")).unwrap();
     let mut lines = tsv.lines();
-    assert_eq!(lines.next(), Some("user\titem\trank\tscore"));
+    assert_eq!(lines.next(), Some("scope\tuser\titem\trank\tscore"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
     assert!(!rows.is_empty());
-    assert_eq!(rows[0][2], "1");
-    assert!(rows.iter().all(|r| r[2].parse::<usize>().unwrap() <= 20));
-    // The world is cached: a second run reuses it and reproduces the numbers exactly.
-    let again = fuserec::run(&cfg, &RunOptions { export_topk: None, ..opts }).unwrap();
+    assert_eq!((rows[0][0], rows[0][3]), ("OVERALL", "1"));
+    assert!(rows.iter().all(|r| r[3].parse::<usize>().unwrap() <= 20));
+    let ds = fuserec::experiment::load_dataset(&cfg.dataset, &opts.cache).unwrap();
+    let sp = fuserec::data::split(&ds, &cfg.split, 1).unwrap();
+    let cold = |raw: &str| sp.cold[ds.items.get(raw).unwrap() as usize];
+    assert!(rows.iter().any(|r| r[0] == "WARM") && rows.iter().filter(|r| r[0] == "WARM").all(|r| !cold(r[2])));
+    let content_tsv = std::fs::read_to_string(dir.join("topk/ContentKNN_hashed_ngram_color_gradient_hist_-seed1.tsv")).unwrap();
+    let cold_rows: Vec<Vec<&str>> = content_tsv.lines().map(|l| l.split('\t').collect()).filter(|r: &Vec<&str>| r[0] == "COLD").collect();
+    assert!(!cold_rows.is_empty() && cold_rows.iter().all(|r| cold(r[2])));
+    // metrics.csv: the flat form of the results, value for value.
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("model,model_index,seed,segment,users,metric,k,value,ci_lo,ci_hi\n"));
+    let row = csv.lines().find(|l| l.starts_with("ItemKNN(k=100),2,1,WARM,") && l.contains(",recall,20,")).unwrap();
+    let v: f64 = row.split(',').nth(7).unwrap().parse().unwrap();
+    let run = r.runs.iter().find(|m| m.model_index == knn && m.seed == 1).unwrap();
+    assert_eq!(v, run.segments[1].metrics["recall@20"].mean);
+    assert!(v > 0.0);
+    let n_metric_rows = r.runs.iter().flat_map(|m| &m.segments).map(|s| s.metrics.len() + s.coverage.len() * 3).sum::<usize>();
+    assert_eq!(csv.lines().count(), 1 + n_metric_rows);
+    // The world is cached: a second run reuses it and reproduces the numbers exactly; its
+    // Parquet export holds the same rows as the TSV one.
+    let pq = fuserec::TopkExport { dir: dir.join("topk-pq"), format: fuserec::data::synthetic::TableFormat::Parquet };
+    let again = fuserec::run(&cfg, &RunOptions { export_topk: Some(pq), ..opts }).unwrap();
     assert_eq!(recall(&again, content, "COLD"), recall(&r, content, "COLD"));
     assert_eq!(again.splits[0].hash, r.splits[0].hash);
+    let t = fuserec::data::columnar::read_table(&dir.join("topk-pq/ItemKNN_k_100_-seed1.parquet")).unwrap();
+    assert_eq!(t.columns, ["scope", "user", "item", "rank", "score"]);
+    assert_eq!(t.rows.len(), rows.len());
+    for ((_, a), b) in t.rows.iter().zip(&rows) {
+        assert_eq!((&a[0][..], &a[1][..], &a[2][..], &a[3][..]), (b[0], b[1], b[2], b[3]));
+        assert_eq!(a[4].parse::<f64>().unwrap() as f32, b[4].parse::<f32>().unwrap());
+    }
 }
 
 #[test]
@@ -148,7 +180,12 @@ kind = "ease"
 kind = "content-centroid"
 "#;
     let cfg = ExperimentConfig::from_toml(text, Path::new("search.toml")).unwrap();
-    let opts = RunOptions { cache: dir.join("cache"), export_topk: Some(dir.join("topk")), log: false, checkpoints: None };
+    let opts = RunOptions {
+        cache: dir.join("cache"),
+        export_topk: Some(fuserec::TopkExport { dir: dir.join("topk"), format: fuserec::data::synthetic::TableFormat::Tsv }),
+        log: false,
+        checkpoints: None,
+    };
     let r = fuserec::run(&cfg, &opts).unwrap();
     let ease = &r.runs[0];
     assert_eq!(ease.model, "EASE (tuned)");
@@ -171,7 +208,7 @@ kind = "content-centroid"
     assert!(sp.n_cold_val() > 0);
     let tsv = std::fs::read_to_string(dir.join("topk/ContentCentroid__tuned_-seed1.tsv")).unwrap();
     for line in tsv.lines().skip(1) {
-        let raw = line.split('\t').nth(1).unwrap();
+        let raw = line.split('\t').nth(2).unwrap();
         let i = (0..ds.n_items() as u32).find(|&i| ds.items.raw(i) == raw).unwrap();
         assert!(!sp.cold_val[i as usize], "cold validation item {raw} in a test list");
     }

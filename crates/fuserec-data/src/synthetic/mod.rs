@@ -13,4 +13,4 @@ mod draw;
 mod vocab;
 mod world;
 
-pub use world::{World, WorldConfig, ensure_world};
+pub use world::{TableFormat, World, WorldConfig, ensure_world};

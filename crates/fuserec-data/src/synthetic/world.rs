@@ -221,19 +221,56 @@ impl World {
         self.events.iter().filter(|e| e.click).count()
     }
 
-    /// Writes `items.tsv`, `interactions.tsv`, `images/i<N>.png`, `truth.tsv` (hidden topic and
-    /// quality, for analysis only; loaders ignore it) and `world.json`.
+    /// Writes `items.tsv`, `interactions.tsv`, `searches.tsv`, `images/i<N>.png`, `truth.tsv`
+    /// (hidden topic and quality, for analysis only; loaders ignore it) and `world.json`.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        self.write_as(dir, TableFormat::Tsv, true)
+    }
+
+    /// [`Self::write`] in `format`; `images = false` leaves out the image files (items then have
+    /// no `image` column), for large worlds written to measure loading.
+    pub fn write_as(&self, dir: &Path, format: TableFormat, images: bool) -> Result<()> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |e| Error::io(p.clone(), e)
         };
         std::fs::create_dir_all(dir.join("images")).map_err(io(dir))?;
-        let mut items = String::from("item\ttitle\ttags\timage\tcreated_at\n");
         let mut truth = String::from("item\tprimary_topic\tsecondary_topic\tquality\n");
         for (i, it) in self.items.iter().enumerate() {
-            let _ = writeln!(items, "i{i}\t{}\t{}\timages/i{i}.png\t{}", it.title, it.tags.join("|"), it.created_at);
             let _ = writeln!(truth, "i{i}\t{}\t{}\t{:.4}", TOPICS[it.primary].0, TOPICS[it.secondary].0, it.quality);
+        }
+        std::fs::write(dir.join("truth.tsv"), truth).map_err(io(&dir.join("truth.tsv")))?;
+        match format {
+            TableFormat::Tsv => self.write_tsv(dir, images)?,
+            #[cfg(feature = "parquet")]
+            TableFormat::Parquet => self.write_parquet(dir, images)?,
+        }
+        if images {
+            let bar = progress(self.items.len() as u64, "drawing item images");
+            let size = self.config.image_size;
+            self.items.par_iter().enumerate().try_for_each(|(i, it)| {
+                let sketch = Sketch {
+                    primary: it.primary,
+                    secondary: it.secondary,
+                    n_topics: TOPICS.len(),
+                    seed: self.config.seed ^ (i as u64) << 20,
+                };
+                let p = dir.join(format!("images/i{i}.png"));
+                draw(&sketch, size).save(&p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+                bar.inc(1);
+                Ok::<_, Error>(())
+            })?;
+            bar.finish_and_clear();
+        }
+        let json = serde_json::to_string_pretty(&self.config).expect("config serialises");
+        std::fs::write(dir.join("world.json"), json).map_err(io(&dir.join("world.json")))
+    }
+
+    fn write_tsv(&self, dir: &Path, images: bool) -> Result<()> {
+        let mut items = String::from(if images { "item\ttitle\ttags\timage\tcreated_at\n" } else { "item\ttitle\ttags\tcreated_at\n" });
+        for (i, it) in self.items.iter().enumerate() {
+            let image = if images { format!("\timages/i{i}.png") } else { String::new() };
+            let _ = writeln!(items, "i{i}\t{}\t{}{image}\t{}", it.title, it.tags.join("|"), it.created_at);
         }
         let mut inter = String::with_capacity(self.events.len() * 24);
         inter.push_str("user\titem\ttimestamp\tlabel\n");
@@ -245,22 +282,77 @@ impl World {
             let clicked: Vec<String> = q.clicked.iter().map(|i| format!("i{i}")).collect();
             let _ = writeln!(searches, "u{}\t{}\t{}\ti{}\t{}", q.user, q.ts, q.query, q.bought, clicked.join("|"));
         }
-        for (name, text) in [("items.tsv", &items), ("truth.tsv", &truth), ("interactions.tsv", &inter), ("searches.tsv", &searches)] {
-            std::fs::write(dir.join(name), text).map_err(io(&dir.join(name)))?;
+        for (name, text) in [("items.tsv", &items), ("interactions.tsv", &inter), ("searches.tsv", &searches)] {
+            std::fs::write(dir.join(name), text).map_err(|e| Error::io(dir.join(name), e))?;
         }
-        let bar = progress(self.items.len() as u64, "drawing item images");
-        let size = self.config.image_size;
-        self.items.par_iter().enumerate().try_for_each(|(i, it)| {
-            let sketch =
-                Sketch { primary: it.primary, secondary: it.secondary, n_topics: TOPICS.len(), seed: self.config.seed ^ (i as u64) << 20 };
-            let p = dir.join(format!("images/i{i}.png"));
-            draw(&sketch, size).save(&p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
-            bar.inc(1);
-            Ok::<_, Error>(())
-        })?;
+        Ok(())
+    }
+
+    /// The same tables as Parquet; interactions in chunks of a million rows (row groups of
+    /// that size), so writing never holds the whole log as text.
+    #[cfg(feature = "parquet")]
+    fn write_parquet(&self, dir: &Path, images: bool) -> Result<()> {
+        use crate::columnar::{OutColumn, TableWriter, write_table};
+        const GROUP: usize = 1 << 20;
+        let n = self.items.len();
+        let mut items = vec![
+            OutColumn::Text("item".into(), (0..n).map(|i| format!("i{i}")).collect()),
+            OutColumn::Text("title".into(), self.items.iter().map(|it| it.title.clone()).collect()),
+            OutColumn::Text("tags".into(), self.items.iter().map(|it| it.tags.join("|")).collect()),
+        ];
+        if images {
+            items.push(OutColumn::Text("image".into(), (0..n).map(|i| format!("images/i{i}.png")).collect()));
+        }
+        items.push(OutColumn::Int("created_at".into(), self.items.iter().map(|it| it.created_at).collect()));
+        write_table(&dir.join("items.parquet"), items, GROUP)?;
+        let mut w = TableWriter::create(&dir.join("interactions.parquet"), GROUP)?;
+        let bar = progress(self.events.len() as u64, "writing interactions.parquet");
+        for chunk in self.events.chunks(GROUP) {
+            w.write(vec![
+                OutColumn::Text("user".into(), chunk.iter().map(|e| format!("u{}", e.user)).collect()),
+                OutColumn::Text("item".into(), chunk.iter().map(|e| format!("i{}", e.item)).collect()),
+                OutColumn::Int("timestamp".into(), chunk.iter().map(|e| e.ts).collect()),
+                OutColumn::Int("label".into(), chunk.iter().map(|e| e.click as i64).collect()),
+            ])?;
+            bar.inc(chunk.len() as u64);
+        }
         bar.finish_and_clear();
-        let json = serde_json::to_string_pretty(&self.config).expect("config serialises");
-        std::fs::write(dir.join("world.json"), json).map_err(io(&dir.join("world.json")))
+        w.finish()?;
+        let s = &self.searches;
+        let clicked = |q: &WorldSearch| q.clicked.iter().map(|i| format!("i{i}")).collect::<Vec<_>>().join("|");
+        write_table(
+            &dir.join("searches.parquet"),
+            vec![
+                OutColumn::Text("user".into(), s.iter().map(|q| format!("u{}", q.user)).collect()),
+                OutColumn::Int("timestamp".into(), s.iter().map(|q| q.ts).collect()),
+                OutColumn::Text("query".into(), s.iter().map(|q| q.query.clone()).collect()),
+                OutColumn::Text("bought".into(), s.iter().map(|q| format!("i{}", q.bought)).collect()),
+                OutColumn::Text("clicked".into(), s.iter().map(clicked).collect()),
+            ],
+            GROUP,
+        )
+    }
+}
+
+/// File format of a written dataset's tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableFormat {
+    #[default]
+    Tsv,
+    #[cfg(feature = "parquet")]
+    Parquet,
+}
+
+impl std::str::FromStr for TableFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tsv" => Ok(TableFormat::Tsv),
+            #[cfg(feature = "parquet")]
+            "parquet" => Ok(TableFormat::Parquet),
+            other => Err(Error::Config(format!("unknown table format `{other}` (tsv or parquet)"))),
+        }
     }
 }
 
