@@ -391,6 +391,8 @@ pub enum OutColumn {
     Text(String, Vec<String>),
     Int(String, Vec<i64>),
     Float(String, Vec<f64>),
+    /// Row-major vectors of one width, as a fixed-size list of float32 (embeddings).
+    Vectors(String, usize, Vec<f32>),
 }
 
 impl OutColumn {
@@ -399,6 +401,7 @@ impl OutColumn {
             OutColumn::Text(_, v) => v.len(),
             OutColumn::Int(_, v) => v.len(),
             OutColumn::Float(_, v) => v.len(),
+            OutColumn::Vectors(_, d, v) => v.len() / (*d).max(1),
         }
     }
     fn into_parts(self) -> (String, ArrayRef) {
@@ -407,6 +410,11 @@ impl OutColumn {
             OutColumn::Text(n, v) => (n, Arc::new(StringArray::from(v))),
             OutColumn::Int(n, v) => (n, Arc::new(Int64Array::from(v))),
             OutColumn::Float(n, v) => (n, Arc::new(Float64Array::from(v))),
+            OutColumn::Vectors(n, d, v) => {
+                let item = Arc::new(Field::new("item", DataType::Float32, false));
+                let values = Arc::new(arrow_array::Float32Array::from(v));
+                (n, Arc::new(arrow_array::FixedSizeListArray::new(item, d as i32, values, None)))
+            }
         }
     }
 }
@@ -432,10 +440,17 @@ impl TableWriter {
 
     /// Appends rows: the same columns (names, kinds, order) every call, all of one length.
     pub fn write(&mut self, columns: Vec<OutColumn>) -> Result<()> {
+        for c in &columns {
+            if let OutColumn::Vectors(name, d, v) = c
+                && (*d == 0 || v.len() % d != 0)
+            {
+                return Err(Error::Shape(format!("{}: column `{name}`: {} values are not rows of width {d}", self.path.display(), v.len())));
+            }
+        }
         let n = columns.first().map_or(0, OutColumn::len);
         if let Some(c) = columns.iter().find(|c| c.len() != n) {
             let name = match c {
-                OutColumn::Text(s, _) | OutColumn::Int(s, _) | OutColumn::Float(s, _) => s,
+                OutColumn::Text(s, _) | OutColumn::Int(s, _) | OutColumn::Float(s, _) | OutColumn::Vectors(s, _, _) => s,
             };
             return Err(Error::Shape(format!("{}: column `{name}` has {} rows, the first column {n}", self.path.display(), c.len())));
         }

@@ -92,10 +92,10 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
 /// that does not depend on file order. Returns how many were dropped.
 fn dedup_sorted(v: &mut Vec<Interaction>) -> usize {
     use rayon::slice::ParallelSliceMut;
-    // The label and weight in the key put the kept row last in its group.
-    v.par_sort_unstable_by(|a, b| {
-        (a.ts, a.user, a.item).cmp(&(b.ts, b.user, b.item)).then(a.label.total_cmp(&b.label)).then(a.weight.total_cmp(&b.weight))
-    });
+    // One packed key (time with its sign flipped so it orders as unsigned, user, item); label
+    // and weight then put the kept row last in its group.
+    let key = |x: &Interaction| (((x.ts as u64) ^ (1 << 63)) as u128) << 64 | (x.user.0 as u128) << 32 | x.item.0 as u128;
+    v.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then(a.label.total_cmp(&b.label)).then(a.weight.total_cmp(&b.weight)));
     let before = v.len();
     // `dedup_by` keeps the first of a run; keep the last instead by copying it forward.
     v.dedup_by(|later, kept| {

@@ -111,6 +111,9 @@ pub struct FeatureSummary {
     pub image_report: ImageReport,
     pub text_cache: Option<CacheStats>,
     pub image_cache: Option<CacheStats>,
+    /// `embeddings:<file>` slots: rows, matched / missing catalogue items, unknown ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub embeddings: Vec<fuserec_recall::features::EmbeddingsReport>,
     pub seconds: f64,
 }
 
@@ -192,7 +195,7 @@ pub fn build_model(
 pub fn encode_features(set: &(String, String), preprocess: Preprocess, ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
     let (text_name, image_name) = set;
-    let encoded = |n: &str| n != "none" && !n.starts_with("vectors:");
+    let encoded = |n: &str| n != "none" && !n.starts_with("vectors:") && !n.starts_with("embeddings:");
     let text = encoded(text_name).then(|| text_encoder(text_name, cache)).transpose()?;
     let image = encoded(image_name).then(|| image_encoder(image_name)).transpose()?;
     if text_name == "none" && image_name == "none" {
@@ -203,6 +206,8 @@ pub fn encode_features(set: &(String, String), preprocess: Preprocess, ds: &Data
     for (slot, name) in [("text", text_name), ("image", image_name)] {
         if name.starts_with("vectors:") {
             f = f.with_vectors(slot, name, ds.n_items())?;
+        } else if name.starts_with("embeddings:") {
+            f = f.with_embeddings(slot, name, ds, Some(&store))?;
         }
     }
     f.preprocess(preprocess)?;
@@ -248,6 +253,18 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        for e in &f.embeddings {
+            say(format!(
+                "  embeddings {}: {} rows × {}; {} catalogue items matched, {} without a row (masked), {} ids not in the catalogue (ignored{})",
+                e.file,
+                e.rows,
+                e.dim,
+                e.matched,
+                e.missing,
+                e.unknown,
+                if e.unknown_examples.is_empty() { String::new() } else { format!(", e.g. {}", e.unknown_examples.join(", ")) }
+            ));
+        }
         for e in &r.examples {
             say(format!("  image masked: {e}"));
         }
@@ -359,6 +376,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
                 image_report: f.image_report.clone(),
                 text_cache: f.text.as_ref().map(|m| m.cache.clone()),
                 image_cache: f.image.as_ref().map(|m| m.cache.clone()),
+                embeddings: f.embeddings.clone(),
                 seconds,
             })
             .collect(),

@@ -3,10 +3,12 @@
 //! and reported); empty text masks its text modality. Masked rows are zero and flagged, never
 //! passed off as features. With a [`FeatureStore`], rows are reused across runs by content hash.
 
+mod keyed;
 mod profiles;
 mod registry;
 mod store;
 
+pub use keyed::{EmbeddingsReport, KeyedEmbeddings, align, ids_path, read_keyed, read_npy};
 pub use profiles::centroid_profiles;
 pub use registry::{IMAGE_BACKBONES, TEXT_BACKBONES, image_encoder, text_encoder};
 pub use store::{FeatureStore, StoredModality};
@@ -69,6 +71,8 @@ pub struct ItemFeatures {
     /// Per item: ids of its tags (categorical content: genres, topics) in `tag_names`.
     pub tags: Vec<Vec<u32>>,
     pub tag_names: Vec<String>,
+    /// How each `embeddings:<file>` slot met the catalogue.
+    pub embeddings: Vec<EmbeddingsReport>,
 }
 
 /// Tag vocabulary in first-seen order and each item's tag ids (duplicates and blanks dropped).
@@ -124,7 +128,7 @@ impl ItemFeatures {
         let image = image.map(|enc| encode_images(ds, enc, store, &mut report)).transpose()?;
         let hash = feature_hash(&[&text, &image]);
         let (tags, tag_names) = tag_ids(ds);
-        Ok(ItemFeatures { text, image, image_report: report, hash, tags, tag_names })
+        Ok(ItemFeatures { text, image, image_report: report, hash, tags, tag_names, embeddings: Vec::new() })
     }
 
     /// Replaces a modality slot (`"text"` or `"image"`) by precomputed item vectors from a
@@ -150,6 +154,32 @@ impl ItemFeatures {
             "image" => self.image = Some(m),
             other => return Err(Error::Config(format!("unknown modality slot `{other}`"))),
         }
+        self.hash = feature_hash(&[&self.text, &self.image]);
+        Ok(self)
+    }
+
+    /// Fills a modality slot (`"text"` or `"image"`) from precomputed embeddings keyed by raw
+    /// item id, backbone name `embeddings:<path>` (formats and policy: [`keyed`]). The aligned
+    /// rows are saved in the feature store (with the file's SHA-256 as its weights hash) so the
+    /// store holds every modality an experiment read.
+    pub fn with_embeddings(mut self, slot: &str, name: &str, ds: &Dataset, store: Option<&FeatureStore>) -> Result<Self> {
+        let path = std::path::Path::new(
+            name.strip_prefix("embeddings:").ok_or_else(|| Error::Config(format!("`{name}` is not an embeddings:<path> backbone")))?,
+        );
+        let k = read_keyed(path)?;
+        let (rows, mask, report) = align(&k, ds, path)?;
+        if let Some(store) = store {
+            let keys: Vec<String> = mask.iter().map(|&m| if m { report.sha256.clone() } else { "none".into() }).collect();
+            let problems: Vec<String> = mask.iter().map(|&m| if m { String::new() } else { "none".into() }).collect();
+            store.save(ds, slot, name, Some(report.sha256.clone()), &rows, &mask, &keys, &problems)?;
+        }
+        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None };
+        match slot {
+            "text" => self.text = Some(m),
+            "image" => self.image = Some(m),
+            other => return Err(Error::Config(format!("unknown modality slot `{other}`"))),
+        }
+        self.embeddings.push(report);
         self.hash = feature_hash(&[&self.text, &self.image]);
         Ok(self)
     }
@@ -399,6 +429,7 @@ mod centre_tests {
             hash: "before".into(),
             tags: vec![Vec::new(); 3],
             tag_names: Vec::new(),
+            embeddings: Vec::new(),
         };
         f.preprocess(Preprocess::Centre).unwrap();
         let t = f.text.as_ref().unwrap();
@@ -420,6 +451,7 @@ mod centre_tests {
             hash: "h".into(),
             tags: vec![Vec::new()],
             tag_names: Vec::new(),
+            embeddings: Vec::new(),
         };
         g.preprocess(Preprocess::None).unwrap();
         assert_eq!(g.text.as_ref().unwrap().rows.as_slice(), raw.as_slice());

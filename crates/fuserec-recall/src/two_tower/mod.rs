@@ -266,6 +266,7 @@ mod tests {
             hash: String::new(),
             tags: vec![Vec::new(); n],
             tag_names: Vec::new(),
+            embeddings: Vec::new(),
         };
         let cfg: TwoTowerConfig = toml::from_str("").unwrap();
         let input = content_input(&cfg, &f, 1).unwrap();
@@ -345,6 +346,7 @@ mod new_item_tests {
             hash: String::new(),
             tags: vec![Vec::new(); n],
             tag_names: Vec::new(),
+            embeddings: Vec::new(),
         };
         for extra in ["", "codes = { branching = 3, levels = 2 }"] {
             let cfg: TwoTowerConfig = toml::from_str(&format!("fusion = \"additive\"\ndim = 8\ncontent_hidden = 16\n{extra}")).unwrap();
