@@ -188,6 +188,8 @@ impl IdColumn {
 
 /// One batch of interaction rows as read, before ids are interned and the label rule applied.
 pub(crate) struct InteractionBatch {
+    /// Rows in the whole file (for reserving once).
+    pub file_rows: usize,
     pub row_group: usize,
     /// Row (within the row group) of the batch's first row.
     pub offset: usize,
@@ -224,6 +226,33 @@ fn numbers(path: &Path, rg: usize, name: &str, a: &ArrayRef) -> Result<Vec<Optio
     let v = arrow_cast::cast(a, &DataType::Float64).map_err(bad)?;
     let v = v.as_primitive::<Float64Type>();
     Ok((0..v.len()).map(|i| (!v.is_null(i)).then(|| v.value(i))).collect())
+}
+
+/// A numeric column as f64 values (Arrow timestamps in seconds, floored); a null or non-finite
+/// value is an error naming its row (`at` = row group and the batch's first row).
+fn finite_numbers(path: &Path, at: (usize, usize), name: &str, a: &ArrayRef) -> Result<Vec<f64>> {
+    let err = |r: usize, msg: String| Error::Row { path: path.to_path_buf(), row_group: at.0, row: at.1 + r, msg };
+    let bad = |e: arrow_schema::ArrowError| err(0, format!("column `{name}` ({}): not numeric ({e})", a.data_type()));
+    if let Some(r) = (a.null_count() > 0).then(|| (0..a.len()).find(|&r| a.is_null(r))).flatten() {
+        return Err(err(r, format!("column `{name}` is null")));
+    }
+    let v: Vec<f64> = if let DataType::Timestamp(unit, _) = a.data_type() {
+        let per_second = match unit {
+            TimeUnit::Second => 1.0,
+            TimeUnit::Millisecond => 1e3,
+            TimeUnit::Microsecond => 1e6,
+            TimeUnit::Nanosecond => 1e9,
+        };
+        let v = arrow_cast::cast(a, &DataType::Int64).map_err(bad)?;
+        v.as_primitive::<Int64Type>().values().iter().map(|&x| (x as f64 / per_second).floor()).collect()
+    } else {
+        let v = arrow_cast::cast(a, &DataType::Float64).map_err(bad)?;
+        v.as_primitive::<Float64Type>().values().to_vec()
+    };
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(r) => Err(err(r, format!("column `{name}`: {} is not a finite number", v[r]))),
+        None => Ok(v),
+    }
 }
 
 /// Streams the interactions of a Parquet file in batches of up to a row group: `user`/`user_id`,
@@ -282,29 +311,10 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
             // Projected columns keep the file's order: look each up by its original position.
             let col = |i: usize| batch.column(wanted.iter().position(|&w| w == i).expect("projected"));
             let name = |i: usize| schema.field(i).name().clone();
-            let finite = |c: usize| -> Result<Vec<f64>> {
-                let v = numbers(path, rg, &name(c), col(c))?;
-                v.into_iter()
-                    .enumerate()
-                    .map(|(r, x)| match x {
-                        Some(x) if x.is_finite() => Ok(x),
-                        Some(x) => Err(Error::Row {
-                            path: path.to_path_buf(),
-                            row_group: rg,
-                            row: offset + r,
-                            msg: format!("column `{}`: {x} is not a finite number", name(c)),
-                        }),
-                        None => Err(Error::Row {
-                            path: path.to_path_buf(),
-                            row_group: rg,
-                            row: offset + r,
-                            msg: format!("column `{}` is null", name(c)),
-                        }),
-                    })
-                    .collect()
-            };
+            let finite = |c: usize| finite_numbers(path, (rg, offset), &name(c), col(c));
             let rows = batch.num_rows();
             batch_fn(InteractionBatch {
+                file_rows: groups.iter().sum(),
                 row_group: rg,
                 offset,
                 rows,
@@ -444,7 +454,11 @@ impl TableWriter {
             if let OutColumn::Vectors(name, d, v) = c
                 && (*d == 0 || v.len() % d != 0)
             {
-                return Err(Error::Shape(format!("{}: column `{name}`: {} values are not rows of width {d}", self.path.display(), v.len())));
+                return Err(Error::Shape(format!(
+                    "{}: column `{name}`: {} values are not rows of width {d}",
+                    self.path.display(),
+                    v.len()
+                )));
             }
         }
         let n = columns.first().map_or(0, OutColumn::len);

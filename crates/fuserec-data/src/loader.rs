@@ -87,20 +87,21 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     finish(dir, users, items, interactions, items_meta, report, given_split)
 }
 
-/// Sorts by time, user, item (in parallel) and drops rows repeating a `(user, item, timestamp)`:
-/// of such a group the row with the highest label, then the highest weight, is kept — a rule
-/// that does not depend on file order. Returns how many were dropped.
+/// Sorts by time, user, item (in parallel; skipped when the log is already in order) and drops
+/// rows repeating a `(user, item, timestamp)`: of such a group the row with the highest label,
+/// then the highest weight, is kept — a rule that does not depend on file order. Returns how
+/// many were dropped.
 fn dedup_sorted(v: &mut Vec<Interaction>) -> usize {
     use rayon::slice::ParallelSliceMut;
-    // One packed key (time with its sign flipped so it orders as unsigned, user, item); label
-    // and weight then put the kept row last in its group.
+    // One packed key: time with its sign flipped (so it orders as unsigned), user, item.
     let key = |x: &Interaction| (((x.ts as u64) ^ (1 << 63)) as u128) << 64 | (x.user.0 as u128) << 32 | x.item.0 as u128;
-    v.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then(a.label.total_cmp(&b.label)).then(a.weight.total_cmp(&b.weight)));
+    if !v.is_sorted_by_key(key) {
+        v.par_sort_unstable_by_key(key);
+    }
     let before = v.len();
-    // `dedup_by` keeps the first of a run; keep the last instead by copying it forward.
     v.dedup_by(|later, kept| {
-        let same = (later.ts, later.user, later.item) == (kept.ts, kept.user, kept.item);
-        if same {
+        let same = key(later) == key(kept);
+        if same && (later.label, later.weight) > (kept.label, kept.weight) {
             *kept = *later;
         }
         same
@@ -233,7 +234,9 @@ impl InteractionReader<'_> {
                 },
                 null("user"),
             )?;
-            out.reserve(b.rows);
+            if out.capacity() == 0 {
+                out.reserve_exact(b.file_rows);
+            }
             for r in 0..b.rows {
                 self.report.interaction_rows += 1;
                 let label = match (&b.label, &b.rating) {

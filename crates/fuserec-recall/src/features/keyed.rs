@@ -107,8 +107,13 @@ pub fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
         return Err(bad("Fortran order; save with np.ascontiguousarray"));
     }
     let shape = field("shape").and_then(|s| s.strip_prefix('(')).and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
-    let dims: Vec<usize> =
-        shape.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|_| bad("shape"))?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("shape"))?;
     let [rows, dim] = dims[..] else { return Err(bad(&format!("shape ({shape}) is not 2-D"))) };
     let data = &bytes[start + header_len..];
     let values: Vec<f32> = match descr {
@@ -247,7 +252,10 @@ mod tests {
         }
         // Through the features: the slot is filled, masked where missing, and stored.
         let store = crate::features::FeatureStore::new(d.join("store"));
-        let f = ItemFeatures::encode(&ds, None, None).unwrap().with_embeddings("image", &format!("embeddings:{}", pq.display()), &ds, Some(&store)).unwrap();
+        let f = ItemFeatures::encode(&ds, None, None)
+            .unwrap()
+            .with_embeddings("image", &format!("embeddings:{}", pq.display()), &ds, Some(&store))
+            .unwrap();
         let m = f.image.as_ref().unwrap();
         assert_eq!((m.rows.dim(), m.mask.clone()), (2, vec![true, false, true]));
         assert_eq!(f.embeddings.len(), 1);
@@ -266,7 +274,10 @@ mod tests {
         let ids: Vec<u8> = [8i64, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
         let e: Vec<u8> = [2f32, 2.5, 1.0, 1.5].iter().flat_map(|v| v.to_le_bytes()).collect();
         let data = safetensors::serialize(
-            [("item_ids", TensorView::new(Dtype::I64, vec![2], &ids).unwrap()), ("embeddings", TensorView::new(Dtype::F32, vec![2, 2], &e).unwrap())],
+            [
+                ("item_ids", TensorView::new(Dtype::I64, vec![2], &ids).unwrap()),
+                ("embeddings", TensorView::new(Dtype::F32, vec![2, 2], &e).unwrap()),
+            ],
             None,
         )
         .unwrap();
@@ -284,7 +295,10 @@ mod tests {
         let write = |ids: &[&str], v: Vec<f32>| {
             write_table(
                 &pq,
-                vec![OutColumn::Text("item".into(), ids.iter().map(|s| s.to_string()).collect()), OutColumn::Vectors("embedding".into(), 2, v)],
+                vec![
+                    OutColumn::Text("item".into(), ids.iter().map(|s| s.to_string()).collect()),
+                    OutColumn::Vectors("embedding".into(), 2, v),
+                ],
                 8,
             )
             .unwrap()
@@ -294,7 +308,7 @@ mod tests {
         assert!(err(&pq).contains("item `a` appears twice (rows 0 and 1)"), "{}", err(&pq));
         write(&["a", "b"], vec![1.0, f32::NAN, 1.0, 1.0]);
         let e = err(&pq);
-    assert!(e.contains("e.parquet: row group 0, row 0: item `a`") && e.contains("non-finite value"), "{e}");
+        assert!(e.contains("e.parquet: row group 0, row 0: item `a`") && e.contains("non-finite value"), "{e}");
         write(&["1", "2"], vec![1.0; 4]);
         let e = err(&pq);
         assert!(e.contains("none of its 2 ids is a catalogue item") && e.contains("`1`") && e.contains("`a`"), "{e}");
