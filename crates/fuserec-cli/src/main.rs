@@ -219,7 +219,7 @@ fn adjust_dataset(args: &[String], config: &Path, dataset: &mut DatasetConfig) -
             _ => bail!("--scale applies to the synthetic dataset only"),
         }
     }
-    if let DatasetConfig::Dir { path: p, .. } = dataset
+    if let DatasetConfig::Dir { path: p, .. } | DatasetConfig::Mmrec { path: p } = dataset
         && p.is_relative()
     {
         *p = config.parent().unwrap_or(Path::new(".")).join(&*p);

@@ -12,6 +12,7 @@ mod dataset;
 mod delimited;
 mod images;
 mod loader;
+pub mod mmrec;
 pub mod movielens;
 pub mod progress;
 pub mod searches;

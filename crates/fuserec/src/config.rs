@@ -64,6 +64,10 @@ pub enum DatasetConfig {
         #[serde(default)]
         unknown_items: UnknownIdPolicy,
     },
+    /// A folder in MMRec's layout (`<name>.inter` with `x_label`, `image_feat.npy`,
+    /// `text_feat.npy`; see `fuserec_data::mmrec`), with its published split (`[split] kind =
+    /// "given"`).
+    Mmrec { path: PathBuf },
     /// MovieLens from `cargo xtask assets`, posters from the shared assets folder.
     Movielens {
         #[serde(default = "default_ml")]

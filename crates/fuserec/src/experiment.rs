@@ -142,6 +142,7 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
             Ok(ds)
         }
         DatasetConfig::Dir { path, unknown_items } => load_dir(path, &LoadOptions { unknown_items: *unknown_items }),
+        DatasetConfig::Mmrec { path } => fuserec_data::mmrec::load_mmrec(path),
         DatasetConfig::Movielens { name, posters } => {
             if name != "ml-100k" {
                 return Err(Error::Config(format!("movielens `{name}`: only ml-100k is fetched by `cargo xtask assets`")));

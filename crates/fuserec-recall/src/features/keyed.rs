@@ -1,7 +1,8 @@
 //! Precomputed item embeddings keyed by raw item id: backbone `embeddings:<file>` in a
 //! `[features]` slot. Users bring CLIP or in-house vectors as
 //! - Parquet: an `item` column and a list / fixed-size-list float column (`embedding`, …);
-//! - `.npy` (float32 or float64, 2-D, C order) with the ids one per line in `<stem>.ids.txt`;
+//! - `.npy` (float32 or float64, 2-D, C order) with the ids one per line in `<stem>.ids.txt`
+//!   (without that file, row `i` is item id `i`, as MMRec stores its features);
 //! - safetensors: an integer `item_ids` tensor and a float `embeddings` tensor.
 //!
 //! Policy: catalogue items without a row are masked and counted; ids not in the catalogue are
@@ -69,6 +70,10 @@ pub fn ids_path(npy: &Path) -> PathBuf {
 fn read_npy_with_ids(path: &Path) -> Result<KeyedEmbeddings> {
     let (rows, dim, values) = read_npy(path)?;
     let ids_file = ids_path(path);
+    if !ids_file.exists() {
+        // MMRec's layout: row i is item i.
+        return Ok(KeyedEmbeddings { ids: (0..rows).map(|i| i.to_string()).collect(), values, dim });
+    }
     let text = std::fs::read_to_string(&ids_file).map_err(|e| Error::io(&ids_file, e))?;
     let ids: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
     let ids: Vec<String> = match ids.iter().rposition(|s| !s.is_empty()) {
@@ -174,11 +179,16 @@ pub fn align(k: &KeyedEmbeddings, ds: &Dataset, path: &Path) -> Result<(Embeddin
     if matched == 0 {
         let sample = |v: Vec<&str>| v.into_iter().take(3).map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
         return Err(Error::Invalid(format!(
-            "{}: none of its {} ids is a catalogue item (file ids look like {}; catalogue ids like {})",
+            "{}: none of its {} ids is a catalogue item (file ids look like {}; catalogue ids like {}){}",
             path.display(),
             k.ids.len(),
             sample(k.ids.iter().map(String::as_str).collect()),
-            sample((0..n.min(3) as u32).map(|i| ds.items.raw(i)).collect())
+            sample((0..n.min(3) as u32).map(|i| ds.items.raw(i)).collect()),
+            if path.extension().is_some_and(|e| e == "npy") && !ids_path(path).exists() {
+                format!(" — without {} rows are keyed by row number", ids_path(path).display())
+            } else {
+                String::new()
+            }
         )));
     }
     let report = EmbeddingsReport {
