@@ -204,30 +204,6 @@ pub(crate) struct InteractionBatch {
     pub weight: Option<Vec<f64>>,
 }
 
-/// Numbers of a column as f64 (`None` = null); Arrow timestamps in seconds.
-fn numbers(path: &Path, rg: usize, name: &str, a: &ArrayRef) -> Result<Vec<Option<f64>>> {
-    let bad = |e: arrow_schema::ArrowError| Error::Row {
-        path: path.to_path_buf(),
-        row_group: rg,
-        row: 0,
-        msg: format!("column `{name}` ({}): not numeric ({e})", a.data_type()),
-    };
-    if let DataType::Timestamp(unit, _) = a.data_type() {
-        let per_second = match unit {
-            TimeUnit::Second => 1.0,
-            TimeUnit::Millisecond => 1e3,
-            TimeUnit::Microsecond => 1e6,
-            TimeUnit::Nanosecond => 1e9,
-        };
-        let v = arrow_cast::cast(a, &DataType::Int64).map_err(bad)?;
-        let v = v.as_primitive::<Int64Type>();
-        return Ok((0..v.len()).map(|i| (!v.is_null(i)).then(|| (v.value(i) as f64 / per_second).floor())).collect());
-    }
-    let v = arrow_cast::cast(a, &DataType::Float64).map_err(bad)?;
-    let v = v.as_primitive::<Float64Type>();
-    Ok((0..v.len()).map(|i| (!v.is_null(i)).then(|| v.value(i))).collect())
-}
-
 /// A numeric column as f64 values (Arrow timestamps in seconds, floored); a null or non-finite
 /// value is an error naming its row (`at` = row group and the batch's first row).
 fn finite_numbers(path: &Path, at: (usize, usize), name: &str, a: &ArrayRef) -> Result<Vec<f64>> {
@@ -378,17 +354,13 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, Vec<f32>, usize)> {
                 DataType::LargeList(_) => v.as_list::<i64>().value(r),
                 _ => v.as_fixed_size_list().value(r),
             };
-            let xs = numbers(path, g, "embedding", &list)?;
+            let xs = finite_numbers(path, (g, row), "embedding", &list)
+                .map_err(|_| err(format!("item `{name}`: a null or non-finite value in the embedding")))?;
             let d = *dim.get_or_insert(xs.len());
             if xs.len() != d || d == 0 {
                 return Err(err(format!("item `{name}`: {} values, the first row has {d}", xs.len())));
             }
-            for x in xs {
-                match x {
-                    Some(x) if x.is_finite() => values.push(x as f32),
-                    _ => return Err(err(format!("item `{name}`: a null or non-finite value in the embedding"))),
-                }
-            }
+            values.extend(xs.iter().map(|&x| x as f32));
             ids.push(name);
         }
     }

@@ -2,6 +2,7 @@
 //! `text_feat.npy` keyed by row number) loads with its published split, and an experiment runs on
 //! it with those features.
 
+use fuserec::features::write_npy;
 use fuserec::{ExperimentConfig, RunOptions};
 use std::path::{Path, PathBuf};
 
@@ -10,17 +11,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn npy(path: &Path, rows: usize, dim: usize, values: &[f32]) {
-    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    let pad = 64 - (10 + header.len() + 1) % 64;
-    let header = format!("{header}{}\n", " ".repeat(pad));
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((header.len() as u16).to_le_bytes());
-    b.extend(header.as_bytes());
-    values.iter().for_each(|v| b.extend(v.to_le_bytes()));
-    std::fs::write(path, b).unwrap();
 }
 
 /// 12 users, 10 items in two topics (items 0–4, 5–9); each user likes one topic: train on three of
@@ -37,9 +27,9 @@ fn toy(dir: &Path) {
     std::fs::write(dir.join("toy.inter"), inter).unwrap();
     // Features: topic direction + a small per-item wobble; text a different width.
     let img: Vec<f32> = (0..10).flat_map(|i| if i < 5 { [1.0, 0.1 * i as f32, 0.0] } else { [0.0, 0.1 * i as f32, 1.0] }).collect();
-    npy(&dir.join("image_feat.npy"), 10, 3, &img);
+    write_npy(&dir.join("image_feat.npy"), 3, &img).unwrap();
     let txt: Vec<f32> = (0..10).flat_map(|i| if i < 5 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
-    npy(&dir.join("text_feat.npy"), 10, 2, &txt);
+    write_npy(&dir.join("text_feat.npy"), 2, &txt).unwrap();
 }
 
 #[test]

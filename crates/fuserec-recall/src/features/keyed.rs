@@ -89,6 +89,27 @@ fn read_npy_with_ids(path: &Path) -> Result<KeyedEmbeddings> {
     Ok(KeyedEmbeddings { ids, values, dim })
 }
 
+/// Writes a 2-D float32 `.npy` file (format 1, C order) of `values.len() / dim` rows.
+pub fn write_npy(path: &Path, dim: usize, values: &[f32]) -> Result<()> {
+    if dim == 0 || values.len() % dim != 0 {
+        return Err(Error::Shape(format!("{}: {} values are not rows of width {dim}", path.display(), values.len())));
+    }
+    let mut b = npy_header("<f4", values.len() / dim, dim);
+    values.iter().for_each(|v| b.extend(v.to_le_bytes()));
+    std::fs::write(path, b).map_err(|e| Error::io(path, e))
+}
+
+/// Magic, version 1 and the header dict, padded so the data starts at a multiple of 64.
+fn npy_header(descr: &str, rows: usize, dim: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let pad = 64 - (10 + dict.len() + 1) % 64;
+    let dict = format!("{dict}{}\n", " ".repeat(pad % 64));
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((dict.len() as u16).to_le_bytes());
+    b.extend(dict.as_bytes());
+    b
+}
+
 /// A 2-D float32/float64 `.npy` file (format 1–3, C order): `(rows, dim, values)`.
 pub fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -224,13 +245,9 @@ mod tests {
         fuserec_data::load_dir(dir, &Default::default()).unwrap()
     }
 
+    /// A float64 file (the reader takes both widths).
     fn npy(path: &Path, rows: usize, dim: usize, values: &[f64]) {
-        let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-        let pad = 64 - (10 + header.len() + 1) % 64;
-        let header = format!("{header}{}\n", " ".repeat(pad));
-        let mut b = b"\x93NUMPY\x01\x00".to_vec();
-        b.extend((header.len() as u16).to_le_bytes());
-        b.extend(header.as_bytes());
+        let mut b = npy_header("<f8", rows, dim);
         values.iter().for_each(|v| b.extend(v.to_le_bytes()));
         std::fs::write(path, b).unwrap();
     }
@@ -253,7 +270,10 @@ mod tests {
         let np = d.join("e.npy");
         npy(&np, 3, 2, &[3.0, 3.5, 1.0, 1.5, 9.0, 9.0]);
         std::fs::write(ids_path(&np), "c\na\nzz\n").unwrap();
-        for path in [&pq, &np] {
+        let np32 = d.join("e32.npy");
+        write_npy(&np32, 2, &[3.0, 3.5, 1.0, 1.5, 9.0, 9.0]).unwrap();
+        std::fs::write(ids_path(&np32), "c\na\nzz\n").unwrap();
+        for path in [&pq, &np, &np32] {
             let (rows, mask, r) = align(&read_keyed(path).unwrap(), &ds, path).unwrap();
             assert_eq!(rows.as_slice(), &[1.0, 1.5, 0.0, 0.0, 3.0, 3.5], "{}", path.display());
             assert_eq!(mask, [true, false, true]);

@@ -8,7 +8,7 @@ mod profiles;
 mod registry;
 mod store;
 
-pub use keyed::{EmbeddingsReport, KeyedEmbeddings, align, ids_path, read_keyed, read_npy};
+pub use keyed::{EmbeddingsReport, KeyedEmbeddings, align, ids_path, read_keyed, read_npy, write_npy};
 pub use profiles::centroid_profiles;
 pub use registry::{IMAGE_BACKBONES, TEXT_BACKBONES, image_encoder, text_encoder};
 pub use store::{FeatureStore, StoredModality};
