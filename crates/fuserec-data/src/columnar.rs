@@ -424,7 +424,7 @@ impl TableWriter {
     pub fn write(&mut self, columns: Vec<OutColumn>) -> Result<()> {
         for c in &columns {
             if let OutColumn::Vectors(name, d, v) = c
-                && (*d == 0 || v.len() % d != 0)
+                && (*d == 0 || !v.len().is_multiple_of(*d))
             {
                 return Err(Error::Shape(format!(
                     "{}: column `{name}`: {} values are not rows of width {d}",

@@ -91,7 +91,7 @@ fn read_npy_with_ids(path: &Path) -> Result<KeyedEmbeddings> {
 
 /// Writes a 2-D float32 `.npy` file (format 1, C order) of `values.len() / dim` rows.
 pub fn write_npy(path: &Path, dim: usize, values: &[f32]) -> Result<()> {
-    if dim == 0 || values.len() % dim != 0 {
+    if dim == 0 || !values.len().is_multiple_of(dim) {
         return Err(Error::Shape(format!("{}: {} values are not rows of width {dim}", path.display(), values.len())));
     }
     let mut b = npy_header("<f4", values.len() / dim, dim);
