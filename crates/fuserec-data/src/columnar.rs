@@ -19,6 +19,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Casts that fail on a value they cannot convert (Arrow's default turns it into a null).
+const STRICT: arrow_cast::CastOptions = arrow_cast::CastOptions { safe: false, format_options: arrow_cast::display::FormatOptions::new() };
+
 /// Rows per Arrow batch when streaming.
 const BATCH_ROWS: usize = 64 * 1024;
 
@@ -219,10 +222,11 @@ fn finite_numbers(path: &Path, at: (usize, usize), name: &str, a: &ArrayRef) -> 
             TimeUnit::Microsecond => 1e6,
             TimeUnit::Nanosecond => 1e9,
         };
-        let v = arrow_cast::cast(a, &DataType::Int64).map_err(bad)?;
+        let v = arrow_cast::cast_with_options(a, &DataType::Int64, &STRICT).map_err(bad)?;
         v.as_primitive::<Int64Type>().values().iter().map(|&x| (x as f64 / per_second).floor()).collect()
     } else {
-        let v = arrow_cast::cast(a, &DataType::Float64).map_err(bad)?;
+        // Strict: text that is not a number is an error, not a null.
+        let v = arrow_cast::cast_with_options(a, &DataType::Float64, &STRICT).map_err(bad)?;
         v.as_primitive::<Float64Type>().values().to_vec()
     };
     match v.iter().position(|x| !x.is_finite()) {

@@ -154,6 +154,16 @@ fn bad_rows_name_the_row_group_row_and_column() {
     write_arrow(&inter, vec![("user", text(&["u"]), false), ("item", text(&["a"]), false)], 2);
     let e = load();
     assert!(e.contains("missing column `timestamp`") && e.contains("has: user, item"), "{e}");
+    // A column of the wrong type: text where a timestamp should be.
+    write_arrow(&inter, vec![("user", text(&["u"]), false), ("item", text(&["a"]), false), ("timestamp", text(&["yesterday"]), false)], 2);
+    let e = load();
+    assert!(e.contains("row group 0") && e.contains("column `timestamp` (Utf8): not numeric") && e.contains("yesterday"), "{e}");
+    // A truncated file (the footer is gone).
+    five(ok(), &["a", "b", "a", "b", "a"], vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![1.0; 5]);
+    let bytes = std::fs::read(&inter).unwrap();
+    std::fs::write(&inter, &bytes[..bytes.len() / 2]).unwrap();
+    let e = load();
+    assert!(e.contains("interactions.parquet") && e.contains("not a readable Parquet file"), "{e}");
     // Not Parquet at all.
     std::fs::write(&inter, b"user\titem\ttimestamp\nu\ta\t1\n").unwrap();
     let e = load();
