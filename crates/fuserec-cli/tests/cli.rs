@@ -39,5 +39,24 @@ fn commands_fail_clearly_and_world_writes_a_loadable_dataset() {
     assert_eq!(code, 0, "{err}");
     let ds = fuserec::data::load_dir(&world, &Default::default()).unwrap();
     assert!(ds.n_items() > 0 && ds.n_users() > 0 && !ds.interactions.is_empty());
+    // The same world as Parquet without images; `load` reads either and reports the same counts.
+    let pq = dir.join("world-pq");
+    let (code, _, err) =
+        fuserec(&["world", "--seed", "3", "--scale", "0.05", "--format", "parquet", "--no-images", "--out", pq.to_str().unwrap()], &dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(pq.join("interactions.parquet").is_file() && std::fs::read_dir(pq.join("images")).unwrap().next().is_none());
+    let counts = |out: &str| out.lines().next().unwrap().split_once(": ").unwrap().1.to_string();
+    let (code, a, err) = fuserec(&["load", world.to_str().unwrap()], &dir);
+    assert_eq!(code, 0, "{err}");
+    let (code, b, err) = fuserec(&["load", pq.to_str().unwrap()], &dir);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(counts(&a), counts(&b));
+    assert!(b.contains(&format!("{} interactions", ds.interactions.len())) && b.contains("peak resident memory"), "{b}");
+    let (code, _, err) = fuserec(&["world", "--format", "feather", "--out", pq.to_str().unwrap()], &dir);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown table format `feather`"), "{err}");
+    let (code, _, err) = fuserec(&["load", dir.join("nowhere").to_str().unwrap()], &dir);
+    assert_eq!(code, 1);
+    assert!(err.contains("nowhere") && err.contains("not found"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
