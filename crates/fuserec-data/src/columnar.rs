@@ -274,7 +274,9 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
     let hint = Arc::new(Schema::new(hinted));
     let groups: Vec<usize> = b.metadata().row_groups().iter().map(|g| g.num_rows() as usize).collect();
     drop(b);
-    for (rg, &group_rows) in groups.iter().enumerate() {
+    let file_rows: usize = groups.iter().sum();
+    // One row group decoded into batches (numbers checked, ids still Arrow arrays).
+    let decode = |rg: usize| -> Result<Vec<InteractionBatch>> {
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
         let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, ArrowReaderOptions::new().with_schema(hint.clone()))
             .map_err(|e| arrow_err(path, rg, e))?;
@@ -282,9 +284,10 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
         let reader = b
             .with_row_groups(vec![rg])
             .with_projection(mask)
-            .with_batch_size(group_rows.clamp(1, 1 << 20))
+            .with_batch_size(groups[rg].clamp(1, 1 << 20))
             .build()
             .map_err(|e| arrow_err(path, rg, e))?;
+        let mut out = Vec::new();
         let mut offset = 0usize;
         for batch in reader {
             let batch: RecordBatch = batch.map_err(|e| arrow_err(path, rg, e))?;
@@ -293,8 +296,8 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
             let name = |i: usize| schema.field(i).name().clone();
             let finite = |c: usize| finite_numbers(path, (rg, offset), &name(c), col(c));
             let rows = batch.num_rows();
-            batch_fn(InteractionBatch {
-                file_rows: groups.iter().sum(),
+            out.push(InteractionBatch {
+                file_rows,
                 row_group: rg,
                 offset,
                 rows,
@@ -304,8 +307,21 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
                 label: cols.label.map(finite).transpose()?,
                 rating: cols.rating.map(finite).transpose()?,
                 weight: cols.weight.map(finite).transpose()?,
-            })?;
+            });
             offset += rows;
+        }
+        Ok(out)
+    };
+    // Row groups are decoded a few at a time in parallel and handed over in file order (ids are
+    // interned by the caller, sequentially). The first error in file order is the one reported.
+    use rayon::prelude::*;
+    let at_once = rayon::current_num_threads().max(1);
+    for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(at_once) {
+        let decoded: Vec<Result<Vec<InteractionBatch>>> = chunk.par_iter().map(|&rg| decode(rg)).collect();
+        for batches in decoded {
+            for b in batches? {
+                batch_fn(b)?;
+            }
         }
     }
     Ok(())
