@@ -180,3 +180,44 @@ fn bad_rows_name_the_row_group_row_and_column() {
     let e = load();
     assert!(e.contains("items.parquet: row group 0, row 1") && e.contains("empty item id"), "{e}");
 }
+
+#[test]
+fn keyed_embeddings_read_lists_and_refuse_ragged_or_null_rows() {
+    use arrow_array::builder::Float64Builder;
+    use fuserec_data::columnar::read_embeddings;
+    let d = scratch("pq-emb");
+    let p = d.join("e.parquet");
+    let lists = |rows: Vec<Option<Vec<f64>>>| {
+        let mut b = ListBuilder::new(Float64Builder::new());
+        for r in rows {
+            match r {
+                Some(v) => {
+                    v.into_iter().for_each(|x| b.values().append_value(x));
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        Arc::new(b.finish()) as ArrayRef
+    };
+    // list<float64> under another name: the only list column is the embedding; integer ids.
+    write_arrow(
+        &p,
+        vec![
+            ("item_id", Arc::new(Int64Array::from(vec![5, 9])), false),
+            ("clip", lists(vec![Some(vec![1.0, 2.0]), Some(vec![3.0, 4.0])]), true),
+        ],
+        8,
+    );
+    let (ids, values, dim) = read_embeddings(&p).unwrap();
+    assert_eq!((ids, values, dim), (vec!["5".to_string(), "9".to_string()], vec![1.0, 2.0, 3.0, 4.0], 2));
+    write_arrow(&p, vec![("item", text(&["a", "b"]), false), ("embedding", lists(vec![Some(vec![1.0, 2.0]), Some(vec![3.0])]), true)], 8);
+    let e = read_embeddings(&p).unwrap_err().to_string();
+    assert!(e.contains("row group 0, row 1") && e.contains("item `b`: 1 values, the first row has 2"), "{e}");
+    write_arrow(&p, vec![("item", text(&["a", "b"]), false), ("embedding", lists(vec![Some(vec![1.0]), None]), true)], 8);
+    let e = read_embeddings(&p).unwrap_err().to_string();
+    assert!(e.contains("item `b`: the embedding is null"), "{e}");
+    write_arrow(&p, vec![("item", text(&["a"]), false), ("score", Arc::new(Float64Array::from(vec![1.0])), false)], 8);
+    let e = read_embeddings(&p).unwrap_err().to_string();
+    assert!(e.contains("no embedding column") && e.contains("has: item, score"), "{e}");
+}
