@@ -1,3 +1,5 @@
+use fuserec_core::{Error, Result};
+
 /// Marks an item that has no code (e.g. its content modality is masked).
 pub const NO_CODE: u32 = u32::MAX;
 
@@ -13,9 +15,12 @@ impl Codes {
     pub fn new(n: usize, levels: usize) -> Self {
         Codes { n, levels, data: vec![NO_CODE; n * levels] }
     }
-    pub fn from_vec(n: usize, levels: usize, data: Vec<u32>) -> Self {
-        assert_eq!(data.len(), n * levels, "codes shape");
-        Codes { n, levels, data }
+    /// `n` items × `levels` codes, row-major; an error when `data` has another length.
+    pub fn from_vec(n: usize, levels: usize, data: Vec<u32>) -> Result<Self> {
+        if Some(data.len()) != n.checked_mul(levels) {
+            return Err(Error::Shape(format!("codes: {} values for {n} items × {levels} levels", data.len())));
+        }
+        Ok(Codes { n, levels, data })
     }
     pub fn len(&self) -> usize {
         self.n
@@ -38,5 +43,19 @@ impl Codes {
     }
     pub fn as_slice(&self) -> &[u32] {
         &self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_vec_checks_the_shape() {
+        let c = Codes::from_vec(2, 3, vec![0, 1, 2, 3, 4, 5]).unwrap();
+        assert_eq!((c.len(), c.get(1, 2)), (2, 5));
+        let e = Codes::from_vec(2, 3, vec![0; 5]).unwrap_err().to_string();
+        assert!(e.contains("5 values for 2 items × 3 levels"), "{e}");
+        assert!(Codes::from_vec(usize::MAX, 2, vec![]).is_err(), "an overflowing shape is an error");
     }
 }

@@ -184,7 +184,7 @@ impl Quantizer for KMeans {
     }
     fn encode(&self, x: &Embeddings) -> Result<Codes> {
         check_dim(x, self.dim())?;
-        Ok(Codes::from_vec(x.rows(), 1, nearest(x, &self.centroids).0))
+        Codes::from_vec(x.rows(), 1, nearest(x, &self.centroids).0)
     }
     fn reconstruct(&self, codes: &Codes, level: usize) -> Result<Embeddings> {
         if level != 0 {

@@ -166,7 +166,7 @@ impl Quantizer for HierarchicalKMeans {
                 path
             })
             .collect();
-        Ok(Codes::from_vec(x.rows(), depth, data))
+        Codes::from_vec(x.rows(), depth, data)
     }
     fn reconstruct(&self, codes: &Codes, level: usize) -> Result<Embeddings> {
         let l = self.levels.get(level).ok_or_else(|| Error::Invalid(format!("tree has {} levels, asked for {level}", self.depth)))?;

@@ -130,9 +130,9 @@ pub fn metrics(s: &CtrSamples, scores: &[f32], bucket_of_item: &[usize], n_bucke
         return Err(Error::Invalid(format!("ctr: non-finite score for test sample {k} (item {})", s.items[k])));
     }
     let labels: Vec<bool> = s.labels.iter().map(|&l| l > 0.5).collect();
-    let a = auc(&labels, scores).ok_or_else(|| Error::Invalid("ctr: the test set needs clicks and non-clicks for AUC".into()))?;
+    let a = auc(&labels, scores)?.ok_or_else(|| Error::Invalid("ctr: the test set needs clicks and non-clicks for AUC".into()))?;
     let (g, users) =
-        gauc(&s.users, &labels, scores).ok_or_else(|| Error::Invalid("ctr: no test user has both a click and a non-click".into()))?;
+        gauc(&s.users, &labels, scores)?.ok_or_else(|| Error::Invalid("ctr: no test user has both a click and a non-click".into()))?;
     let logloss = scores.iter().zip(&labels).map(|(&z, &y)| {
         let z = z as f64;
         // −log σ(z) for a click, −log(1 − σ(z)) otherwise, written stably.
@@ -146,9 +146,9 @@ pub fn metrics(s: &CtrSamples, scores: &[f32], bucket_of_item: &[usize], n_bucke
             let u: Vec<u32> = idx.iter().map(|&i| s.users[i]).collect();
             let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
             let sc: Vec<f32> = idx.iter().map(|&i| scores[i]).collect();
-            gauc(&u, &l, &sc).map(|x| x.0)
+            Ok(gauc(&u, &l, &sc)?.map(|x| x.0))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Scores { auc: a, gauc: g, gauc_users: users, logloss, buckets })
 }
 
@@ -504,7 +504,7 @@ mod tests {
         // Items 0, 1 in bucket 1; items 2, 3 in bucket 2.
         let m = metrics(&s, &scores, &[1, 1, 2, 2], 2).unwrap();
         let labels: Vec<bool> = s.labels.iter().map(|&l| l > 0.5).collect();
-        assert_eq!(m.auc, fuserec_eval::auc(&labels, &scores).unwrap());
+        assert_eq!(m.auc, fuserec_eval::auc(&labels, &scores).unwrap().unwrap());
         // Hand count over 3 clicks × 4 non-clicks {0.5, 0.2, 1.0, 0.0}: click 0.9 beats three,
         // click 0.2 ties one and beats one (1.5), click −1.0 beats none.
         assert!((m.auc - 4.5 / 12.0).abs() < 1e-12, "{}", m.auc);
@@ -512,7 +512,7 @@ mod tests {
         // user 1: 0 over 2; user 2 has no click and is left out.
         assert!((m.gauc - (0.625 * 4.0 + 0.0) / 6.0).abs() < 1e-12, "{}", m.gauc);
         assert_eq!(m.gauc_users, 2);
-        assert_eq!(Some((m.gauc, 2)), fuserec_eval::gauc(&s.users, &labels, &scores));
+        assert_eq!(Some((m.gauc, 2)), fuserec_eval::gauc(&s.users, &labels, &scores).unwrap());
         // Bucket 1 (items 0, 1): user 0 has only clicks there; user 1: click −1.0 vs non-click 1.0.
         assert_eq!(m.buckets, vec![None, Some(0.0), None]);
         let want_ll: f64 = scores
