@@ -93,9 +93,9 @@ pub fn read_table(path: &Path) -> Result<Table> {
     for batch in reader {
         let rg = group_of(&groups, rows.len());
         let batch = batch.map_err(|e| arrow_err(path, rg, e))?;
-        let cols = batch.columns().iter().zip(&columns).map(|(a, n)| strings(path, rg, n, a)).collect::<Result<Vec<_>>>()?;
+        let mut cols = batch.columns().iter().zip(&columns).map(|(a, n)| strings(path, rg, n, a)).collect::<Result<Vec<_>>>()?;
         for r in 0..batch.num_rows() {
-            rows.push((rows.len(), cols.iter().map(|c| c[r].clone().unwrap_or_default()).collect()));
+            rows.push((rows.len(), cols.iter_mut().map(|c| c[r].take().unwrap_or_default()).collect()));
         }
     }
     Ok(Table { path: path.to_path_buf(), columns, rows, row_groups: Some(groups) })
@@ -131,6 +131,14 @@ struct InteractionColumns {
 
 fn find(schema: &Schema, names: &[&str]) -> Option<usize> {
     names.iter().find_map(|n| schema.fields().iter().position(|f| column_name(f) == *n))
+}
+
+/// The first column named one of `names`, or an error naming what the file has.
+fn require(path: &Path, schema: &Schema, names: &[&str]) -> Result<usize> {
+    find(schema, names).ok_or_else(|| {
+        let has = schema.fields().iter().map(|f| column_name(f)).collect::<Vec<_>>().join(", ");
+        Error::Invalid(format!("{}: missing column `{}` (has: {has})", path.display(), names[0]))
+    })
 }
 
 /// An id column of one batch: Parquet's dictionary kept (each distinct id resolved once per
@@ -240,13 +248,10 @@ fn finite_numbers(path: &Path, at: (usize, usize), name: &str, a: &ArrayRef) -> 
 /// (other columns are not read). String id columns are read as dictionaries. Nulls and
 /// non-finite numbers in the numeric columns are errors naming row group, row and column.
 pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(InteractionBatch) -> Result<()>) -> Result<()> {
-    use parquet::arrow::arrow_reader::ArrowReaderOptions;
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     let b = open(path)?;
     let schema = b.schema().clone();
-    let header = || schema.fields().iter().map(|f| column_name(f)).collect::<Vec<_>>().join(", ");
-    let need = |names: &[&str]| {
-        find(&schema, names).ok_or_else(|| Error::Invalid(format!("{}: missing column `{}` (has: {})", path.display(), names[0], header())))
-    };
+    let need = |names: &[&str]| require(path, &schema, names);
     let cols = InteractionColumns {
         user: need(&["user", "user_id"])?,
         item: need(&["item", "item_id"])?,
@@ -273,13 +278,15 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
         .collect();
     let hint = Arc::new(Schema::new(hinted));
     let groups: Vec<usize> = b.metadata().row_groups().iter().map(|g| g.num_rows() as usize).collect();
+    // The footer is read once; every row group's reader starts from it.
+    let meta = ArrowReaderMetadata::try_new(b.metadata().clone(), ArrowReaderOptions::new().with_schema(hint))
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     drop(b);
     let file_rows: usize = groups.iter().sum();
     // One row group decoded into batches (numbers checked, ids still Arrow arrays).
     let decode = |rg: usize| -> Result<Vec<InteractionBatch>> {
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, ArrowReaderOptions::new().with_schema(hint.clone()))
-            .map_err(|e| arrow_err(path, rg, e))?;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone());
         let mask = ProjectionMask::roots(b.parquet_schema(), wanted.iter().copied());
         let reader = b
             .with_row_groups(vec![rg])
@@ -335,9 +342,7 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
 pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, Vec<f32>, usize)> {
     let b = open(path)?;
     let schema = b.schema().clone();
-    let header = || schema.fields().iter().map(|f| column_name(f)).collect::<Vec<_>>().join(", ");
-    let id_col = find(&schema, &["item", "item_id", "id"])
-        .ok_or_else(|| Error::Invalid(format!("{}: missing column `item` (has: {})", path.display(), header())))?;
+    let id_col = require(path, &schema, &["item", "item_id", "id"])?;
     let is_list = |f: &Field| matches!(f.data_type(), DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _));
     let vec_col = find(&schema, &["embedding", "vector", "embeddings", "features"]).filter(|&c| is_list(schema.field(c))).or_else(|| {
         let lists: Vec<usize> = (0..schema.fields().len()).filter(|&c| is_list(schema.field(c))).collect();
@@ -347,7 +352,7 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, Vec<f32>, usize)> {
         Error::Invalid(format!(
             "{}: no embedding column (a list of floats named `embedding` or the only list column; has: {})",
             path.display(),
-            header()
+            schema.fields().iter().map(|f| column_name(f)).collect::<Vec<_>>().join(", ")
         ))
     })?;
     let groups: Vec<usize> = b.metadata().row_groups().iter().map(|g| g.num_rows() as usize).collect();
@@ -398,6 +403,11 @@ pub enum OutColumn {
 }
 
 impl OutColumn {
+    fn name(&self) -> &str {
+        match self {
+            OutColumn::Text(s, _) | OutColumn::Int(s, _) | OutColumn::Float(s, _) | OutColumn::Vectors(s, _, _) => s,
+        }
+    }
     fn len(&self) -> usize {
         match self {
             OutColumn::Text(_, v) => v.len(),
@@ -455,10 +465,7 @@ impl TableWriter {
         }
         let n = columns.first().map_or(0, OutColumn::len);
         if let Some(c) = columns.iter().find(|c| c.len() != n) {
-            let name = match c {
-                OutColumn::Text(s, _) | OutColumn::Int(s, _) | OutColumn::Float(s, _) | OutColumn::Vectors(s, _, _) => s,
-            };
-            return Err(Error::Shape(format!("{}: column `{name}` has {} rows, the first column {n}", self.path.display(), c.len())));
+            return Err(Error::Shape(format!("{}: column `{}` has {} rows, the first column {n}", self.path.display(), c.name(), c.len())));
         }
         let (names, arrays): (Vec<String>, Vec<ArrayRef>) = columns.into_iter().map(OutColumn::into_parts).unzip();
         let fields: Vec<Field> = names.into_iter().zip(&arrays).map(|(n, a)| Field::new(n, a.data_type().clone(), false)).collect();

@@ -122,11 +122,17 @@ impl Dataset {
     }
 }
 
-/// By time, then user, then item; stable (file order breaks ties). A no-op pass when already
-/// sorted.
+/// By time, then user, then item (parallel; a single pass when already in order). Unstable:
+/// rows with equal keys are repeats, which the loaders drop (or which are identical).
 pub(crate) fn sort_interactions(v: &mut [Interaction]) {
-    let key = |x: &Interaction| (x.ts, x.user, x.item);
-    if !v.is_sorted_by_key(key) {
-        v.sort_by_key(key);
+    use rayon::slice::ParallelSliceMut;
+    if !v.is_sorted_by_key(order_key) {
+        v.par_sort_unstable_by_key(order_key);
     }
+}
+
+/// `(ts, user, item)` packed into one integer with the same order: time with its sign flipped
+/// (so it orders as unsigned), then user, then item.
+pub(crate) fn order_key(x: &Interaction) -> u128 {
+    (((x.ts as u64) ^ (1 << 63)) as u128) << 64 | (x.user.0 as u128) << 32 | x.item.0 as u128
 }

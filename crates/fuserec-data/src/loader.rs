@@ -9,9 +9,10 @@
 //! batches; see [`crate::columnar`]). A pre-split dataset replaces `interactions.tsv` with
 //! `train.tsv`, optional `val.tsv`, and `test.tsv` or `test_warm.tsv` + `test_cold.tsv`.
 
-use crate::dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy, sort_interactions};
+use crate::dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy, order_key, sort_interactions};
 use crate::delimited::Table;
 use crate::images::image_folder;
+use crate::movielens::POSITIVE_RATING;
 use fuserec_core::{Error, IdMap, Interaction, ItemId, Result, UserId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -87,26 +88,32 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     finish(dir, users, items, interactions, items_meta, report, given_split)
 }
 
-/// Sorts by time, user, item (in parallel; skipped when the log is already in order) and drops
-/// rows repeating a `(user, item, timestamp)`: of such a group the row with the highest label,
-/// then the highest weight, is kept — a rule that does not depend on file order. Returns how
-/// many were dropped.
+/// Sorts ([`sort_interactions`]) and drops rows repeating a `(user, item, timestamp)`: of such
+/// a group the row with the highest label, then the highest weight, is kept — a rule that does
+/// not depend on file order. Returns how many were dropped.
 fn dedup_sorted(v: &mut Vec<Interaction>) -> usize {
-    use rayon::slice::ParallelSliceMut;
-    // One packed key: time with its sign flipped (so it orders as unsigned), user, item.
-    let key = |x: &Interaction| (((x.ts as u64) ^ (1 << 63)) as u128) << 64 | (x.user.0 as u128) << 32 | x.item.0 as u128;
-    if !v.is_sorted_by_key(key) {
-        v.par_sort_unstable_by_key(key);
-    }
+    sort_interactions(v);
     let before = v.len();
     v.dedup_by(|later, kept| {
-        let same = key(later) == key(kept);
+        let same = order_key(later) == order_key(kept);
         if same && (later.label, later.weight) > (kept.label, kept.weight) {
             *kept = *later;
         }
         same
     });
     before - v.len()
+}
+
+/// A row's label from its `label` value (must be in [0, 1]) or else its rating (positive at
+/// `rating_threshold` or above); without either, every row is a positive. Shared by the TSV and
+/// Parquet readers.
+pub(crate) fn label_of(label: Option<f64>, rating: Option<f64>, rating_threshold: f64) -> std::result::Result<f32, String> {
+    match (label, rating) {
+        (Some(v), _) if !(0.0..=1.0).contains(&v) => Err(format!("label {v} outside [0, 1]")),
+        (Some(v), _) => Ok(v as f32),
+        (None, Some(r)) => Ok((r >= rating_threshold) as u8 as f32),
+        (None, None) => Ok(1.0),
+    }
 }
 
 pub(crate) fn finish(
@@ -204,7 +211,7 @@ impl InteractionReader<'_> {
         let t = Table::read(path)?;
         let label = match (t.column(&["label", "click"]), t.column(&["rating"])) {
             (Some(c), _) => LabelSource::Column(c),
-            (None, Some(c)) => LabelSource::RatingAtLeast(c, 4.0),
+            (None, Some(c)) => LabelSource::RatingAtLeast(c, POSITIVE_RATING),
             (None, None) => LabelSource::AllPositive,
         };
         self.read_table(&t, label)
@@ -239,12 +246,8 @@ impl InteractionReader<'_> {
             }
             for r in 0..b.rows {
                 self.report.interaction_rows += 1;
-                let label = match (&b.label, &b.rating) {
-                    (Some(l), _) if !(0.0..=1.0).contains(&l[r]) => return Err(err(r, format!("label {} outside [0, 1]", l[r]))),
-                    (Some(l), _) => l[r] as f32,
-                    (None, Some(rating)) => (rating[r] >= 4.0) as u8 as f32,
-                    (None, None) => 1.0,
-                };
+                let label =
+                    label_of(b.label.as_ref().map(|l| l[r]), b.rating.as_ref().map(|x| x[r]), POSITIVE_RATING).map_err(|m| err(r, m))?;
                 let Some(item) = items[r] else {
                     self.report.unknown_item_rows += 1;
                     continue;
@@ -269,17 +272,12 @@ impl InteractionReader<'_> {
         for (line, f) in &t.rows {
             let (u, i) = (f[c_user].trim(), f[c_item].trim());
             let ts = t.number(*line, c_ts, &f[c_ts])?;
-            let label = match label {
-                LabelSource::Column(c) => {
-                    let v = t.number(*line, c, &f[c])?;
-                    if !(0.0..=1.0).contains(&v) {
-                        return Err(t.err(*line, format!("label {v} outside [0, 1]")));
-                    }
-                    v as f32
-                }
-                LabelSource::RatingAtLeast(c, th) => (t.number(*line, c, &f[c])? >= th) as u8 as f32,
-                LabelSource::AllPositive => 1.0,
+            let (value, rating, threshold) = match label {
+                LabelSource::Column(c) => (Some(t.number(*line, c, &f[c])?), None, POSITIVE_RATING),
+                LabelSource::RatingAtLeast(c, th) => (None, Some(t.number(*line, c, &f[c])?), th),
+                LabelSource::AllPositive => (None, None, POSITIVE_RATING),
             };
+            let label = label_of(value, rating, threshold).map_err(|m| t.err(*line, m))?;
             let weight = match c_w {
                 Some(c) => t.number(*line, c, &f[c])? as f32,
                 None => 1.0,
@@ -297,11 +295,11 @@ impl InteractionReader<'_> {
     /// `(user, item, timestamp)`; `None` = skipped (counted in the report).
     fn push(&mut self, r: RowIn, err: &dyn Fn(String) -> Error) -> Result<Option<Interaction>> {
         self.report.interaction_rows += 1;
-        let (u, i) = (r.user.trim(), r.item.trim());
-        if u.is_empty() || i.is_empty() {
+        let u = r.user.trim();
+        if u.is_empty() {
             return Err(err("empty user or item id".into()));
         }
-        let Some(item) = self.item_id(i, r.at, err)? else {
+        let Some(item) = self.item_id(r.item, r.at, err)? else {
             self.report.unknown_item_rows += 1;
             return Ok(None);
         };
