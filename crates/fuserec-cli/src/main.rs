@@ -352,8 +352,9 @@ fn encode(args: &[String]) -> Result<()> {
     let f = fuserec::ItemFeatures::encode_with_store(&ds, text.as_deref(), image.as_deref(), Some(&store))?;
     let secs = t0.elapsed().as_secs_f64();
     println!("{}: {} items in {secs:.1}s, feature hash {}", ds.name, ds.n_items(), f.hash);
-    for (modality, m) in [("text", &f.text), ("image", &f.image)] {
-        if let Some(m) = m {
+    for m in &f.modalities {
+        let modality = &m.name;
+        {
             let (tensor, manifest) = store.paths(&ds, modality, &m.backbone);
             println!(
                 "  {modality:<5} {} — dim {}, {} with feature, {} masked; {} reused, {} encoded\n        {}\n        {}",
@@ -369,7 +370,7 @@ fn encode(args: &[String]) -> Result<()> {
         }
     }
     let r = &f.image_report;
-    if f.image.is_some() {
+    if f.image().is_some() {
         println!("  images: {} decoded, {} without image, {} missing, {} corrupt", r.decoded, r.no_image, r.missing, r.corrupt);
         for e in &r.examples {
             println!("    {e}");

@@ -17,7 +17,7 @@
 //! half artifact under the real name); `load` checks the format, every file's hash and every
 //! shape against the manifest before anything is built from it.
 
-use crate::features::ItemFeatures;
+use crate::features::{FeatureSet, ItemFeatures};
 use crate::two_tower::content_head::Blend;
 use crate::two_tower::{CodeTree, Net, TwoTowerConfig};
 use fuserec_core::{Embeddings, Error, Result};
@@ -29,8 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Version of the folder layout; `load` refuses others.
-pub const FORMAT: u32 = 1;
+/// Version of the folder layout; `load` refuses others. 2: any number of named modalities
+/// (`features.modalities`, one `centre_<name>` per modality).
+pub const FORMAT: u32 = 2;
 
 /// What the run knows beyond the training data: who the users and items are.
 #[derive(Clone, Debug, Default)]
@@ -75,36 +76,50 @@ pub struct ArtifactTarget {
     pub dir: PathBuf,
     pub catalogue: Arc<Catalogue>,
     pub source: Source,
-    /// The `(text, image)` backbones as configured (registry names a server can build again).
-    pub backbones: Option<(String, String)>,
+    /// The modalities' backbones as configured (registry names a server can build again).
+    pub backbones: Option<FeatureSet>,
 }
 
-/// The content the model reads: backbones (encoders a server runs on new items), widths, hash.
+/// One modality the model reads: what a server runs on a new item, and the width it must give.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModalitySpec {
+    /// The modality's name in `[features]` (`text`, `image`, `clip`, …).
+    pub name: String,
+    /// The backbone as configured (a registry name, or `vectors:…` / `embeddings:…`:
+    /// precomputed, so a new item has no row for it and is masked).
+    pub backbone: String,
+    /// The encoder's own description (parameters, preprocessing) of the rows the model read.
+    pub encoded_as: String,
+    pub dim: usize,
+}
+
+/// The content the model reads: its modalities in the content row's order, and their hash.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSpec {
-    /// Text and image backbones as configured (`none`: not read; `vectors:…`: precomputed).
-    pub text: String,
-    pub image: String,
-    /// The encoders' own descriptions (parameters, preprocessing) of the rows the model read.
-    pub encoded_as: (String, String),
-    /// Width of each modality the model reads (0: not read).
-    pub dims: (usize, usize),
+    pub modalities: Vec<ModalitySpec>,
     /// [`ItemFeatures::hash`] of the catalogue's rows.
     pub hash: String,
 }
 
 impl FeatureSpec {
     /// `backbones` as configured, `f` the rows they gave.
-    pub fn of(backbones: &(String, String), f: &ItemFeatures) -> Self {
-        let name = |m: &Option<crate::features::Modality>| m.as_ref().map_or("none".to_string(), |m| m.backbone.clone());
-        let dim = |m: &Option<crate::features::Modality>| m.as_ref().map_or(0, |m| m.rows.dim());
-        FeatureSpec {
-            text: backbones.0.clone(),
-            image: backbones.1.clone(),
-            encoded_as: (name(&f.text), name(&f.image)),
-            dims: (dim(&f.text), dim(&f.image)),
-            hash: f.hash.clone(),
-        }
+    pub fn of(backbones: &FeatureSet, f: &ItemFeatures) -> Result<Self> {
+        let modalities = f
+            .modalities
+            .iter()
+            .map(|m| {
+                let backbone = backbones.get(&m.name).ok_or_else(|| {
+                    Error::Config(format!("artifact: modality `{}` is not among the configured {}", m.name, backbones.describe()))
+                })?;
+                Ok(ModalitySpec { name: m.name.clone(), backbone: backbone.to_string(), encoded_as: m.backbone.clone(), dim: m.rows.dim() })
+            })
+            .collect::<Result<_>>()?;
+        Ok(FeatureSpec { modalities, hash: f.hash.clone() })
+    }
+
+    /// Width of each modality, in order.
+    pub fn dims(&self) -> Vec<usize> {
+        self.modalities.iter().map(|m| m.dim).collect()
     }
 }
 
@@ -162,8 +177,9 @@ pub struct TrainedArtifact {
     pub content_rows: Option<(Arc<Vec<f32>>, usize)>,
     /// The content head's catalogue rows, when the vectors carry the head.
     pub head_rows: Option<Embeddings>,
-    /// Catalogue means subtracted from (text, image) encoder output.
-    pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
+    /// Per modality of `manifest.features` (in its order): the catalogue mean subtracted from
+    /// encoder output (`[features] preprocess`).
+    pub centres: Vec<Option<Vec<f32>>>,
     pub code_tree: Option<CodeTree>,
 }
 
@@ -273,9 +289,13 @@ impl TrainedArtifact {
         if let Some(h) = &self.head_rows {
             put(&mut v, "head_rows", h.rows(), h.dim(), h.as_slice().to_vec());
         }
-        for (name, c) in [("centre_text", &self.centres.0), ("centre_image", &self.centres.1)] {
+        let names = self.manifest.features.as_ref().map_or_else(Vec::new, |f| f.modalities.iter().map(|m| m.name.clone()).collect());
+        if self.centres.len() > names.len() {
+            return Err(Error::Shape(format!("artifact: {} centres for {} modalities", self.centres.len(), names.len())));
+        }
+        for (name, c) in names.iter().zip(&self.centres) {
             if let Some(c) = c {
-                put(&mut v, name, 1, c.len(), c.clone());
+                put(&mut v, &format!("centre_{name}"), 1, c.len(), c.clone());
             }
         }
         v.save(&tmp.join(VECTORS))?;
@@ -349,7 +369,24 @@ impl TrainedArtifact {
             return Err(bad(format!("the manifest says a {}-d content head, {VECTORS} disagrees", manifest.content_head_dim)));
         }
         let centre = |name: &str| -> Result<Option<Vec<f32>>> { Ok(get(name, Some(1))?.map(|e| e.into_vec())) };
-        let centres = (centre("centre_text")?, centre("centre_image")?);
+        let centres = match &manifest.features {
+            Some(f) => {
+                let w = f.dims().iter().sum::<usize>() + f.modalities.len();
+                if content_rows.as_ref().is_some_and(|(_, cw)| *cw != w) {
+                    return Err(bad(format!("the manifest's modalities make {w}-wide content rows, {VECTORS} disagrees")));
+                }
+                let mut out = Vec::new();
+                for m in &f.modalities {
+                    let c = centre(&format!("centre_{}", m.name))?;
+                    if c.as_ref().is_some_and(|c| c.len() != m.dim) {
+                        return Err(bad(format!("{VECTORS}: centre_{} does not have the modality's {} values", m.name, m.dim)));
+                    }
+                    out.push(c);
+                }
+                out
+            }
+            None => Vec::new(),
+        };
         if manifest.seen.len() != n_users || manifest.codes.iter().any(|(c, _)| c.len() != n_items) {
             return Err(bad(format!("{MANIFEST}: seen lists or codes do not cover {n_users} users / {n_items} items")));
         }
@@ -388,7 +425,13 @@ mod tests {
             created_at: "2026-11-30T00:00:00Z".into(),
             source: Source { experiment: "tiny".into(), model: 0, seed: 7, dataset: "d".into(), split: "s".into() },
             config,
-            features: None,
+            features: Some(FeatureSpec {
+                modalities: vec![
+                    ModalitySpec { name: "text".into(), backbone: "hashed-ngram".into(), encoded_as: "h".into(), dim: 2 },
+                    ModalitySpec { name: "clip".into(), backbone: "embeddings:c.parquet".into(), encoded_as: "c".into(), dim: 3 },
+                ],
+                hash: "f".into(),
+            }),
             blend: Blend::default(),
             content_head_dim: 0,
             statistics_at: 99,
@@ -407,7 +450,7 @@ mod tests {
             item_vectors: Embeddings::from_vec(4, 2, vec![0.5, -0.5, 1.5, 0.25, -2.0, 0.0, 7.0, 1e-7]).unwrap(),
             content_rows: None,
             head_rows: None,
-            centres: (Some(vec![0.1, 0.2]), None),
+            centres: vec![Some(vec![0.1, 0.2]), None],
             code_tree: None,
         };
         a.write(dir).unwrap();
@@ -425,7 +468,7 @@ mod tests {
         assert_eq!(b.manifest.files.len(), 2);
         assert_eq!(b.user_vectors, a.user_vectors);
         assert_eq!(b.item_vectors.as_slice(), a.item_vectors.as_slice(), "bit for bit");
-        assert_eq!(b.centres, a.centres);
+        assert_eq!(b.centres, a.centres, "per named modality, in order");
         assert_eq!(b.net().unwrap().checkpoint(), a.weights, "the network is rebuilt with the trained weights");
         // Writing again replaces the folder; no temporary folder is left behind.
         tiny(&dir);

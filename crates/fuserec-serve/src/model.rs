@@ -6,7 +6,7 @@
 use fuserec::artifact::{ItemRecord, TrainedArtifact};
 use fuserec::core::{Embeddings, Error, ItemStats, Result};
 use fuserec::encoders::{ImageEncoder, TextEncoder};
-use fuserec::features::{image_encoder, text_encoder};
+use fuserec::features::{BackboneKind, image_encoder, text_encoder};
 use fuserec::towers::{History, NO_USER};
 use fuserec::two_tower::content_head::{Blend, ContentHead};
 use fuserec::two_tower::{CodeTree, Net, TwoTowerConfig, content_row, fused_row};
@@ -23,18 +23,31 @@ pub struct ModelSource {
     pub cache: PathBuf,
 }
 
+/// How a served model gets one modality of a new item.
+enum ModalityEncoder {
+    Text(Box<dyn TextEncoder>),
+    Image(Box<dyn ImageEncoder>),
+    /// `vectors:` / `embeddings:`: rows came from a file keyed by catalogue item, so a new item
+    /// has none; it is masked in this modality (as a catalogue item without a row is).
+    Precomputed,
+}
+
+/// One modality the model reads, as serving encodes it.
+struct ServedModality {
+    encoder: ModalityEncoder,
+    dim: usize,
+    /// Catalogue mean subtracted from encoder output (`[features] preprocess`).
+    centre: Option<Vec<f32>>,
+}
+
 /// What turns a new item's raw content into the content tower's input: the model's pretrained
-/// encoders, preprocessing centres and cluster tree. Plain `Sync` data, shared outside the
-/// model's lock, so that encoding (the slow part of an ingestion) blocks no other request.
+/// encoders (one per modality, in the content row's order), preprocessing centres and cluster
+/// tree. Plain `Sync` data, shared outside the model's lock, so that encoding (the slow part of
+/// an ingestion) blocks no other request.
 pub struct ItemEncoder {
-    text: Option<Box<dyn TextEncoder>>,
-    image: Option<Box<dyn ImageEncoder>>,
+    modalities: Vec<ServedModality>,
     /// The cluster tree, when the model reads cluster codes.
     codes: Option<CodeTree>,
-    /// Widths of the configured modalities (0: not read).
-    dims: (usize, usize),
-    /// Catalogue means subtracted from (text, image) encoder output (`[features] preprocess`).
-    pub centres: (Option<Vec<f32>>, Option<Vec<f32>>),
 }
 
 pub struct ServingModel {
@@ -90,38 +103,47 @@ fn minus(v: Vec<f32>, centre: &Option<Vec<f32>>) -> Vec<f32> {
 }
 
 impl ItemEncoder {
-    /// The content row of a new item — its text and decoded image through the model's encoders —
-    /// and its cluster codes per level the model reads (quantised by the model's tree). Returns
-    /// the row, the codes and which modalities it has.
+    /// The content row of a new item — its text and decoded image through the model's encoders
+    /// (precomputed modalities masked) — and its cluster codes per level the model reads
+    /// (quantised by the model's tree). Returns the row, the codes and whether it has a text and
+    /// an image modality.
     pub fn content_row(&self, text: &str, image: Option<&image::DynamicImage>) -> Result<(Vec<f32>, Vec<u32>, bool, bool)> {
-        if self.dims == (0, 0) {
+        if self.modalities.is_empty() {
             return Err(Error::Config("this model has no content view: it cannot embed a new item".into()));
         }
-        if self.dims.0 > 0 && self.text.is_none() || self.dims.1 > 0 && self.image.is_none() {
+        if self.modalities.iter().all(|m| matches!(m.encoder, ModalityEncoder::Precomputed)) {
             return Err(Error::Config(
-                "the model's features come from precomputed vectors (`vectors:`): new items cannot be encoded".into(),
+                "the model's features all come from precomputed files (`vectors:` / `embeddings:`): new items cannot be encoded".into(),
             ));
         }
-        let t = match (&self.text, text.trim().is_empty()) {
-            (Some(enc), false) => {
-                let e = enc.encode(&[text])?;
-                Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| minus(r, &self.centres.0))
-            }
-            _ => None,
-        };
-        let i = match (&self.image, image) {
-            (Some(enc), Some(img)) => Some(minus(enc.encode(std::slice::from_ref(img))?.row(0).to_vec(), &self.centres.1)),
-            _ => None,
-        };
-        let (ht, hi) = (t.is_some(), i.is_some());
-        if !ht && !hi {
+        let (mut has_text, mut has_image) = (false, false);
+        let mut parts: Vec<Option<Vec<f32>>> = Vec::with_capacity(self.modalities.len());
+        for m in &self.modalities {
+            let row = match (&m.encoder, image) {
+                (ModalityEncoder::Text(enc), _) if !text.trim().is_empty() => {
+                    let e = enc.encode(&[text])?;
+                    let r = Some(e.row(0).to_vec()).filter(|r| r.iter().any(|&x| x != 0.0)).map(|r| minus(r, &m.centre));
+                    has_text |= r.is_some();
+                    r
+                }
+                (ModalityEncoder::Image(enc), Some(img)) => {
+                    has_image = true;
+                    Some(minus(enc.encode(std::slice::from_ref(img))?.row(0).to_vec(), &m.centre))
+                }
+                _ => None,
+            };
+            parts.push(row);
+        }
+        if !has_text && !has_image {
             return Err(Error::Invalid("the item has neither text nor an image the model reads: nothing to embed".into()));
         }
+        let parts: Vec<Option<&[f32]>> = parts.iter().map(|p| p.as_deref()).collect();
+        let dims: Vec<usize> = self.modalities.iter().map(|m| m.dim).collect();
         let codes = match &self.codes {
-            Some(tree) => tree.encode(&fused_row(t.as_deref(), i.as_deref(), self.dims)?)?.into_iter().map(|c| c[0]).collect(),
+            Some(tree) => tree.encode(&fused_row(&parts, &dims)?)?.into_iter().map(|c| c[0]).collect(),
             None => Vec::new(),
         };
-        Ok((content_row(t.as_deref(), i.as_deref(), self.dims)?, codes, ht, hi))
+        Ok((content_row(&parts, &dims)?, codes, has_text, has_image))
     }
 }
 
@@ -130,25 +152,31 @@ impl ServingModel {
         let a = TrainedArtifact::load(&src.artifact)?;
         let net = a.net()?;
         let m = &a.manifest;
-        let (dims, text, image) = match &m.features {
-            Some(f) => {
-                let enc = |n: &str| n != "none" && !n.starts_with("vectors:");
-                let text = (f.dims.0 > 0 && enc(&f.text)).then(|| text_encoder(&f.text, &src.cache)).transpose()?;
-                let image = (f.dims.1 > 0 && enc(&f.image)).then(|| image_encoder(&f.image)).transpose()?;
-                for (enc, dim, name) in
-                    [(text.as_ref().map(|e| e.dim()), f.dims.0, &f.text), (image.as_ref().map(|e| e.dim()), f.dims.1, &f.image)]
-                {
-                    if let Some(d) = enc.filter(|&d| d != dim) {
-                        return Err(Error::Invalid(format!(
-                            "{}: the model read {dim}-d `{name}` features, the encoder here gives {d}",
-                            src.artifact.display()
-                        )));
-                    }
+        let mut modalities = Vec::new();
+        if let Some(f) = &m.features {
+            for (spec, centre) in f.modalities.iter().zip(a.centres.iter().cloned().chain(std::iter::repeat(None))) {
+                let encoder = match BackboneKind::of(&spec.name, &spec.backbone)? {
+                    BackboneKind::Text => ModalityEncoder::Text(text_encoder(&spec.backbone, &src.cache)?),
+                    BackboneKind::Image => ModalityEncoder::Image(image_encoder(&spec.backbone)?),
+                    BackboneKind::Precomputed => ModalityEncoder::Precomputed,
+                };
+                let got = match &encoder {
+                    ModalityEncoder::Text(e) => Some(e.dim()),
+                    ModalityEncoder::Image(e) => Some(e.dim()),
+                    ModalityEncoder::Precomputed => None,
+                };
+                if let Some(d) = got.filter(|&d| d != spec.dim) {
+                    return Err(Error::Invalid(format!(
+                        "{}: the model read {}-d `{}` features ({}), the encoder here gives {d}",
+                        src.artifact.display(),
+                        spec.dim,
+                        spec.name,
+                        spec.backbone
+                    )));
                 }
-                (f.dims, text, image)
+                modalities.push(ServedModality { encoder, dim: spec.dim, centre });
             }
-            None => ((0, 0), None, None),
-        };
+        }
         let provenance = serde_json::json!({
             "artifact": src.artifact.file_name().map(|n| n.to_string_lossy().into_owned()),
             "source": m.source, "fuserec_version": m.fuserec_version, "git_revision": m.git_revision, "created_at": m.created_at,
@@ -160,10 +188,10 @@ impl ServingModel {
         let trained_rows: Vec<usize> = m.items.iter().enumerate().filter(|(_, r)| r.trained).map(|(i, _)| i).collect();
         let stride = trained_rows.len().div_ceil(NEGATIVES).max(1);
         let negatives = trained_rows.iter().step_by(stride).flat_map(|&i| a.item_vectors.row(i)[..fd].to_vec()).collect();
-        let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, centres, code_tree, .. } = a;
+        let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, code_tree, .. } = a;
         Ok(ServingModel {
             net,
-            encoder: Arc::new(ItemEncoder { text, image, codes: code_tree, dims, centres }),
+            encoder: Arc::new(ItemEncoder { modalities, codes: code_tree }),
             users,
             items,
             user_vectors: Arc::new(user_vectors),

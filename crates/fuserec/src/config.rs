@@ -4,6 +4,8 @@
 use fuserec_core::{Error, Result};
 use fuserec_data::{SplitConfig, UnknownIdPolicy};
 use fuserec_eval::PopularityBuckets;
+use fuserec_recall::features::FeatureSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -90,10 +92,11 @@ fn yes() -> bool {
     true
 }
 
-/// Which backbone encodes each modality; `"none"` leaves the modality out. Swapping a backbone is
-/// this one line.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Which backbone fills each named modality; `"none"` leaves `text` or `image` out. Swapping a
+/// backbone is this one line, and adding a modality is one more: any other key names a modality,
+/// e.g. `clip = "embeddings:clip.parquet"` (precomputed, keyed by item id), `title2 = "minilm"`
+/// (a second text encoder) or `learned = "vectors:item_vectors.safetensors"`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeaturesConfig {
     #[serde(default = "default_text")]
     pub text: String,
@@ -103,11 +106,51 @@ pub struct FeaturesConfig {
     /// each model then L2-normalises per modality).
     #[serde(default)]
     pub preprocess: crate::features::Preprocess,
+    /// Further modalities by name → backbone, read by every content model after text and image.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, String>,
 }
 
 impl Default for FeaturesConfig {
     fn default() -> Self {
-        FeaturesConfig { text: default_text(), image: default_image(), preprocess: Default::default() }
+        FeaturesConfig { text: default_text(), image: default_image(), preprocess: Default::default(), extra: BTreeMap::new() }
+    }
+}
+
+impl FeaturesConfig {
+    /// The modalities as configured (models may override `text` / `image`).
+    pub fn set(&self) -> FeatureSet {
+        FeatureSet::new(&self.text, &self.image, &self.extra)
+    }
+
+    /// Names are `[a-z0-9_-]`, each backbone is known, `text` / `image` hold a backbone of their
+    /// kind (or a precomputed file), and only they can be `none` (a misspelt key is not silently a
+    /// modality that is switched off).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        use crate::features::BackboneKind;
+        for (slot, b, want) in [("text", &self.text, BackboneKind::Text), ("image", &self.image, BackboneKind::Image)] {
+            if b == "none" {
+                continue;
+            }
+            let kind = BackboneKind::of(slot, b).map_err(|e| e.to_string())?;
+            if kind != want && kind != BackboneKind::Precomputed {
+                return Err(format!(
+                    "[features] {slot} = \"{b}\": not a {slot} backbone (name another modality for it, e.g. `{b} = \"{b}\"`)"
+                ));
+            }
+        }
+        for (name, b) in &self.extra {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+                return Err(format!("[features] `{name}`: a modality name is lower-case letters, digits, `_` and `-`"));
+            }
+            if b == "none" {
+                return Err(format!(
+                    "[features] {name} = \"none\": only text and image can be \"none\"; delete the line to leave `{name}` out (or is it a misspelt key?)"
+                ));
+            }
+            BackboneKind::of(name, b).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 fn default_text() -> String {
@@ -160,6 +203,9 @@ pub struct ContentModelConfig {
     /// Overrides `[features] image` for this model.
     #[serde(default)]
     pub image: Option<String>,
+    /// Weights of the other named modalities (default 1), e.g. `weights = { clip = 2.0 }`.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f32>,
 }
 
 fn default_ease_lambda() -> f64 {
@@ -224,6 +270,7 @@ impl ExperimentConfig {
         if self.models.is_empty() {
             return Err("no [[model]] tables".into());
         }
+        self.features.validate()?;
         for m in &self.models {
             m.validate()?;
         }
@@ -240,25 +287,24 @@ impl ExperimentConfig {
         *self.k.iter().max().expect("validated non-empty")
     }
 
-    /// The `(text, image)` backbones a model uses, if it uses content.
-    pub fn feature_set(&self, m: &ModelConfig) -> Option<(String, String)> {
+    /// The modalities a model reads (its `text` / `image` overrides, then `[features]`'s other
+    /// modalities), if it uses content.
+    pub fn feature_set(&self, m: &ModelConfig) -> Option<FeatureSet> {
+        let f = &self.features;
+        let set = |t: &Option<String>, i: &Option<String>| {
+            FeatureSet::new(t.as_deref().unwrap_or(&f.text), i.as_deref().unwrap_or(&f.image), &f.extra)
+        };
         match m {
-            ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => Some((
-                c.text.clone().unwrap_or_else(|| self.features.text.clone()),
-                c.image.clone().unwrap_or_else(|| self.features.image.clone()),
-            )),
-            ModelConfig::Vbpr(_) => Some((self.features.text.clone(), self.features.image.clone())),
-            ModelConfig::TwoTower(t) if t.fusion.build().uses_content() => Some((
-                t.text.clone().unwrap_or_else(|| self.features.text.clone()),
-                t.image.clone().unwrap_or_else(|| self.features.image.clone()),
-            )),
+            ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => Some(set(&c.text, &c.image)),
+            ModelConfig::Vbpr(_) => Some(f.set()),
+            ModelConfig::TwoTower(t) if t.fusion.build().uses_content() => Some(set(&t.text, &t.image)),
             _ => None,
         }
     }
 
     /// Distinct feature sets the models need, in config order.
-    pub fn feature_sets(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
+    pub fn feature_sets(&self) -> Vec<FeatureSet> {
+        let mut out: Vec<FeatureSet> = Vec::new();
         for s in self.models.iter().filter_map(|m| self.feature_set(m)) {
             if !out.contains(&s) {
                 out.push(s);

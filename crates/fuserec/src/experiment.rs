@@ -4,7 +4,9 @@
 use crate::artifact::{ArtifactTarget, Catalogue, Source};
 use crate::baselines::{Bpr, ContentKnn, Ease, ItemKnn, MostPop, RandomScores};
 use crate::config::{DatasetConfig, ExperimentConfig, ModelConfig};
-use crate::features::{CacheStats, FeatureStore, ImageReport, ItemFeatures, Preprocess, image_encoder, text_encoder};
+use crate::features::{
+    BackboneKind, CacheStats, FeatureSet, FeatureStore, ImageReport, ItemFeatures, Preprocess, image_encoder, text_encoder,
+};
 use crate::recommender::{Recommender, TrainData, positives_by_user};
 use crate::two_tower::TwoTower;
 use fuserec_core::{Error, Result};
@@ -100,21 +102,28 @@ pub struct DatasetSummary {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FeatureSummary {
-    /// Backbone names as configured.
-    pub text: String,
-    pub image: String,
+    /// The modalities as configured: `text=… image=… clip=…`.
+    pub set: String,
     pub hash: String,
-    pub text_backbone: Option<String>,
-    pub image_backbone: Option<String>,
-    pub items_with_text: usize,
-    pub items_with_image: usize,
+    /// Per modality, in the order content models read them.
+    pub modalities: Vec<ModalitySummary>,
     pub image_report: ImageReport,
-    pub text_cache: Option<CacheStats>,
-    pub image_cache: Option<CacheStats>,
     /// `embeddings:<file>` slots: rows, matched / missing catalogue items, unknown ids.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub embeddings: Vec<fuserec_recall::features::EmbeddingsReport>,
     pub seconds: f64,
+}
+
+/// One modality of a feature set: what it was configured as, what the encoder calls itself, how
+/// many items have it and how many rows came from the feature store.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModalitySummary {
+    pub name: String,
+    pub configured: String,
+    pub backbone: String,
+    pub dim: usize,
+    pub items: usize,
+    pub cache: CacheStats,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -178,38 +187,39 @@ pub fn build_model(
         ModelConfig::ItemKnn { neighbours } => Box::new(ItemKnn::fit(data, *neighbours)),
         ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => {
             let f = features.ok_or_else(|| Error::Config(format!("{}: needs item features", m.kind())))?;
-            let model = ContentKnn::fit(f, c.text_weight, c.image_weight)?;
+            let model = ContentKnn::fit(f, |m: &str| match m {
+                "text" => c.text_weight,
+                "image" => c.image_weight,
+                other => c.weights.get(other).copied().unwrap_or(1.0),
+            })?;
             Box::new(if matches!(m, ModelConfig::ContentCentroid(_)) { model.named("ContentCentroid") } else { model })
         }
         ModelConfig::Ease { lambda } => Box::new(Ease::fit(data, *lambda)?),
         ModelConfig::Bpr(c) => Box::new(Bpr::fit(c, data, None, seed)?),
         ModelConfig::Vbpr(c) => {
             let f = features.ok_or_else(|| Error::Config("vbpr needs item features".into()))?;
-            Box::new(Bpr::fit(c, data, Some(f.fused(1.0, 1.0)?.0), seed)?)
+            Box::new(Bpr::fit(c, data, Some(f.fused()?.0), seed)?)
         }
         ModelConfig::TwoTower(t) => Box::new(TwoTower::fit(t, data, features, seed, artifact)?),
     })
 }
 
-/// Encodes (or reuses from the feature store) the `(text, image)` backbones' rows for every item,
-/// then prepares them as `preprocess` says.
-pub fn encode_features(set: &(String, String), preprocess: Preprocess, ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
+/// Encodes (or reuses from the feature store) every modality of `set` for every item, reads
+/// precomputed ones (`vectors:`, `embeddings:`), then prepares them as `preprocess` says.
+pub fn encode_features(set: &FeatureSet, preprocess: Preprocess, ds: &Dataset, cache: &Path) -> Result<(ItemFeatures, f64)> {
     let t0 = Instant::now();
-    let (text_name, image_name) = set;
-    let encoded = |n: &str| n != "none" && !n.starts_with("vectors:") && !n.starts_with("embeddings:");
-    let text = encoded(text_name).then(|| text_encoder(text_name, cache)).transpose()?;
-    let image = encoded(image_name).then(|| image_encoder(image_name)).transpose()?;
-    if text_name == "none" && image_name == "none" {
-        return Err(Error::Config("content models need at least one of text / image backbones (both are \"none\")".into()));
+    if set.0.is_empty() {
+        return Err(Error::Config("content models need at least one modality (text and image are both \"none\")".into()));
     }
     let store = FeatureStore::new(cache.join("features"));
-    let mut f = ItemFeatures::encode_with_store(ds, text.as_deref(), image.as_deref(), Some(&store))?;
-    for (slot, name) in [("text", text_name), ("image", image_name)] {
-        if name.starts_with("vectors:") {
-            f = f.with_vectors(slot, name, ds.n_items())?;
-        } else if name.starts_with("embeddings:") {
-            f = f.with_embeddings(slot, name, ds, Some(&store))?;
-        }
+    let mut f = ItemFeatures::empty(ds);
+    for (name, backbone) in &set.0 {
+        f = match BackboneKind::of(name, backbone)? {
+            BackboneKind::Text => f.with_text(name, ds, text_encoder(backbone, cache)?.as_ref(), Some(&store))?,
+            BackboneKind::Image => f.with_image(name, ds, image_encoder(backbone)?.as_ref(), Some(&store))?,
+            BackboneKind::Precomputed if backbone.starts_with("vectors:") => f.with_vectors(name, backbone, ds.n_items())?,
+            BackboneKind::Precomputed => f.with_embeddings(name, backbone, ds, Some(&store))?,
+        };
     }
     f.preprocess(preprocess)?;
     Ok((f, t0.elapsed().as_secs_f64()))
@@ -234,23 +244,24 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
     ));
     say(format!("  load report: {}", ds.report));
     let catalogue = Arc::new(if opts.checkpoints.is_some() { Catalogue::of(&ds) } else { Catalogue::default() });
-    let mut features: Vec<((String, String), ItemFeatures, f64)> = Vec::new();
+    let mut features: Vec<(FeatureSet, ItemFeatures, f64)> = Vec::new();
     for set in cfg.feature_sets() {
         let (f, secs) = encode_features(&set, cfg.features.preprocess, &ds, &opts.cache)?;
         features.push((set, f, secs));
     }
-    for ((t, i), f, secs) in &features {
+    for (set, f, secs) in &features {
         let r = &f.image_report;
         say(format!(
-            "features text={t} image={i} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
+            "features {} in {secs:.1}s (hash {}); images: {} decoded, {} without image, {} missing, {} corrupt (masked); store: {}",
+            set.describe(),
             f.hash,
             r.decoded,
             r.no_image,
             r.missing,
             r.corrupt,
-            [("text", &f.text), ("image", &f.image)]
+            f.modalities
                 .iter()
-                .filter_map(|(n, m)| m.as_ref().map(|m| format!("{n} {} reused / {} encoded", m.cache.reused, m.cache.encoded)))
+                .map(|m| format!("{} {} reused / {} encoded", m.name, m.cache.reused, m.cache.encoded))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -296,8 +307,8 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
             cold_items: sp.n_cold(),
             cold_val_items: sp.n_cold_val(),
         });
-        let default_set = (cfg.features.text.clone(), cfg.features.image.clone());
-        let find = |set: &(String, String)| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
+        let default_set = cfg.features.set();
+        let find = |set: &FeatureSet| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
         let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set)).with_split(&sp, cfg.selection);
         for (mi, mc) in cfg.models.iter().enumerate() {
             let tf = Instant::now();
@@ -366,17 +377,22 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         },
         features: features
             .into_iter()
-            .map(|((text_name, image_name), f, seconds)| FeatureSummary {
-                text: text_name,
-                image: image_name,
+            .map(|(set, f, seconds)| FeatureSummary {
+                set: set.describe(),
                 hash: f.hash.clone(),
-                text_backbone: f.text.as_ref().map(|m| m.backbone.clone()),
-                image_backbone: f.image.as_ref().map(|m| m.backbone.clone()),
-                items_with_text: f.text.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
-                items_with_image: f.image.as_ref().map_or(0, |m| m.mask.iter().filter(|&&b| b).count()),
+                modalities: f
+                    .modalities
+                    .iter()
+                    .map(|m| ModalitySummary {
+                        name: m.name.clone(),
+                        configured: set.get(&m.name).unwrap_or_default().to_string(),
+                        backbone: m.backbone.clone(),
+                        dim: m.rows.dim(),
+                        items: m.mask.iter().filter(|&&b| b).count(),
+                        cache: m.cache.clone(),
+                    })
+                    .collect(),
                 image_report: f.image_report.clone(),
-                text_cache: f.text.as_ref().map(|m| m.cache.clone()),
-                image_cache: f.image.as_ref().map(|m| m.cache.clone()),
                 embeddings: f.embeddings.clone(),
                 seconds,
             })

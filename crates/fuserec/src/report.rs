@@ -211,15 +211,13 @@ impl ExperimentResults {
             );
         }
         for f in &self.features {
+            let mods: Vec<String> =
+                f.modalities.iter().map(|m| format!("{} `{}` ({}-d, {} items)", m.name, m.backbone, m.dim, m.items)).collect();
             s += &format!(
-                "- features `{}` + `{}`: hash {} — text `{}`, image `{}`; {} items with text, {} with image ({} no image, {} missing, {} corrupt: masked); {:.1}s\n",
-                f.text,
-                f.image,
+                "- features `{}`: hash {} — {}; images: {} no image, {} missing, {} corrupt (masked); {:.1}s\n",
+                f.set,
                 f.hash,
-                f.text_backbone.as_deref().unwrap_or("none"),
-                f.image_backbone.as_deref().unwrap_or("none"),
-                f.items_with_text,
-                f.items_with_image,
+                mods.join(", "),
                 f.image_report.no_image,
                 f.image_report.missing,
                 f.image_report.corrupt,

@@ -140,7 +140,8 @@ fn ml100k_baselines_run() {
     let r = fuserec::run(&cfg, &RunOptions { cache, export_topk: None, log: false, checkpoints: None }).unwrap();
     assert_eq!((r.dataset.users, r.dataset.items, r.dataset.interactions), (943, 1682, 100_000));
     let f = &r.features[0];
-    assert_eq!(f.items_with_image, 1642, "every shipped poster decodes");
+    let image = f.modalities.iter().find(|m| m.name == "image").unwrap();
+    assert_eq!(image.items, 1642, "every shipped poster decodes");
     assert_eq!(f.image_report.no_image, 40);
     let names = r.models();
     let idx = |n: &str| names.iter().find(|m| m.1 == n).unwrap_or_else(|| panic!("{n} in {names:?}")).0;

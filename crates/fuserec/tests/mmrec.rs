@@ -45,7 +45,7 @@ fn mmrec_layout_loads_with_its_split_and_features() {
     assert!((0..10u32).all(|i| ds.items.raw(i) == i.to_string()));
     let name = format!("embeddings:{}", dir.join("image_feat.npy").display());
     let f = fuserec::ItemFeatures::encode(&ds, None, None).unwrap().with_embeddings("image", &name, &ds, None).unwrap();
-    assert_eq!(f.image.as_ref().unwrap().rows.row(7), &[0.0, 0.7, 1.0]);
+    assert_eq!(f.image().unwrap().rows.row(7), &[0.0, 0.7, 1.0]);
     // A bad x_label names the line.
     std::fs::write(dir.join("toy.inter"), "userID\titemID\trating\ttimestamp\tx_label\n0\t1\t5\t1\t3\n").unwrap();
     let e = fuserec::data::mmrec::load_mmrec(&dir).unwrap_err().to_string();

@@ -286,7 +286,7 @@ mod tests {
             .unwrap()
             .with_embeddings("image", &format!("embeddings:{}", pq.display()), &ds, Some(&store))
             .unwrap();
-        let m = f.image.as_ref().unwrap();
+        let m = f.image().unwrap();
         assert_eq!((m.rows.dim(), m.mask.clone()), (2, vec![true, false, true]));
         assert_eq!(f.embeddings.len(), 1);
         let (tensor, manifest) = store.paths(&ds, "image", &format!("embeddings:{}", pq.display()));

@@ -38,7 +38,11 @@ pub struct CacheStats {
     pub encoded: usize,
 }
 
+/// One named modality (`text`, `image`, or any name a config gives, e.g. `clip`): every item's
+/// row from one backbone, and which items have it.
 pub struct Modality {
+    /// The modality's name in `[features]`; also its feature-store slot.
+    pub name: String,
     pub backbone: String,
     pub rows: Embeddings,
     /// `mask[i]` = item `i` has this modality.
@@ -63,8 +67,10 @@ pub enum Preprocess {
 }
 
 pub struct ItemFeatures {
-    pub text: Option<Modality>,
-    pub image: Option<Modality>,
+    /// The modalities in configuration order (`text`, `image`, then the others by name); at most
+    /// one per name.
+    pub modalities: Vec<Modality>,
+    /// Image decoding problems of the (last) image-encoded modality.
     pub image_report: ImageReport,
     /// First 16 hex digits of SHA-256 over backbones, masks and values.
     pub hash: String,
@@ -109,6 +115,69 @@ pub(crate) fn short_hash(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Which backbone fills each named modality, in order (`text`, `image`, then the others by
+/// name). A backbone is a text encoder (`hashed-ngram`, `minilm`), an image encoder
+/// (`color-hist`, `efficientnet-lite0`), `vectors:<file>` (rows in internal item order) or
+/// `embeddings:<file>` (rows keyed by raw item id). `none` entries are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureSet(pub Vec<(String, String)>);
+
+/// Where a backbone's rows come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackboneKind {
+    /// A registered text encoder: new items are encoded from their text.
+    Text,
+    /// A registered image encoder: new items are encoded from their image.
+    Image,
+    /// `vectors:` / `embeddings:`: rows from a file; a new item has none (masked).
+    Precomputed,
+}
+
+impl BackboneKind {
+    /// The kind of a backbone name, or an error naming the modality and the known backbones.
+    pub fn of(modality: &str, backbone: &str) -> Result<Self> {
+        if backbone.starts_with("vectors:") || backbone.starts_with("embeddings:") {
+            Ok(BackboneKind::Precomputed)
+        } else if TEXT_BACKBONES.contains(&backbone) {
+            Ok(BackboneKind::Text)
+        } else if IMAGE_BACKBONES.contains(&backbone) {
+            Ok(BackboneKind::Image)
+        } else {
+            Err(Error::Config(format!(
+                "[features] {modality} = \"{backbone}\": unknown backbone (text: {}; image: {}; or vectors:<file>, embeddings:<file>, none)",
+                TEXT_BACKBONES.join(", "),
+                IMAGE_BACKBONES.join(", ")
+            )))
+        }
+    }
+}
+
+impl FeatureSet {
+    /// `text` and `image` first (when not `none`), then `extra` by name.
+    pub fn new(text: &str, image: &str, extra: &std::collections::BTreeMap<String, String>) -> Self {
+        let mut v: Vec<(String, String)> = Vec::new();
+        for (n, b) in [("text", text), ("image", image)].into_iter().chain(extra.iter().map(|(n, b)| (n.as_str(), b.as_str()))) {
+            if b != "none" {
+                v.push((n.to_string(), b.to_string()));
+            }
+        }
+        FeatureSet(v)
+    }
+
+    /// The backbone of modality `name`, if read.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_str())
+    }
+
+    /// `text=minilm image=color-hist clip=embeddings:clip.parquet`.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "none".into();
+        }
+        self.0.iter().map(|(n, b)| format!("{n}={b}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
 impl ItemFeatures {
     /// Encodes every item (no cache).
     pub fn encode(ds: &Dataset, text: Option<&dyn TextEncoder>, image: Option<&dyn ImageEncoder>) -> Result<Self> {
@@ -116,26 +185,99 @@ impl ItemFeatures {
     }
 
     /// Encodes what the store does not already hold for the same backbone, weights and item
-    /// content, then updates the store.
+    /// content, then updates the store. The modalities are named `text` and `image`.
     pub fn encode_with_store(
         ds: &Dataset,
         text: Option<&dyn TextEncoder>,
         image: Option<&dyn ImageEncoder>,
         store: Option<&FeatureStore>,
     ) -> Result<Self> {
-        let text = text.map(|enc| encode_text(ds, enc, store)).transpose()?;
-        let mut report = ImageReport::default();
-        let image = image.map(|enc| encode_images(ds, enc, store, &mut report)).transpose()?;
-        let hash = feature_hash(&[&text, &image]);
-        let (tags, tag_names) = tag_ids(ds);
-        Ok(ItemFeatures { text, image, image_report: report, hash, tags, tag_names, embeddings: Vec::new() })
+        let mut f = Self::empty(ds);
+        if let Some(enc) = text {
+            f = f.with_text("text", ds, enc, store)?;
+        }
+        if let Some(enc) = image {
+            f = f.with_image("image", ds, enc, store)?;
+        }
+        Ok(f)
     }
 
-    /// Replaces a modality slot (`"text"` or `"image"`) by precomputed item vectors from a
-    /// backbone name `vectors:<path>`: a safetensors file with tensor `item_vectors` (items ×
-    /// dim, rows in the dataset's internal item order), as written by the SCL experiment or a
-    /// two-tower checkpoint. Zero rows are masked. This is how learned representations are used
-    /// "by name" by any content model.
+    /// No modality yet; the catalogue's tags.
+    pub fn empty(ds: &Dataset) -> Self {
+        let (tags, tag_names) = tag_ids(ds);
+        ItemFeatures {
+            modalities: Vec::new(),
+            image_report: ImageReport::default(),
+            hash: feature_hash(&[]),
+            tags,
+            tag_names,
+            embeddings: Vec::new(),
+        }
+    }
+
+    /// Features from ready modalities (tests, bindings); names must be distinct and every
+    /// modality must have one row and one mask entry per item.
+    pub fn from_modalities(ds: &Dataset, modalities: Vec<Modality>) -> Result<Self> {
+        let mut f = Self::empty(ds);
+        for m in modalities {
+            if m.rows.rows() != ds.n_items() || m.mask.len() != ds.n_items() {
+                return Err(Error::Shape(format!(
+                    "modality {}: {} rows and {} mask entries for {} items",
+                    m.name,
+                    m.rows.rows(),
+                    m.mask.len(),
+                    ds.n_items()
+                )));
+            }
+            f.set(m);
+        }
+        Ok(f)
+    }
+
+    /// Modality `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&Modality> {
+        self.modalities.iter().find(|m| m.name == name)
+    }
+
+    /// The modality named `text`.
+    pub fn text(&self) -> Option<&Modality> {
+        self.get("text")
+    }
+
+    /// The modality named `image`.
+    pub fn image(&self) -> Option<&Modality> {
+        self.get("image")
+    }
+
+    /// Adds `m`, or replaces the modality of the same name (keeping its place).
+    fn set(&mut self, m: Modality) {
+        match self.modalities.iter_mut().find(|x| x.name == m.name) {
+            Some(slot) => *slot = m,
+            None => self.modalities.push(m),
+        }
+        self.hash = feature_hash(&self.modalities.iter().collect::<Vec<_>>());
+    }
+
+    /// Adds modality `name` encoded from every item's text by `enc` (through the store).
+    pub fn with_text(mut self, name: &str, ds: &Dataset, enc: &dyn TextEncoder, store: Option<&FeatureStore>) -> Result<Self> {
+        self.set(encode_text(ds, name, enc, store)?);
+        Ok(self)
+    }
+
+    /// Adds modality `name` encoded from every item's image by `enc` (through the store); a
+    /// missing or corrupt image masks the item (see [`ItemFeatures::image_report`]).
+    pub fn with_image(mut self, name: &str, ds: &Dataset, enc: &dyn ImageEncoder, store: Option<&FeatureStore>) -> Result<Self> {
+        let mut report = ImageReport::default();
+        self.set(encode_images(ds, name, enc, store, &mut report)?);
+        self.image_report = report;
+        Ok(self)
+    }
+
+    /// Adds (or replaces) modality `slot` with precomputed item vectors from a backbone name
+    /// `vectors:<path>`: a safetensors file with tensor `item_vectors` (items × dim, rows in the
+    /// dataset's internal item order), as written by the SCL experiment or a two-tower
+    /// checkpoint. Zero rows are masked. This is how learned representations are used "by name"
+    /// by any content model.
     pub fn with_vectors(mut self, slot: &str, name: &str, n_items: usize) -> Result<Self> {
         let path = std::path::Path::new(
             name.strip_prefix("vectors:").ok_or_else(|| Error::Config(format!("`{name}` is not a vectors:<path> backbone")))?,
@@ -147,21 +289,16 @@ impl ItemFeatures {
             return Err(Error::Shape(format!("{}: item_vectors is {shape:?}, the dataset has {n_items} items", path.display())));
         }
         let rows = Embeddings::from_vec(shape[0], shape[1], values.clone())?;
+        check_finite(&rows, name)?;
         let mask = rows.iter_rows().map(|r| r.iter().any(|&x| x != 0.0)).collect();
-        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None };
-        match slot {
-            "text" => self.text = Some(m),
-            "image" => self.image = Some(m),
-            other => return Err(Error::Config(format!("unknown modality slot `{other}`"))),
-        }
-        self.hash = feature_hash(&[&self.text, &self.image]);
+        self.set(Modality { name: slot.to_string(), backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None });
         Ok(self)
     }
 
-    /// Fills a modality slot (`"text"` or `"image"`) from precomputed embeddings keyed by raw
-    /// item id, backbone name `embeddings:<path>` (formats and policy: [`keyed`]). The aligned
-    /// rows are saved in the feature store (with the file's SHA-256 as its weights hash) so the
-    /// store holds every modality an experiment read.
+    /// Adds (or replaces) modality `slot` with precomputed embeddings keyed by raw item id,
+    /// backbone name `embeddings:<path>` (formats and policy: [`keyed`]). The aligned rows are
+    /// saved in the feature store (with the file's SHA-256 as its weights hash) so the store
+    /// holds every modality an experiment read.
     pub fn with_embeddings(mut self, slot: &str, name: &str, ds: &Dataset, store: Option<&FeatureStore>) -> Result<Self> {
         let path = std::path::Path::new(
             name.strip_prefix("embeddings:").ok_or_else(|| Error::Config(format!("`{name}` is not an embeddings:<path> backbone")))?,
@@ -173,14 +310,8 @@ impl ItemFeatures {
             let problems: Vec<String> = mask.iter().map(|&m| if m { String::new() } else { "none".into() }).collect();
             store.save(ds, slot, name, Some(report.sha256.clone()), &rows, &mask, &keys, &problems)?;
         }
-        let m = Modality { backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None };
-        match slot {
-            "text" => self.text = Some(m),
-            "image" => self.image = Some(m),
-            other => return Err(Error::Config(format!("unknown modality slot `{other}`"))),
-        }
+        self.set(Modality { name: slot.to_string(), backbone: name.to_string(), rows, mask, cache: CacheStats::default(), centre: None });
         self.embeddings.push(report);
-        self.hash = feature_hash(&[&self.text, &self.image]);
         Ok(self)
     }
 
@@ -194,7 +325,7 @@ impl ItemFeatures {
 
     /// Subtracts, per modality, the mean over the items that have it (masked rows stay zero).
     pub fn centre(&mut self) -> Result<()> {
-        for m in [&mut self.text, &mut self.image].into_iter().flatten() {
+        for m in self.modalities.iter_mut() {
             if m.centre.is_some() {
                 continue;
             }
@@ -219,32 +350,34 @@ impl ItemFeatures {
             m.backbone = format!("{}+centred", m.backbone);
             m.centre = Some(mean);
         }
-        self.hash = feature_hash(&[&self.text, &self.image]);
+        self.hash = feature_hash(&self.modalities.iter().collect::<Vec<_>>());
         Ok(())
     }
 
     /// Short description for model names, e.g. `text+image`.
     pub fn label(&self) -> String {
-        match (&self.text, &self.image) {
-            (Some(_), Some(_)) => "text+image".into(),
-            (Some(_), None) => "text".into(),
-            (None, Some(_)) => "image".into(),
-            (None, None) => "none".into(),
+        if self.modalities.is_empty() {
+            return "none".into();
         }
+        self.modalities.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join("+")
     }
 
-    /// Concatenation `[√w_t·text ; √w_i·image]` per item, using only the modalities it has, then
-    /// L2-normalised. Returns the matrix and whether each item has any content.
-    pub fn fused(&self, text_weight: f32, image_weight: f32) -> Result<(Embeddings, Vec<bool>)> {
-        let parts: Vec<(&Modality, f32)> = [(self.text.as_ref(), text_weight), (self.image.as_ref(), image_weight)]
-            .into_iter()
-            .filter_map(|(m, w)| m.map(|m| (m, w)))
-            .collect();
+    /// [`ItemFeatures::fused_weighted`] with every modality at weight 1.
+    pub fn fused(&self) -> Result<(Embeddings, Vec<bool>)> {
+        self.fused_weighted(|_| 1.0)
+    }
+
+    /// Concatenation `[√w₁·m₁ ; √w₂·m₂ ; …]` of the L2-normalised modalities per item (a
+    /// modality the item lacks is zero), then L2-normalised, so each item is renormalised over
+    /// the modalities it has. `weight` maps a modality's name to its weight (finite, ≥ 0).
+    /// Returns the matrix and whether each item has any content of positive weight.
+    pub fn fused_weighted(&self, weight: impl Fn(&str) -> f32) -> Result<(Embeddings, Vec<bool>)> {
+        let parts: Vec<(&Modality, f32)> = self.modalities.iter().map(|m| (m, weight(&m.name))).collect();
         if parts.is_empty() {
             return Err(Error::Config("no content modality configured".into()));
         }
-        if parts.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
-            return Err(Error::Config(format!("modality weights must be finite and ≥ 0, got text {text_weight}, image {image_weight}")));
+        if let Some((m, w)) = parts.iter().find(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
+            return Err(Error::Config(format!("modality weights must be finite and ≥ 0, got {} = {w}", m.name)));
         }
         let mut scaled: Vec<Embeddings> = Vec::new();
         for (m, w) in &parts {
@@ -298,10 +431,10 @@ impl Assembly {
     }
 }
 
-fn encode_text(ds: &Dataset, enc: &dyn TextEncoder, store: Option<&FeatureStore>) -> Result<Modality> {
+fn encode_text(ds: &Dataset, name: &str, enc: &dyn TextEncoder, store: Option<&FeatureStore>) -> Result<Modality> {
     let texts: Vec<String> = ds.items_meta.iter().map(|m| m.text()).collect();
     let keys = texts.iter().map(|t| short_hash(t.as_bytes())).collect();
-    let prev = store.map(|s| s.load(ds, "text", &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
+    let prev = store.map(|s| s.load(ds, name, &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
     let mut a = Assembly::new(ds, enc.dim(), keys, prev);
     // Empty text is masked, not encoded: a [CLS][SEP]-only embedding is not a feature.
     let todo: Vec<usize> = a.todo.iter().copied().filter(|&i| !texts[i].trim().is_empty()).collect();
@@ -319,9 +452,9 @@ fn encode_text(ds: &Dataset, enc: &dyn TextEncoder, store: Option<&FeatureStore>
     pb.finish_and_clear();
     a.cache.encoded = a.todo.len();
     if let Some(s) = store {
-        s.save(ds, "text", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
+        s.save(ds, name, &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
     }
-    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
+    Ok(Modality { name: name.to_string(), backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
 }
 
 /// What an item's image file holds right now: its bytes' hash, or why there is nothing.
@@ -335,10 +468,16 @@ fn image_key(path: Option<&std::path::Path>) -> (String, Option<Vec<u8>>) {
     }
 }
 
-fn encode_images(ds: &Dataset, enc: &dyn ImageEncoder, store: Option<&FeatureStore>, report: &mut ImageReport) -> Result<Modality> {
+fn encode_images(
+    ds: &Dataset,
+    name: &str,
+    enc: &dyn ImageEncoder,
+    store: Option<&FeatureStore>,
+    report: &mut ImageReport,
+) -> Result<Modality> {
     let n = ds.n_items();
     let keys: Vec<String> = (0..n).into_par_iter().map(|i| image_key(ds.items_meta[i].image.as_deref()).0).collect();
-    let prev = store.map(|s| s.load(ds, "image", &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
+    let prev = store.map(|s| s.load(ds, name, &enc.name(), enc.weights_sha256().as_deref(), enc.dim())).transpose()?.flatten();
     let mut a = Assembly::new(ds, enc.dim(), keys, prev);
     let pb = bar(a.todo.len() as u64, "encoding images");
     for chunk in a.todo.clone().chunks(CHUNK) {
@@ -380,9 +519,9 @@ fn encode_images(ds: &Dataset, enc: &dyn ImageEncoder, store: Option<&FeatureSto
         }
     }
     if let Some(s) = store {
-        s.save(ds, "image", &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
+        s.save(ds, name, &enc.name(), enc.weights_sha256(), &a.rows, &a.mask, &a.keys, &a.problems)?;
     }
-    Ok(Modality { backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
+    Ok(Modality { name: name.to_string(), backbone: enc.name(), rows: a.rows, mask: a.mask, cache: a.cache, centre: None })
 }
 
 /// `none`, `missing: <msg>` or `corrupt: <msg>`: how a problem is stored and reported.
@@ -401,9 +540,14 @@ fn check_finite(e: &Embeddings, backbone: &str) -> Result<()> {
     }
 }
 
-fn feature_hash(mods: &[&Option<Modality>]) -> String {
+fn feature_hash(mods: &[&Modality]) -> String {
     let mut h = Sha256::new();
-    for m in mods.iter().copied().flatten() {
+    for m in mods {
+        // The two-slot names keep their old hashes (cached results stay valid); other names
+        // enter the hash.
+        if m.name != "text" && m.name != "image" {
+            h.update(m.name.as_bytes());
+        }
         h.update(m.backbone.as_bytes());
         h.update(m.mask.iter().map(|&b| b as u8).collect::<Vec<_>>());
         for x in m.rows.as_slice() {
@@ -421,10 +565,16 @@ mod centre_tests {
     fn centring_subtracts_the_mean_of_items_that_have_the_modality() {
         // Three items, 2-d text; item 1 has no text (zero row, masked).
         let rows = Embeddings::from_vec(3, 2, vec![1.0, 2.0, 0.0, 0.0, 3.0, 6.0]).unwrap();
-        let m = Modality { backbone: "t".into(), rows, mask: vec![true, false, true], cache: CacheStats::default(), centre: None };
+        let m = Modality {
+            name: "text".into(),
+            backbone: "t".into(),
+            rows,
+            mask: vec![true, false, true],
+            cache: CacheStats::default(),
+            centre: None,
+        };
         let mut f = ItemFeatures {
-            text: Some(m),
-            image: None,
+            modalities: vec![m],
             image_report: ImageReport::default(),
             hash: "before".into(),
             tags: vec![Vec::new(); 3],
@@ -432,7 +582,7 @@ mod centre_tests {
             embeddings: Vec::new(),
         };
         f.preprocess(Preprocess::Centre).unwrap();
-        let t = f.text.as_ref().unwrap();
+        let t = f.text().unwrap();
         // Mean over items 0 and 2 only: (2, 4).
         assert_eq!(t.centre.as_deref(), Some(&[2.0, 4.0][..]));
         assert_eq!(t.rows.as_slice(), &[-1.0, -2.0, 0.0, 0.0, 1.0, 2.0], "the masked row stays zero");
@@ -441,12 +591,18 @@ mod centre_tests {
         // Idempotent: a second call changes nothing.
         let (hash, rows) = (f.hash.clone(), t.rows.clone());
         f.preprocess(Preprocess::Centre).unwrap();
-        assert_eq!((f.hash.clone(), f.text.as_ref().unwrap().rows.as_slice()), (hash, rows.as_slice()));
+        assert_eq!((f.hash.clone(), f.text().unwrap().rows.as_slice()), (hash, rows.as_slice()));
         // `none` leaves features as encoded.
         let raw = Embeddings::from_vec(1, 2, vec![1.0, 2.0]).unwrap();
         let mut g = ItemFeatures {
-            text: Some(Modality { backbone: "t".into(), rows: raw.clone(), mask: vec![true], cache: CacheStats::default(), centre: None }),
-            image: None,
+            modalities: vec![Modality {
+                name: "text".into(),
+                backbone: "t".into(),
+                rows: raw.clone(),
+                mask: vec![true],
+                cache: CacheStats::default(),
+                centre: None,
+            }],
             image_report: ImageReport::default(),
             hash: "h".into(),
             tags: vec![Vec::new()],
@@ -454,7 +610,7 @@ mod centre_tests {
             embeddings: Vec::new(),
         };
         g.preprocess(Preprocess::None).unwrap();
-        assert_eq!(g.text.as_ref().unwrap().rows.as_slice(), raw.as_slice());
+        assert_eq!(g.text().unwrap().rows.as_slice(), raw.as_slice());
         assert_eq!(g.hash, "h");
     }
 }

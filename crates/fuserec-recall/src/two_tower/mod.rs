@@ -49,19 +49,19 @@ impl CodeTree {
 
 /// [`content_input`], and the cluster tree when the model reads codes.
 pub fn content_input_and_codes(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Result<(ContentInput, Option<CodeTree>)> {
-    let (fused, has) = f.fused(1.0, 1.0)?;
+    let (fused, has) = f.fused()?;
     let n = fused.rows();
     let fd = fused.dim();
     let mut input = ContentInput::default();
     if cfg.content_features {
         let scale = (fd as f32).sqrt();
-        let mut x = Vec::with_capacity(n * (fd + 2));
+        let nm = f.modalities.len();
+        let mut x = Vec::with_capacity(n * (fd + nm));
         for i in 0..n {
             x.extend(fused.row(i).iter().map(|v| v * scale));
-            x.push(f.text.as_ref().is_some_and(|m| m.mask[i]) as u8 as f32);
-            x.push(f.image.as_ref().is_some_and(|m| m.mask[i]) as u8 as f32);
+            x.extend(f.modalities.iter().map(|m| m.mask[i] as u8 as f32));
         }
-        input.features = Some((std::sync::Arc::new(x), fd + 2));
+        input.features = Some((std::sync::Arc::new(x), fd + nm));
     }
     if cfg.content_tags && f.tags.iter().any(|t| !t.is_empty()) {
         input.tags = Some((f.tags.clone(), f.tag_names.len()));
@@ -91,42 +91,41 @@ pub fn content_input_and_codes(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64
     Ok((input, None))
 }
 
-/// One content-tower row for an item outside the catalogue, from its text and image feature
-/// vectors (`None`: the item lacks that modality, or the model does not read it: `dims` gives
-/// each configured modality's width, 0 = not configured). Built exactly as [`content_input`]
-/// builds the catalogue's rows (tested bit for bit).
-pub fn content_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usize)) -> Result<Vec<f32>> {
-    let fused = fused_row(text, image, dims)?;
+/// One content-tower row for an item outside the catalogue, from its feature vector per
+/// modality the model reads (`parts[k]`: modality `k`'s vector of width `dims[k]`, `None` when
+/// the item lacks it). Built exactly as [`content_input`] builds the catalogue's rows (tested
+/// bit for bit).
+pub fn content_row(parts: &[Option<&[f32]>], dims: &[usize]) -> Result<Vec<f32>> {
+    let fused = fused_row(parts, dims)?;
     let scale = (fused.len() as f32).sqrt();
     let mut out: Vec<f32> = fused.iter().map(|v| v * scale).collect();
-    out.push((dims.0 > 0 && text.is_some()) as u8 as f32);
-    out.push((dims.1 > 0 && image.is_some()) as u8 as f32);
+    out.extend(parts.iter().map(|p| p.is_some() as u8 as f32));
     Ok(out)
 }
 
-/// The item's fused content (`[text ; image]`, each L2-normalised, then normalised together) as
+/// The item's fused content (each modality L2-normalised, concatenated, normalised together) as
 /// `ItemFeatures::fused` builds it for the catalogue: what the cluster tree encodes.
-pub fn fused_row(text: Option<&[f32]>, image: Option<&[f32]>, dims: (usize, usize)) -> Result<Vec<f32>> {
-    let mut parts = Vec::new();
-    for (v, d, name) in [(text, dims.0, "text"), (image, dims.1, "image")] {
-        if d == 0 {
-            continue;
-        }
+pub fn fused_row(parts: &[Option<&[f32]>], dims: &[usize]) -> Result<Vec<f32>> {
+    if parts.len() != dims.len() {
+        return Err(Error::Shape(format!("content row: {} modalities given, the model reads {}", parts.len(), dims.len())));
+    }
+    if parts.is_empty() {
+        return Err(Error::Config("content row: the model reads no modality".into()));
+    }
+    let mut out = Vec::with_capacity(dims.iter().sum());
+    for (k, (v, &d)) in parts.iter().zip(dims).enumerate() {
         let row = match v {
             Some(v) if v.len() != d => {
-                return Err(Error::Shape(format!("content row: {name} features have {} values, the model reads {d}", v.len())));
+                return Err(Error::Shape(format!("content row: modality {k} has {} values, the model reads {d}", v.len())));
             }
             Some(v) => v.to_vec(),
             None => vec![0.0; d],
         };
         let mut e = Embeddings::from_vec(1, d, row)?;
         e.l2_normalize();
-        parts.push(e);
+        out.extend(e.into_vec());
     }
-    if parts.is_empty() {
-        return Err(Error::Config("content row: the model reads no modality".into()));
-    }
-    let mut fused = Embeddings::hconcat(&parts.iter().collect::<Vec<_>>())?;
+    let mut fused = Embeddings::from_vec(1, out.len(), out)?;
     fused.l2_normalize();
     Ok(fused.into_vec())
 }
@@ -144,7 +143,7 @@ impl TwoTower {
         let uses_content = cfg.fusion.build().uses_content();
         let (content, tree, head, f) = if uses_content {
             let f = features.ok_or_else(|| Error::Config(format!("{}: the content view needs item features", cfg.display_name())))?;
-            let head = (cfg.content_head && (f.text.is_some() || f.image.is_some())).then(|| f.fused(1.0, 1.0)).transpose()?;
+            let head = (cfg.content_head && !f.modalities.is_empty()).then(|| f.fused()).transpose()?;
             let (input, tree) = content_input_and_codes(cfg, f, seed)?;
             (Some(input), tree, head.map(|(rows, _)| ContentHead::new(rows)), Some(f))
         } else {
@@ -198,7 +197,7 @@ fn artifact_of(
         source: target.source.clone(),
         config: cfg.clone(),
         features: match (f, &target.backbones) {
-            (Some(f), Some(b)) => Some(FeatureSpec::of(b, f)),
+            (Some(f), Some(b)) => Some(FeatureSpec::of(b, f)?),
             (Some(_), None) => return Err(Error::Config("artifact: the model reads features, the target names no backbones".into())),
             (None, _) => None,
         },
@@ -220,8 +219,7 @@ fn artifact_of(
         item_vectors: t.item_vectors.clone(),
         content_rows: features,
         head_rows: t.head.as_ref().map(|h| h.rows.clone()),
-        centres: f
-            .map_or((None, None), |f| (f.text.as_ref().and_then(|m| m.centre.clone()), f.image.as_ref().and_then(|m| m.centre.clone()))),
+        centres: f.map_or_else(Vec::new, |f| f.modalities.iter().map(|m| m.centre.clone()).collect()),
         code_tree: tree,
     })
 }
@@ -260,8 +258,24 @@ mod tests {
         image.row_mut(4).fill(0.0);
         let mask = |k: usize| (0..n).map(|i| i != k).collect::<Vec<bool>>();
         let f = ItemFeatures {
-            text: Some(Modality { backbone: "t".into(), rows: text.clone(), mask: mask(2), cache: CacheStats::default(), centre: None }),
-            image: Some(Modality { backbone: "i".into(), rows: image.clone(), mask: mask(4), cache: CacheStats::default(), centre: None }),
+            modalities: vec![
+                Modality {
+                    name: "text".into(),
+                    backbone: "t".into(),
+                    rows: text.clone(),
+                    mask: mask(2),
+                    cache: CacheStats::default(),
+                    centre: None,
+                },
+                Modality {
+                    name: "image".into(),
+                    backbone: "i".into(),
+                    rows: image.clone(),
+                    mask: mask(4),
+                    cache: CacheStats::default(),
+                    centre: None,
+                },
+            ],
             image_report: ImageReport::default(),
             hash: String::new(),
             tags: vec![Vec::new(); n],
@@ -275,10 +289,11 @@ mod tests {
         for i in 0..n {
             let t = (i != 2).then(|| text.row(i));
             let im = (i != 4).then(|| image.row(i));
-            assert_eq!(content_row(t, im, (dt, di)).unwrap(), all[i * w..(i + 1) * w].to_vec(), "item {i}");
+            assert_eq!(content_row(&[t, im], &[dt, di]).unwrap(), all[i * w..(i + 1) * w].to_vec(), "item {i}");
         }
-        assert!(content_row(Some(&[1.0; 4]), None, (dt, di)).is_err(), "wrong text width");
-        assert!(content_row(None, None, (0, 0)).is_err());
+        assert!(content_row(&[Some(&[1.0; 4]), None], &[dt, di]).is_err(), "wrong text width");
+        assert!(content_row(&[None], &[dt, di]).is_err(), "one part for two modalities");
+        assert!(content_row(&[], &[]).is_err());
     }
 }
 
@@ -332,7 +347,8 @@ mod new_item_tests {
             text.extend(centre(i % 4, dt, &mut rng));
             image.extend(centre(i % 3, di, &mut rng));
         }
-        let m = |rows: Vec<f32>, d: usize| Modality {
+        let m = |name: &str, rows: Vec<f32>, d: usize| Modality {
+            name: name.into(),
             backbone: "x".into(),
             rows: Embeddings::from_vec(n, d, rows).unwrap(),
             mask: vec![true; n],
@@ -340,8 +356,7 @@ mod new_item_tests {
             centre: None,
         };
         let f = ItemFeatures {
-            text: Some(m(text.clone(), dt)),
-            image: Some(m(image.clone(), di)),
+            modalities: vec![m("text", text.clone(), dt), m("image", image.clone(), di)],
             image_report: ImageReport::default(),
             hash: String::new(),
             tags: vec![Vec::new(); n],
@@ -356,9 +371,9 @@ mod new_item_tests {
             let tower = net.content.as_ref().unwrap();
             for i in [0u32, 7, 23] {
                 let (t, im) = (&text[i as usize * dt..(i as usize + 1) * dt], &image[i as usize * di..(i as usize + 1) * di]);
-                let row = content_row(Some(t), Some(im), (dt, di)).unwrap();
+                let row = content_row(&[Some(t), Some(im)], &[dt, di]).unwrap();
                 let codes = match &tree {
-                    Some(tr) => tr.encode(&fused_row(Some(t), Some(im), (dt, di)).unwrap()).unwrap(),
+                    Some(tr) => tr.encode(&fused_row(&[Some(t), Some(im)], &[dt, di]).unwrap()).unwrap(),
                     None => Vec::new(),
                 };
                 assert_eq!(

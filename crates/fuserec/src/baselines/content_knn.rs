@@ -16,16 +16,18 @@ pub struct ContentKnn {
 
 impl ContentKnn {
     /// Needs no interactions: the profile is built from each user's history at scoring time.
-    pub fn fit(f: &ItemFeatures, text_weight: f32, image_weight: f32) -> Result<Self> {
-        let (items, has_content) = f.fused(text_weight, image_weight)?;
-        let mut used: Vec<String> = Vec::new();
-        for (m, w) in [(&f.text, text_weight), (&f.image, image_weight)] {
-            if let Some(m) = m.as_ref().filter(|_| w > 0.0) {
-                let kind = m.backbone.split('(').next().unwrap_or(&m.backbone).to_string();
-                used.push(if text_weight == image_weight || text_weight * image_weight == 0.0 { kind } else { format!("{kind}×{w}") });
-            }
-        }
-        Ok(ContentKnn { items, has_content, label: used.join("+"), kind: "ContentKNN" })
+    /// `weight` maps a modality's name to its weight in the fused vector (0 leaves it out).
+    pub fn fit(f: &ItemFeatures, weight: impl Fn(&str) -> f32) -> Result<Self> {
+        let (items, has_content) = f.fused_weighted(&weight)?;
+        let used: Vec<(String, f32)> = f
+            .modalities
+            .iter()
+            .map(|m| (m.backbone.split('(').next().unwrap_or(&m.backbone).to_string(), weight(&m.name)))
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
+        let equal = used.windows(2).all(|p| p[0].1 == p[1].1);
+        let label = used.iter().map(|(k, w)| if equal { k.clone() } else { format!("{k}×{w}") }).collect::<Vec<_>>().join("+");
+        Ok(ContentKnn { items, has_content, label, kind: "ContentKNN" })
     }
 }
 

@@ -40,7 +40,8 @@ pub struct CtrExperiment {
 }
 
 /// The per-item multimodal vector every multimodal variant reads: the item's L2-normalised
-/// `[text ; image]` features, reduced by PCA to `dim` (0 = keep the full width), L2-normalised.
+/// modalities (`[text ; image ; …]`, every modality of `[features]`), reduced by PCA to `dim`
+/// (0 = keep the full width), L2-normalised.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MultimodalConfig {
@@ -50,11 +51,25 @@ pub struct MultimodalConfig {
     pub text_weight: f32,
     #[serde(default = "d_one")]
     pub image_weight: f32,
+    /// Weights of the other named modalities (default 1), e.g. `weights = { clip = 2.0 }`.
+    #[serde(default)]
+    pub weights: std::collections::BTreeMap<String, f32>,
 }
 
 impl Default for MultimodalConfig {
     fn default() -> Self {
-        MultimodalConfig { dim: d_mm_dim(), text_weight: 1.0, image_weight: 1.0 }
+        MultimodalConfig { dim: d_mm_dim(), text_weight: 1.0, image_weight: 1.0, weights: Default::default() }
+    }
+}
+
+impl MultimodalConfig {
+    /// The weight of modality `name`.
+    pub fn weight(&self, name: &str) -> f32 {
+        match name {
+            "text" => self.text_weight,
+            "image" => self.image_weight,
+            other => self.weights.get(other).copied().unwrap_or(1.0),
+        }
     }
 }
 
@@ -132,6 +147,7 @@ impl CtrExperiment {
         if self.seeds.is_empty() {
             return Err(Error::Config(format!("{}: no seeds", self.name)));
         }
+        self.features.validate().map_err(|e| Error::Config(format!("{}: {e}", self.name)))?;
         if let Some(m) = self.models.iter().find(|m| !CTR_MODELS.contains(&m.as_str())) {
             return Err(Error::Config(format!("{}: unknown CTR model `{m}` (known: {})", self.name, CTR_MODELS.join(", "))));
         }

@@ -73,10 +73,10 @@ pub struct CtrResults {
     pub total_seconds: f64,
 }
 
-/// The items' multimodal vectors: fused `[text ; image]`, PCA to `dim`, L2-normalised; items
+/// The items' multimodal vectors: fused modalities (`[text ; image ; …]`), PCA to `dim`, L2-normalised; items
 /// without content get a zero row (no cosine, an empty SimTier contribution).
 pub fn multimodal_vectors(f: &ItemFeatures, cfg: &super::config::MultimodalConfig, seed: u64) -> Result<(ItemVectors, Option<f64>, usize)> {
-    let (fused, has) = f.fused(cfg.text_weight, cfg.image_weight)?;
+    let (fused, has) = f.fused_weighted(|m| cfg.weight(m))?;
     let (mut x, explained) = if cfg.dim == 0 || cfg.dim >= fused.dim() {
         (fused, None)
     } else {
@@ -310,7 +310,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     let ds: Dataset = load_dataset(&cfg.dataset, &opts.cache)?;
     // Backbones as in recall experiments, including learned representations (`vectors:<file>`,
     // e.g. an SCL run's item vectors).
-    let (f, _) = encode_features(&(cfg.features.text.clone(), cfg.features.image.clone()), cfg.features.preprocess, &ds, &opts.cache)?;
+    let (f, _) = encode_features(&cfg.features.set(), cfg.features.preprocess, &ds, &opts.cache)?;
     let (vectors, explained, missing) = multimodal_vectors(&f, &cfg.multimodal, 0x3CA)?;
     if let Some(dir) = &opts.checkpoints {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

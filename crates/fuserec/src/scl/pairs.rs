@@ -53,7 +53,7 @@ impl PairSource for SearchPairs<'_> {
         let searches = fuserec_data::load_searches(&path, ds)?;
         let queries: Vec<&str> = searches.iter().map(|s| s.query.as_str()).collect();
         let anchors = self.text.encode(&queries)?;
-        let (items, has_item) = f.fused(1.0, 1.0)?;
+        let (items, has_item) = f.fused()?;
         let pairs = searches
             .iter()
             .enumerate()
@@ -64,7 +64,7 @@ impl PairSource for SearchPairs<'_> {
                 hard_negative: s.clicked.iter().find(|c| has_item[c.idx()]).map(|c| c.0),
             })
             .collect();
-        let raw = f.text.as_ref().map(|t| (unit(anchors.clone()), unit(t.rows.clone())));
+        let raw = f.text().map(|t| (unit(anchors.clone()), unit(t.rows.clone())));
         Ok(PairData { source: self.name(), anchors, items, pairs, raw, has_item, eval_pairs: None })
     }
 }
@@ -77,7 +77,7 @@ impl PairSource for CrossModalPairs {
         "title → image".into()
     }
     fn build(&self, _: &Dataset, f: &ItemFeatures, _: &[Interaction], _: &[Interaction]) -> Result<PairData> {
-        let (Some(t), Some(i)) = (&f.text, &f.image) else {
+        let (Some(t), Some(i)) = (f.text(), f.image()) else {
             return Err(Error::Config("cross-modal pairs need both a text and an image backbone".into()));
         };
         let pairs = (0..t.rows.rows() as u32)
@@ -105,7 +105,7 @@ impl PairSource for CoEngagementPairs {
         "co-engagement".into()
     }
     fn build(&self, ds: &Dataset, f: &ItemFeatures, train: &[Interaction], all: &[Interaction]) -> Result<PairData> {
-        let (items, has_item) = f.fused(1.0, 1.0)?;
+        let (items, has_item) = f.fused()?;
         let pairs_of = |xs: &[Interaction]| -> Result<Vec<Pair>> {
             let mut pairs = Vec::new();
             for seq in sequences(ds.n_users(), &[xs])? {

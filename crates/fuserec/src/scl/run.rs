@@ -126,6 +126,12 @@ pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
     }
     cfg.scl.validate()?;
     let ds = load_dataset(&cfg.dataset, &opts.cache)?;
+    if let Some(name) = cfg.features.extra.keys().next() {
+        return Err(Error::Config(format!(
+            "{}: an scl experiment reads the text and image modalities only; remove `{name}` from [features]",
+            cfg.name
+        )));
+    }
     let text = text_encoder(&cfg.features.text, &opts.cache)?;
     let image = (cfg.features.image != "none").then(|| image_encoder(&cfg.features.image)).transpose()?;
     let store = FeatureStore::new(opts.cache.join("features"));
