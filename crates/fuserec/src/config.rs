@@ -335,4 +335,35 @@ mod tests {
         let bad = ok.replace("name = \"t\"", "name = \"t\"\nk = [0]");
         assert!(ExperimentConfig::from_toml(&bad, Path::new("t.toml")).is_err());
     }
+
+    fn with_features(lines: &str) -> std::result::Result<ExperimentConfig, String> {
+        let text = format!("name = \"t\"\n[dataset]\nkind = \"synthetic\"\n[features]\n{lines}\n[[model]]\nkind = \"vbpr\"\n");
+        ExperimentConfig::from_toml(&text, Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn features_name_any_number_of_modalities() {
+        // The two-slot form is unchanged: text, image.
+        let c = with_features("text = \"minilm\"").unwrap();
+        assert_eq!(c.feature_set(&c.models[0]).unwrap().describe(), "text=minilm image=color-hist");
+        // Further keys are modalities, after text and image, by name.
+        let c = with_features("zeta = \"embeddings:z.parquet\"\nclip = \"vectors:c.safetensors\"\nimage = \"none\"\ntitle2 = \"minilm\"")
+            .unwrap();
+        assert_eq!(
+            c.feature_set(&c.models[0]).unwrap().describe(),
+            "text=hashed-ngram clip=vectors:c.safetensors title2=minilm zeta=embeddings:z.parquet"
+        );
+        // A misspelt key is not silently a switched-off modality; unknown backbones, names and
+        // a backbone of the wrong kind in a named slot are refused, naming the key.
+        let e = with_features("preproces = \"none\"").unwrap_err();
+        assert!(e.contains("preproces") && e.contains("misspelt"), "{e}");
+        let e = with_features("clip = \"clip-vit\"").unwrap_err();
+        assert!(e.contains("clip = \"clip-vit\"") && e.contains("unknown backbone"), "{e}");
+        let e = with_features("Clip = \"minilm\"").unwrap_err();
+        assert!(e.contains("`Clip`"), "{e}");
+        let e = with_features("text = \"color-hist\"").unwrap_err();
+        assert!(e.contains("not a text backbone"), "{e}");
+        let e = with_features("clip = 3").unwrap_err();
+        assert!(e.contains("t.toml"), "{e}");
+    }
 }

@@ -22,7 +22,12 @@ impl ContentKnn {
         let used: Vec<(String, f32)> = f
             .modalities
             .iter()
-            .map(|m| (m.backbone.split('(').next().unwrap_or(&m.backbone).to_string(), weight(&m.name)))
+            .map(|m| {
+                // Beyond text and image, a modality is shown by its name (its backbone may be a path).
+                let shown =
+                    if m.name == "text" || m.name == "image" { m.backbone.split('(').next().unwrap_or(&m.backbone) } else { &m.name };
+                (shown.to_string(), weight(&m.name))
+            })
             .filter(|(_, w)| *w > 0.0)
             .collect();
         let equal = used.windows(2).all(|p| p[0].1 == p[1].1);
