@@ -380,7 +380,10 @@ fn encode(args: &[String]) -> Result<()> {
             fuserec::data::columnar::write_table(
                 &path,
                 vec![
-                    fuserec::data::columnar::OutColumn::Text("item".into(), kept.iter().map(|&i| ds.items.raw(i as u32).to_string()).collect()),
+                    fuserec::data::columnar::OutColumn::Text(
+                        "item".into(),
+                        kept.iter().map(|&i| ds.items.raw(i as u32).to_string()).collect(),
+                    ),
                     fuserec::data::columnar::OutColumn::Vectors(
                         "embedding".into(),
                         m.rows.dim(),
