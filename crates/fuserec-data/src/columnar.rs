@@ -156,42 +156,71 @@ impl IdColumn {
         }
     }
 
-    /// Resolves every row's id with `f(id, row)` (called once per distinct dictionary value,
-    /// at its first row, until it gives `Some`; once per row for plain strings); a null is
-    /// `null(row)`.
-    pub(crate) fn resolve(
-        &self,
-        mut f: impl FnMut(&str, usize) -> Result<Option<u32>>,
-        null: impl Fn(usize) -> Error,
-    ) -> Result<Vec<Option<u32>>> {
+    /// A row-by-row resolver of this column's ids (see [`IdResolver::get`]); `known`: ids of
+    /// the dictionary's values already looked up (`UNRESOLVED` where not found).
+    pub(crate) fn resolver(&self, known: Option<Vec<u32>>) -> IdResolver<'_> {
         match self {
-            IdColumn::Dict(d) => {
-                let values = d.values().as_string::<i32>();
-                let mut cache: Vec<Option<Option<u32>>> = vec![None; values.len()];
-                let keys = d.keys();
-                (0..keys.len())
-                    .map(|r| {
-                        if keys.is_null(r) {
-                            return Err(null(r));
+            IdColumn::Dict(d) => IdResolver::Dict {
+                keys: d.keys(),
+                values: d.values().as_string::<i32>(),
+                cache: known.filter(|k| k.len() == d.values().len()).unwrap_or_else(|| vec![UNRESOLVED; d.values().len()]),
+            },
+            IdColumn::Plain(a) => IdResolver::Plain(a.as_string::<i32>()),
+        }
+    }
+
+    /// The ids `lookup` gives each dictionary value (`UNRESOLVED`: none), for
+    /// [`IdColumn::resolver`]; `None` for plain strings.
+    fn lookup_dictionary(&self, lookup: IdLookup<'_>) -> Option<Vec<u32>> {
+        match self {
+            IdColumn::Dict(d) => Some(d.values().as_string::<i32>().iter().map(|v| v.and_then(lookup).unwrap_or(UNRESOLVED)).collect()),
+            IdColumn::Plain(_) => None,
+        }
+    }
+}
+
+/// Raw id → dense id of a fixed map, callable from the decoding threads.
+pub(crate) type IdLookup<'a> = &'a (dyn Fn(&str) -> Option<u32> + Sync);
+
+/// A dictionary value not resolved yet.
+const UNRESOLVED: u32 = u32::MAX;
+
+/// Resolves a batch's ids one row at a time, with no per-row vector: a dictionary value is
+/// resolved once, at the first row that gives it an id.
+pub(crate) enum IdResolver<'a> {
+    Dict { keys: &'a arrow_array::Int32Array, values: &'a arrow_array::StringArray, cache: Vec<u32> },
+    Plain(&'a arrow_array::StringArray),
+}
+
+impl IdResolver<'_> {
+    /// Row `r`'s id: `f(raw)` is called once per distinct dictionary value until it gives `Some`
+    /// (a `None` — the row is skipped — is not remembered: a later row may resolve the value),
+    /// once per row for plain strings. `Err(())`: the row's id is null.
+    #[inline]
+    pub(crate) fn get(&mut self, r: usize, f: impl FnOnce(&str) -> Result<Option<u32>>) -> std::result::Result<Result<Option<u32>>, ()> {
+        match self {
+            IdResolver::Dict { keys, values, cache } => {
+                if keys.is_null(r) {
+                    return Err(());
+                }
+                let k = keys.value(r) as usize;
+                match cache[k] {
+                    UNRESOLVED => {
+                        let id = f(values.value(k));
+                        if let Ok(Some(id)) = id {
+                            cache[k] = id;
                         }
-                        let k = keys.value(r) as usize;
-                        match cache[k] {
-                            Some(id) => Ok(id),
-                            None => {
-                                let id = f(values.value(k), r)?;
-                                // `None` (row skipped) is not remembered: another row may resolve it.
-                                if id.is_some() {
-                                    cache[k] = Some(id);
-                                }
-                                Ok(id)
-                            }
-                        }
-                    })
-                    .collect()
+                        Ok(id)
+                    }
+                    id => Ok(Ok(Some(id))),
+                }
             }
-            IdColumn::Plain(a) => {
-                let s = a.as_string::<i32>();
-                (0..s.len()).map(|r| if s.is_null(r) { Err(null(r)) } else { f(s.value(r), r) }).collect()
+            IdResolver::Plain(s) => {
+                if s.is_null(r) {
+                    Err(())
+                } else {
+                    Ok(f(s.value(r)))
+                }
             }
         }
     }
@@ -207,6 +236,8 @@ pub(crate) struct InteractionBatch {
     pub rows: usize,
     pub users: IdColumn,
     pub items: IdColumn,
+    /// The item dictionary's ids, looked up while decoding (when the catalogue is fixed).
+    pub known_items: Option<Vec<u32>>,
     /// Finite numbers (nulls and non-finite values were refused).
     pub ts: Vec<f64>,
     /// The `label`/`click` column, if the file has one.
@@ -247,7 +278,14 @@ fn finite_numbers(path: &Path, at: (usize, usize), name: &str, a: &ArrayRef) -> 
 /// `item`/`item_id`, `timestamp`/`ts`/`time`, optional `label`/`click`, `rating`, `weight`
 /// (other columns are not read). String id columns are read as dictionaries. Nulls and
 /// non-finite numbers in the numeric columns are errors naming row group, row and column.
-pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(InteractionBatch) -> Result<()>) -> Result<()> {
+/// `item_lookup` (a fixed catalogue) resolves each item dictionary while decoding, off the
+/// caller's thread. Row groups are decoded on another thread while the caller consumes the
+/// previous ones.
+pub(crate) fn for_each_interaction(
+    path: &Path,
+    item_lookup: Option<IdLookup<'_>>,
+    mut batch_fn: impl FnMut(InteractionBatch) -> Result<()>,
+) -> Result<()> {
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     let b = open(path)?;
     let schema = b.schema().clone();
@@ -303,13 +341,15 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
             let name = |i: usize| schema.field(i).name().clone();
             let finite = |c: usize| finite_numbers(path, (rg, offset), &name(c), col(c));
             let rows = batch.num_rows();
+            let items = IdColumn::of(path, rg, &name(cols.item), col(cols.item))?;
             out.push(InteractionBatch {
                 file_rows,
                 row_group: rg,
                 offset,
                 rows,
                 users: IdColumn::of(path, rg, &name(cols.user), col(cols.user))?,
-                items: IdColumn::of(path, rg, &name(cols.item), col(cols.item))?,
+                known_items: item_lookup.and_then(|l| items.lookup_dictionary(l)),
+                items,
                 ts: finite(cols.ts)?,
                 label: cols.label.map(finite).transpose()?,
                 rating: cols.rating.map(finite).transpose()?,
@@ -319,19 +359,37 @@ pub(crate) fn for_each_interaction(path: &Path, mut batch_fn: impl FnMut(Interac
         }
         Ok(out)
     };
-    // Row groups are decoded a few at a time in parallel and handed over in file order (ids are
-    // interned by the caller, sequentially). The first error in file order is the one reported.
+    // Row groups are decoded on a producer thread (a few at a time in parallel when there are
+    // cores to spare) and handed over in file order while the caller consumes earlier ones (ids
+    // are interned by the caller, sequentially). The first error in file order is reported.
     use rayon::prelude::*;
     let at_once = rayon::current_num_threads().max(1);
-    for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(at_once) {
-        let decoded: Vec<Result<Vec<InteractionBatch>>> = chunk.par_iter().map(|&rg| decode(rg)).collect();
-        for batches in decoded {
-            for b in batches? {
-                batch_fn(b)?;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<InteractionBatch>>>(1);
+        let decode = &decode;
+        let groups = &groups;
+        s.spawn(move || {
+            for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(at_once) {
+                let decoded: Vec<Result<Vec<InteractionBatch>>> = chunk.par_iter().map(|&rg| decode(rg)).collect();
+                for d in decoded {
+                    // The caller stopped (an error): stop decoding.
+                    if tx.send(d).is_err() {
+                        return;
+                    }
+                }
             }
-        }
-    }
-    Ok(())
+        });
+        let consumed = (|| {
+            for batches in rx.iter() {
+                for b in batches? {
+                    batch_fn(b)?;
+                }
+            }
+            Ok(())
+        })();
+        drop(rx);
+        consumed
+    })
 }
 
 /// Item embeddings keyed by raw id from Parquet: an `item`/`item_id` column (string or integer)

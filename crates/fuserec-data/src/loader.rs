@@ -218,41 +218,43 @@ impl InteractionReader<'_> {
     }
 
     /// Interactions streamed from Parquet: the same rules as [`Self::read_table`], errors naming
-    /// row group and row; each distinct id of a dictionary-encoded column is resolved once.
+    /// row group and row; each distinct id of a dictionary-encoded column is resolved once per
+    /// row group, row by row (no per-row id vectors).
     #[cfg(feature = "parquet")]
     fn read_parquet(&mut self, path: &Path) -> Result<Vec<Interaction>> {
         let mut out = Vec::new();
-        crate::columnar::for_each_interaction(path, |b| {
+        // With a fixed catalogue the item map does not change while reading: item dictionaries
+        // are looked up on the decoding threads.
+        // (Values not found fall back to `item_id` on this thread: the policy's error or skip.)
+        let fixed = self.catalogue_given && self.policy != UnknownIdPolicy::Add;
+        let catalogue = fixed.then(|| self.items.clone());
+        let lookup = |raw: &str| catalogue.as_ref().and_then(|c| c.get(raw.trim()));
+        let lookup: Option<crate::columnar::IdLookup<'_>> = if fixed { Some(&lookup) } else { None };
+        crate::columnar::for_each_interaction(path, lookup, |b| {
             let err = |r: usize, msg: String| Error::Row { path: path.to_path_buf(), row_group: b.row_group, row: b.offset + r, msg };
             let null = |what: &'static str| move |r: usize| err(r, format!("column `{what}` is null"));
-            let items = b.items.resolve(
-                |i, r| {
-                    let at = || format!("{} row group {} row {}", path.display(), b.row_group, b.offset + r);
-                    self.item_id(i, &at, &|m| err(r, m))
-                },
-                null("item"),
-            )?;
-            // Users of skipped rows are not interned (as in the TSV reader).
-            let users = b.users.resolve(
-                |u, r| match (u.trim(), items[r]) {
-                    ("", _) => Err(err(r, "empty user or item id".into())),
-                    (_, None) => Ok(None),
-                    (u, Some(_)) => Ok(Some(self.users.intern(u))),
-                },
-                null("user"),
-            )?;
             if out.capacity() == 0 {
                 out.reserve_exact(b.file_rows);
             }
+            let (mut items, mut users) = (b.items.resolver(b.known_items), b.users.resolver(None));
             for r in 0..b.rows {
                 self.report.interaction_rows += 1;
+                let at = || format!("{} row group {} row {}", path.display(), b.row_group, b.offset + r);
+                let item = items.get(r, |i| self.item_id(i, &at, &|m| err(r, m))).map_err(|()| null("item")(r))??;
                 let label =
                     label_of(b.label.as_ref().map(|l| l[r]), b.rating.as_ref().map(|x| x[r]), POSITIVE_RATING).map_err(|m| err(r, m))?;
-                let Some(item) = items[r] else {
+                let Some(item) = item else {
                     self.report.unknown_item_rows += 1;
                     continue;
                 };
-                let user = users[r].expect("users always resolve");
+                // Users of skipped rows are not interned (as in the TSV reader).
+                let user = users
+                    .get(r, |u| match u.trim() {
+                        "" => Err(err(r, "empty user or item id".into())),
+                        u => Ok(Some(self.users.intern(u))),
+                    })
+                    .map_err(|()| null("user")(r))??
+                    .expect("users always resolve");
                 let weight = b.weight.as_ref().map_or(1.0, |w| w[r] as f32);
                 if let Some(x) = self.keep(user, item, b.ts[r], label, weight) {
                     out.push(x);
