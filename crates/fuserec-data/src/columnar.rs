@@ -36,8 +36,9 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
         .map_err(|e| Error::Invalid(format!("{}: not a readable Parquet file ({e})", path.display())))
 }
 
+/// A row group that cannot be decoded (a damaged page): the reader does not say which row.
 fn arrow_err(path: &Path, rg: usize, e: impl std::fmt::Display) -> Error {
-    Error::Row { path: path.to_path_buf(), row_group: rg, row: 0, msg: format!("cannot decode ({e})") }
+    Error::Invalid(format!("{}: row group {rg}: cannot decode ({e})", path.display()))
 }
 
 /// Header names as the TSV reader has them: lower case, a RecBole `:type` suffix stripped.

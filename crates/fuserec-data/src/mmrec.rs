@@ -8,7 +8,8 @@
 //! `x_label` is 0 (train), 1 (validation) or 2 (test); every row is a positive. Item ids are
 //! MMRec's contiguous integers, interned in order (internal id = itemID), so the feature files
 //! are read with `[features] image = "embeddings:<dir>/image_feat.npy"` (an `.npy` without an
-//! ids file is keyed by row number). Items have no text or image files of their own.
+//! ids file is keyed by row number). Items have no text or image files of their own. A repeated
+//! `(userID, itemID, timestamp)` row is dropped and counted; the earlier part keeps it.
 
 use crate::dataset::{Dataset, GivenSplit, ItemMeta, LoadReport};
 use crate::delimited::Table;
@@ -74,6 +75,17 @@ pub fn load_mmrec(dir: &Path) -> Result<Dataset> {
         let x = Interaction { user: UserId(users.intern(&u)), item: ItemId(i), ts, label: 1.0, weight: 1.0 };
         parts[part as usize].push(x);
     }
+    // A repeated (user, item, timestamp) row is dropped and counted; across parts the earlier
+    // part keeps it (train, then validation, then test), as with fuserec's split files.
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(t.rows.len(), ahash::RandomState::new());
+    let mut duplicates = 0;
+    for p in parts.iter_mut() {
+        p.retain(|x| {
+            let new = seen.insert((x.user, x.item, x.ts));
+            duplicates += !new as usize;
+            new
+        });
+    }
     let [mut train, mut val, mut test] = parts;
     for p in [&mut train, &mut val, &mut test] {
         crate::dataset::sort_interactions(p);
@@ -82,7 +94,7 @@ pub fn load_mmrec(dir: &Path) -> Result<Dataset> {
         return Err(Error::Invalid(format!("{}: needs rows with x_label 0 (train) and 2 (test)", path.display())));
     }
     let all: Vec<Interaction> = train.iter().chain(&val).chain(&test).copied().collect();
-    let report = LoadReport { interaction_rows: t.rows.len(), ..Default::default() };
+    let report = LoadReport { interaction_rows: t.rows.len(), duplicate_interactions: duplicates, ..Default::default() };
     let meta = vec![ItemMeta::default(); n_items];
     let split = GivenSplit { train, val, test_warm: test, test_cold: None };
     finish(dir, users, items, all, meta, report, Some(split))

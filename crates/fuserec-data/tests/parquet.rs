@@ -164,6 +164,14 @@ fn bad_rows_name_the_row_group_row_and_column() {
     std::fs::write(&inter, &bytes[..bytes.len() / 2]).unwrap();
     let e = load();
     assert!(e.contains("interactions.parquet") && e.contains("not a readable Parquet file"), "{e}");
+    // Damaged data pages (the footer intact): an error naming the file and row group, no panic.
+    five(ok(), &["a", "b", "a", "b", "a"], vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![1.0; 5]);
+    let mut bytes = std::fs::read(&inter).unwrap();
+    let third = bytes.len() / 3;
+    bytes[4..third].iter_mut().for_each(|b| *b = 0xff);
+    std::fs::write(&inter, &bytes).unwrap();
+    let e = load();
+    assert!(e.contains("interactions.parquet: row group 0: cannot decode"), "{e}");
     // Not Parquet at all.
     std::fs::write(&inter, b"user\titem\ttimestamp\nu\ta\t1\n").unwrap();
     let e = load();

@@ -46,6 +46,15 @@ fn mmrec_layout_loads_with_its_split_and_features() {
     let name = format!("embeddings:{}", dir.join("image_feat.npy").display());
     let f = fuserec::ItemFeatures::encode(&ds, None, None).unwrap().with_embeddings("image", &name, &ds, None).unwrap();
     assert_eq!(f.image().unwrap().rows.row(7), &[0.0, 0.7, 1.0]);
+    // A repeated row is dropped and counted; across parts the earlier part keeps it.
+    let text = std::fs::read_to_string(dir.join("toy.inter")).unwrap();
+    let first = text.lines().nth(1).unwrap().to_string();
+    let as_test = first.rsplit_once('\t').map(|(a, _)| format!("{a}\t2")).unwrap();
+    std::fs::write(dir.join("toy.inter"), format!("{text}{first}\n{as_test}\n")).unwrap();
+    let again = fuserec::data::mmrec::load_mmrec(&dir).unwrap();
+    let g2 = again.given_split.as_ref().unwrap();
+    assert_eq!(again.report.duplicate_interactions, 2);
+    assert_eq!((g2.train.len(), g2.val.len(), g2.test_warm.len()), (36, 12, 12), "the train row stays in train");
     // A bad x_label names the line.
     std::fs::write(dir.join("toy.inter"), "userID\titemID\trating\ttimestamp\tx_label\n0\t1\t5\t1\t3\n").unwrap();
     let e = fuserec::data::mmrec::load_mmrec(&dir).unwrap_err().to_string();
