@@ -10,9 +10,11 @@ cargo xtask <command>
 commands of the task runner:
   test  the test suite: `cargo fmt --all --check`, `cargo clippy --workspace --all-targets -D warnings`
         (this type-checks the benches too), fetch assets (required when FUSEREC_REQUIRE_ASSETS=1),
-        then `cargo nextest run --workspace` (cargo test if nextest is absent); everything in the
-        test profile (the `fuserec` binary that fetches the assets too), so no optimised build of
-        the workspace is needed
+        then `cargo nextest run --workspace` (cargo test if nextest is absent), then the Python
+        package's pytest suite (scripts/python-tests: a venv under the cache, the extension built
+        by maturin; FUSEREC_SKIP_PYTHON=1 leaves it out, never in CI); everything in the test
+        profile (the `fuserec` binary that fetches the assets too), so no optimised build of the
+        workspace is needed
   peer [encoders|kmeans|two-tower|hnsw]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
         (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
@@ -119,10 +121,35 @@ fn test() -> Result<()> {
         }
         eprintln!("warning: `fuserec assets` failed; asset tests will skip");
     }
-    if nextest {
+    let rust = if nextest {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
     } else {
         eprintln!("cargo-nextest not found; using cargo test");
         cargo(&["test", "--workspace", "--no-fail-fast"])
+    };
+    // The Python suite runs even when a Rust test failed (both results are reported).
+    let python = python_tests(&bin);
+    rust.and(python)
+}
+
+/// `scripts/python-tests` with the `fuserec` binary just built (the suite compares against it).
+fn python_tests(bin: &Path) -> Result<()> {
+    if std::env::var_os("FUSEREC_SKIP_PYTHON").is_some() {
+        if std::env::var_os("CI").is_some() {
+            bail!("FUSEREC_SKIP_PYTHON is set in CI: the Python tests must run");
+        }
+        eprintln!("FUSEREC_SKIP_PYTHON set: the Python tests are left out");
+        return Ok(());
     }
+    let script = root().join("scripts").join("python-tests");
+    eprintln!("$ {}", script.display());
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .env("FUSEREC_CLI", bin)
+        .status()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !status.success() {
+        bail!("the Python tests failed ({status})");
+    }
+    Ok(())
 }

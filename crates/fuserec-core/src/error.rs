@@ -24,6 +24,9 @@ pub enum Error {
     Config(String),
     #[error("asset missing: {0}")]
     MissingAsset(String),
+    /// The work was asked to stop ([`crate::cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {

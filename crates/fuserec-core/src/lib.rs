@@ -3,6 +3,7 @@
 //!
 //! Invariant: this crate does no I/O and no ML; every other crate can depend on it.
 
+pub mod cancel;
 mod embeddings;
 pub use embeddings::{dot, f32s_from_le, f32s_to_le};
 mod error;

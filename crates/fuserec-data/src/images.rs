@@ -54,9 +54,14 @@ pub fn open_image(path: Option<&Path>) -> std::result::Result<DynamicImage, Imag
         std::io::ErrorKind::NotFound => ImageProblem::Missing(path.display().to_string()),
         _ => ImageProblem::Corrupt(format!("{}: {e}", path.display())),
     })?;
-    let img = image::load_from_memory(&bytes).map_err(|e| ImageProblem::Corrupt(format!("{}: cannot decode: {e}", path.display())))?;
+    decode_image(&bytes).map_err(|e| ImageProblem::Corrupt(format!("{}: {e}", path.display())))
+}
+
+/// An image from its encoded bytes (PNG, JPEG); a zero-sized image is refused.
+pub fn decode_image(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
+    let img = image::load_from_memory(bytes).map_err(|e| format!("cannot decode: {e}"))?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(ImageProblem::Corrupt(format!("{}: zero-sized image", path.display())));
+        return Err("zero-sized image".into());
     }
     Ok(img)
 }

@@ -82,4 +82,13 @@ pub trait Recommender: Send + Sync {
     fn training_log(&self) -> Option<serde_json::Value> {
         None
     }
+    /// Item vectors (row = internal item) of a model that scores by inner product with
+    /// [`Recommender::user_vectors`]; `None` for models that do not.
+    fn item_vectors(&self) -> Option<&fuserec_core::Embeddings> {
+        None
+    }
+    /// User query vectors (row = internal user), beside [`Recommender::item_vectors`].
+    fn user_vectors(&self) -> Option<&fuserec_core::Embeddings> {
+        None
+    }
 }

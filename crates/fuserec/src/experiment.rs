@@ -311,6 +311,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResult
         let find = |set: &FeatureSet| features.iter().find(|x| &x.0 == set).map(|x| &x.1);
         let data = TrainData::new(ds.n_users(), ds.n_items(), &sp.train, &sp.val, find(&default_set)).with_split(&sp, cfg.selection);
         for (mi, mc) in cfg.models.iter().enumerate() {
+            fuserec_core::cancel::check()?;
             let tf = Instant::now();
             let ck = opts.checkpoints.as_ref().map(|d| ArtifactTarget {
                 dir: d.join(format!("model{mi}-seed{seed}.fuserec")),

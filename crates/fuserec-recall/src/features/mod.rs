@@ -440,6 +440,7 @@ fn encode_text(ds: &Dataset, name: &str, enc: &dyn TextEncoder, store: Option<&F
     let todo: Vec<usize> = a.todo.iter().copied().filter(|&i| !texts[i].trim().is_empty()).collect();
     let pb = bar(todo.len() as u64, "encoding text");
     for chunk in todo.chunks(CHUNK) {
+        fuserec_core::cancel::check()?;
         let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let rows = enc.encode(&refs)?;
         check_finite(&rows, &enc.name())?;
@@ -481,6 +482,7 @@ fn encode_images(
     let mut a = Assembly::new(ds, enc.dim(), keys, prev);
     let pb = bar(a.todo.len() as u64, "encoding images");
     for chunk in a.todo.clone().chunks(CHUNK) {
+        fuserec_core::cancel::check()?;
         let decoded: Vec<_> = chunk.par_iter().map(|&i| open_image(ds.items_meta[i].image.as_deref())).collect();
         let mut ok_idx = Vec::new();
         let mut imgs = Vec::new();

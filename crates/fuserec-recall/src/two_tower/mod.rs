@@ -158,9 +158,6 @@ impl TwoTower {
         Ok(TwoTower { name: cfg.display_name(), trained })
     }
 
-    pub fn item_vectors(&self) -> &Embeddings {
-        &self.trained.item_vectors
-    }
     pub fn log(&self) -> &TrainingLog {
         &self.trained.log
     }
@@ -237,6 +234,12 @@ impl Recommender for TwoTower {
     }
     fn training_log(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.trained.log).ok()
+    }
+    fn item_vectors(&self) -> Option<&Embeddings> {
+        Some(&self.trained.item_vectors)
+    }
+    fn user_vectors(&self) -> Option<&Embeddings> {
+        Some(&self.trained.user_vectors)
     }
 }
 

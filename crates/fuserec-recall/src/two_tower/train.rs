@@ -237,6 +237,7 @@ pub fn train(
         let pb = bar(n_batches as u64, &format!("{name} epoch {epoch}"));
         let mut sum = LossParts::default();
         for idx in order.chunks_exact(bsz) {
+            fuserec_core::cancel::check()?;
             let b = sampler.batch(&net, &samples, &seq, idx, &mut rng, true);
             let parts = net.step(&b, &mut opt)?;
             sum.total += parts.total;

@@ -276,6 +276,7 @@ impl Bpr {
         let mut stopper: EarlyStopping<Vec<Vec<f32>>> = EarlyStopping::new(cfg.patience);
         let pb = bar(cfg.epochs as u64, &format!("{name} epochs"));
         for epoch in 1..=cfg.epochs {
+            fuserec_core::cancel::check()?;
             let mut order: Vec<usize> = (0..pairs.len()).collect();
             rng.shuffle(&mut order);
             let mut loss = 0f64;

@@ -1,0 +1,71 @@
+//! Experiments from Python: the same config, runner and output files as `cargo xtask experiment`.
+
+use crate::errors::{bad, interruptible};
+use fuserec::{Experiment, RunOptions, TopkExport};
+use pyo3::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A config as TOML text; a host's dict arrives as JSON and is turned into the same TOML, so both
+/// meet the same parser and checks.
+pub fn config_text(text: &str, format: &str) -> PyResult<String> {
+    match format {
+        "toml" => Ok(text.to_string()),
+        "json" => {
+            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("config: {e}")))?;
+            let t = toml::Value::try_from(v).map_err(|e| bad(format!("config: {e} (None values are not allowed)")))?;
+            toml::to_string(&t).map_err(|e| bad(format!("config: {e}")))
+        }
+        other => Err(bad(format!("config format `{other}`: toml or json"))),
+    }
+}
+
+/// Runs a recall experiment and writes `results.json`, `metrics.csv`, `report.md` and the plots
+/// into `out` (and trained artifacts into `out/checkpoints`); returns `out`.
+#[pyfunction]
+#[pyo3(signature = (text, format, origin, cache, out, seeds=None, export_topk=false, export_format="tsv", log=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn run_experiment(
+    py: Python<'_>,
+    text: &str,
+    format: &str,
+    origin: &str,
+    cache: PathBuf,
+    out: PathBuf,
+    seeds: Option<Vec<u64>>,
+    export_topk: bool,
+    export_format: &str,
+    log: bool,
+) -> PyResult<PathBuf> {
+    let text = config_text(text, format)?;
+    let mut cfg = match Experiment::from_toml(&text, Path::new(origin)).map_err(crate::errors::to_py)? {
+        Experiment::Recall(cfg) => cfg,
+        other => {
+            return Err(bad(format!(
+                "{origin}: a `{}` experiment ({}) runs with `cargo xtask experiment`; from Python, recall experiments only for now",
+                match other {
+                    Experiment::Scl(_) => "scl",
+                    _ => "ctr",
+                },
+                other.name()
+            )));
+        }
+    };
+    if let Some(s) = seeds {
+        if s.is_empty() {
+            return Err(bad("seeds is empty"));
+        }
+        cfg.seeds = s;
+    }
+    let format: fuserec::data::synthetic::TableFormat = export_format.parse().map_err(crate::errors::to_py)?;
+    let opts = RunOptions {
+        cache,
+        export_topk: export_topk.then(|| TopkExport { dir: out.join("topk"), format }),
+        log,
+        checkpoints: Some(out.join("checkpoints")),
+    };
+    interruptible(py, move || {
+        let results = fuserec::run(&cfg, &opts)?;
+        results.write(&out)?;
+        Ok(out)
+    })
+}
