@@ -323,19 +323,18 @@ class Model:
         features: Optional[Mapping[str, Any]] = None,
         seed: int = 1,
         k: Sequence[int] = (20, 10, 50),
-        bootstrap: int = 0,
+        bootstrap: Optional[int] = None,
         selection: Optional[str] = None,
     ) -> "Model":
         """``split``: a ``[split]`` table (default: the experiment default); ``features``: a
-        ``[features]`` table (default: light backbones); ``k`` and ``bootstrap`` are used by
-        ``evaluate``."""
+        ``[features]`` table (default: light backbones); ``k`` and ``bootstrap`` (resamples for
+        the CIs; default as in experiments) are used by ``evaluate``."""
         if not isinstance(dataset, Dataset):
             raise TypeError(f"fit: a fuserec.Dataset, got {type(dataset).__name__}")
         cfg: dict = {
             "name": "python",
             "seeds": [seed],
             "k": list(k),
-            "bootstrap": bootstrap,
             "dataset": {"kind": "dir", "path": "."},
             "model": [self.params],
         }
@@ -345,6 +344,8 @@ class Model:
             cfg["features"] = dict(features)
         if selection is not None:
             cfg["selection"] = selection
+        if bootstrap is not None:
+            cfg["bootstrap"] = bootstrap
         self._native = _fuserec.Model.fit(json.dumps(cfg), dataset._native, seed, os.fspath(cache_dir()))
         self._dataset = dataset
         return self
