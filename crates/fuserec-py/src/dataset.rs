@@ -120,7 +120,7 @@ impl Dataset {
     }
 }
 
-/// The error of a dataset config, for `Model.fit`.
+/// A dataset a model can be fitted on: it has interactions (else an error naming it).
 pub fn check(ds: &fuserec::data::Dataset) -> PyResult<()> {
     if ds.interactions.is_empty() {
         return Err(to_py(fuserec::core::Error::Invalid(format!("dataset {}: no interactions", ds.name))));

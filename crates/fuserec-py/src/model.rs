@@ -26,8 +26,7 @@ pub struct Model {
 
 impl Model {
     fn data(&self) -> TrainData<'_> {
-        let features = self.cfg.feature_set(&self.cfg.models[0]).and(self.features.as_ref());
-        TrainData::new(self.ds.n_users(), self.ds.n_items(), &self.split.train, &self.split.val, features)
+        TrainData::new(self.ds.n_users(), self.ds.n_items(), &self.split.train, &self.split.val, self.features.as_ref())
             .with_split(&self.split, self.cfg.selection)
     }
 

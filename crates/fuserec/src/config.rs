@@ -208,6 +208,17 @@ pub struct ContentModelConfig {
     pub weights: BTreeMap<String, f32>,
 }
 
+impl ContentModelConfig {
+    /// The weight of modality `name` in the fused content vector.
+    pub fn weight(&self, name: &str) -> f32 {
+        match name {
+            "text" => self.text_weight,
+            "image" => self.image_weight,
+            other => self.weights.get(other).copied().unwrap_or(1.0),
+        }
+    }
+}
+
 fn default_ease_lambda() -> f64 {
     500.0
 }

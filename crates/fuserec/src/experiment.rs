@@ -187,11 +187,7 @@ pub fn build_model(
         ModelConfig::ItemKnn { neighbours } => Box::new(ItemKnn::fit(data, *neighbours)),
         ModelConfig::ContentKnn(c) | ModelConfig::ContentCentroid(c) => {
             let f = features.ok_or_else(|| Error::Config(format!("{}: needs item features", m.kind())))?;
-            let model = ContentKnn::fit(f, |m: &str| match m {
-                "text" => c.text_weight,
-                "image" => c.image_weight,
-                other => c.weights.get(other).copied().unwrap_or(1.0),
-            })?;
+            let model = ContentKnn::fit(f, |m: &str| c.weight(m))?;
             Box::new(if matches!(m, ModelConfig::ContentCentroid(_)) { model.named("ContentCentroid") } else { model })
         }
         ModelConfig::Ease { lambda } => Box::new(Ease::fit(data, *lambda)?),
