@@ -4,7 +4,7 @@
 
 use crate::{HasParams, ParamMut, SparseEmbedding};
 use dfdx::prelude::*;
-use fuserec_core::{Error, Result};
+use fuserec_core::{Embeddings, Error, Result};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +61,81 @@ impl Checkpoint {
     pub fn restore_table(&self, e: &mut SparseEmbedding) -> Result<()> {
         let v = self.take(&format!("table.{}", e.name()), &[e.rows(), e.dim()])?.clone();
         e.set_table(v)
+    }
+
+    /// Stores a row-major `rows × dim` matrix under `name`.
+    pub fn put_embeddings(&mut self, name: &str, e: &Embeddings) {
+        self.tensors.insert(name.to_string(), (vec![e.rows(), e.dim()], e.as_slice().to_vec()));
+    }
+
+    /// Stores a vector under `name`.
+    pub fn put_vector(&mut self, name: &str, v: &[f32]) {
+        self.tensors.insert(name.to_string(), (vec![v.len()], v.to_vec()));
+    }
+
+    /// Stores flags as a vector of 0 / 1.
+    pub fn put_mask(&mut self, name: &str, m: &[bool]) {
+        self.put_vector(name, &m.iter().map(|&b| b as u8 as f32).collect::<Vec<_>>());
+    }
+
+    /// Stores indices exactly (an f32 holds every integer below 2²⁴); larger ones are refused.
+    pub fn put_indices(&mut self, name: &str, v: &[u32]) -> Result<()> {
+        if let Some(&x) = v.iter().find(|&&x| x >= 1 << 24) {
+            return Err(Error::Invalid(format!(
+                "checkpoint tensor `{name}`: index {x} is beyond 2^24, which f32 storage cannot hold exactly"
+            )));
+        }
+        self.put_vector(name, &v.iter().map(|&x| x as f32).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// The matrix stored under `name`.
+    pub fn embeddings(&self, name: &str) -> Result<Embeddings> {
+        let (s, v) = self.tensors.get(name).ok_or_else(|| Error::Invalid(format!("checkpoint has no tensor `{name}`")))?;
+        match s.as_slice() {
+            &[rows, dim] => Embeddings::from_vec(rows, dim, v.clone()),
+            other => Err(Error::Shape(format!("checkpoint tensor `{name}` is {other:?}, expected a matrix"))),
+        }
+    }
+
+    /// The vector stored under `name`, which must have `len` entries.
+    pub fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
+        self.take(name, &[len]).cloned()
+    }
+
+    /// The flags stored under `name` by [`Checkpoint::put_mask`].
+    pub fn mask(&self, name: &str, len: usize) -> Result<Vec<bool>> {
+        self.take(name, &[len])?
+            .iter()
+            .map(|&x| match x {
+                0.0 => Ok(false),
+                1.0 => Ok(true),
+                other => Err(Error::Invalid(format!("checkpoint tensor `{name}` is a mask, holds {other}"))),
+            })
+            .collect()
+    }
+
+    /// The indices stored under `name` by [`Checkpoint::put_indices`], each below `bound`.
+    pub fn indices(&self, name: &str, len: usize, bound: usize) -> Result<Vec<u32>> {
+        self.take(name, &[len])?
+            .iter()
+            .map(|&x| {
+                if x >= 0.0 && x.fract() == 0.0 && (x as usize) < bound {
+                    Ok(x as u32)
+                } else {
+                    Err(Error::Invalid(format!("checkpoint tensor `{name}` holds {x}, not an index below {bound}")))
+                }
+            })
+            .collect()
+    }
+
+    /// Length of the vector stored under `name`.
+    pub fn len_of(&self, name: &str) -> Result<usize> {
+        match self.tensors.get(name) {
+            Some((s, _)) if s.len() == 1 => Ok(s[0]),
+            Some((s, _)) => Err(Error::Shape(format!("checkpoint tensor `{name}` is {s:?}, expected a vector"))),
+            None => Err(Error::Invalid(format!("checkpoint has no tensor `{name}`"))),
+        }
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

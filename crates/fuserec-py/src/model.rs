@@ -4,11 +4,13 @@
 
 use crate::dataset::Dataset;
 use crate::errors::{bad, interruptible, to_py};
+use fuserec::artifact::{ArtifactTarget, Catalogue, Source};
 use fuserec::core::{Embeddings, Error};
 use fuserec::data::Split;
 use fuserec::experiment::{build_model, encode_features, evaluate};
 use fuserec::recommender::positives_by_user;
-use fuserec::{Experiment, ExperimentConfig, ItemFeatures, Recommender, TrainData};
+use fuserec::saved::FitContext;
+use fuserec::{Experiment, ExperimentConfig, ItemFeatures, ModelConfig, Recommender, TrainData};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,24 @@ pub struct Model {
     split: Split,
     features: Option<ItemFeatures>,
     seed: u64,
+    /// The experiment table it was fitted with (JSON), saved beside the model.
+    config_json: String,
+}
+
+/// A one-model recall experiment table (JSON), parsed and checked as experiment files are.
+fn model_config(config: &str) -> fuserec::core::Result<ExperimentConfig> {
+    let bad = |e: String| Error::Config(format!("model config: {e}"));
+    let v: serde_json::Value = serde_json::from_str(config).map_err(|e| bad(e.to_string()))?;
+    let t = toml::Value::try_from(v).map_err(|e| bad(format!("{e} (None values are not allowed)")))?;
+    let text = toml::to_string(&t).map_err(|e| bad(e.to_string()))?;
+    let cfg = match Experiment::from_toml(&text, Path::new("<model config>"))? {
+        Experiment::Recall(c) => c,
+        _ => return Err(bad("a model config is a recall experiment table".into())),
+    };
+    if cfg.models.len() != 1 {
+        return Err(bad(format!("one model per Model, got {}", cfg.models.len())));
+    }
+    Ok(cfg)
 }
 
 impl Model {
@@ -41,19 +61,18 @@ impl Model {
     /// `config`: an experiment table (JSON) with one `[[model]]`, a `[split]`, `[features]`,
     /// `k`, `bootstrap` and `selection` (a `[dataset]` is ignored: `dataset` is used); fitted
     /// with `seed` as an experiment fits that model for that seed.
+    /// `artifact`: a folder to write the serving artifact into (two-tower models only), what
+    /// `fuserec-serve --artifact` serves.
     #[staticmethod]
-    #[pyo3(signature = (config, dataset, seed, cache))]
-    fn fit(py: Python<'_>, config: &str, dataset: &Dataset, seed: u64, cache: PathBuf) -> PyResult<Self> {
-        let text = crate::run::config_text(config, "json")?;
-        let cfg = match Experiment::from_toml(&text, Path::new("<model config>")).map_err(to_py)? {
-            Experiment::Recall(c) => c,
-            _ => return Err(bad("a model config is a recall experiment table")),
-        };
-        if cfg.models.len() != 1 {
-            return Err(bad(format!("one model per Model, got {}", cfg.models.len())));
+    #[pyo3(signature = (config, dataset, seed, cache, artifact=None))]
+    fn fit(py: Python<'_>, config: &str, dataset: &Dataset, seed: u64, cache: PathBuf, artifact: Option<PathBuf>) -> PyResult<Self> {
+        let cfg = model_config(config).map_err(to_py)?;
+        if artifact.is_some() && !matches!(cfg.models[0], ModelConfig::TwoTower(_)) {
+            return Err(bad(format!("artifact: only two-tower models write a serving artifact, not {}", cfg.models[0].kind())));
         }
         crate::dataset::check(&dataset.inner)?;
         let ds = dataset.inner.clone();
+        let config_json = config.to_string();
         interruptible(py, move || {
             let features = match cfg.feature_set(&cfg.models[0]) {
                 Some(set) => Some(encode_features(&set, cfg.features.preprocess, &ds, &cache)?.0),
@@ -62,8 +81,47 @@ impl Model {
             let split = fuserec::data::split(&ds, &cfg.split, seed)?;
             let data =
                 TrainData::new(ds.n_users(), ds.n_items(), &split.train, &split.val, features.as_ref()).with_split(&split, cfg.selection);
-            let model = build_model(&cfg.models[0], &data, features.as_ref(), seed, None)?;
-            Ok(Model { model, cfg, ds, split, features, seed })
+            let target = artifact.map(|dir| ArtifactTarget {
+                dir,
+                catalogue: Arc::new(Catalogue::of(&ds)),
+                source: Source { experiment: cfg.name.clone(), model: 0, seed, dataset: ds.name.clone(), split: split.hash.clone() },
+                backbones: cfg.feature_set(&cfg.models[0]),
+            });
+            let model = build_model(&cfg.models[0], &data, features.as_ref(), seed, target)?;
+            Ok(Model { model, cfg, ds, split, features, seed, config_json })
+        })
+    }
+
+    /// Writes the fitted model into the folder `path` (see `fuserec::saved`).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let context: serde_json::Value = serde_json::from_str(&self.config_json).map_err(|e| bad(e.to_string()))?;
+        interruptible(py, || {
+            let fit = FitContext { model: &self.cfg.models[0], seed: self.seed, dataset: &self.ds, split: &self.split.hash, context };
+            fuserec::saved::save(&path, self.model.as_ref(), fit)
+        })
+    }
+
+    /// A model saved by `save`, on the dataset it was fitted on (checked: the same ids, and the
+    /// same split from the saved config and seed).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf, dataset: &Dataset) -> PyResult<Self> {
+        let ds = dataset.inner.clone();
+        interruptible(py, move || {
+            let (m, model) = fuserec::saved::load(&path)?;
+            m.dataset.check(&ds).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+            let config_json = m.context.to_string();
+            let cfg = model_config(&config_json).map_err(|e| Error::Invalid(format!("{}: model.json context: {e}", path.display())))?;
+            let split = fuserec::data::split(&ds, &cfg.split, m.seed)?;
+            if split.hash != m.split {
+                return Err(Error::Invalid(format!(
+                    "{}: this dataset gives split {} with the saved config and seed {}, the model was fitted on split {}",
+                    path.display(),
+                    split.hash,
+                    m.seed,
+                    m.split
+                )));
+            }
+            Ok(Model { model, cfg, ds, split, features: None, seed: m.seed, config_json })
         })
     }
 
@@ -74,6 +132,11 @@ impl Model {
     #[getter]
     fn seed(&self) -> u64 {
         self.seed
+    }
+    /// The experiment table the model was fitted with (JSON).
+    #[getter]
+    fn config_json(&self) -> String {
+        self.config_json.clone()
     }
     /// The split's content hash (as in `results.json`).
     #[getter]

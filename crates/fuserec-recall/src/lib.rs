@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod features;
+pub mod inner_product;
 pub mod recommender;
 pub mod two_tower;
 pub mod validation;

@@ -91,4 +91,10 @@ pub trait Recommender: Send + Sync {
     fn user_vectors(&self) -> Option<&fuserec_core::Embeddings> {
         None
     }
+    /// Everything the model scores with, as named tensors (and a JSON header), so that a saved
+    /// model scores exactly as this one without training again; each kind reads it back with
+    /// its own `from_state`.
+    fn state(&self) -> fuserec_core::Result<fuserec_nn::Checkpoint> {
+        Err(fuserec_core::Error::Invalid(format!("{}: this model cannot be saved", self.name())))
+    }
 }

@@ -27,7 +27,7 @@ pub enum Selection {
 }
 
 /// Validation Recall@[`VAL_K`] per segment; `None` where the segment has no validation users.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValScores {
     pub overall: Option<f64>,
     pub warm: Option<f64>,

@@ -12,6 +12,7 @@ pub mod ctr;
 pub mod experiment;
 pub mod quantize;
 pub mod report;
+pub mod saved;
 pub mod scl;
 pub mod search;
 

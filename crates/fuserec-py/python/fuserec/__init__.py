@@ -325,10 +325,13 @@ class Model:
         k: Sequence[int] = (20, 10, 50),
         bootstrap: Optional[int] = None,
         selection: Optional[str] = None,
+        artifact: Optional[PathLike] = None,
     ) -> "Model":
         """``split``: a ``[split]`` table (default: the experiment default); ``features``: a
         ``[features]`` table (default: light backbones); ``k`` and ``bootstrap`` (resamples for
-        the CIs; default as in experiments) are used by ``evaluate``."""
+        the CIs; default as in experiments) are used by ``evaluate``. ``artifact`` (two-tower
+        models): a folder to write the serving artifact into, what ``fuserec-serve --artifact``
+        serves."""
         if not isinstance(dataset, Dataset):
             raise TypeError(f"fit: a fuserec.Dataset, got {type(dataset).__name__}")
         cfg: dict = {
@@ -346,9 +349,27 @@ class Model:
             cfg["selection"] = selection
         if bootstrap is not None:
             cfg["bootstrap"] = bootstrap
-        self._native = _fuserec.Model.fit(json.dumps(cfg), dataset._native, seed, os.fspath(cache_dir()))
+        art = None if artifact is None else os.fspath(artifact)
+        self._native = _fuserec.Model.fit(json.dumps(cfg), dataset._native, seed, os.fspath(cache_dir()), art)
         self._dataset = dataset
         return self
+
+    def save(self, path: PathLike) -> None:
+        """Writes the fitted model into the folder ``path`` (``model.json`` +
+        ``state.safetensors``); ``Model.load(path, dataset)`` reads it back without training."""
+        self._fitted().save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: PathLike, dataset: Dataset) -> "Model":
+        """A model written by ``save``, on the dataset it was fitted on (its ids and split are
+        checked). It scores, evaluates and recommends exactly as the saved one did."""
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"load: a fuserec.Dataset, got {type(dataset).__name__}")
+        native = _fuserec.Model.load(os.fspath(path), dataset._native)
+        params = json.loads(native.config_json)["model"][0]
+        m = cls(params.pop("kind"), **params)
+        m._native, m._dataset = native, dataset
+        return m
 
     def _fitted(self) -> "_fuserec.Model":
         if self._native is None:

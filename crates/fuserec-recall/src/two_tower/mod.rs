@@ -241,6 +241,16 @@ impl Recommender for TwoTower {
     fn user_vectors(&self) -> Option<&Embeddings> {
         Some(&self.trained.user_vectors)
     }
+    /// Scoring reads only the stored queries and catalogue vectors; it comes back as an
+    /// [`crate::inner_product::InnerProductModel`] (the serving artifact keeps the towers).
+    fn state(&self) -> Result<fuserec_nn::Checkpoint> {
+        crate::inner_product::InnerProductModel::state_of(
+            &self.name,
+            &self.trained.user_vectors,
+            &self.trained.item_vectors,
+            self.training_log(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::recommender::{Recommender, TrainData};
 use crate::validation::{EarlyStopping, ValScores, Verdict, validate_model, validation_users};
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use fuserec_data::progress::bar;
-use fuserec_nn::{RowOptimizer, SparseEmbedding};
+use fuserec_nn::{Checkpoint, RowOptimizer, SparseEmbedding};
 use rayon::prelude::*;
 
 /// `[[model]] kind = "bpr"` or `"vbpr"`.
@@ -124,7 +124,7 @@ pub struct Bpr {
     log: BprLog,
 }
 
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct BprLog {
     pub epochs_run: usize,
     pub best_epoch: usize,
@@ -465,6 +465,29 @@ impl Recommender for Bpr {
     }
     fn training_log(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.log).ok()
+    }
+    fn state(&self) -> Result<Checkpoint> {
+        let header = serde_json::to_string(&(&self.name, &self.log)).map_err(|e| Error::Invalid(format!("{}: {e}", self.name)))?;
+        let mut ck = Checkpoint { header, ..Default::default() };
+        ck.put_embeddings("users", &self.users);
+        ck.put_embeddings("items", &self.items);
+        ck.put_vector("bias", &self.bias);
+        ck.put_mask("scorable", &self.scorable);
+        Ok(ck)
+    }
+}
+
+impl Bpr {
+    /// BPR or VBPR as saved: query and item vectors (content part folded in), biases.
+    pub fn from_state(ck: &Checkpoint) -> Result<Self> {
+        let (name, log): (String, BprLog) =
+            serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("bpr: state header: {e}")))?;
+        let (users, items) = (ck.embeddings("users")?, ck.embeddings("items")?);
+        if users.dim() != items.dim() {
+            return Err(Error::Shape(format!("{name}: user vectors are {}-d, item vectors {}-d", users.dim(), items.dim())));
+        }
+        let n = items.rows();
+        Ok(Bpr { name, bias: ck.vector("bias", n)?, scorable: ck.mask("scorable", n)?, users, items, log })
     }
 }
 

@@ -1,6 +1,7 @@
 use crate::features::ItemFeatures;
 use crate::recommender::Recommender;
-use fuserec_core::{Embeddings, Result};
+use fuserec_core::{Embeddings, Error, Result};
+use fuserec_nn::Checkpoint;
 use fuserec_recall::features::centroid_profiles;
 use rayon::prelude::*;
 
@@ -11,7 +12,7 @@ pub struct ContentKnn {
     items: Embeddings,
     has_content: Vec<bool>,
     label: String,
-    kind: &'static str,
+    kind: String,
 }
 
 impl ContentKnn {
@@ -32,22 +33,30 @@ impl ContentKnn {
             .collect();
         let equal = used.windows(2).all(|p| p[0].1 == p[1].1);
         let label = used.iter().map(|(k, w)| if equal { k.clone() } else { format!("{k}×{w}") }).collect::<Vec<_>>().join("+");
-        Ok(ContentKnn { items, has_content, label, kind: "ContentKNN" })
+        Ok(ContentKnn { items, has_content, label, kind: "ContentKNN".into() })
     }
 }
 
 impl ContentKnn {
     /// The same model shown under another name (e.g. `ContentCentroid`).
-    pub fn named(mut self, kind: &'static str) -> Self {
-        self.kind = kind;
+    pub fn named(mut self, kind: &str) -> Self {
+        self.kind = kind.to_string();
         self
+    }
+
+    pub fn from_state(ck: &Checkpoint) -> Result<Self> {
+        let (kind, label): (String, String) =
+            serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("content-knn: state header: {e}")))?;
+        let items = ck.embeddings("items")?;
+        let has_content = ck.mask("has_content", items.rows())?;
+        Ok(ContentKnn { items, has_content, label, kind })
     }
 
     /// Over ready item vectors (e.g. a learned representation); `has_content` marks scorable items.
     pub fn from_vectors(items: Embeddings, has_content: Vec<bool>, label: &str) -> Self {
         let mut items = items;
         items.l2_normalize();
-        ContentKnn { items, has_content, label: label.to_string(), kind: "ContentKNN" }
+        ContentKnn { items, has_content, label: label.to_string(), kind: "ContentKNN".into() }
     }
 }
 
@@ -68,5 +77,12 @@ impl Recommender for ContentKnn {
                 }
             }
         });
+    }
+    fn state(&self) -> Result<Checkpoint> {
+        let mut ck =
+            Checkpoint { header: serde_json::to_string(&(&self.kind, &self.label)).expect("strings serialise"), ..Default::default() };
+        ck.put_embeddings("items", &self.items);
+        ck.put_mask("has_content", &self.has_content);
+        Ok(ck)
     }
 }

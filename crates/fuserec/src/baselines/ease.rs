@@ -1,7 +1,8 @@
 use crate::recommender::{Recommender, TrainData};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
-use fuserec_core::{Error, Result};
+use fuserec_core::{Embeddings, Error, Result};
+use fuserec_nn::Checkpoint;
 use rayon::prelude::*;
 
 /// EASE (Steck 2019): an item-item linear model with a zero diagonal, in closed form. With
@@ -63,6 +64,24 @@ impl Recommender for Ease {
             }
             row.iter_mut().zip(&self.scorable).filter(|(_, ok)| !**ok).for_each(|(s, _)| *s = f32::NEG_INFINITY);
         });
+    }
+    fn state(&self) -> Result<Checkpoint> {
+        let mut ck = Checkpoint { header: serde_json::to_string(&self.lambda).expect("a number serialises"), ..Default::default() };
+        ck.put_embeddings("b", &Embeddings::from_vec(self.n, self.n, self.b.clone())?);
+        ck.put_mask("scorable", &self.scorable);
+        Ok(ck)
+    }
+}
+
+impl Ease {
+    pub fn from_state(ck: &Checkpoint) -> Result<Self> {
+        let lambda: f64 = serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("ease: state header: {e}")))?;
+        let b = ck.embeddings("b")?;
+        if b.rows() != b.dim() {
+            return Err(Error::Shape(format!("ease: B is {} × {}, not square", b.rows(), b.dim())));
+        }
+        let n = b.rows();
+        Ok(Ease { b: b.as_slice().to_vec(), n, scorable: ck.mask("scorable", n)?, lambda })
     }
 }
 

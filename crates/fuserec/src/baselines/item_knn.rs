@@ -1,5 +1,7 @@
 use crate::recommender::{Recommender, TrainData};
+use fuserec_core::{Error, Result};
 use fuserec_data::progress::bar;
+use fuserec_nn::Checkpoint;
 use rayon::prelude::*;
 
 /// Item-based collaborative filtering: cosine of co-occurrence, `|U_i ∩ U_j| / √(|U_i|·|U_j|)`,
@@ -72,6 +74,35 @@ impl Recommender for ItemKnn {
             }
             row.iter_mut().filter(|x| **x == 0.0).for_each(|x| *x = f32::NEG_INFINITY);
         });
+    }
+    /// The neighbour lists flattened: their lengths, then every (item, similarity) in order.
+    fn state(&self) -> Result<Checkpoint> {
+        let mut ck =
+            Checkpoint { header: serde_json::to_string(&(self.n_items, self.k)).expect("numbers serialise"), ..Default::default() };
+        ck.put_indices("lengths", &self.neighbours.iter().map(|l| l.len() as u32).collect::<Vec<_>>())?;
+        ck.put_indices("neighbour_items", &self.neighbours.iter().flatten().map(|p| p.0).collect::<Vec<_>>())?;
+        ck.put_vector("neighbour_similarities", &self.neighbours.iter().flatten().map(|p| p.1).collect::<Vec<_>>());
+        Ok(ck)
+    }
+}
+
+impl ItemKnn {
+    pub fn from_state(ck: &Checkpoint) -> Result<Self> {
+        let (n_items, k): (usize, usize) =
+            serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("item-knn: state header: {e}")))?;
+        let lengths = ck.indices("lengths", n_items, k + 1)?;
+        let total: usize = lengths.iter().map(|&l| l as usize).sum();
+        let (items, sims) = (ck.indices("neighbour_items", total, n_items)?, ck.vector("neighbour_similarities", total)?);
+        let mut at = 0;
+        let neighbours = lengths
+            .iter()
+            .map(|&l| {
+                let list = items[at..at + l as usize].iter().copied().zip(sims[at..at + l as usize].iter().copied()).collect();
+                at += l as usize;
+                list
+            })
+            .collect();
+        Ok(ItemKnn { neighbours, n_items, k })
     }
 }
 

@@ -1,5 +1,6 @@
 use crate::recommender::{Recommender, TrainData};
-use fuserec_core::Rng;
+use fuserec_core::{Error, Result, Rng};
+use fuserec_nn::Checkpoint;
 
 /// Uniformly random scores, fixed by seed: the chance level each segment's numbers should be
 /// read against (e.g. COLD recall@K of a random ranker ≈ K / number of cold items).
@@ -11,6 +12,12 @@ pub struct RandomScores {
 impl RandomScores {
     pub fn fit(data: &TrainData, seed: u64) -> Self {
         RandomScores { n_items: data.n_items, seed }
+    }
+
+    pub fn from_state(ck: &Checkpoint) -> Result<Self> {
+        let (n_items, seed): (usize, u64) =
+            serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("random: state header: {e}")))?;
+        Ok(RandomScores { n_items, seed })
     }
 }
 
@@ -25,5 +32,8 @@ impl Recommender for RandomScores {
             let mut r = Rng::derive(key, h.len() as u64);
             row.iter_mut().for_each(|x| *x = r.uniform() as f32);
         }
+    }
+    fn state(&self) -> Result<Checkpoint> {
+        Ok(Checkpoint { header: serde_json::to_string(&(self.n_items, self.seed)).expect("numbers serialise"), ..Default::default() })
     }
 }
