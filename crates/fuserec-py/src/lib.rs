@@ -3,6 +3,7 @@
 //! `cargo xtask`), with the GIL released and Ctrl-C turned into a cooperative stop; the Pythonic
 //! layer (DataFrames, classes, defaults) is `python/fuserec/__init__.py`.
 
+mod ctr;
 mod dataset;
 mod encode;
 mod errors;
@@ -38,5 +39,6 @@ fn _fuserec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dataset::Dataset>()?;
     m.add_class::<quant::Quantizer>()?;
     m.add_class::<model::Model>()?;
+    m.add_class::<ctr::CtrModel>()?;
     Ok(())
 }

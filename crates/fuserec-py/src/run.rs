@@ -19,8 +19,9 @@ pub fn config_text(text: &str, format: &str) -> PyResult<String> {
     }
 }
 
-/// Runs a recall experiment and writes `results.json`, `metrics.csv`, `report.md` and the plots
-/// into `out` (and trained artifacts into `out/checkpoints`); returns `out`.
+/// Runs an experiment of any kind (recall, scl, ctr) and writes what `cargo xtask experiment`
+/// writes into `out` (`results.json`, `report.md`, plots; recall: `metrics.csv`, trained
+/// artifacts under `checkpoints/`; ctr: `checkpoints/`; scl: `representations/`); returns `out`.
 #[pyfunction]
 #[pyo3(signature = (text, format, origin, cache, out, seeds=None, export_topk=false, export_format="tsv", log=false))]
 #[allow(clippy::too_many_arguments)]
@@ -37,35 +38,34 @@ pub fn run_experiment(
     log: bool,
 ) -> PyResult<PathBuf> {
     let text = config_text(text, format)?;
-    let mut cfg = match Experiment::from_toml(&text, Path::new(origin)).map_err(crate::errors::to_py)? {
-        Experiment::Recall(cfg) => cfg,
-        other => {
-            return Err(bad(format!(
-                "{origin}: a `{}` experiment ({}) runs with `cargo xtask experiment`; from Python, recall experiments only for now",
-                match other {
-                    Experiment::Scl(_) => "scl",
-                    _ => "ctr",
-                },
-                other.name()
-            )));
-        }
-    };
+    let mut exp = Experiment::from_toml(&text, Path::new(origin)).map_err(crate::errors::to_py)?;
     if let Some(s) = seeds {
         if s.is_empty() {
             return Err(bad("seeds is empty"));
         }
-        cfg.seeds = s;
+        match &mut exp {
+            Experiment::Recall(c) => c.seeds = s,
+            Experiment::Scl(c) => c.seeds = s,
+            Experiment::Ctr(c) => c.seeds = s,
+        }
+    }
+    if export_topk && !matches!(exp, Experiment::Recall(_)) {
+        return Err(bad(format!("{origin}: export_topk applies to recall experiments, `{}` is not one", exp.name())));
     }
     let format: fuserec::data::synthetic::TableFormat = export_format.parse().map_err(crate::errors::to_py)?;
+    let artefacts = if matches!(exp, Experiment::Scl(_)) { "representations" } else { "checkpoints" };
     let opts = RunOptions {
         cache,
         export_topk: export_topk.then(|| TopkExport { dir: out.join("topk"), format }),
         log,
-        checkpoints: Some(out.join("checkpoints")),
+        checkpoints: Some(out.join(artefacts)),
     };
     interruptible(py, move || {
-        let results = fuserec::run(&cfg, &opts)?;
-        results.write(&out)?;
+        match &exp {
+            Experiment::Recall(cfg) => fuserec::run(cfg, &opts)?.write(&out)?,
+            Experiment::Scl(cfg) => fuserec::scl::run(cfg, &opts)?.write(&out)?,
+            Experiment::Ctr(cfg) => fuserec::ctr::run(cfg, &opts)?.write(&out)?,
+        }
         Ok(out)
     })
 }

@@ -83,6 +83,37 @@ fn multimodal_variants_beat_din_and_every_output_is_written() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A model fitted alone (`fit_model`, what Python's `Ctr` calls) is the run's model: the same
+/// test scores to the last bit; its click probabilities rank the test impressions as the run did.
+#[test]
+fn a_fitted_model_is_the_runs_row_and_predicts_impressions() {
+    use fuserec::ctr::{fit_model, seed_data};
+    let dir = std::env::temp_dir().join(format!("fuserec-ctr-fit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = SMALL.replace("make_epoch_curve = [1, 2]", "make_epoch_curve = []\nmodels = [\"din\", \"simtier\", \"make\"]");
+    let cfg: CtrExperiment = toml::from_str(&text).unwrap();
+    let opts = RunOptions { cache: dir.join("cache"), export_topk: None, log: false, checkpoints: None };
+    let r = run(&cfg, &opts).unwrap();
+    let ds = fuserec::experiment::load_dataset(&cfg.dataset, &opts.cache).unwrap();
+    let test = seed_data(&cfg, &ds, 1).unwrap().test;
+    for m in ["din", "simtier", "make"] {
+        let row = r.rows.iter().find(|x| x.model == m).unwrap();
+        let f = fit_model(&cfg, &ds, m, 1, &opts.cache).unwrap();
+        assert_eq!((f.scores.auc, f.scores.gauc, f.scores.logloss), (row.scores.auc, row.scores.gauc, row.scores.logloss), "{m}");
+        let imps: Vec<(u32, u32, i64)> = (0..test.len()).map(|k| (test.users[k], test.items[k], test.ts[k])).collect();
+        let p = f.predict_proba(&imps).unwrap();
+        assert!(p.iter().all(|&x| x > 0.0 && x < 1.0), "{m}");
+        let labels: Vec<bool> = test.labels.iter().map(|&l| l > 0.5).collect();
+        let auc = fuserec::eval::auc(&labels, &p).unwrap().unwrap();
+        assert!((auc - row.scores.auc).abs() < 1e-4, "{m}: AUC of the probabilities {auc} vs the row {}", row.scores.auc);
+        let e = f.predict_proba(&[(0, ds.n_items() as u32, 0)]).unwrap_err().to_string();
+        assert!(e.contains("impression 0") && e.contains("outside the model"), "{e}");
+    }
+    let e = fit_model(&cfg, &ds, "dien", 1, &opts.cache).err().unwrap().to_string();
+    assert!(e.contains("unknown CTR model `dien`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_configs_are_errors() {
     let with = |extra: &str| -> String { format!("{SMALL}\n{extra}") };

@@ -39,6 +39,7 @@ __all__ = [
     "ItemKnn",
     "MostPop",
     "ContentKnn",
+    "Ctr",
     "Results",
     "run_experiment",
     "ServeClient",
@@ -437,19 +438,94 @@ def ContentKnn(**params: Any) -> Model:
 
 
 # ---------------------------------------------------------------------------------------------
+# CTR models
+
+
+class Ctr:
+    """One CTR model of the ``kind = "ctr"`` experiment — ``din``, ``vector``, ``simscore``,
+    ``simtier``, ``make``, ``make-frozen`` or ``simtier+make`` — trained on a dataset and seed
+    exactly as the experiment trains it; ``ctr`` keys are the ``[ctr]`` table's (``dim``,
+    ``history``, ``epochs``, …)."""
+
+    def __init__(self, model: str = "simtier", **ctr: Any):
+        self.model, self.ctr = model, dict(ctr)
+        self._native: Optional["_fuserec.CtrModel"] = None
+
+    def fit(
+        self,
+        dataset: Dataset,
+        split: Optional[Mapping[str, Any]] = None,
+        features: Optional[Mapping[str, Any]] = None,
+        multimodal: Optional[Mapping[str, Any]] = None,
+        seed: int = 1,
+    ) -> "Ctr":
+        """``split``: a ``[split]`` table (default: the CTR default, global temporal with the
+        last 20% of impressions as test); ``features`` / ``multimodal``: those tables."""
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"fit: a fuserec.Dataset, got {type(dataset).__name__}")
+        cfg: dict = {"name": "python", "kind": "ctr", "seeds": [seed], "dataset": {"kind": "dir", "path": "."}, "models": [self.model]}
+        for key, table in (("ctr", self.ctr), ("split", split), ("features", features), ("multimodal", multimodal)):
+            if table:
+                cfg[key] = dict(table)
+        self._native = _fuserec.CtrModel.fit(json.dumps(cfg), self.model, dataset._native, seed, os.fspath(cache_dir()))
+        return self
+
+    def _fitted(self) -> "_fuserec.CtrModel":
+        if self._native is None:
+            raise FuserecError(f"Ctr({self.model!r}) is not fitted: call fit(dataset) first")
+        return self._native
+
+    split_hash = property(lambda self: self._fitted().split_hash)
+
+    def evaluate(self) -> dict:
+        """AUC, GAUC, log loss and GAUC per item-frequency bucket on the split's test impressions
+        (the CTR experiment's row for this model and seed)."""
+        return json.loads(self._fitted().scores_json())
+
+    def predict_proba(self, users: Iterable[str], items: Iterable[str], timestamps: Any = None) -> np.ndarray:
+        """Click probability of each impression ``(users[k], items[k])`` (raw ids). The behaviour
+        sequence is the user's clicks before ``timestamps[k]`` (integers, as in the dataset);
+        default: every click the model knows."""
+        users, items = [str(u) for u in users], [str(i) for i in items]
+        ts = None
+        if timestamps is not None:
+            ts = np.asarray(timestamps)
+            if ts.ndim != 1 or not np.issubdtype(ts.dtype, np.integer):
+                raise FuserecError(f"timestamps: a 1-D array of integers expected, got {ts.dtype} of shape {ts.shape}")
+            ts = np.ascontiguousarray(ts, dtype=np.int64)
+        return self._fitted().predict_proba(users, items, ts)
+
+    def __repr__(self) -> str:
+        return repr(self._native) if self._native is not None else f"Ctr({self.model!r}, not fitted)"
+
+
+# ---------------------------------------------------------------------------------------------
 # Experiments
 
 
 class Results:
-    """An experiment's output folder: ``results.json``, ``metrics.csv``, ``report.md``, plots."""
+    """An experiment's output folder: ``results.json``, ``report.md``, plots, and for recall
+    experiments ``metrics.csv``. ``kind``: ``recall``, ``ctr`` or ``scl``."""
 
     def __init__(self, path: PathLike):
         self.path = Path(path)
         self.json: dict = json.loads((self.path / "results.json").read_text())
-        self.metrics: pd.DataFrame = pd.read_csv(self.path / "metrics.csv")
+        self.kind: str = self.json["config"].get("kind", "recall")
+        if self.kind == "recall":
+            self.metrics: pd.DataFrame = pd.read_csv(self.path / "metrics.csv")
+        else:
+            self.metrics = pd.json_normalize(self.json["rows"])
 
     def table(self, metric: str = "recall", k: Optional[int] = None) -> pd.DataFrame:
-        """Mean over seeds of ``metric@k`` (default: the headline k): models × OVERALL/WARM/COLD."""
+        """Recall: mean over seeds of ``metric@k`` (default: the headline k), models ×
+        OVERALL/WARM/COLD. CTR: mean AUC, GAUC and log loss per model. SCL: the mean of every
+        number per (source, variant)."""
+        if self.kind == "ctr":
+            cols = ["scores.auc", "scores.gauc", "scores.logloss"]
+            t = self.metrics.groupby("model", sort=False)[cols].mean()
+            return t.rename(columns=lambda c: c.removeprefix("scores."))
+        if self.kind == "scl":
+            return self.metrics.groupby(["source", "variant"], sort=False).mean(numeric_only=True).drop(columns="seed")
         k = k if k is not None else self.json["config"]["k"][0]
         m = self.metrics[(self.metrics.metric == metric) & (self.metrics.k == k)]
         t = m.groupby(["model_index", "model", "segment"], sort=False)["value"].mean().unstack("segment")
@@ -468,9 +544,9 @@ def run_experiment(
     export_format: str = "tsv",
     log: bool = False,
 ) -> Results:
-    """Runs a recall experiment — a TOML file or the same table as a dict — as ``cargo xtask
-    experiment`` does, and writes the same files into ``out`` (default
-    ``results/<name>/<UTC time>``)."""
+    """Runs an experiment — a TOML file or the same table as a dict; recall, ``kind = "ctr"`` or
+    ``kind = "scl"`` — as ``cargo xtask experiment`` does, and writes the same files into
+    ``out`` (default ``results/<name>/<UTC time>``)."""
     if isinstance(config, Mapping):
         text, fmt, origin, name = json.dumps(config), "json", "<dict>", str(config.get("name", "experiment"))
     else:

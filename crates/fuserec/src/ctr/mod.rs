@@ -3,8 +3,13 @@
 //! GAUC per item-frequency bucket, the MAKE pre-training curve and the id model's epoch curve.
 
 mod config;
+mod fitted;
 mod report;
 mod run;
 
 pub use config::{CTR_MODELS, CtrConfig, CtrExperiment, MultimodalConfig};
-pub use run::{CtrDataSummary, CtrResults, CtrRow, CurvePoint, Scores, behaviour_log, frequency_buckets, metrics, multimodal_vectors, run};
+pub use fitted::FittedCtr;
+pub use run::{
+    CtrDataSummary, CtrResults, CtrRow, CurvePoint, Scores, SeedData, behaviour_log, fit_model, frequency_buckets, metrics,
+    multimodal_vectors, run, seed_data,
+};

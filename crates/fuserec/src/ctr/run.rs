@@ -1,4 +1,5 @@
 use super::config::{CtrConfig, CtrExperiment};
+use super::fitted::FittedCtr;
 use crate::experiment::{RunOptions, encode_features, load_dataset};
 use crate::features::ItemFeatures;
 use fuserec_core::{Error, Interaction, Result, Rng};
@@ -113,7 +114,7 @@ pub fn frequency_buckets(counts: &[usize], k: usize) -> (Vec<usize>, Vec<String>
     (bucket, labels)
 }
 
-fn batch(s: &CtrSamples, idx: &[usize]) -> CtrBatch {
+pub(super) fn batch(s: &CtrSamples, idx: &[usize]) -> CtrBatch {
     let cap = s.cap;
     let mut b = CtrBatch { len: cap, ..Default::default() };
     for &i in idx {
@@ -163,7 +164,6 @@ struct Trainer<'a> {
     n_buckets: usize,
     n_items: usize,
     seed: u64,
-    log: bool,
     checkpoints: Option<std::path::PathBuf>,
 }
 
@@ -247,7 +247,7 @@ impl Trainer<'_> {
     }
 
     /// An id model with `sides` trained `epochs` epochs; `each_epoch` sees the scores after each.
-    fn id_model(&self, label: &str, sides: Sides, epochs: usize, each_epoch: &mut dyn FnMut(usize, &Scores)) -> Result<Trained> {
+    fn id_model(&self, label: &str, sides: Sides, epochs: usize, each_epoch: &mut dyn FnMut(usize, &Scores)) -> Result<(Trained, Din)> {
         let mut din = self.din(sides, None)?;
         let mut opt = DenseAdam::new(self.cfg.dense_optimizer);
         let mut seconds = 0.0;
@@ -263,11 +263,13 @@ impl Trainer<'_> {
                 self.save(label, Some(&mut din), None)?;
             }
         }
-        last.ok_or_else(|| Error::Config(format!("ctr: {label} trained {epochs} epochs, fewer than ctr.epochs = {}", self.cfg.epochs)))
+        let last = last
+            .ok_or_else(|| Error::Config(format!("ctr: {label} trained {epochs} epochs, fewer than ctr.epochs = {}", self.cfg.epochs)))?;
+        Ok((last, din))
     }
 
     /// The id model with MAKE plugged in, trained `ctr.epochs` (one) epochs jointly.
-    fn joint(&self, label: &str, pretrained: &Make, sides: Sides, frozen: bool) -> Result<Trained> {
+    fn joint(&self, label: &str, pretrained: &Make, sides: Sides, frozen: bool) -> Result<(Trained, Din, Make)> {
         let mut mk = pretrained.clone();
         let mut din = self.din(Sides { make: true, ..sides }, Some(&mk))?;
         let mut opt = DenseAdam::new(self.cfg.dense_optimizer);
@@ -283,8 +285,110 @@ impl Trainer<'_> {
         let seconds = t0.elapsed().as_secs_f64();
         let scores = self.score(&|b| predict(&self.dev, &din, Some(&mk), b))?;
         self.save(label, Some(&mut din), Some(&mut mk))?;
-        Ok(Trained { scores, seconds, examples_per_second: eps, loss })
+        Ok((Trained { scores, seconds, examples_per_second: eps, loss }, din, mk))
     }
+
+    /// MAKE pre-trained alone for `ctr.make_epochs` epochs (what the joint models start from).
+    fn pretrained_make(&self) -> Result<Make> {
+        let mut mk = self.make()?;
+        let mut mopt = DenseAdam::new(self.cfg.dense_optimizer);
+        for e in 1..=self.cfg.make_epochs {
+            self.epoch("make pre-training", e, &mut |b| make_step(&self.dev, &mut mk, &mut mopt, b))?;
+        }
+        Ok(mk)
+    }
+}
+
+/// One seed's CTR data: its split, training and test impressions, item-frequency buckets.
+pub struct SeedData {
+    pub split: fuserec_data::Split,
+    pub train: CtrSamples,
+    pub test: CtrSamples,
+    /// Bucket of each item (0 = no training impression) and the buckets' labels.
+    pub buckets: Vec<usize>,
+    pub labels: Vec<String>,
+}
+
+/// The split of `seed` and its impressions, histories from [`behaviour_log`].
+pub fn seed_data(cfg: &CtrExperiment, ds: &Dataset, seed: u64) -> Result<SeedData> {
+    let sp = split(ds, &cfg.split, seed)?;
+    let test_log = test_interactions(&sp);
+    let log = behaviour_log(&cfg.split, ds, &sp);
+    let train = CtrSamples::build(&sp.train, log, ds.n_users(), cfg.ctr.history)?;
+    let test = CtrSamples::build(&test_log, log, ds.n_users(), cfg.ctr.history)?;
+    if train.is_empty() || test.is_empty() {
+        return Err(Error::Invalid(format!(
+            "ctr: {} training and {} test samples — the split left nothing to train or score",
+            train.len(),
+            test.len()
+        )));
+    }
+    let mut counts = vec![0usize; ds.n_items()];
+    train.items.iter().for_each(|&i| counts[i as usize] += 1);
+    let (buckets, labels) = frequency_buckets(&counts, cfg.ctr.buckets);
+    Ok(SeedData { split: sp, train, test, buckets, labels })
+}
+
+/// Trains one model of [`CTR_MODELS`](super::config::CTR_MODELS) on one seed as [`run`] trains
+/// it (the same features, samples, orders and seeds, so its test scores are that run's row) and
+/// keeps the network to score new impressions.
+pub fn fit_model(cfg: &CtrExperiment, ds: &Dataset, model: &str, seed: u64, cache: &std::path::Path) -> Result<FittedCtr> {
+    cfg.validate()?;
+    if !super::config::CTR_MODELS.contains(&model) {
+        return Err(Error::Config(format!("unknown CTR model `{model}` (known: {})", super::config::CTR_MODELS.join(", "))));
+    }
+    let (f, _) = encode_features(&cfg.features.set(), cfg.features.preprocess, ds, cache)?;
+    let (vectors, _, _) = multimodal_vectors(&f, &cfg.multimodal, 0x3CA)?;
+    let d = seed_data(cfg, ds, seed)?;
+    let t = Trainer {
+        dev: device(seed),
+        cfg: &cfg.ctr,
+        train: &d.train,
+        test: &d.test,
+        vectors: &vectors,
+        buckets: &d.buckets,
+        n_buckets: cfg.ctr.buckets,
+        n_items: ds.n_items(),
+        seed,
+        checkpoints: None,
+    };
+    let tier = Sides { simtier: Some(t.tier()), ..Default::default() };
+    let (trained, din, make) = match model {
+        "din" | "vector" | "simscore" | "simtier" => {
+            let sides = match model {
+                "vector" => Sides { vector: true, ..Default::default() },
+                "simscore" => Sides { simscore: true, ..Default::default() },
+                "simtier" => tier,
+                _ => Sides::default(),
+            };
+            let (r, din) = t.id_model(model, sides, cfg.ctr.epochs, &mut |_, _| {})?;
+            (r, din, None)
+        }
+        _ => {
+            let base = t.pretrained_make()?;
+            let (sides, frozen) = match model {
+                "make-frozen" => (Sides::default(), true),
+                "simtier+make" => (tier, cfg.ctr.make_frozen),
+                _ => (Sides::default(), cfg.ctr.make_frozen),
+            };
+            let (r, din, mk) = t.joint(model, &base, sides, frozen)?;
+            (r, din, Some(mk))
+        }
+    };
+    Ok(FittedCtr {
+        model: model.to_string(),
+        seed,
+        scores: trained.scores,
+        final_train_loss: trained.loss,
+        split: d.split.hash.clone(),
+        dev: t.dev.clone(),
+        din,
+        make,
+        log: behaviour_log(&cfg.split, ds, &d.split).to_vec(),
+        n_users: ds.n_users(),
+        n_items: ds.n_items(),
+        history: cfg.ctr.history,
+    })
 }
 
 fn test_interactions(sp: &fuserec_data::Split) -> Vec<Interaction> {
@@ -320,21 +424,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     let mut curves = Vec::new();
     let mut summary = None;
     for &seed in &cfg.seeds {
-        let sp = split(&ds, &cfg.split, seed)?;
-        let test_log = test_interactions(&sp);
-        let log = behaviour_log(&cfg.split, &ds, &sp);
-        let train = CtrSamples::build(&sp.train, log, ds.n_users(), cfg.ctr.history)?;
-        let test = CtrSamples::build(&test_log, log, ds.n_users(), cfg.ctr.history)?;
-        if train.is_empty() || test.is_empty() {
-            return Err(Error::Invalid(format!(
-                "ctr: {} training and {} test samples — the split left nothing to train or score",
-                train.len(),
-                test.len()
-            )));
-        }
-        let mut counts = vec![0usize; ds.n_items()];
-        train.items.iter().for_each(|&i| counts[i as usize] += 1);
-        let (buckets, labels) = frequency_buckets(&counts, cfg.ctr.buckets);
+        let SeedData { train, test, buckets, labels, .. } = seed_data(cfg, &ds, seed)?;
         if summary.is_none() {
             let rate = |s: &CtrSamples| s.labels.iter().map(|&l| l as f64).sum::<f64>() / s.len() as f64;
             let hist: Vec<f64> = (0..test.len()).map(|i| test.mask[i * test.cap..(i + 1) * test.cap].iter().sum::<f32>() as f64).collect();
@@ -379,11 +469,10 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             n_buckets: cfg.ctr.buckets,
             n_items: ds.n_items(),
             seed,
-            log: opts.log,
             checkpoints: opts.checkpoints.clone(),
         };
         let mut push = |model: &str, tr: Trained| {
-            if t.log {
+            if opts.log {
                 eprintln!(
                     "  seed {seed} {model:<28} AUC {:.4}  GAUC {:.4}  logloss {:.4}  ({:.1}s, {:.0} ex/s)",
                     tr.scores.auc, tr.scores.gauc, tr.scores.logloss, tr.seconds, tr.examples_per_second
@@ -400,7 +489,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
         };
         // DIN, scored after every epoch up to the curve's end (its `ctr.epochs` row is the reference).
         let id_epochs = cfg.id_epoch_curve.max(cfg.ctr.epochs);
-        let din = t.id_model("din", Sides::default(), id_epochs, &mut |e, s| {
+        let (din, _) = t.id_model("din", Sides::default(), id_epochs, &mut |e, s| {
             curves.push(CurvePoint { seed, curve: "DIN (id only)".into(), epochs: e, auc: s.auc, gauc: s.gauc })
         })?;
         push("din", din);
@@ -410,7 +499,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             ("simtier", Sides { simtier: Some(t.tier()), ..Default::default() }),
         ] {
             if want(name) {
-                let r = t.id_model(name, sides, cfg.ctr.epochs, &mut |_, _| {})?;
+                let (r, _) = t.id_model(name, sides, cfg.ctr.epochs, &mut |_, _| {})?;
                 push(name, r);
             }
         }
@@ -442,7 +531,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
                 }
             }
             for &e in &cfg.make_epoch_curve {
-                let r = t.joint(&format!("make-e{e}"), &snapshots[&e], Sides::default(), cfg.ctr.make_frozen)?;
+                let (r, ..) = t.joint(&format!("make-e{e}"), &snapshots[&e], Sides::default(), cfg.ctr.make_frozen)?;
                 curves.push(CurvePoint { seed, curve: "DIN + MAKE (joint)".into(), epochs: e, auc: r.scores.auc, gauc: r.scores.gauc });
                 if e == cfg.ctr.make_epochs && want("make") {
                     push("make", r);
@@ -450,15 +539,16 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             }
             let base = &snapshots[&cfg.ctr.make_epochs];
             if want("make") && !cfg.make_epoch_curve.contains(&cfg.ctr.make_epochs) {
-                let r = t.joint("make", base, Sides::default(), cfg.ctr.make_frozen)?;
+                let (r, ..) = t.joint("make", base, Sides::default(), cfg.ctr.make_frozen)?;
                 push("make", r);
             }
             if want("make-frozen") {
-                let r = t.joint("make-frozen", base, Sides::default(), true)?;
+                let (r, ..) = t.joint("make-frozen", base, Sides::default(), true)?;
                 push("make-frozen", r);
             }
             if want("simtier+make") {
-                let r = t.joint("simtier+make", base, Sides { simtier: Some(t.tier()), ..Default::default() }, cfg.ctr.make_frozen)?;
+                let (r, ..) =
+                    t.joint("simtier+make", base, Sides { simtier: Some(t.tier()), ..Default::default() }, cfg.ctr.make_frozen)?;
                 push("simtier+make", r);
             }
         }
