@@ -192,10 +192,10 @@ fn check_sizes(ck: &Checkpoint, m: &SavedManifest) -> Result<()> {
             "items" | "popularity" | "lengths" | "scorable" | "has_content" | "bias" | "b" => Some(items),
             _ => None,
         };
-        if let Some(n) = want {
-            if shape.first() != Some(&n) || (name == "b" && shape.get(1) != Some(&n)) {
-                return Err(Error::Shape(format!("tensor `{name}` is {shape:?}, the dataset has {users} users and {items} items")));
-            }
+        if let Some(n) = want
+            && (shape.first() != Some(&n) || (name == "b" && shape.get(1) != Some(&n)))
+        {
+            return Err(Error::Shape(format!("tensor `{name}` is {shape:?}, the dataset has {users} users and {items} items")));
         }
     }
     if matches!(m.model, ModelConfig::Random) {

@@ -108,7 +108,7 @@ class Dataset:
         if inter.num_rows == 0:
             raise FuserecError("interactions frame: no rows")
         keep = path is not None
-        folder = Path(path) if keep else Path(tempfile.mkdtemp(prefix="fuserec-frames-"))
+        folder = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="fuserec-frames-"))
         folder.mkdir(parents=True, exist_ok=True)
         try:
             # One row group per table: a loader error's "row group 0, row R" is frame row R.
@@ -189,6 +189,7 @@ def encode(
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("encode: every text must be a str")
         return _fuserec.encode_texts(texts, backbone or "hashed-ngram", os.fspath(cache_dir()))
+    assert images is not None
     blobs = []
     for k, im in enumerate(images):
         if isinstance(im, (bytes, bytearray)):

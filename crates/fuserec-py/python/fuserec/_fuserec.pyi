@@ -5,6 +5,21 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import final
+
+__all__ = [
+    "FuserecError",
+    "__version__",
+    "set_quiet",
+    "cache_dir",
+    "run_experiment",
+    "encode_texts",
+    "encode_images",
+    "Dataset",
+    "Quantizer",
+    "Model",
+    "CtrModel",
+]
 
 __version__: str
 
@@ -26,6 +41,7 @@ def run_experiment(
 def encode_texts(texts: Sequence[str], backbone: str, cache: str) -> npt.NDArray[np.float32]: ...
 def encode_images(images: Sequence[bytes], backbone: str) -> npt.NDArray[np.float32]: ...
 
+@final
 class Dataset:
     @staticmethod
     def load(path: str, unknown_items: str = "error", name: Optional[str] = None) -> Dataset: ...
@@ -46,6 +62,7 @@ class Dataset:
         self,
     ) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
 
+@final
 class Quantizer:
     @staticmethod
     def fit_kmeans(x: npt.NDArray[np.float32], k: int, seed: int = 0, max_iter: int = 25) -> Quantizer: ...
@@ -64,6 +81,7 @@ class Quantizer:
     levels: int
     codes_per_level: list[int]
 
+@final
 class Model:
     @staticmethod
     def fit(config: str, dataset: Dataset, seed: int, cache: str, artifact: Optional[str] = None) -> Model: ...
@@ -82,6 +100,7 @@ class Model:
     def user_vectors(self) -> npt.NDArray[np.float32]: ...
     def training_log_json(self) -> Optional[str]: ...
 
+@final
 class CtrModel:
     @staticmethod
     def fit(config: str, model: str, dataset: Dataset, seed: int, cache: str) -> CtrModel: ...
