@@ -81,6 +81,9 @@ fn main() {
         std::process::exit(1);
     }
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    if !fuserec_benches::fair::report(fuserec_benches::fair::sgemm_gflops(1024), &peer) {
+        std::process::exit(2);
+    }
     let theirs: Vec<(usize, f64, f64)> = peer["rows"]
         .as_array()
         .expect("rows")

@@ -34,6 +34,7 @@ fn main() {
         ours = ours.min(t.elapsed().as_secs_f64() / iters as f64);
     }
     let threads = rayon::current_num_threads();
+    let gflops = fuserec_benches::fair::sgemm_gflops(1024);
 
     let python = std::env::var("FUSEREC_FAISS_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/kmeans_peer.py");
@@ -62,6 +63,9 @@ fn main() {
     }
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
     let theirs = peer["seconds_per_iteration"].as_f64().unwrap_or(f64::NAN);
+    if !fuserec_benches::fair::report(gflops, &peer) {
+        std::process::exit(2);
+    }
     println!("threads: {threads} (fuserec) / {} (faiss {})", peer["threads"], peer["faiss"]);
     println!("objective after {iters} iterations: fuserec {obj:.6e} (assignment before the last update), faiss {}", peer["objective"]);
     println!("| k-means iteration, 1M × 64, k = 1024 (best of 3 × {iters}) | fuserec s | FAISS s | ratio (fuserec ÷ FAISS) |");

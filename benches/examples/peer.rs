@@ -31,6 +31,7 @@ fn main() {
     std::fs::write(&titles_file, titles.join("\n")).expect("write titles");
 
     let threads = rayon::current_num_threads();
+    let gflops = fuserec_benches::fair::sgemm_gflops(1024);
     let m = MiniLm::load(&minilm).expect("load MiniLM");
     let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
     let ours_text = rate(refs.len(), secs, || {
@@ -70,6 +71,9 @@ fn main() {
         std::process::exit(1);
     }
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    if !fuserec_benches::fair::report(gflops, &peer) {
+        std::process::exit(2);
+    }
     let theirs_text = peer["sentences_per_s"].as_f64().unwrap_or(f64::NAN);
     let theirs_img = peer["images_per_s"].as_f64().unwrap_or(f64::NAN);
     println!("threads: {threads} (fuserec, rayon) / {} (torch {})", peer["threads"], peer["torch"]);

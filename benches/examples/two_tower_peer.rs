@@ -31,10 +31,7 @@ fn main() {
     let python = std::env::var("FUSEREC_TORCH_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/two_tower_peer.py");
     let threads = rayon::current_num_threads();
-    println!(
-        "| id table rows | fuserec ms/step | fuserec examples/s | PyTorch ms/step | PyTorch examples/s | ratio (fuserec ÷ PyTorch examples/s) |"
-    );
-    println!("|---|---|---|---|---|---|");
+    let gflops = fuserec_benches::fair::sgemm_gflops(1024);
     for rows in [10_000usize, 100_000, 1_000_000] {
         let a = ours(rows, steps);
         let out = Command::new(&python)
@@ -50,6 +47,15 @@ fn main() {
             std::process::exit(1);
         }
         let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        if rows == 10_000 {
+            if !fuserec_benches::fair::report(gflops, &peer) {
+                std::process::exit(2);
+            }
+            println!(
+                "| id table rows | fuserec ms/step | fuserec examples/s | PyTorch ms/step | PyTorch examples/s | ratio (fuserec ÷ PyTorch examples/s) |"
+            );
+            println!("|---|---|---|---|---|---|");
+        }
         let b = peer["seconds_per_step"].as_f64().unwrap_or(f64::NAN);
         println!("| {rows} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2}× |", a * 1e3, BATCH as f64 / a, b * 1e3, BATCH as f64 / b, b / a);
     }

@@ -5,10 +5,14 @@ with parity checks and throughput. Run by `cargo xtask peer`; needs Debian's pyt
 
 usage: encoders_peer.py --minilm DIR --effnet FILE --chelsea FILE --titles FILE [--threads 2]
 """
-import argparse, json, math, struct, time, unicodedata
+import argparse, json, math, struct, sys, time, unicodedata
 
-import numpy as np
-import torch
+import fair
+
+fair.configure(fair.threads_arg(sys.argv))
+
+import numpy as np  # noqa: E402  (after fair.configure: the BLAS reads its environment on load)
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 
@@ -197,6 +201,7 @@ def main():
         batch = x.repeat(32, 1, 1, 1)
         out["images_per_s"] = rate(lambda: net(batch), 32, a.seconds)
         out["batch_images"] = 32
+    out["fair"] = fair.report()
     print(json.dumps(out))
 
 

@@ -7,10 +7,15 @@ recall@10 against the exact top-10 the Rust side computed. Prints JSON.
 """
 import argparse
 import json
+import sys
 import time
 
-import faiss
-import numpy as np
+import fair
+
+fair.configure(fair.threads_arg(sys.argv, flag="--build-threads"))
+
+import faiss  # noqa: E402  (after fair.configure: the BLAS reads its environment on load)
+import numpy as np  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--items", required=True)
@@ -47,4 +52,4 @@ for ef in [int(e) for e in a.efs.split(",")]:
         found = out
     hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth))
     rows.append({"ef": ef, "recall_at_10": hits / (10 * len(q)), "qps": len(q) / best})
-print(json.dumps({"faiss": faiss.__version__, "build_seconds": build, "build_threads": a.build_threads, "rows": rows}))
+print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "build_seconds": build, "build_threads": a.build_threads, "rows": rows}))

@@ -5,10 +5,14 @@ centroids, all points used (no subsampling), 2 threads. Run by `cargo xtask peer
 
 usage: kmeans_peer.py --data F --init F --n N --d D --k K --iters I [--threads 2]
 """
-import argparse, json, time
+import argparse, json, sys, time
 
-import faiss
-import numpy as np
+import fair
+
+fair.configure(fair.threads_arg(sys.argv))
+
+import faiss  # noqa: E402  (after fair.configure: the BLAS reads its environment on load)
+import numpy as np  # noqa: E402
 
 
 def main():
@@ -32,7 +36,7 @@ def main():
         t0 = time.perf_counter()
         km.train(x, init_centroids=init)
         best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"faiss": faiss.__version__, "threads": a.threads, "seconds_per_iteration": best / a.iters, "objective": float(km.obj[-1]) if len(km.obj) else None}))
+    print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "threads": a.threads, "seconds_per_iteration": best / a.iters, "objective": float(km.obj[-1]) if len(km.obj) else None}))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@ query MLP 64→128→64, item id rows (Embedding, sparse), both L2-normalised, l
 batch's 1024 positives plus 256 uniform negatives, τ = 0.2, log-Q correction, duplicate-item mask,
 cross-entropy. SparseAdam on both tables, Adam on the MLP. Prints JSON with examples/s.
 """
-import argparse, json, time
-import numpy as np
-import torch
+import argparse, json, sys, time
+
+import fair
+
+fair.configure(fair.threads_arg(sys.argv))
+
+import numpy as np  # noqa: E402  (after fair.configure: the BLAS reads its environment on load)
+import torch  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--rows", type=int, default=100_000)
@@ -72,5 +77,5 @@ for _ in range(3):
     for k in range(a.steps):
         step(*batches[k % 8])
     best = min(best, (time.perf_counter() - t) / a.steps)
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": a.rows,
+print(json.dumps({"fair": fair.report(), "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": a.rows,
                   "seconds_per_step": best, "examples_per_second": B / best}))

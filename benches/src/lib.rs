@@ -2,6 +2,8 @@
 
 use fuserec::core::{Embeddings, Rng};
 
+pub mod fair;
+
 /// `rows × dim` standard-normal matrix, deterministic by seed.
 pub fn gaussian(rows: usize, dim: usize, seed: u64) -> Embeddings {
     let mut r = Rng::new(seed);

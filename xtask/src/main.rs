@@ -17,10 +17,14 @@ commands of the task runner:
         workspace is needed
   peer [encoders|kmeans|two-tower|hnsw]
         against peers on the same inputs, with the ratio: pretrained encoders vs PyTorch
-        (benches/peers/encoders_peer.py; Debian's python3-torch, ideally libopenblas0-pthread),
-        k-means iteration vs FAISS (benches/peers/kmeans_peer.py; pip install faiss-cpu),
-        id-only two-tower training step vs PyTorch (benches/peers/two_tower_peer.py),
-        HNSW vs FAISS IndexHNSWFlat at recall@10 ≥ 0.95 (benches/peers/hnsw_peer.py)
+        (benches/peers/encoders_peer.py), k-means iteration vs FAISS (kmeans_peer.py),
+        id-only two-tower training step vs PyTorch (two_tower_peer.py), HNSW vs FAISS
+        IndexHNSWFlat at recall@10 ≥ 0.95 (hnsw_peer.py). scripts/peer-env installs the peers
+        (Debian's python3-torch with the pthread OpenBLAS; faiss-cpu and hnswlib from PyPI in a
+        venv); benches/peers/fair.py puts each in its best configuration (OPENBLAS_CORETYPE for
+        this CPU, OMP_WAIT_POLICY=PASSIVE, BLAS threads = its threads); both sides print their
+        BLAS kernel and sgemm rate, and no ratio is printed for a peer whose BLAS runs a generic
+        kernel or below half our rate
 
 every other command runs `fuserec <command>` (crates/fuserec-cli) in the release profile:
 ";
@@ -66,7 +70,25 @@ fn fuserec(args: &[&str]) -> Result<()> {
 }
 
 fn peer(which: Option<&str>) -> Result<()> {
-    let example = |name: &str| cargo(&["run", "--release", "-q", "-p", "fuserec-benches", "--example", name]);
+    // The peers as their users install them (idempotent); the FAISS side runs in its venv.
+    let out = std::process::Command::new(root().join("scripts/peer-env")).output().context("running scripts/peer-env")?;
+    if !out.status.success() {
+        bail!("scripts/peer-env failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let faiss_python = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let example = |name: &str| -> Result<()> {
+        let args = ["run", "--release", "-q", "-p", "fuserec-benches", "--example", name];
+        eprintln!("$ cargo {}", args.join(" "));
+        let mut c = command(&args);
+        if std::env::var_os("FUSEREC_FAISS_PYTHON").is_none() {
+            c.env("FUSEREC_FAISS_PYTHON", &faiss_python);
+        }
+        let st = c.status().context("running cargo")?;
+        if !st.success() {
+            bail!("`cargo {}` failed ({st})", args.join(" "));
+        }
+        Ok(())
+    };
     match which {
         Some("encoders") => example("peer"),
         Some("kmeans") => example("kmeans_peer"),
