@@ -84,14 +84,21 @@ fn main() {
     if !fuserec_benches::fair::report(fuserec_benches::fair::sgemm_gflops(1024), &peer) {
         std::process::exit(2);
     }
-    let theirs: Vec<(usize, f64, f64)> = peer["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            (r["ef"].as_u64().unwrap_or(0) as usize, r["recall_at_10"].as_f64().unwrap_or(f64::NAN), r["qps"].as_f64().unwrap_or(f64::NAN))
-        })
-        .collect();
+    let rows_of = |v: &serde_json::Value| -> Vec<(usize, f64, f64)> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["ef"].as_u64().unwrap_or(0) as usize,
+                    r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
+                    r["qps"].as_f64().unwrap_or(f64::NAN),
+                )
+            })
+            .collect()
+    };
+    let theirs = rows_of(&peer["rows"]);
+    let hnswlib = rows_of(&peer["hnswlib"]["rows"]);
     println!("{n} × {d} clustered unit vectors, inner product, M = {m}, efConstruction = {efc}, {nq} queries one at a time on 1 thread");
     println!(
         "build: fuserec {build:.1}s, faiss {} {:.1}s ({} threads each)\n",
@@ -99,24 +106,36 @@ fn main() {
         peer["build_seconds"].as_f64().unwrap_or(f64::NAN),
         rayon::current_num_threads()
     );
-    println!("| efSearch | fuserec recall@10 | fuserec QPS | FAISS recall@10 | FAISS QPS |");
-    println!("|---|---|---|---|---|");
-    for (o, t) in ours.iter().zip(&theirs) {
-        println!("| {} | {:.4} | {:.0} | {:.4} | {:.0} |", o.0, o.1, o.2, t.1, t.2);
+    if !hnswlib.is_empty() {
+        println!(
+            "hnswlib {} build {:.1}s ({} threads)\n",
+            peer["hnswlib"]["version"],
+            peer["hnswlib"]["build_seconds"].as_f64().unwrap_or(f64::NAN),
+            rayon::current_num_threads()
+        );
+    }
+    println!("| efSearch | fuserec recall@10 | fuserec QPS | FAISS recall@10 | FAISS QPS | hnswlib recall@10 | hnswlib QPS |");
+    println!("|---|---|---|---|---|---|---|");
+    for (k, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        let h = hnswlib.get(k).map_or("| – | –".to_string(), |h| format!("| {:.4} | {:.0}", h.1, h.2));
+        println!("| {} | {:.4} | {:.0} | {:.4} | {:.0} {h} |", o.0, o.1, o.2, t.1, t.2);
     }
     let at = |rows: &[(usize, f64, f64)]| rows.iter().find(|r| r.1 >= 0.95).copied();
-    match (at(&ours), at(&theirs)) {
-        (Some(o), Some(t)) => println!(
-            "\nat recall@10 ≥ 0.95: fuserec {:.0} QPS (ef {}, recall {:.4}), FAISS {:.0} QPS (ef {}, recall {:.4}) → ratio {:.2}×",
-            o.2,
-            o.0,
-            o.1,
-            t.2,
-            t.0,
-            t.1,
-            o.2 / t.2
-        ),
-        _ => println!("\none side never reaches recall@10 ≥ 0.95 in the sweep"),
+    for (name, rows) in [("FAISS", &theirs), ("hnswlib", &hnswlib)] {
+        match (at(&ours), at(rows)) {
+            (Some(o), Some(t)) => println!(
+                "\nat recall@10 ≥ 0.95: fuserec {:.0} QPS (ef {}, recall {:.4}), {name} {:.0} QPS (ef {}, recall {:.4}) → ratio {:.2}×",
+                o.2,
+                o.0,
+                o.1,
+                t.2,
+                t.0,
+                t.1,
+                o.2 / t.2
+            ),
+            _ if rows.is_empty() => println!("\n{name}: not installed (scripts/peer-env installs it)"),
+            _ => println!("\n{name}: one side never reaches recall@10 ≥ 0.95 in the sweep"),
+        }
     }
 }
 

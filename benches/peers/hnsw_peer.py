@@ -52,4 +52,36 @@ for ef in [int(e) for e in a.efs.split(",")]:
         found = out
     hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth))
     rows.append({"ef": ef, "recall_at_10": hits / (10 * len(q)), "qps": len(q) / best})
-print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "build_seconds": build, "build_threads": a.build_threads, "rows": rows}))
+del index
+
+
+def hnswlib_rows():
+    """The same sweep with hnswlib (PyPI), if installed: same M / efConstruction, the same
+    build threads, all queries in one knn_query call on one thread."""
+    try:
+        import hnswlib
+    except ImportError:
+        return None
+    index = hnswlib.Index(space="ip", dim=a.d)
+    index.init_index(max_elements=len(x), ef_construction=a.ef_construction, M=a.m, random_seed=1)
+    index.set_num_threads(a.build_threads)
+    t = time.perf_counter()
+    index.add_items(x)
+    build = time.perf_counter() - t
+    index.set_num_threads(1)
+    out = []
+    for ef in [int(e) for e in a.efs.split(",")]:
+        index.set_ef(max(ef, 10))
+        best, found = float("inf"), None
+        for _ in range(3):
+            t = time.perf_counter()
+            found = index.knn_query(q, k=10)[0]
+            best = min(best, time.perf_counter() - t)
+        hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth))
+        out.append({"ef": ef, "recall_at_10": hits / (10 * len(q)), "qps": len(q) / best})
+    from importlib.metadata import version
+
+    return {"version": version("hnswlib"), "build_seconds": build, "rows": out}
+
+
+print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "build_seconds": build, "build_threads": a.build_threads, "rows": rows, "hnswlib": hnswlib_rows()}))
