@@ -31,9 +31,7 @@ pub struct Model {
 /// A one-model recall experiment table (JSON), parsed and checked as experiment files are.
 fn model_config(config: &str) -> fuserec::core::Result<ExperimentConfig> {
     let bad = |e: String| Error::Config(format!("model config: {e}"));
-    let v: serde_json::Value = serde_json::from_str(config).map_err(|e| bad(e.to_string()))?;
-    let t = toml::Value::try_from(v).map_err(|e| bad(format!("{e} (None values are not allowed)")))?;
-    let text = toml::to_string(&t).map_err(|e| bad(e.to_string()))?;
+    let text = crate::run::json_to_toml(config)?;
     let cfg = match Experiment::from_toml(&text, Path::new("<model config>"))? {
         Experiment::Recall(c) => c,
         _ => return Err(bad("a model config is a recall experiment table".into())),

@@ -10,13 +10,17 @@ use std::path::{Path, PathBuf};
 pub fn config_text(text: &str, format: &str) -> PyResult<String> {
     match format {
         "toml" => Ok(text.to_string()),
-        "json" => {
-            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("config: {e}")))?;
-            let t = toml::Value::try_from(v).map_err(|e| bad(format!("config: {e} (None values are not allowed)")))?;
-            toml::to_string(&t).map_err(|e| bad(format!("config: {e}")))
-        }
+        "json" => json_to_toml(text).map_err(|e| bad(e.to_string())),
         other => Err(bad(format!("config format `{other}`: toml or json"))),
     }
+}
+
+/// A JSON table as TOML text (usable off the interpreter's thread: a plain Rust error).
+pub fn json_to_toml(text: &str) -> fuserec::core::Result<String> {
+    let bad = fuserec::core::Error::Config;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let t = toml::Value::try_from(v).map_err(|e| bad(format!("{e} (None values are not allowed)")))?;
+    toml::to_string(&t).map_err(|e| bad(e.to_string()))
 }
 
 /// Runs an experiment of any kind (recall, scl, ctr) and writes what `cargo xtask experiment`

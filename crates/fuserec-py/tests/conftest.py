@@ -13,12 +13,24 @@ def scratch():
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def cli():
-    """The `fuserec` binary built with the extension's profile (set by scripts/python-tests)."""
-    path = os.environ.get("FUSEREC_CLI")
+def _binary(var: str) -> str:
+    """A binary built with the extension's profile, whose path scripts/python-tests sets in `var`;
+    missing in CI is a failure, never a skip."""
+    path = os.environ.get(var)
     if not path or not Path(path).is_file():
         if os.environ.get("CI"):
-            pytest.fail("FUSEREC_CLI is not set: run the suite through scripts/python-tests")
-        pytest.skip("FUSEREC_CLI not set (run through scripts/python-tests)")
+            pytest.fail(f"{var} is not set: run the suite through scripts/python-tests")
+        pytest.skip(f"{var} not set (run through scripts/python-tests)")
     return path
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The `fuserec` binary."""
+    return _binary("FUSEREC_CLI")
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """The `fuserec-serve` binary."""
+    return _binary("FUSEREC_SERVE")

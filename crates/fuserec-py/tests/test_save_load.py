@@ -2,9 +2,7 @@
 model's serving artifact, written from Python, is served by fuserec-serve with its vectors."""
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,17 +73,7 @@ def test_load_refuses_another_dataset_a_changed_state_and_a_missing_folder(world
         fuserec.Ease(200.0).fit(world, split=SPLIT, artifact=scratch / "a")
 
 
-def _serve_binary():
-    path = os.environ.get("FUSEREC_SERVE")
-    if not path or not Path(path).is_file():
-        if os.environ.get("CI"):
-            pytest.fail("FUSEREC_SERVE is not set: run the suite through scripts/python-tests")
-        pytest.skip("FUSEREC_SERVE not set (run through scripts/python-tests)")
-    return path
-
-
-def test_the_artifact_of_a_python_fit_is_served_with_its_vectors(world, scratch):
-    serve = _serve_binary()
+def test_the_artifact_of_a_python_fit_is_served_with_its_vectors(world, scratch, serve):
     m = fuserec.TwoTower("additive", epochs=2).fit(world, split=SPLIT, seed=3, artifact=scratch / "art")
     manifest = json.loads((scratch / "art" / "manifest.json").read_text())
     assert manifest["source"]["split"] == m.split_hash and len(manifest["users"]) == world.n_users

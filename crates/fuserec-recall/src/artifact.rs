@@ -236,9 +236,25 @@ const WEIGHTS: &str = "weights.safetensors";
 const VECTORS: &str = "vectors.safetensors";
 const CODE_TREE: &str = "code_tree.safetensors";
 
-fn sha256_file(path: &Path) -> Result<String> {
+/// The sha256 of a file, lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The JSON manifest `dir/file` of a self-describing folder whose `format` must be `format`;
+/// a missing manifest is an error saying `missing` (what the folder is not, and what writes one).
+pub fn read_manifest(dir: &Path, file: &str, format: u32, what: &str, missing: &str) -> Result<serde_json::Value> {
+    let bad = |m: String| Error::Invalid(format!("{}: {m}", dir.display()));
+    let mp = dir.join(file);
+    let text = std::fs::read(&mp)
+        .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { bad(format!("no {file}: {missing}")) } else { Error::io(&mp, e) })?;
+    let probe: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(format!("{file}: {e}")))?;
+    match probe.get("format").and_then(|f| f.as_u64()) {
+        Some(f) if f == format as u64 => Ok(probe),
+        Some(f) => Err(bad(format!("{what} format {f}; this fuserec reads format {format}"))),
+        None => Err(bad(format!("{file} has no format: not a fuserec {what}"))),
+    }
 }
 
 fn put(ck: &mut Checkpoint, name: &str, rows: usize, dim: usize, data: Vec<f32>) {
@@ -317,20 +333,13 @@ impl TrainedArtifact {
     /// Reads and checks the folder `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
         let bad = |what: String| Error::Invalid(format!("{}: {what}", dir.display()));
-        let mp = dir.join(MANIFEST);
-        let text = std::fs::read(&mp).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                bad(format!("no {MANIFEST}: not a trained artifact (experiments write `checkpoints/model<i>-seed<s>.fuserec/`)"))
-            } else {
-                Error::io(&mp, e)
-            }
-        })?;
-        let probe: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
-        match probe.get("format").and_then(|f| f.as_u64()) {
-            Some(f) if f == FORMAT as u64 => {}
-            Some(f) => return Err(bad(format!("artifact format {f}; this fuserec reads format {FORMAT}"))),
-            None => return Err(bad(format!("{MANIFEST} has no format: not a fuserec artifact"))),
-        }
+        let probe = read_manifest(
+            dir,
+            MANIFEST,
+            FORMAT,
+            "artifact",
+            "not a trained artifact (experiments write `checkpoints/model<i>-seed<s>.fuserec/`)",
+        )?;
         let manifest: Manifest = serde_json::from_value(probe).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
         for (file, want) in &manifest.files {
             if file.contains(['/', '\\']) || file.starts_with('.') {

@@ -6,6 +6,16 @@ use crate::Recommender;
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_nn::Checkpoint;
 
+/// Fills `out` (`users.len() × items`) with `queries[u] · items[i]`: how every model that stores
+/// one query vector per user scores.
+pub fn score_users(queries: &Embeddings, users: &[u32], items: &Embeddings, out: &mut [f32]) {
+    let d = queries.dim();
+    let mut q = Vec::with_capacity(users.len() * d);
+    users.iter().for_each(|&u| q.extend_from_slice(queries.row(u as usize)));
+    let q = Embeddings::from_vec(users.len(), d, q).expect("rows × dim");
+    fuserec_index::inner_products(&q, items, out).expect("shapes agree by construction");
+}
+
 pub struct InnerProductModel {
     name: String,
     users: Embeddings,
@@ -47,11 +57,7 @@ impl Recommender for InnerProductModel {
         self.name.clone()
     }
     fn score(&self, users: &[u32], _histories: &[&[u32]], out: &mut [f32]) {
-        let d = self.users.dim();
-        let mut q = Vec::with_capacity(users.len() * d);
-        users.iter().for_each(|&u| q.extend_from_slice(self.users.row(u as usize)));
-        let q = Embeddings::from_vec(users.len(), d, q).expect("rows × dim");
-        fuserec_index::inner_products(&q, &self.items, out).expect("shapes agree by construction");
+        score_users(&self.users, users, &self.items, out);
     }
     fn training_log(&self) -> Option<serde_json::Value> {
         self.log.clone()

@@ -20,6 +20,7 @@ use fuserec_core::{Error, Result};
 use fuserec_data::Dataset;
 use fuserec_nn::Checkpoint;
 use fuserec_recall::Recommender;
+use fuserec_recall::artifact::{read_manifest, sha256_file};
 use fuserec_recall::inner_product::InnerProductModel;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -75,8 +76,9 @@ impl DatasetFingerprint {
 
     /// An error unless `ds` has exactly these users and items in this order.
     pub fn check(&self, ds: &Dataset) -> Result<()> {
+        // The name is informative only: the same ids under another name are the same rows.
         let other = Self::of(ds);
-        if other == *self || (other.ids == self.ids && other.users == self.users && other.items == self.items) {
+        if (&other.ids, other.users, other.items) == (&self.ids, self.users, self.items) {
             return Ok(());
         }
         Err(Error::Invalid(format!(
@@ -123,7 +125,6 @@ pub fn save(dir: &Path, model: &dyn Recommender, fit: FitContext<'_>) -> Result<
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let sp = tmp.join(STATE);
     state.save(&sp)?;
-    let bytes = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
     let manifest = SavedManifest {
         format: FORMAT,
         fuserec_version: env!("CARGO_PKG_VERSION").into(),
@@ -135,7 +136,7 @@ pub fn save(dir: &Path, model: &dyn Recommender, fit: FitContext<'_>) -> Result<
         dataset: DatasetFingerprint::of(fit.dataset),
         split: fit.split.to_string(),
         context: fit.context,
-        state_sha256: hex(&Sha256::digest(&bytes)),
+        state_sha256: sha256_file(&sp)?,
     };
     let mp = tmp.join(MANIFEST);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Invalid(format!("{MANIFEST}: {e}")))?;
@@ -149,23 +150,10 @@ pub fn save(dir: &Path, model: &dyn Recommender, fit: FitContext<'_>) -> Result<
 /// Reads the folder `dir`: its manifest and the model, checked as the module says.
 pub fn load(dir: &Path) -> Result<(SavedManifest, Box<dyn Recommender>)> {
     let bad = |what: String| Error::Invalid(format!("{}: {what}", dir.display()));
-    let mp = dir.join(MANIFEST);
-    let text = std::fs::read(&mp).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            bad(format!("no {MANIFEST}: not a saved model (Model.save writes one)"))
-        } else {
-            Error::io(&mp, e)
-        }
-    })?;
-    let probe: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
-    match probe.get("format").and_then(|f| f.as_u64()) {
-        Some(f) if f == FORMAT as u64 => {}
-        other => return Err(bad(format!("{MANIFEST}: format {other:?}, this fuserec reads format {FORMAT}"))),
-    }
+    let probe = read_manifest(dir, MANIFEST, FORMAT, "saved model", "not a saved model (Model.save writes one)")?;
     let m: SavedManifest = serde_json::from_value(probe).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
     let sp = dir.join(STATE);
-    let bytes = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
-    if hex(&Sha256::digest(&bytes)) != m.state_sha256 {
+    if sha256_file(&sp)? != m.state_sha256 {
         return Err(bad(format!("{STATE} does not match the sha256 in {MANIFEST} (changed or corrupt)")));
     }
     let ck = Checkpoint::load(&sp)?;

@@ -226,11 +226,7 @@ impl Recommender for TwoTower {
         self.name.clone()
     }
     fn score(&self, users: &[u32], _histories: &[&[u32]], out: &mut [f32]) {
-        let d = self.trained.user_vectors.dim();
-        let mut q = Vec::with_capacity(users.len() * d);
-        users.iter().for_each(|&u| q.extend_from_slice(self.trained.user_vectors.row(u as usize)));
-        let q = Embeddings::from_vec(users.len(), d, q).expect("rows × dim");
-        fuserec_index::inner_products(&q, &self.trained.item_vectors, out).expect("shapes agree by construction");
+        crate::inner_product::score_users(&self.trained.user_vectors, users, &self.trained.item_vectors, out);
     }
     fn training_log(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.trained.log).ok()

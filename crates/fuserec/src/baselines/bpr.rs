@@ -451,11 +451,7 @@ impl Recommender for Bpr {
         self.name.clone()
     }
     fn score(&self, users: &[u32], _histories: &[&[u32]], out: &mut [f32]) {
-        let d = self.users.dim();
-        let mut q = Vec::with_capacity(users.len() * d);
-        users.iter().for_each(|&u| q.extend_from_slice(self.users.row(u as usize)));
-        let q = Embeddings::from_vec(users.len(), d, q).expect("rows × dim");
-        fuserec_index::inner_products(&q, &self.items, out).expect("shapes agree by construction");
+        fuserec_recall::inner_product::score_users(&self.users, users, &self.items, out);
         let n = self.items.rows();
         out.par_chunks_mut(n).for_each(|row| {
             for ((s, b), ok) in row.iter_mut().zip(&self.bias).zip(&self.scorable) {

@@ -174,7 +174,32 @@ struct Trained {
     loss: f32,
 }
 
-impl Trainer<'_> {
+impl<'a> Trainer<'a> {
+    fn new(cfg: &'a CtrExperiment, d: &'a SeedData, vectors: &'a ItemVectors, n_items: usize, seed: u64) -> Self {
+        Trainer {
+            dev: device(seed),
+            cfg: &cfg.ctr,
+            train: &d.train,
+            test: &d.test,
+            vectors,
+            buckets: &d.buckets,
+            n_buckets: cfg.ctr.buckets,
+            n_items,
+            seed,
+            checkpoints: None,
+        }
+    }
+
+    /// The side inputs of an id model of `CTR_MODELS` (`din`, `vector`, `simscore`, `simtier`).
+    fn sides(&self, model: &str) -> Sides {
+        match model {
+            "vector" => Sides { vector: true, ..Default::default() },
+            "simscore" => Sides { simscore: true, ..Default::default() },
+            "simtier" => Sides { simtier: Some(self.tier()), ..Default::default() },
+            _ => Sides::default(),
+        }
+    }
+
     fn din(&self, sides: Sides, make: Option<&Make>) -> Result<Din> {
         let c = self.cfg;
         let mut rng = Rng::derive(self.seed, 0xD1);
@@ -340,35 +365,17 @@ pub fn fit_model(cfg: &CtrExperiment, ds: &Dataset, model: &str, seed: u64, cach
     let (f, _) = encode_features(&cfg.features.set(), cfg.features.preprocess, ds, cache)?;
     let (vectors, _, _) = multimodal_vectors(&f, &cfg.multimodal, 0x3CA)?;
     let d = seed_data(cfg, ds, seed)?;
-    let t = Trainer {
-        dev: device(seed),
-        cfg: &cfg.ctr,
-        train: &d.train,
-        test: &d.test,
-        vectors: &vectors,
-        buckets: &d.buckets,
-        n_buckets: cfg.ctr.buckets,
-        n_items: ds.n_items(),
-        seed,
-        checkpoints: None,
-    };
-    let tier = Sides { simtier: Some(t.tier()), ..Default::default() };
+    let t = Trainer::new(cfg, &d, &vectors, ds.n_items(), seed);
     let (trained, din, make) = match model {
         "din" | "vector" | "simscore" | "simtier" => {
-            let sides = match model {
-                "vector" => Sides { vector: true, ..Default::default() },
-                "simscore" => Sides { simscore: true, ..Default::default() },
-                "simtier" => tier,
-                _ => Sides::default(),
-            };
-            let (r, din) = t.id_model(model, sides, cfg.ctr.epochs, &mut |_, _| {})?;
+            let (r, din) = t.id_model(model, t.sides(model), cfg.ctr.epochs, &mut |_, _| {})?;
             (r, din, None)
         }
         _ => {
             let base = t.pretrained_make()?;
             let (sides, frozen) = match model {
                 "make-frozen" => (Sides::default(), true),
-                "simtier+make" => (tier, cfg.ctr.make_frozen),
+                "simtier+make" => (t.sides("simtier"), cfg.ctr.make_frozen),
                 _ => (Sides::default(), cfg.ctr.make_frozen),
             };
             let (r, din, mk) = t.joint(model, &base, sides, frozen)?;
@@ -424,7 +431,8 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     let mut curves = Vec::new();
     let mut summary = None;
     for &seed in &cfg.seeds {
-        let SeedData { train, test, buckets, labels, .. } = seed_data(cfg, &ds, seed)?;
+        let d = seed_data(cfg, &ds, seed)?;
+        let (train, test, buckets, labels) = (&d.train, &d.test, &d.buckets, &d.labels);
         if summary.is_none() {
             let rate = |s: &CtrSamples| s.labels.iter().map(|&l| l as f64).sum::<f64>() / s.len() as f64;
             let hist: Vec<f64> = (0..test.len()).map(|i| test.mask[i * test.cap..(i + 1) * test.cap].iter().sum::<f32>() as f64).collect();
@@ -433,8 +441,8 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             let s = CtrDataSummary {
                 train_samples: train.len(),
                 test_samples: test.len(),
-                train_click_rate: rate(&train),
-                test_click_rate: rate(&test),
+                train_click_rate: rate(train),
+                test_click_rate: rate(test),
                 mean_history: hist.iter().sum::<f64>() / hist.len() as f64,
                 empty_histories: hist.iter().filter(|&&h| h == 0.0).count() as f64 / hist.len() as f64,
                 vector_dim: vectors.dim,
@@ -459,18 +467,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             }
             summary = Some(s);
         }
-        let t = Trainer {
-            dev: device(seed),
-            cfg: &cfg.ctr,
-            train: &train,
-            test: &test,
-            vectors: &vectors,
-            buckets: &buckets,
-            n_buckets: cfg.ctr.buckets,
-            n_items: ds.n_items(),
-            seed,
-            checkpoints: opts.checkpoints.clone(),
-        };
+        let t = Trainer { checkpoints: opts.checkpoints.clone(), ..Trainer::new(cfg, &d, &vectors, ds.n_items(), seed) };
         let mut push = |model: &str, tr: Trained| {
             if opts.log {
                 eprintln!(
@@ -493,13 +490,9 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
             curves.push(CurvePoint { seed, curve: "DIN (id only)".into(), epochs: e, auc: s.auc, gauc: s.gauc })
         })?;
         push("din", din);
-        for (name, sides) in [
-            ("vector", Sides { vector: true, ..Default::default() }),
-            ("simscore", Sides { simscore: true, ..Default::default() }),
-            ("simtier", Sides { simtier: Some(t.tier()), ..Default::default() }),
-        ] {
+        for name in ["vector", "simscore", "simtier"] {
             if want(name) {
-                let (r, _) = t.id_model(name, sides, cfg.ctr.epochs, &mut |_, _| {})?;
+                let (r, _) = t.id_model(name, t.sides(name), cfg.ctr.epochs, &mut |_, _| {})?;
                 push(name, r);
             }
         }
@@ -547,8 +540,7 @@ pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
                 push("make-frozen", r);
             }
             if want("simtier+make") {
-                let (r, ..) =
-                    t.joint("simtier+make", base, Sides { simtier: Some(t.tier()), ..Default::default() }, cfg.ctr.make_frozen)?;
+                let (r, ..) = t.joint("simtier+make", base, t.sides("simtier"), cfg.ctr.make_frozen)?;
                 push("simtier+make", r);
             }
         }
