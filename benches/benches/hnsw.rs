@@ -23,7 +23,7 @@ fn hnsw(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("query_top10_ef", ef), &ef, |b, &ef| {
             b.iter(|| {
                 k = (k + 1) % queries.rows();
-                h.search(queries.row(k), 10, Some(ef), &|_| false).expect("search").len()
+                h.search_ef(queries.row(k), 10, Some(ef), &|_| false).expect("search").len()
             })
         });
     }
@@ -31,7 +31,7 @@ fn hnsw(c: &mut Criterion) {
     g.bench_function("query_top10_ef32_half_excluded", |b| {
         b.iter(|| {
             k = (k + 1) % queries.rows();
-            h.search(queries.row(k), 10, Some(32), &|key| key % 2 == 0).expect("search").len()
+            h.search_ef(queries.row(k), 10, Some(32), &|key| key % 2 == 0).expect("search").len()
         })
     });
     let mut k = 0;

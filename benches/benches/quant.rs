@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fuserec::core::Embeddings;
-use fuserec::quant::{HierarchicalKMeans, KMeans};
+use fuserec::quant::{HierarchicalKMeans, KMeans, TreeConfig};
 use fuserec_benches::gaussian;
 use std::hint::black_box;
 use std::time::Duration;
@@ -24,7 +24,9 @@ fn quant(c: &mut Criterion) {
     drop(x);
     let y = gaussian(100_000, 384, 2);
     g.throughput(Throughput::Elements(100_000));
-    g.bench_function("tree_fit_100k_384_b16_d3", |b| b.iter(|| black_box(HierarchicalKMeans::fit(&y, 16, 3, 1, 10).unwrap())));
+    g.bench_function("tree_fit_100k_384_b16_d3", |b| {
+        b.iter(|| black_box(HierarchicalKMeans::fit(&y, &TreeConfig { branching: 16, depth: 3, seed: 1, max_iter: 10 }).unwrap()))
+    });
     g.finish();
 }
 

@@ -21,7 +21,7 @@ fn exact(c: &mut Criterion) {
         g.throughput(Throughput::Elements((Q * n) as u64));
         g.measurement_time(Duration::from_secs(if n > 100_000 { 30 } else { 5 }));
         g.bench_with_input(BenchmarkId::new("sgemm_heap", n), &n, |b, _| {
-            b.iter(|| black_box(index.search(&queries, K, Candidates::default()).unwrap()))
+            b.iter(|| black_box(index.search_candidates(&queries, K, Candidates::default()).unwrap()))
         });
     }
     let n = 10_000;

@@ -19,7 +19,7 @@ fn main() {
     let items = fuserec_benches::clustered(n, d, 1000, 0.5, 1, 1);
     let queries = fuserec_benches::clustered(nq, d, 1000, 0.5, 1, 2);
     let t = Instant::now();
-    let truth = ExactIndex::new(items.clone()).search(&queries, 10, Candidates::default()).expect("exact");
+    let truth = ExactIndex::new(items.clone()).search_candidates(&queries, 10, Candidates::default()).expect("exact");
     eprintln!("exact top-10 of {nq} queries over {n} items: {:.1}s", t.elapsed().as_secs_f64());
 
     let mut h = Hnsw::new(d, HnswConfig { m, ef_construction: efc, ..Default::default() }).expect("config");
@@ -147,7 +147,7 @@ fn sweep(h: &Hnsw, queries: &Embeddings, truth: &[Vec<(u32, f32)>], ef: usize) -
         hits = 0;
         let t = Instant::now();
         for (q, tr) in queries.iter_rows().zip(truth) {
-            let got = h.search(q, 10, Some(ef), &|_| false).expect("search");
+            let got = h.search_ef(q, 10, Some(ef), &|_| false).expect("search");
             hits += got.iter().filter(|g| tr.iter().any(|x| x.0 == g.0)).count();
         }
         best = best.min(t.elapsed().as_secs_f64());

@@ -63,7 +63,7 @@ const WORDS: &[&str] = &[
     "home",
 ];
 
-/// `n` titles of ten common words each: 12 tokens with [CLS] and [SEP] (every word is one
+/// `n` titles of ten common words each: 12 tokens with `[CLS]` and `[SEP]` (every word is one
 /// WordPiece token in MiniLM's vocabulary).
 pub fn titles(n: usize) -> Vec<String> {
     let mut r = Rng::new(11);

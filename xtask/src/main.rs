@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the project's task runner. `test` and `peer` are its own; every other
 //! command is the `fuserec` binary (crates/fuserec-cli), built and run in the release profile.
 
+mod crates;
+
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,8 @@ commands of the task runner:
         (this type-checks the benches too), fetch assets (required when FUSEREC_REQUIRE_ASSETS=1),
         then `cargo nextest run --workspace` (cargo test if nextest is absent), then the Python
         package's pytest suite (scripts/python-tests: a venv under the cache, the extension built
-        by maturin; FUSEREC_SKIP_PYTHON=1 leaves it out, never in CI); everything in the test
+        by maturin; FUSEREC_SKIP_PYTHON=1 leaves it out, never in CI), with `crates` (below)
+        between the two; everything in the test
         profile (the `fuserec` binary that fetches the assets too), so no optimised build of the
         workspace is needed
   peer [encoders|kmeans|two-tower|hnsw]
@@ -25,6 +28,11 @@ commands of the task runner:
         this CPU, OMP_WAIT_POLICY=PASSIVE, BLAS threads = its threads); both sides print their
         BLAS kernel and sgemm rate, and no ratio is printed for a peer whose BLAS runs a generic
         kernel or below half our rate
+  crates
+        each library crate on its own (also part of `test`): rustdoc with -D missing_docs -D
+        warnings, `cargo package` of every library crate, the doctests (every crate README's
+        example and the repository README's), and the README's three-crate program built and run
+        in a fresh project outside the workspace
 
 every other command runs `fuserec <command>` (crates/fuserec-cli) in the release profile:
 ";
@@ -45,6 +53,7 @@ fn real_main() -> Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.first().copied() {
         Some("test") => test(),
+        Some("crates") => crates::check(),
         Some("peer") => peer(args.get(1).copied()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -149,9 +158,11 @@ fn test() -> Result<()> {
         eprintln!("cargo-nextest not found; using cargo test");
         cargo(&["test", "--workspace", "--no-fail-fast"])
     };
-    // The Python suite runs even when a Rust test failed (both results are reported).
+    // Each crate on its own: docs, manifests, doctests, the README program outside the workspace.
+    let standalone = crates::check();
+    // The Python suite runs even when a Rust test failed (all results are reported).
     let python = python_tests(&bin);
-    rust.and(python)
+    rust.and(standalone).and(python)
 }
 
 /// `scripts/python-tests` with the `fuserec` binary just built (the suite compares against it).

@@ -17,6 +17,7 @@ pub fn clear() {
     REQUESTED.store(false, Ordering::SeqCst);
 }
 
+/// Whether a stop was requested (cheap: one relaxed atomic load).
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::Relaxed)
 }

@@ -9,36 +9,46 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
+    /// A `rows × dim` matrix of zeros.
     pub fn zeros(rows: usize, dim: usize) -> Self {
         Embeddings { rows, dim, data: vec![0.0; rows * dim] }
     }
+    /// Wraps row-major `data`; [`Error::Shape`] unless it holds exactly `rows × dim` values.
     pub fn from_vec(rows: usize, dim: usize, data: Vec<f32>) -> Result<Self> {
         if data.len() != rows * dim {
             return Err(Error::Shape(format!("{} values cannot form {rows}×{dim}", data.len())));
         }
         Ok(Embeddings { rows, dim, data })
     }
+    /// Number of rows (embeddings).
     pub fn rows(&self) -> usize {
         self.rows
     }
+    /// Width of every row.
     pub fn dim(&self) -> usize {
         self.dim
     }
+    /// All values, row-major.
     pub fn as_slice(&self) -> &[f32] {
         &self.data
     }
+    /// All values, row-major, mutable.
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
         &mut self.data
     }
+    /// The row-major values, without copying.
     pub fn into_vec(self) -> Vec<f32> {
         self.data
     }
+    /// Row `i`. Panics when `i >= rows()`, like slice indexing.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
+    /// Row `i`, mutable. Panics when `i >= rows()`.
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
         &mut self.data[i * self.dim..(i + 1) * self.dim]
     }
+    /// The rows in order.
     pub fn iter_rows(&self) -> impl Iterator<Item = &[f32]> {
         self.data.chunks_exact(self.dim.max(1)).take(self.rows)
     }
@@ -76,6 +86,7 @@ impl Embeddings {
     }
 }
 
+/// Inner product of two equally long slices (a longer one is cut to the shorter's length).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -9,11 +9,13 @@ pub struct UserId(pub u32);
 pub struct ItemId(pub u32);
 
 impl UserId {
+    /// The index as a `usize`, for indexing tables.
     pub fn idx(self) -> usize {
         self.0 as usize
     }
 }
 impl ItemId {
+    /// The index as a `usize`, for indexing tables.
     pub fn idx(self) -> usize {
         self.0 as usize
     }
@@ -29,6 +31,7 @@ pub struct IdMap {
 }
 
 impl IdMap {
+    /// An empty map.
     pub fn new() -> Self {
         Self::default()
     }
@@ -42,21 +45,27 @@ impl IdMap {
         self.to_raw.push(raw.to_string());
         i
     }
+    /// The dense index of `raw`, if known.
     pub fn get(&self, raw: &str) -> Option<u32> {
         self.to_dense.get(raw).copied()
     }
+    /// Whether `raw` has a dense index.
     pub fn contains(&self, raw: &str) -> bool {
         self.to_dense.contains_key(raw)
     }
+    /// The external id of dense index `dense`. Panics when `dense >= len()`.
     pub fn raw(&self, dense: u32) -> &str {
         &self.to_raw[dense as usize]
     }
+    /// Number of ids.
     pub fn len(&self) -> usize {
         self.to_raw.len()
     }
+    /// True when no id was interned.
     pub fn is_empty(&self) -> bool {
         self.to_raw.is_empty()
     }
+    /// `(dense index, external id)` pairs in dense order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
         self.to_raw.iter().enumerate().map(|(i, s)| (i as u32, s.as_str()))
     }

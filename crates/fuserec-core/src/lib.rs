@@ -1,7 +1,5 @@
-//! Shared vocabulary of fuserec: ids, the row-major embedding matrix, interactions, item
-//! statistics, the error type and a deterministic random generator.
-//!
-//! Invariant: this crate does no I/O and no ML; every other crate can depend on it.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod cancel;
 mod embeddings;

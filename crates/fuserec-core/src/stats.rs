@@ -1,7 +1,9 @@
 /// Posterior statistics of one item as of a point in time (never including that time's future).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemStats {
+    /// Times the item was shown before the reference time.
     pub exposures: f32,
+    /// Clicks (positives) among those exposures.
     pub clicks: f32,
     /// Beta-smoothed click-through rate, `(clicks + a) / (exposures + a + b)`.
     pub smoothed_ctr: f32,

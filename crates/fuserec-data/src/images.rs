@@ -31,8 +31,11 @@ pub fn image_folder(dir: &Path) -> Result<HashMap<String, PathBuf>> {
 /// Why an item has no usable image.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum ImageProblem {
+    /// The dataset names no image for the item.
     NoPath,
+    /// The named file does not exist (its path).
     Missing(String),
+    /// The file could not be decoded (path and decoder message).
     Corrupt(String),
 }
 

@@ -1,8 +1,5 @@
-//! Datasets for fuserec: loaders (fuserec's TSV/CSV layout, MovieLens atomic files, image
-//! folders), the synthetic world, splits, and posterior statistics as of a time.
-//!
-//! Invariants: every parse error names file and line; unknown ids and duplicates are counted in
-//! a [`LoadReport`]; a missing or undecodable image is an [`ImageProblem`], never a panic.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod assets;
 #[cfg(feature = "parquet")]
@@ -28,3 +25,6 @@ pub use searches::{Search, load_searches};
 pub use split::{Split, SplitConfig, WarmSplit, split};
 pub use stats::{CtrPrior, PosteriorStats};
 pub use timeline::clicks_by_user;
+
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Embeddings, Error, IdMap, Interaction, ItemId, ItemStats, Result, UserId};

@@ -17,8 +17,10 @@ use fuserec_core::{Error, IdMap, Interaction, ItemId, Result, UserId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// How [`load_dir`] treats what does not fit.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
+    /// What to do with interactions whose item is not in the item file.
     pub unknown_items: UnknownIdPolicy,
 }
 
@@ -27,6 +29,9 @@ fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
     ["tsv", "csv", "parquet"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.is_file())
 }
 
+/// Loads a dataset folder in fuserec's layout: `items` and `interactions` tables (TSV, CSV or
+/// Parquet), optionally `train`/`val`/`test`(/`test_cold`) split files. Every parse error names
+/// file and line (or row group and row).
 pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     if !dir.is_dir() {
         return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "dataset directory not found")));

@@ -9,6 +9,7 @@ use crate::{UnknownIdPolicy, images::image_folder};
 use fuserec_core::{Error, IdMap, Result};
 use std::path::Path;
 
+/// Ratings at or above this are positives (clicks).
 pub const POSITIVE_RATING: f64 = 4.0;
 
 /// Loads `<dir>/<name>.item` and `<dir>/<name>.inter`. Posters, when given, are

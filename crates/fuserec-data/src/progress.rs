@@ -10,6 +10,7 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::SeqCst);
 }
 
+/// A progress bar of `len` steps labelled `msg` on stderr; hidden after `set_quiet(true)`.
 pub fn bar(len: u64, msg: &str) -> ProgressBar {
     if QUIET.load(Ordering::Relaxed) {
         return ProgressBar::hidden();

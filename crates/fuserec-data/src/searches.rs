@@ -7,11 +7,16 @@ use crate::delimited::Table;
 use fuserec_core::{Error, ItemId, Result};
 use std::path::Path;
 
+/// One search session: who searched what, and what they bought.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Search {
+    /// External user id.
     pub user: String,
+    /// Time of the search (seconds).
     pub ts: i64,
+    /// The query text.
     pub query: String,
+    /// The item bought.
     pub bought: ItemId,
     /// Clicked but not bought (hard negatives), without the bought item.
     pub clicked: Vec<ItemId>,

@@ -9,14 +9,20 @@ use crate::dataset::{Dataset, sort_interactions};
 use fuserec_core::{Error, Interaction, Result, Rng};
 use sha2::{Digest, Sha256};
 
+/// How to divide a dataset into train / validation / test (`[split] kind = …`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SplitConfig {
+    /// Item cold start: a share of the items is held out entirely (their interactions are test);
+    /// the warm items' interactions are divided as `warm` says.
     ColdStart {
+        /// Share of the items with a positive that become test-cold (default 0.2).
         #[serde(default = "default_cold")]
         cold_fraction: f64,
+        /// Share of warm interactions for validation (default 0.1).
         #[serde(default = "default_tenth")]
         val_fraction: f64,
+        /// Share of warm interactions for test (default 0.1).
         #[serde(default = "default_tenth")]
         test_fraction: f64,
         /// Share of the items with a positive that become cold *validation* items (disjoint from
@@ -28,9 +34,12 @@ pub enum SplitConfig {
         #[serde(default)]
         warm: WarmSplit,
     },
+    /// Global time order: the last `test_fraction` of interactions to test, the share before to validation.
     Temporal {
+        /// Share of interactions for validation (default 0.1).
         #[serde(default = "default_tenth")]
         val_fraction: f64,
+        /// Share of interactions for test (default 0.1).
         #[serde(default = "default_tenth")]
         test_fraction: f64,
     },
@@ -70,12 +79,18 @@ impl Default for SplitConfig {
     }
 }
 
+/// A dataset divided for one experiment.
 #[derive(Clone, Debug)]
 pub struct Split {
+    /// A one-line description of how it was split (for reports).
     pub protocol: String,
+    /// Training interactions.
     pub train: Vec<Interaction>,
+    /// Validation interactions (warm and, with cold validation items, theirs).
     pub val: Vec<Interaction>,
+    /// Test interactions on warm items.
     pub test_warm: Vec<Interaction>,
+    /// Test interactions on test-cold items.
     pub test_cold: Vec<Interaction>,
     /// Per item: true when the item is a test-cold item (no training interactions by
     /// construction; its interactions are `test_cold`).
@@ -89,14 +104,18 @@ pub struct Split {
 }
 
 impl Split {
+    /// Number of test-cold items.
     pub fn n_cold(&self) -> usize {
         self.cold.iter().filter(|&&c| c).count()
     }
+    /// Number of cold validation items.
     pub fn n_cold_val(&self) -> usize {
         self.cold_val.iter().filter(|&&c| c).count()
     }
 }
 
+/// Splits `ds` as `cfg` says, deterministically by `seed`. Errors: shares outside [0, 1) or summing
+/// to 1 or more, a `Given` split on a dataset without split files, split files that contradict it.
 pub fn split(ds: &Dataset, cfg: &SplitConfig, seed: u64) -> Result<Split> {
     let check = |name: &str, f: f64| {
         if (0.0..1.0).contains(&f) { Ok(()) } else { Err(Error::Config(format!("split {name} must be in [0, 1), got {f}"))) }

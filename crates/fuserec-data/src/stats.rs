@@ -7,7 +7,9 @@ use fuserec_core::{Interaction, ItemStats};
 /// Beta prior for CTR smoothing: `(clicks + prior_ctr·strength) / (exposures + strength)`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CtrPrior {
+    /// Prior mean CTR.
     pub prior_ctr: f32,
+    /// Prior weight, in pseudo-exposures.
     pub strength: f32,
 }
 
@@ -17,6 +19,8 @@ impl Default for CtrPrior {
     }
 }
 
+/// Every item's exposure and click history, answering "what were this item's statistics at time
+/// t?" in O(log n) per query.
 pub struct PosteriorStats {
     /// Per item: exposure timestamps in ascending order.
     times: Vec<Vec<i64>>,
@@ -49,6 +53,7 @@ impl PosteriorStats {
         PosteriorStats { times, clicks, created_at, prior }
     }
 
+    /// Number of items.
     pub fn n_items(&self) -> usize {
         self.times.len()
     }

@@ -6,8 +6,11 @@ use rayon::prelude::*;
 /// `log1p` term frequency, L2-normalised). Titles sharing words or word pieces land close.
 #[derive(Clone, Debug)]
 pub struct HashedNgramText {
+    /// Output width (hash buckets).
     pub dim: usize,
+    /// Weight of word bigrams relative to unigrams.
     pub bigram_weight: f32,
+    /// Weight of character 3-grams relative to unigrams.
     pub char_weight: f32,
 }
 

@@ -8,7 +8,9 @@ use rayon::prelude::*;
 /// (Hellinger), so dot products compare distributions; the whole row is L2-normalised.
 #[derive(Clone, Debug)]
 pub struct ColorGradientHistogram {
+    /// Hue bins of the colour histogram.
     pub bins: usize,
+    /// Gradient orientation bins.
     pub orientations: usize,
     /// Images are resized to `side × side` first, so cost does not depend on input size.
     pub side: u32,

@@ -1,10 +1,5 @@
-//! Item content encoders behind two small traits. Light backbones here need no download:
-//! [`HashedNgramText`] and [`ColorGradientHistogram`]. Pretrained backbones beside them: [`MiniLm`]
-//! (BERT on dfdx) and [`EfficientNetLite0`] (own convolution kernels).
-//!
-//! Invariants: encoders are pure functions of their input (same text/image → same row); they
-//! never see ids or interactions; a row of zeros from a text encoder means "no tokens", and
-//! callers mask that modality rather than use it as a feature.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod efficientnet;
 mod hashed_text;
@@ -23,23 +18,32 @@ pub use image::DynamicImage;
 /// The core types this crate's signatures use, so that depending on it alone is enough.
 pub use fuserec_core::{Embeddings, Error, Result};
 
+/// Texts → one embedding row each. Implemented by [`HashedNgramText`] (no download) and [`MiniLm`].
 pub trait TextEncoder: Send + Sync {
     /// Stable name including every setting that changes the output (used in feature hashes).
     fn name(&self) -> String;
+    /// Width of every row.
     fn dim(&self) -> usize;
     /// SHA-256 of pretrained weights, if any (feature stores invalidate when it changes).
     fn weights_sha256(&self) -> Option<String> {
         None
     }
+    /// One row per text, in order. An empty text gets a row too (the encoder's embedding of nothing).
     fn encode(&self, texts: &[&str]) -> Result<Embeddings>;
 }
 
+/// Images → one embedding row each. Implemented by [`ColorGradientHistogram`] (no download) and
+/// [`EfficientNetLite0`].
 pub trait ImageEncoder: Send + Sync {
+    /// Stable name including every setting that changes the output (used in feature hashes).
     fn name(&self) -> String;
+    /// Width of every row.
     fn dim(&self) -> usize;
+    /// SHA-256 of pretrained weights, if any (feature stores invalidate when it changes).
     fn weights_sha256(&self) -> Option<String> {
         None
     }
+    /// One row per image, in order.
     fn encode(&self, images: &[DynamicImage]) -> Result<Embeddings>;
 }
 
@@ -52,3 +56,6 @@ pub(crate) fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     }
     h
 }
+
+/// The image crate whose `DynamicImage` the image encoders take (to open files without adding it).
+pub use image;

@@ -4,18 +4,21 @@ use fuserec_core::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
 
+/// A safetensors file of pretrained weights, read once and checked on open.
 pub struct Weights {
     path: PathBuf,
     bytes: Vec<u8>,
 }
 
 impl Weights {
+    /// Reads `path`; a missing or non-safetensors file is an error naming it.
     pub fn open(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
         Ok(Weights { path: path.to_path_buf(), bytes })
     }
 
+    /// The file it was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -30,6 +33,7 @@ impl Weights {
         SafeTensors::deserialize(&self.bytes).expect("validated in open")
     }
 
+    /// Whether a tensor called `name` is in the file.
     pub fn contains(&self, name: &str) -> bool {
         self.tensors().tensor(name).is_ok()
     }

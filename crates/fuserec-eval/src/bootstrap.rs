@@ -3,9 +3,13 @@ use fuserec_core::Rng;
 /// A mean with a bootstrap 95% confidence interval (percentile method) over `n` users.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
+    /// Mean over users.
     pub mean: f64,
+    /// Lower end of the 95% percentile bootstrap interval (the mean when there are no resamples).
     pub lo: f64,
+    /// Upper end of the 95% interval.
     pub hi: f64,
+    /// Number of users averaged.
     pub n: usize,
 }
 

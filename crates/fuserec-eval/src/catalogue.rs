@@ -47,6 +47,7 @@ pub fn exposure_gini_at_k(lists: &[Vec<u32>], k: usize, candidates: &[bool]) -> 
 /// Item-popularity buckets by training positives: `[edges[i], edges[i+1])`, last one open.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PopularityBuckets {
+    /// Lower edges, ascending; the first is usually 0.
     pub edges: Vec<u32>,
 }
 
@@ -57,6 +58,7 @@ impl Default for PopularityBuckets {
 }
 
 impl PopularityBuckets {
+    /// One label per bucket: `"0"`, `"1-4"`, …, `"100+"`.
     pub fn labels(&self) -> Vec<String> {
         self.edges
             .iter()
@@ -68,21 +70,27 @@ impl PopularityBuckets {
             })
             .collect()
     }
+    /// The bucket of an item with `popularity` training positives.
     pub fn of(&self, popularity: u32) -> usize {
         self.edges.partition_point(|&e| e <= popularity).saturating_sub(1)
     }
 }
 
+/// Recall@K of one popularity bucket.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
+    /// The bucket's label (see [`PopularityBuckets::labels`]).
     pub label: String,
     /// Ground-truth (user, item) pairs whose item falls in this bucket.
     pub relevant: usize,
+    /// Of those, how many are in their user's top K.
     pub hits: usize,
     /// hits / relevant (micro-averaged over users); NaN when the bucket is empty.
     pub recall: f64,
 }
 
+/// Recall@`k` per popularity bucket of the relevant items. `popularity` has one entry per item id
+/// that appears in `relevant` (a shorter table panics on indexing); `lists` and `relevant` are per user.
 pub fn recall_by_bucket(lists: &[Vec<u32>], relevant: &[Vec<u32>], k: usize, popularity: &[u32], b: &PopularityBuckets) -> Vec<Bucket> {
     let labels = b.labels();
     let mut rel = vec![0usize; labels.len()];

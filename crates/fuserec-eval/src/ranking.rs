@@ -5,7 +5,9 @@ use crate::bootstrap::{Estimate, bootstrap_ci};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// One top-K ranking metric, computed per user and averaged by [`evaluate_ranking`].
 pub trait RankingMetric: Send + Sync {
+    /// Short name used in keys and tables (`"recall"` gives `"recall@20"`).
     fn name(&self) -> &'static str;
     /// The metric for one user: `ranked` best first (only its first `k` entries count);
     /// `relevant` the user's ground-truth items, in any order (duplicates count once).
@@ -95,14 +97,45 @@ impl RankingMetric for Mrr {
     }
 }
 
+/// A ranked list as the metrics read it: item ids, best first. Implemented for plain id lists
+/// and for `(item, score)` lists, the shape `fuserec-index` searches return, so search results
+/// go into [`evaluate_ranking`] as they are.
+pub trait RankedList {
+    /// The item ids, best first.
+    fn item_ids(&self) -> Cow<'_, [u32]>;
+}
+impl RankedList for [u32] {
+    fn item_ids(&self) -> Cow<'_, [u32]> {
+        Cow::Borrowed(self)
+    }
+}
+impl RankedList for Vec<u32> {
+    fn item_ids(&self) -> Cow<'_, [u32]> {
+        Cow::Borrowed(self)
+    }
+}
+impl RankedList for [(u32, f32)] {
+    fn item_ids(&self) -> Cow<'_, [u32]> {
+        Cow::Owned(self.iter().map(|&(item, _)| item).collect())
+    }
+}
+impl RankedList for Vec<(u32, f32)> {
+    fn item_ids(&self) -> Cow<'_, [u32]> {
+        self.as_slice().item_ids()
+    }
+}
+
+/// The five standard metrics: recall, NDCG, hit rate, precision and MRR.
 pub const STANDARD_METRICS: &[&dyn RankingMetric] = &[&Recall, &Ndcg, &Hit, &Precision, &Mrr];
 
 /// Means (with bootstrap 95% CIs over users) of every metric at every K, keyed `"recall@20"`.
 /// Users whose `relevant` set is empty are skipped. One ranked list per relevant set, or an error.
-pub fn evaluate_ranking(
+/// `ranked` may hold id lists or `(item, score)` lists ([`RankedList`]); `resamples` bootstrap
+/// draws seeded by `seed` give the intervals.
+pub fn evaluate_ranking<R: RankedList>(
     metrics: &[&dyn RankingMetric],
     ks: &[usize],
-    ranked: &[Vec<u32>],
+    ranked: &[R],
     relevant: &[Vec<u32>],
     resamples: usize,
     seed: u64,
@@ -115,10 +148,11 @@ pub fn evaluate_ranking(
         )));
     }
     let users: Vec<usize> = (0..ranked.len()).filter(|&u| !relevant[u].is_empty()).collect();
+    let lists: Vec<Cow<'_, [u32]>> = ranked.iter().map(RankedList::item_ids).collect();
     let mut out = BTreeMap::new();
     for m in metrics {
         for &k in ks {
-            let vals: Vec<f64> = users.iter().map(|&u| m.per_user(&ranked[u], &relevant[u], k)).collect();
+            let vals: Vec<f64> = users.iter().map(|&u| m.per_user(&lists[u], &relevant[u], k)).collect();
             out.insert(format!("{}@{k}", m.name()), bootstrap_ci(&vals, resamples, seed));
         }
     }
@@ -178,5 +212,8 @@ mod tests {
         let e = &m["recall@5"];
         assert_eq!(e.n, 2);
         assert!((e.mean - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+        // (item, score) lists — what an index search returns — give the same numbers.
+        let scored: Vec<Vec<(u32, f32)>> = ranked.iter().map(|l| l.iter().enumerate().map(|(r, &i)| (i, -(r as f32))).collect()).collect();
+        assert_eq!(evaluate_ranking(&[&Recall], &[5], &scored, &relevant, 0, 0).unwrap(), m);
     }
 }

@@ -11,8 +11,11 @@ const R: f64 = 230.0;
 const T: f64 = 40.0;
 const B: f64 = 56.0;
 
+/// One named series of a chart: a value per category on the x axis.
 pub struct Series {
+    /// Legend label.
     pub name: String,
+    /// One value per category.
     pub values: Vec<f64>,
     /// Optional `(lo, hi)` per value, drawn as error bars.
     pub intervals: Option<Vec<(f64, f64)>>,

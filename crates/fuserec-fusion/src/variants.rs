@@ -1,4 +1,6 @@
+use crate::rows::RowViews;
 use crate::{FusionGate, Views};
+use fuserec_core::Result;
 use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{V1, V2, fork};
 
@@ -32,6 +34,10 @@ impl FusionGate for IdOnly {
     fn fuse(&self, b: Option<V2>, _: Option<V2>, _: Option<V1>) -> V2 {
         need(b, "behaviour", self.name())
     }
+    fn fuse_rows(&self, d: usize, b: Option<&[f32]>, c: Option<&[f32]>, g: Option<&[f32]>) -> Result<Vec<f32>> {
+        let v = RowViews::check(self.name(), d, (b, c, g), (true, false, false))?;
+        Ok(v.b.unwrap_or_default().to_vec())
+    }
 }
 
 impl FusionGate for ContentOnly {
@@ -44,6 +50,10 @@ impl FusionGate for ContentOnly {
     fn fuse(&self, _: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
         need(c, "content", self.name())
     }
+    fn fuse_rows(&self, d: usize, b: Option<&[f32]>, c: Option<&[f32]>, g: Option<&[f32]>) -> Result<Vec<f32>> {
+        let v = RowViews::check(self.name(), d, (b, c, g), (false, true, false))?;
+        Ok(v.c.unwrap_or_default().to_vec())
+    }
 }
 
 impl FusionGate for MultiView {
@@ -55,6 +65,10 @@ impl FusionGate for MultiView {
     }
     fn fuse(&self, b: Option<V2>, c: Option<V2>, _: Option<V1>) -> V2 {
         (need(b, "behaviour", self.name()), need(c, "content", self.name())).concat_along(Axis::<1>)
+    }
+    fn fuse_rows(&self, d: usize, b: Option<&[f32]>, c: Option<&[f32]>, g: Option<&[f32]>) -> Result<Vec<f32>> {
+        let v = RowViews::check(self.name(), d, (b, c, g), (true, true, false))?;
+        Ok(concat_rows(&v, |_| 1.0))
     }
 }
 
@@ -69,6 +83,11 @@ impl FusionGate for ConcatGate {
         let gc = scale_rows(need(c, "content", self.name()), need(g, "gate", self.name()));
         (need(b, "behaviour", self.name()), gc).concat_along(Axis::<1>)
     }
+    fn fuse_rows(&self, d: usize, b: Option<&[f32]>, c: Option<&[f32]>, g: Option<&[f32]>) -> Result<Vec<f32>> {
+        let v = RowViews::check(self.name(), d, (b, c, g), (true, true, true))?;
+        let g = v.g.unwrap_or_default();
+        Ok(concat_rows(&v, |r| g[r]))
+    }
 }
 
 impl FusionGate for AdditiveGate {
@@ -82,6 +101,22 @@ impl FusionGate for AdditiveGate {
         let [b1, b2] = fork(need(b, "behaviour", self.name()));
         b1 + scale_rows(need(c, "content", self.name()) - b2, need(g, "gate", self.name()))
     }
+    fn fuse_rows(&self, d: usize, b: Option<&[f32]>, c: Option<&[f32]>, g: Option<&[f32]>) -> Result<Vec<f32>> {
+        let v = RowViews::check(self.name(), d, (b, c, g), (true, true, true))?;
+        let (b, c, g) = (v.b.unwrap_or_default(), v.c.unwrap_or_default(), v.g.unwrap_or_default());
+        Ok(b.iter().zip(c).enumerate().map(|(j, (&b, &c))| b + g[j / d] * (c - b)).collect())
+    }
+}
+
+/// `[b ; w(r)·c]` per row `r`.
+fn concat_rows(v: &RowViews<'_>, w: impl Fn(usize) -> f32) -> Vec<f32> {
+    let (b, c, d) = (v.b.unwrap_or_default(), v.c.unwrap_or_default(), v.d);
+    let mut out = Vec::with_capacity(2 * v.rows * d);
+    for r in 0..v.rows {
+        out.extend_from_slice(RowViews::row(b, d, r));
+        out.extend(RowViews::row(c, d, r).iter().map(|&x| w(r) * x));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -107,6 +142,36 @@ mod tests {
         for k in [FusionKind::IdOnly, FusionKind::ContentOnly, FusionKind::MultiView, FusionKind::Concat, FusionKind::Additive] {
             assert_eq!(run(k).len() / 2, k.build().fused_dim(2), "{k:?}");
         }
+    }
+
+    /// The plain path gives the taped path's numbers for every fusion, and wrong shapes are
+    /// errors naming the view.
+    #[test]
+    fn plain_rows_match_the_taped_path_and_check_shapes() {
+        let dev = device(0);
+        let mut rng = fuserec_core::Rng::new(5);
+        let (n, d) = (7, 3);
+        let bv: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let cv: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let gv: Vec<f32> = (0..n).map(|_| rng.uniform() as f32).collect();
+        for k in [FusionKind::IdOnly, FusionKind::ContentOnly, FusionKind::MultiView, FusionKind::Concat, FusionKind::Additive] {
+            let f = k.build();
+            let b: T2 = dev.tensor_from_vec(bv.clone(), (n, d));
+            let c: T2 = dev.tensor_from_vec(cv.clone(), (n, d));
+            let g: T1 = dev.tensor_from_vec(gv.clone(), (n,));
+            let taped = f.fuse(Some(b.leaky_trace()), Some(c.leaky_trace()), Some(g.leaky_trace())).retaped::<NoneTape>().as_vec();
+            let plain = f.fuse_rows(d, Some(&bv), Some(&cv), Some(&gv)).unwrap();
+            assert_eq!(plain.len(), n * f.fused_dim(d), "{k:?}");
+            assert!(plain.iter().zip(&taped).all(|(a, b)| (a - b).abs() < 1e-6), "{k:?}: {plain:?} vs {taped:?}");
+        }
+        let e = AdditiveGate.fuse_rows(d, Some(&bv), Some(&cv[..d * 6]), Some(&gv)).unwrap_err().to_string();
+        assert!(e.contains("behaviour has 7 rows but content has 6"), "{e}");
+        let e = AdditiveGate.fuse_rows(d, Some(&bv), Some(&cv), None).unwrap_err().to_string();
+        assert!(e.contains("needs the gate"), "{e}");
+        let e = ConcatGate.fuse_rows(d, Some(&bv[..4]), Some(&cv), Some(&gv)).unwrap_err().to_string();
+        assert!(e.contains("4 values is not rows of width 3"), "{e}");
+        assert!(IdOnly.fuse_rows(0, Some(&bv), None, None).is_err());
+        assert!(ContentOnly.fuse_rows(d, Some(&bv), None, None).is_err());
     }
 
     #[test]

@@ -11,21 +11,27 @@ pub struct ExactIndex {
 }
 
 impl ExactIndex {
+    /// An index over `items`, one row per item id (row `i` is item `i`).
     pub fn new(items: Embeddings) -> Self {
         ExactIndex { items }
     }
+    /// The item matrix.
     pub fn items(&self) -> &Embeddings {
         &self.items
     }
+    /// Number of items.
     pub fn len(&self) -> usize {
         self.items.rows()
     }
+    /// True when there is no item.
     pub fn is_empty(&self) -> bool {
         self.items.rows() == 0
     }
 
-    /// Top-`k` items by inner product for each query row.
-    pub fn search(&self, queries: &Embeddings, k: usize, cand: Candidates<'_>) -> Result<Vec<Ranked>> {
+    /// Top-`k` items by inner product for each query row, with per-query exclusions and an
+    /// item mask ([`Candidates`]); the pipeline's batch path. [`VectorIndex`](crate::VectorIndex)
+    /// offers the common single/batch signature with a filter closure.
+    pub fn search_candidates(&self, queries: &Embeddings, k: usize, cand: Candidates<'_>) -> Result<Vec<Ranked>> {
         let d = self.items.dim();
         if queries.dim() != d {
             return Err(Error::Shape(format!("query dim {} ≠ item dim {d}", queries.dim())));
@@ -216,7 +222,7 @@ mod tests {
             .collect();
         let allowed: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
         let idx = ExactIndex::new(items.clone());
-        let got = idx.search(&queries, 10, Candidates { exclude: Some(&exclude), allowed: Some(&allowed) }).unwrap();
+        let got = idx.search_candidates(&queries, 10, Candidates { exclude: Some(&exclude), allowed: Some(&allowed) }).unwrap();
         for q in 0..nq {
             let want = brute(queries.row(q), &items, 10, &exclude[q], &allowed);
             let ids: Vec<u32> = got[q].iter().map(|x| x.0).collect();

@@ -17,6 +17,7 @@ pub struct TopK {
 }
 
 impl TopK {
+    /// Keeps the best `k` (k = 0 keeps nothing).
     pub fn new(k: usize) -> Self {
         TopK { k, buf: Vec::with_capacity(2 * k.max(1)), threshold: f32::NEG_INFINITY }
     }
@@ -27,6 +28,7 @@ impl TopK {
         self.threshold
     }
 
+    /// Offers `(item, score)`; kept only while it can still be among the best `k`.
     #[inline]
     pub fn push(&mut self, item: u32, score: f32) {
         if self.k == 0 || score < self.threshold {

@@ -15,6 +15,8 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 
+/// Shape of an [`Hnsw`] graph and its default search width. Defaults: m 16, ef_construction 128,
+/// ef_search 64, seed 0.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HnswConfig {
@@ -27,6 +29,7 @@ pub struct HnswConfig {
     /// Default beam width of a search (raised to `k` when smaller).
     #[serde(default = "d_ef")]
     pub ef_search: usize,
+    /// Seed of the level draws; the same seed and insertion order give the same graph.
     #[serde(default)]
     pub seed: u64,
 }
@@ -155,6 +158,10 @@ thread_local! {
     static VISITED: RefCell<Visited> = const { RefCell::new(Visited { stamp: Vec::new(), now: 0, cand: BinaryHeap::new(), best: BinaryHeap::new() }) };
 }
 
+/// An HNSW graph over `u32`-keyed vectors, searched by inner product (normalise the vectors
+/// for cosine). Built online: [`insert`](Hnsw::insert) (also an upsert), [`extend`](Hnsw::extend)
+/// for bulk loads, [`remove`](Hnsw::remove). Search through [`VectorIndex`](crate::VectorIndex) or
+/// [`search_ef`](Hnsw::search_ef) to set the beam width per call.
 pub struct Hnsw {
     dim: usize,
     fma: bool,
@@ -181,6 +188,7 @@ struct Plan {
 }
 
 impl Hnsw {
+    /// An empty graph for vectors of width `dim`. Errors: `dim` 0, `m < 2`, or a zero beam width.
     pub fn new(dim: usize, cfg: HnswConfig) -> Result<Self> {
         if dim == 0 || cfg.m < 2 || cfg.ef_construction == 0 || cfg.ef_search == 0 {
             return Err(Error::Config(format!(
@@ -205,9 +213,11 @@ impl Hnsw {
         })
     }
 
+    /// Width of the vectors.
     pub fn dim(&self) -> usize {
         self.dim
     }
+    /// The configuration it was built with.
     pub fn config(&self) -> HnswConfig {
         self.cfg
     }
@@ -215,6 +225,7 @@ impl Hnsw {
     pub fn len(&self) -> usize {
         self.node_of.len()
     }
+    /// True when no live item remains.
     pub fn is_empty(&self) -> bool {
         self.node_of.is_empty()
     }
@@ -222,9 +233,11 @@ impl Hnsw {
     pub fn nodes(&self) -> usize {
         self.keys.len()
     }
+    /// Whether `key` is a live item.
     pub fn contains(&self, key: u32) -> bool {
         self.node_of.contains_key(&key)
     }
+    /// The stored vector of a live `key`.
     pub fn vector(&self, key: u32) -> Option<&[f32]> {
         self.node_of.get(&key).map(|&n| self.vec(n))
     }
@@ -545,7 +558,7 @@ impl Hnsw {
 
     /// Top-`k` live items by inner product with `q` (`(key, score)`, best first, ties to the lower
     /// key), leaving out keys for which `exclude` is true. `ef = None` uses the configured width.
-    pub fn search(&self, q: &[f32], k: usize, ef: Option<usize>, exclude: &dyn Fn(u32) -> bool) -> Result<Ranked> {
+    pub fn search_ef(&self, q: &[f32], k: usize, ef: Option<usize>, exclude: &dyn Fn(u32) -> bool) -> Result<Ranked> {
         self.check(q, "query")?;
         let Some(entry) = self.entry else { return Ok(Vec::new()) };
         if k == 0 {
@@ -603,10 +616,10 @@ mod tests {
     fn recall(h: &Hnsw, items: &[f32], queries: &[f32], d: usize, ef: usize) -> f64 {
         let exact = ExactIndex::new(Embeddings::from_vec(items.len() / d, d, items.to_vec()).unwrap());
         let qn = queries.len() / d;
-        let truth = exact.search(&Embeddings::from_vec(qn, d, queries.to_vec()).unwrap(), 10, Candidates::default()).unwrap();
+        let truth = exact.search_candidates(&Embeddings::from_vec(qn, d, queries.to_vec()).unwrap(), 10, Candidates::default()).unwrap();
         let mut hit = 0;
         for (q, t) in truth.iter().enumerate() {
-            let got = h.search(&queries[q * d..(q + 1) * d], 10, Some(ef), &|_| false).unwrap();
+            let got = h.search_ef(&queries[q * d..(q + 1) * d], 10, Some(ef), &|_| false).unwrap();
             hit += got.iter().filter(|g| t.iter().any(|x| x.0 == g.0)).count();
         }
         hit as f64 / (10 * qn) as f64
@@ -633,14 +646,14 @@ mod tests {
         assert!(bulk.mean_degree() > 4.0 && bulk.layers() >= 2);
         // Every item finds itself.
         for key in [0u32, 17, 1234, 3999] {
-            let got = bulk.search(&items[key as usize * d..(key as usize + 1) * d], 1, None, &|_| false).unwrap();
+            let got = bulk.search_ef(&items[key as usize * d..(key as usize + 1) * d], 1, None, &|_| false).unwrap();
             assert_eq!(got[0].0, key);
         }
         // Deterministic: the same seed builds the same graph.
         let mut again = Hnsw::new(d, HnswConfig::default()).unwrap();
         again.extend(&keys, &items).unwrap();
         for q in queries.chunks_exact(d).take(20) {
-            assert_eq!(again.search(q, 10, None, &|_| false).unwrap(), bulk.search(q, 10, None, &|_| false).unwrap());
+            assert_eq!(again.search_ef(q, 10, None, &|_| false).unwrap(), bulk.search_ef(q, 10, None, &|_| false).unwrap());
         }
     }
 
@@ -652,10 +665,10 @@ mod tests {
         let mut h = Hnsw::new(d, HnswConfig { seed: 4, ..Default::default() }).unwrap();
         h.extend(&keys, &items).unwrap();
         let q = &items[10 * d..11 * d];
-        assert_eq!(h.search(q, 1, None, &|_| false).unwrap()[0].0, 70);
+        assert_eq!(h.search_ef(q, 1, None, &|_| false).unwrap()[0].0, 70);
         // Filter: a user's seen items never come back, and k results still do.
         let seen = |k: u32| k == 70 || k.is_multiple_of(2);
-        let got = h.search(q, 10, None, &seen).unwrap();
+        let got = h.search_ef(q, 10, None, &seen).unwrap();
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|g| !seen(g.0)));
         assert!(got.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -663,24 +676,24 @@ mod tests {
         h.insert(70, &items[500 * d..501 * d]).unwrap();
         assert_eq!(h.len(), 1000);
         assert_eq!(h.nodes(), 1001);
-        let near_old = h.search(q, 5, None, &|_| false).unwrap();
+        let near_old = h.search_ef(q, 5, None, &|_| false).unwrap();
         assert!(near_old.iter().all(|g| g.0 != 70), "the old vector no longer answers for 70");
-        let near_new = h.search(&items[500 * d..501 * d], 2, None, &|_| false).unwrap();
+        let near_new = h.search_ef(&items[500 * d..501 * d], 2, None, &|_| false).unwrap();
         let mut ks: Vec<u32> = near_new.iter().map(|g| g.0).collect();
         ks.sort();
         assert_eq!(ks, vec![70, 3500], "{near_new:?}");
         assert_eq!(h.vector(70).unwrap(), &items[500 * d..501 * d]);
         // Delete.
         assert!(h.remove(3500) && !h.remove(3500) && !h.contains(3500));
-        let all = h.search(&items[500 * d..501 * d], 999, Some(999), &|_| false).unwrap();
+        let all = h.search_ef(&items[500 * d..501 * d], 999, Some(999), &|_| false).unwrap();
         assert_eq!(all.len(), 999, "every live item reachable");
         assert!(all.iter().all(|g| g.0 != 3500));
         // Bad input and the empty index.
         assert!(h.insert(1, &[0.0; 3]).is_err());
         let mut nan = items[..d].to_vec();
         nan[2] = f32::NAN;
-        assert!(h.insert(1, &nan).is_err() && h.search(&nan, 3, None, &|_| false).is_err());
-        assert!(Hnsw::new(d, HnswConfig::default()).unwrap().search(q, 3, None, &|_| false).unwrap().is_empty());
+        assert!(h.insert(1, &nan).is_err() && h.search_ef(&nan, 3, None, &|_| false).is_err());
+        assert!(Hnsw::new(d, HnswConfig::default()).unwrap().search_ef(q, 3, None, &|_| false).unwrap().is_empty());
         assert!(Hnsw::new(0, HnswConfig::default()).is_err());
     }
 }

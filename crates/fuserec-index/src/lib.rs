@@ -1,20 +1,17 @@
-//! Top-K retrieval. [`Hnsw`]: approximate search with online insert / upsert / delete. Exact search over the full catalogue: blocked matrix multiply + a bounded
-//! heap per query (no full sort), multi-threaded over query blocks. Each query may exclude items
-//! (a user's training items) and a candidate set may restrict the catalogue (warm or cold items).
-//!
-//! Invariants: results are sorted by score descending, ties broken by the lower item index, so
-//! rankings are deterministic; excluded items, items outside the candidate set and scores of
-//! `-inf` ("this model cannot score that item") never appear; a NaN score is an error.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 mod exact;
 mod heap;
 mod hnsw;
+mod search;
 #[cfg(feature = "store")]
 mod store;
 
 pub use exact::{ExactIndex, inner_products, rank_dense};
 pub use heap::TopK;
 pub use hnsw::{Hnsw, HnswConfig};
+pub use search::{Filter, VectorIndex, item_ids};
 #[cfg(feature = "store")]
 pub use store::{ItemRecord, ItemStore};
 

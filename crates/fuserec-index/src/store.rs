@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// One served item as stored: id, key, text, statistics, content and vector.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemRecord {
+    /// External item id (the store's key).
     pub id: String,
     /// Index key, assigned by the store on first write.
     #[serde(default)]
@@ -23,15 +25,19 @@ pub struct ItemRecord {
     /// Incremented by every write.
     #[serde(default)]
     pub version: u64,
+    /// Text the encoders saw.
     pub text: String,
     /// Unix seconds of the first write.
     pub created_at: i64,
+    /// Exposures counted so far.
     pub exposures: u64,
+    /// Clicks counted so far.
     pub clicks: u64,
     /// Cluster code per level (empty: the model reads no codes).
     pub codes: Vec<u32>,
     /// Whether the item has an image / text (modality mask).
     pub has_image: bool,
+    /// Whether the item has text.
     pub has_text: bool,
     /// The last gate value (weight of the content view); NaN for models without a gate, stored
     /// as JSON `null` and read back as NaN.
@@ -45,8 +51,10 @@ pub struct ItemRecord {
     /// optimiser's state and step count (near-line learning).
     #[serde(default)]
     pub id_row: Vec<f32>,
+    /// Optimiser state of `id_row`.
     #[serde(default)]
     pub id_state: Vec<f32>,
+    /// Optimiser steps taken on `id_row`.
     #[serde(default)]
     pub id_steps: u64,
     /// Content features as the model reads them.
@@ -114,6 +122,8 @@ fn assign(rec: &mut ItemRecord, old: Option<&ItemRecord>, next: &mut u64) -> Res
     Ok(())
 }
 
+/// A durable item store (redb): every write is one transaction, committed before it is
+/// acknowledged, so a crash loses no acknowledged item.
 pub struct ItemStore {
     db: Database,
     path: PathBuf,
@@ -139,6 +149,7 @@ impl ItemStore {
         Ok(s)
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -229,6 +240,7 @@ impl ItemStore {
         })
     }
 
+    /// The record of `id`, if stored.
     pub fn get(&self, id: &str) -> Result<Option<ItemRecord>> {
         let e = |x: redb::Error| db_err(&self.path, x);
         let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
@@ -250,6 +262,7 @@ impl ItemStore {
         Ok(out)
     }
 
+    /// Number of stored items.
     pub fn len(&self) -> Result<usize> {
         let e = |x: redb::Error| db_err(&self.path, x);
         let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
@@ -257,6 +270,7 @@ impl ItemStore {
         Ok(items.len().map_err(|x| e(x.into()))? as usize)
     }
 
+    /// True when no item is stored.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }

@@ -10,14 +10,17 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// Named f32 tensors with their shapes plus a JSON header; saved as one safetensors file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checkpoint {
+    /// `name → (shape, row-major values)`.
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     /// Free-form JSON the model stores beside its tensors (e.g. its config).
     pub header: String,
 }
 
 impl Checkpoint {
+    /// Adds every parameter of `m` under `prefix.` + its name.
     pub fn add_params(&mut self, prefix: &str, m: &mut dyn HasParams) {
         m.visit_params(prefix, &mut |name, p| {
             let (shape, v) = match p {
@@ -28,6 +31,7 @@ impl Checkpoint {
         });
     }
 
+    /// Adds a sparse table's rows as `table.<name>`.
     pub fn add_table(&mut self, e: &SparseEmbedding) {
         self.tensors.insert(format!("table.{}", e.name()), (vec![e.rows(), e.dim()], e.table().to_vec()));
     }
@@ -58,6 +62,7 @@ impl Checkpoint {
         err.map_or(Ok(()), Err)
     }
 
+    /// Copies `table.<name>` back into `e`; an error when it is missing or of another shape.
     pub fn restore_table(&self, e: &mut SparseEmbedding) -> Result<()> {
         let v = self.take(&format!("table.{}", e.name()), &[e.rows(), e.dim()])?.clone();
         e.set_table(v)
@@ -138,6 +143,7 @@ impl Checkpoint {
         }
     }
 
+    /// Writes the checkpoint (temp file renamed into place, so a crash never leaves half a file).
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> =
             self.tensors.iter().map(|(n, (s, v))| (n.clone(), s.clone(), fuserec_core::f32s_to_le(v))).collect();
@@ -155,6 +161,7 @@ impl Checkpoint {
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 
+    /// Reads a checkpoint [`save`](Checkpoint::save) wrote; non-f32 tensors and foreign files are errors naming the path.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let (_, meta) =

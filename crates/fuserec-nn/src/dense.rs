@@ -4,20 +4,26 @@ use fuserec_core::{Error, Result, Rng};
 
 /// A parameter handed to an optimiser or a checkpoint.
 pub enum ParamMut<'a> {
+    /// A bias or other vector parameter.
     Vector(&'a mut T1),
+    /// A weight matrix.
     Matrix(&'a mut T2),
 }
 
 /// Something with named trainable parameters. Names are stable: they key optimiser state and
 /// checkpoint entries.
 pub trait HasParams {
+    /// Calls `f` on every parameter with its full name (`prefix.` + local name).
     fn visit_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ParamMut<'_>));
 }
 
+/// Non-linearity between an [`Mlp`]'s layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Activation {
+    /// `max(0, x)`.
     Relu,
+    /// `tanh(x)`.
     Tanh,
     /// No non-linearity (the last layer of a tower).
     Identity,
@@ -42,7 +48,9 @@ pub fn glorot(dev: &Dev, rows: usize, cols: usize, fan: usize, rng: &mut Rng) ->
 /// `y = x·W + b` with `W: in × out`.
 #[derive(Clone)]
 pub struct Dense {
+    /// `in × out` weights.
     pub w: T2,
+    /// `out` biases.
     pub b: T1,
 }
 
@@ -51,12 +59,15 @@ impl Dense {
     pub fn new(dev: &Dev, inp: usize, out: usize, rng: &mut Rng) -> Self {
         Dense { w: glorot(dev, inp, out, inp + out, rng), b: dev.zeros_like(&(out,)) }
     }
+    /// Input width.
     pub fn inp(&self) -> usize {
         self.w.shape().0
     }
+    /// Output width.
     pub fn out(&self) -> usize {
         self.w.shape().1
     }
+    /// Taped forward pass on `rows × in` inputs.
     pub fn forward(&self, x: V2) -> V2 {
         let y = x.matmul(self.w.retaped::<Tape>());
         let b = self.b.retaped::<Tape>().broadcast_like::<_, Axis<0>>(&y);
@@ -80,7 +91,9 @@ impl HasParams for Dense {
 /// Dense layers with `hidden` activations between them and none after the last.
 #[derive(Clone)]
 pub struct Mlp {
+    /// The layers, input first.
     pub layers: Vec<Dense>,
+    /// Activation between layers.
     pub hidden: Activation,
 }
 
@@ -97,12 +110,15 @@ impl Mlp {
         let widths: Vec<usize> = std::iter::once(inp).chain(hidden.iter().copied()).chain(std::iter::once(out)).collect();
         Self::new(dev, &widths, Activation::Relu, rng)
     }
+    /// Input width.
     pub fn inp(&self) -> usize {
         self.layers[0].inp()
     }
+    /// Output width.
     pub fn out(&self) -> usize {
         self.layers.last().expect("non-empty").out()
     }
+    /// Taped forward pass (training).
     pub fn forward(&self, mut x: V2) -> V2 {
         let n = self.layers.len();
         for (i, l) in self.layers.iter().enumerate() {
@@ -113,6 +129,7 @@ impl Mlp {
         }
         x
     }
+    /// Untaped forward pass (inference).
     pub fn infer(&self, mut x: T2) -> T2 {
         let n = self.layers.len();
         for (i, l) in self.layers.iter().enumerate() {

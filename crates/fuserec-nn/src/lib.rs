@@ -1,15 +1,5 @@
-//! Building blocks for models trained on the CPU with dfdx:
-//!
-//! - [`Dense`] / [`Mlp`]: layers whose widths come from config (runtime shapes), and
-//!   [`DenseAdam`], an optimiser for them (dfdx's own optimisers assume const shapes);
-//! - [`SparseEmbedding`]: an id table kept *outside* the autodiff graph. A batch's rows are gathered
-//!   into a leaf tensor; after backward only the touched rows are updated (row-wise Adam or
-//!   Adagrad), so a step costs the same for 10k or 1M rows;
-//! - [`Checkpoint`]: named f32 tensors in one safetensors file;
-//! - [`softmax_xent_diagonal`]: the softmax cross-entropy of sampled-softmax and InfoNCE losses as
-//!   one op (one pass per row, rows in parallel).
-//!
-//! Invariant: nothing here reads data files or knows about items and users beyond row ids.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 mod checkpoint;
 mod dense;
@@ -27,6 +17,9 @@ pub use optim::{AdamConfig, DenseAdam};
 pub use sparse::{RowOptimizer, SparseEmbedding};
 
 pub use dfdx;
+
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Error, Result, Rng};
 
 /// Keeps freed buffers in the process instead of handing them back to the OS. dfdx allocates a
 /// fresh buffer for every op; glibc serves buffers above its mmap threshold with `mmap` and
@@ -47,6 +40,7 @@ pub fn retain_freed_memory() -> bool {
     }
 }
 
+/// The CPU device every model runs on.
 pub type Dev = dfdx::tensor::Cpu;
 /// A vector parameter (biases, gate weights).
 pub type T1 = dfdx::tensor::Tensor<(usize,), f32, Dev>;
@@ -54,8 +48,11 @@ pub type T1 = dfdx::tensor::Tensor<(usize,), f32, Dev>;
 pub type T2 = dfdx::tensor::Tensor<(usize, usize), f32, Dev>;
 /// The taped versions: values that gradients flow back through.
 pub type Tape = dfdx::tensor::OwnedTape<f32, Dev>;
+/// A taped vector.
 pub type V1 = dfdx::tensor::Tensor<(usize,), f32, Dev, Tape>;
+/// A taped batch of rows.
 pub type V2 = dfdx::tensor::Tensor<(usize, usize), f32, Dev, Tape>;
+/// Gradients read after `backward()`.
 pub type Grads = dfdx::tensor::Gradients<f32, Dev>;
 
 /// The one CPU device; seeded so parameter-free randomness in dfdx (none used today) is stable.

@@ -6,6 +6,7 @@ use crate::{Dev, Tape, V2};
 use dfdx::prelude::*;
 use dfdx::tensor::Tape as _;
 
+/// A taped scalar (a loss).
 pub type V0 = Tensor<(), f32, Dev, Tape>;
 
 /// `mean_i −log softmax(s·x_i − log_q)_i` over `B` rows and `N ≥ B` columns, where column `j`

@@ -2,14 +2,19 @@ use crate::{Grads, HasParams, ParamMut};
 use fuserec_core::{Error, Result};
 use std::collections::HashMap;
 
+/// Adam's settings for [`DenseAdam`]; `AdamConfig::new(lr)` gives the usual betas and eps.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdamConfig {
+    /// Learning rate.
     pub lr: f32,
+    /// First-moment decay (default 0.9).
     #[serde(default = "b1")]
     pub beta1: f32,
+    /// Second-moment decay (default 0.999).
     #[serde(default = "b2")]
     pub beta2: f32,
+    /// Denominator guard (default 1e-8).
     #[serde(default = "eps")]
     pub eps: f32,
     /// Decoupled weight decay (AdamW); 0 = plain Adam.
@@ -27,6 +32,7 @@ fn eps() -> f32 {
 }
 
 impl AdamConfig {
+    /// Learning rate `lr`, defaults for the rest, no weight decay.
     pub fn new(lr: f32) -> Self {
         AdamConfig { lr, beta1: b1(), beta2: b2(), eps: eps(), weight_decay: 0.0 }
     }
@@ -36,16 +42,19 @@ impl AdamConfig {
 /// [`Grads`], keeps moments keyed by parameter name, writes the new values back in place.
 /// Parameters the loss did not reach get a zero gradient (their moments still decay).
 pub struct DenseAdam {
+    /// The settings.
     pub cfg: AdamConfig,
     step: i32,
     moments: HashMap<String, (Vec<f32>, Vec<f32>)>,
 }
 
 impl DenseAdam {
+    /// An optimiser with no state yet.
     pub fn new(cfg: AdamConfig) -> Self {
         DenseAdam { cfg, step: 0, moments: HashMap::new() }
     }
 
+    /// One Adam step on every parameter of `model` from `grads`; an error on a non-finite gradient.
     pub fn step(&mut self, model: &mut dyn HasParams, grads: &mut Grads) -> Result<()> {
         self.step += 1;
         let c = self.cfg;

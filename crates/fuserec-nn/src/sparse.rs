@@ -3,28 +3,40 @@
 
 use fuserec_core::{Error, Result, Rng};
 
+/// How a [`SparseEmbedding`] updates the rows a batch touched.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RowOptimizer {
     /// Adam on touched rows only (the moments of untouched rows stay as they were, like
     /// PyTorch's `SparseAdam`); bias correction uses the table's global step.
     Adam {
+        /// Learning rate.
         lr: f32,
+        /// First-moment decay.
         beta1: f32,
+        /// Second-moment decay.
         beta2: f32,
+        /// Denominator guard.
         eps: f32,
     },
+    /// Adagrad: per-element step sizes that shrink with the summed squared gradients.
     Adagrad {
+        /// Learning rate.
         lr: f32,
+        /// Denominator guard.
         eps: f32,
+        /// Starting value of the accumulator.
         initial_accumulator: f32,
     },
+    /// Plain SGD.
     Sgd {
+        /// Learning rate.
         lr: f32,
     },
 }
 
 impl RowOptimizer {
+    /// Adam with `lr` and the usual betas (0.9, 0.999) and eps (1e-8).
     pub fn adam(lr: f32) -> Self {
         RowOptimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
@@ -64,6 +76,8 @@ impl RowOptimizer {
     }
 }
 
+/// An id embedding table trained sparsely: a batch reads its rows with [`gather`](SparseEmbedding::gather)
+/// and writes only them back with [`update`](SparseEmbedding::update). Ids may be hashed into fewer rows.
 pub struct SparseEmbedding {
     name: String,
     ids: usize,
@@ -156,12 +170,15 @@ impl SparseEmbedding {
         Ok(SparseEmbedding { name: name.into(), ids, rows, dim, table, opt, state, step: 0, hashed, slot: vec![u32::MAX; rows] })
     }
 
+    /// The table's name (keys its checkpoint entry).
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// Row width.
     pub fn dim(&self) -> usize {
         self.dim
     }
+    /// Stored rows (fewer than ids when hashed).
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -169,9 +186,11 @@ impl SparseEmbedding {
     pub fn ids(&self) -> usize {
         self.ids
     }
+    /// All rows, row-major.
     pub fn table(&self) -> &[f32] {
         &self.table
     }
+    /// The row optimiser.
     pub fn optimizer(&self) -> RowOptimizer {
         self.opt
     }
@@ -192,6 +211,7 @@ impl SparseEmbedding {
         if self.hashed { (mix(id as u64) % self.rows as u64) as usize } else { id as usize }
     }
 
+    /// The row that holds `id`; an error naming the table when `id` is out of range.
     pub fn row(&self, id: u32) -> Result<&[f32]> {
         let r = self.row_of(id)?;
         Ok(&self.table[r * self.dim..(r + 1) * self.dim])
@@ -218,6 +238,7 @@ impl SparseEmbedding {
         Ok(())
     }
 
+    /// The rows of `ids` (`ids.len() × dim`, row-major); an unknown id is an error.
     pub fn gather(&self, ids: &[u32]) -> Result<Vec<f32>> {
         let mut out = vec![0f32; ids.len() * self.dim];
         self.gather_into(ids, &mut out)?;
@@ -280,6 +301,7 @@ impl SparseEmbedding {
         self.apply(&g)
     }
 
+    /// Applies summed row gradients ([`accumulate`](SparseEmbedding::accumulate)); a non-finite one is an error and nothing changes.
     pub fn apply(&mut self, g: &RowGrads) -> Result<()> {
         if let Some(p) = g.grads.iter().position(|x| !x.is_finite()) {
             return Err(Error::Invalid(format!("embedding `{}`: non-finite gradient for row {}", self.name, g.rows[p / self.dim])));

@@ -4,7 +4,7 @@
 
 use crate::encode::embeddings;
 use crate::errors::{bad, interruptible, to_py};
-use fuserec::quant::{HierarchicalKMeans, KMeans, KMeansConfig, ResidualKMeans, Saved};
+use fuserec::quant::{HierarchicalKMeans, KMeans, KMeansConfig, ResidualConfig, ResidualKMeans, Saved, TreeConfig};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -60,7 +60,9 @@ impl Quantizer {
         max_iter: usize,
     ) -> PyResult<Self> {
         let x = embeddings(x)?;
-        Ok(Quantizer { fitted: Fitted::Tree(interruptible(py, move || HierarchicalKMeans::fit(&x, branching, depth, seed, max_iter))?) })
+        Ok(Quantizer {
+            fitted: Fitted::Tree(interruptible(py, move || HierarchicalKMeans::fit(&x, &TreeConfig { branching, depth, seed, max_iter }))?),
+        })
     }
 
     /// `levels` codebooks of `k` centroids, each quantising the previous level's residual.
@@ -68,7 +70,9 @@ impl Quantizer {
     #[pyo3(signature = (x, levels, k, seed=0, max_iter=25))]
     fn fit_residual(py: Python<'_>, x: &Bound<'_, PyArray2<f32>>, levels: usize, k: usize, seed: u64, max_iter: usize) -> PyResult<Self> {
         let x = embeddings(x)?;
-        Ok(Quantizer { fitted: Fitted::Residual(interruptible(py, move || ResidualKMeans::fit(&x, levels, k, seed, max_iter))?) })
+        Ok(Quantizer {
+            fitted: Fitted::Residual(interruptible(py, move || ResidualKMeans::fit(&x, &ResidualConfig { levels, k, seed, max_iter }))?),
+        })
     }
 
     /// A quantiser saved by `save` (or `cargo xtask quantize`).

@@ -12,6 +12,7 @@ pub struct Codes {
 }
 
 impl Codes {
+    /// `n` items × `levels` codes, all [`NO_CODE`].
     pub fn new(n: usize, levels: usize) -> Self {
         Codes { n, levels, data: vec![NO_CODE; n * levels] }
     }
@@ -22,18 +23,23 @@ impl Codes {
         }
         Ok(Codes { n, levels, data })
     }
+    /// Number of items.
     pub fn len(&self) -> usize {
         self.n
     }
+    /// True when there is no item.
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
+    /// Codes per item (one per level).
     pub fn levels(&self) -> usize {
         self.levels
     }
+    /// The code of `item` at `level`. Panics when either is out of range.
     pub fn get(&self, item: usize, level: usize) -> u32 {
         self.data[item * self.levels + level]
     }
+    /// Sets the code of `item` at `level`. Panics when either is out of range.
     pub fn set(&mut self, item: usize, level: usize, code: u32) {
         self.data[item * self.levels + level] = code;
     }
@@ -41,6 +47,7 @@ impl Codes {
     pub fn path(&self, item: usize) -> &[u32] {
         &self.data[item * self.levels..(item + 1) * self.levels]
     }
+    /// All codes, row-major (`item * levels + level`).
     pub fn as_slice(&self) -> &[u32] {
         &self.data
     }

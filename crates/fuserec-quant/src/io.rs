@@ -20,11 +20,16 @@ struct Header {
 
 /// Anything `save` writes: the three quantizers.
 pub enum Saved<'a> {
+    /// A flat k-means (one level).
     KMeans(&'a KMeans),
+    /// A hierarchical k-means tree.
     Tree(&'a HierarchicalKMeans),
+    /// A residual k-means.
     Residual(&'a ResidualKMeans),
 }
 
+/// Writes a fitted quantizer to `path` as safetensors (centroids, tree links) with a JSON header
+/// naming the method; [`load`] reads it back. Errors name the path.
 pub fn save(q: Saved<'_>, path: &Path) -> Result<()> {
     let mut bufs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let (method, name, levels, dim, branching) = match q {
@@ -126,6 +131,8 @@ fn tree_from(st: &SafeTensors<'_>, path: &Path, header: &Header) -> Result<Hiera
     HierarchicalKMeans::from_levels(header.branching.unwrap_or(0), levels)
 }
 
+/// Reads any quantizer [`save`] wrote, behind the [`Quantizer`] trait. A missing file, a foreign
+/// or truncated file, or tensors of the wrong shape are errors naming the path and tensor.
 pub fn load(path: &Path) -> Result<Box<dyn Quantizer>> {
     let (header, bytes) = open(path)?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;

@@ -3,18 +3,24 @@ use crate::{Codes, Quantizer, check_dim, validate};
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use rayon::prelude::*;
 
+/// Settings of a [`KMeans`] fit. `KMeansConfig::new(k, seed)` gives the defaults for the rest
+/// (25 iterations, tolerance 1e-4, 64 k-means++ samples per centroid).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KMeansConfig {
+    /// Clusters (1 ≤ k ≤ rows).
     pub k: usize,
+    /// Most Lloyd iterations after the k-means++ seeding.
     pub max_iter: usize,
     /// Stop when the objective improves by less than this fraction in one iteration.
     pub tol: f64,
+    /// Seed; the same seed and data give the same centroids.
     pub seed: u64,
     /// k-means++ seeds from at most `init_sample_per_centroid · k` sampled points.
     pub init_sample_per_centroid: usize,
 }
 
 impl KMeansConfig {
+    /// `k` clusters, seed `seed`, defaults for the rest.
     pub fn new(k: usize, seed: u64) -> Self {
         KMeansConfig { k, max_iter: 25, tol: 1e-4, seed, init_sample_per_centroid: 64 }
     }
@@ -23,6 +29,7 @@ impl KMeansConfig {
 /// A fitted k-means: centroids plus what the fit saw.
 #[derive(Clone, Debug)]
 pub struct KMeans {
+    /// `k × dim` cluster centres.
     pub centroids: Embeddings,
     /// Label of every training row under the final centroids.
     pub labels: Vec<u32>,
@@ -31,6 +38,8 @@ pub struct KMeans {
 }
 
 impl KMeans {
+    /// Fits on the rows of `x` (k-means++ seeding on a sample, then Lloyd). Errors: `k` of 0 or
+    /// above the row count, no rows, zero width or a non-finite value (naming row and column).
     pub fn fit(x: &Embeddings, cfg: &KMeansConfig) -> Result<Self> {
         validate(x, "k-means")?;
         if cfg.k == 0 {
@@ -60,6 +69,7 @@ impl KMeans {
         KMeans { centroids, labels, objective }
     }
 
+    /// Number of clusters.
     pub fn k(&self) -> usize {
         self.centroids.rows()
     }

@@ -1,12 +1,5 @@
-//! Cluster-ID quantisation: item vectors become discrete codes ("virtual node ids") that a
-//! content tower can embed like IDs. [`KMeans`] (one level), [`HierarchicalKMeans`] (a tree:
-//! k-means inside each node, one node id per level) and [`ResidualKMeans`] (each level clusters
-//! the previous level's residual), behind one [`Quantizer`] trait; a [`QualityReport`] per fit;
-//! save/load as safetensors with a small JSON header.
-//!
-//! Invariants: fitting is deterministic by seed; codes of a fitted quantizer never change (new
-//! items are encoded greedily without refitting); bad input (k > n, non-finite rows, zero
-//! dimensions) is an error naming the problem, never a panic.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 mod assign;
 mod codes;
@@ -23,16 +16,21 @@ pub use io::{Saved, load, load_tree, save};
 pub use kmeans::{KMeans, KMeansConfig};
 pub use pca::Pca;
 pub use quality::{LevelQuality, QualityReport, quality};
-pub use residual::ResidualKMeans;
-pub use tree::{HierarchicalKMeans, TreeLevel};
+pub use residual::{ResidualConfig, ResidualKMeans};
+pub use tree::{HierarchicalKMeans, TreeConfig, TreeLevel};
 
 /// The core types this crate's signatures use, so that depending on it alone is enough.
 pub use fuserec_core::{Embeddings, Error, Result};
 
+/// A fitted quantizer: turns vectors of width [`dim`](Quantizer::dim) into one code per level,
+/// and codes back into approximate vectors. Implemented by [`KMeans`], [`HierarchicalKMeans`]
+/// and [`ResidualKMeans`]; [`load`] returns one.
 pub trait Quantizer: Send + Sync {
     /// Method and settings, e.g. `tree(b=16,d=3)`.
     fn name(&self) -> String;
+    /// Width of the vectors it encodes.
     fn dim(&self) -> usize;
+    /// Codes per item.
     fn levels(&self) -> usize;
     /// Size of each level's code space: an embedding table for level ℓ needs this many rows.
     fn codes_per_level(&self) -> Vec<usize>;

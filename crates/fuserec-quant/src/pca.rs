@@ -6,10 +6,13 @@
 use fuserec_core::{Embeddings, Error, Result, Rng};
 use rayon::prelude::*;
 
+/// A fitted PCA projection: `y = (x − mean) · basis`.
 pub struct Pca {
+    /// Mean of the fitted rows, subtracted before projecting.
     pub mean: Vec<f32>,
     /// `input dim × k`, orthonormal columns.
     pub basis: Vec<f32>,
+    /// Output width.
     pub k: usize,
     /// Share of the (centred) fitted rows' variance the subspace keeps.
     pub explained: f64,

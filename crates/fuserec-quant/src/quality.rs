@@ -2,8 +2,10 @@ use crate::{Codes, Quantizer};
 use fuserec_core::{Embeddings, Error, Result};
 use std::collections::HashMap;
 
+/// How well one level's codes describe the data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LevelQuality {
+    /// 0-based level.
     pub level: usize,
     /// Mean squared reconstruction error using codes up to this level.
     pub mse: f64,
@@ -13,15 +15,20 @@ pub struct LevelQuality {
     pub available: usize,
     /// Entropy of the path distribution (bits) and its maximum, log2(min(available, n)).
     pub entropy_bits: f64,
+    /// `log2(codes in use)`: the entropy if every used code were equally frequent.
     pub max_entropy_bits: f64,
     /// Share of items in the largest path cluster.
     pub largest_share: f64,
 }
 
+/// Quality of a quantizer on a set of vectors, level by level ([`quality`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QualityReport {
+    /// The quantizer's [`name`](crate::Quantizer::name).
     pub method: String,
+    /// Vectors measured.
     pub items: usize,
+    /// One entry per level, coarse to fine.
     pub levels: Vec<LevelQuality>,
     /// Share of items whose full code path is shared with another item.
     pub collision_rate: f64,

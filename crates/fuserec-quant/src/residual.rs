@@ -6,12 +6,38 @@ use fuserec_core::{Embeddings, Error, Result};
 /// as the sum of its levels' centroids.
 #[derive(Clone, Debug)]
 pub struct ResidualKMeans {
+    /// One `k × dim` codebook per level.
     pub codebooks: Vec<Embeddings>,
+    /// Codes of the training rows.
     pub train_codes: Codes,
 }
 
+/// How to fit a [`ResidualKMeans`]; named fields with defaults, like [`TreeConfig`](crate::TreeConfig).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResidualConfig {
+    /// Codebooks (≥ 1): one code per level.
+    pub levels: usize,
+    /// Centroids per codebook (1 ≤ k ≤ rows).
+    pub k: usize,
+    /// Lloyd iterations per level.
+    pub max_iter: usize,
+    /// Seed (level ℓ uses `seed + ℓ`).
+    pub seed: u64,
+}
+
+impl Default for ResidualConfig {
+    /// 3 levels of 256 centroids, 25 iterations, seed 0.
+    fn default() -> Self {
+        ResidualConfig { levels: 3, k: 256, max_iter: 25, seed: 0 }
+    }
+}
+
 impl ResidualKMeans {
-    pub fn fit(x: &Embeddings, levels: usize, k: usize, seed: u64, max_iter: usize) -> Result<Self> {
+    /// Fits `levels` codebooks on the rows of `x`. Errors: zero levels, `k` of 0 or above the
+    /// row count, no rows, zero width or a non-finite value.
+    pub fn fit(x: &Embeddings, cfg: &ResidualConfig) -> Result<Self> {
+        let ResidualConfig { levels, k, max_iter, seed } = *cfg;
         validate(x, "residual k-means")?;
         if levels == 0 {
             return Err(Error::Config("residual k-means needs ≥ 1 level".into()));

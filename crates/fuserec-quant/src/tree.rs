@@ -6,11 +6,13 @@ use rayon::prelude::*;
 /// The nodes of one tree level. Children of a node are contiguous in the next level.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TreeLevel {
+    /// `nodes × dim` centres of this level's nodes.
     pub centroids: Embeddings,
     /// Parent node (in the previous level) of each node; 0 for level 0 (the implicit root).
     pub parent: Vec<u32>,
     /// Range of each node's children in the next level: `first_child..first_child + n_children`.
     pub first_child: Vec<u32>,
+    /// Number of children of each node in the next level (0 on the last level).
     pub n_children: Vec<u32>,
 }
 
@@ -19,15 +21,43 @@ pub struct TreeLevel {
 /// embedding table wants). Nodes with fewer items than `branching` give each item its own child.
 #[derive(Clone, Debug)]
 pub struct HierarchicalKMeans {
+    /// Clusters per node.
     pub branching: usize,
+    /// Levels.
     pub depth: usize,
+    /// The nodes, level by level.
     pub levels: Vec<TreeLevel>,
     /// Codes of the training rows.
     pub train_codes: Codes,
 }
 
+/// How to grow a [`HierarchicalKMeans`] tree. Named fields with defaults, so that
+/// `TreeConfig { branching: 4, ..TreeConfig::default() }` reads as what it sets.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TreeConfig {
+    /// Clusters inside every node (≥ 2): level ℓ has at most `branchingˡ⁺¹` nodes.
+    pub branching: usize,
+    /// Levels (≥ 1): one code per level.
+    pub depth: usize,
+    /// Lloyd iterations per node's k-means.
+    pub max_iter: usize,
+    /// Seed; the same seed and data give the same tree.
+    pub seed: u64,
+}
+
+impl Default for TreeConfig {
+    /// 16 × 16 × 16 leaves (4096), 25 iterations, seed 0.
+    fn default() -> Self {
+        TreeConfig { branching: 16, depth: 3, max_iter: 25, seed: 0 }
+    }
+}
+
 impl HierarchicalKMeans {
-    pub fn fit(x: &Embeddings, branching: usize, depth: usize, seed: u64, max_iter: usize) -> Result<Self> {
+    /// Fits the tree on the rows of `x`. Errors: `branching < 2`, `depth == 0`, no rows, zero
+    /// width or a non-finite value (naming the row).
+    pub fn fit(x: &Embeddings, cfg: &TreeConfig) -> Result<Self> {
+        let TreeConfig { branching, depth, max_iter, seed } = *cfg;
         validate(x, "hierarchical k-means")?;
         if branching < 2 || depth == 0 {
             return Err(Error::Config(format!("tree needs branching ≥ 2 and depth ≥ 1, got {branching} and {depth}")));

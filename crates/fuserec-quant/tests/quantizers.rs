@@ -1,5 +1,7 @@
 use fuserec_core::{Embeddings, Rng};
-use fuserec_quant::{HierarchicalKMeans, KMeans, KMeansConfig, Quantizer, ResidualKMeans, Saved, load, quality, save};
+use fuserec_quant::{
+    HierarchicalKMeans, KMeans, KMeansConfig, Quantizer, ResidualConfig, ResidualKMeans, Saved, TreeConfig, load, quality, save,
+};
 
 fn gaussian(n: usize, d: usize, seed: u64) -> Embeddings {
     let mut r = Rng::new(seed);
@@ -13,7 +15,7 @@ fn sq(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn tree_codes_are_consistent() {
     let x = gaussian(4000, 8, 1);
-    let t = HierarchicalKMeans::fit(&x, 4, 3, 7, 20).unwrap();
+    let t = HierarchicalKMeans::fit(&x, &TreeConfig { branching: 4, depth: 3, seed: 7, max_iter: 20 }).unwrap();
     assert_eq!(t.levels.len(), 3);
     assert_eq!(t.levels[0].parent.len(), 4);
     for level in 1..3 {
@@ -46,7 +48,7 @@ fn tree_codes_are_consistent() {
 #[test]
 fn tree_handles_nodes_smaller_than_branching() {
     let x = gaussian(20, 3, 2);
-    let t = HierarchicalKMeans::fit(&x, 16, 3, 1, 10).unwrap();
+    let t = HierarchicalKMeans::fit(&x, &TreeConfig { branching: 16, depth: 3, seed: 1, max_iter: 10 }).unwrap();
     // 20 items, b = 16: level 0 has 16 nodes; small nodes give one child per item.
     assert_eq!(t.levels[0].parent.len(), 16);
     assert_eq!(t.levels[1].parent.len(), 20);
@@ -54,13 +56,13 @@ fn tree_handles_nodes_smaller_than_branching() {
     let q = quality(&t, &x, &t.train_codes).unwrap();
     assert_eq!(q.collision_rate, 0.0);
     assert!(q.levels[2].mse < 1e-10, "each leaf is its item");
-    assert!(HierarchicalKMeans::fit(&x, 1, 2, 1, 10).is_err());
+    assert!(HierarchicalKMeans::fit(&x, &TreeConfig { branching: 1, depth: 2, seed: 1, max_iter: 10 }).is_err());
 }
 
 #[test]
 fn residual_error_decreases_with_levels() {
     let x = gaussian(3000, 16, 3);
-    let r = ResidualKMeans::fit(&x, 4, 16, 5, 15).unwrap();
+    let r = ResidualKMeans::fit(&x, &ResidualConfig { levels: 4, k: 16, seed: 5, max_iter: 15 }).unwrap();
     let codes = r.encode(&x).unwrap();
     let q = quality(&r, &x, &codes).unwrap();
     for w in q.levels.windows(2) {
@@ -90,8 +92,8 @@ fn save_load_round_trip_keeps_codes() {
     let x = gaussian(1500, 6, 4);
     let dir = std::env::temp_dir().join(format!("fuserec-quant-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let t = HierarchicalKMeans::fit(&x, 5, 2, 1, 10).unwrap();
-    let r = ResidualKMeans::fit(&x, 2, 8, 1, 10).unwrap();
+    let t = HierarchicalKMeans::fit(&x, &TreeConfig { branching: 5, depth: 2, seed: 1, max_iter: 10 }).unwrap();
+    let r = ResidualKMeans::fit(&x, &ResidualConfig { levels: 2, k: 8, seed: 1, max_iter: 10 }).unwrap();
     let k = KMeans::fit(&x, &KMeansConfig::new(9, 1)).unwrap();
     let new_items = gaussian(50, 6, 99);
     for (name, saved, q) in [("t", Saved::Tree(&t), &t as &dyn Quantizer), ("r", Saved::Residual(&r), &r), ("k", Saved::KMeans(&k), &k)] {

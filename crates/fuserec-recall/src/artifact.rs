@@ -36,6 +36,7 @@ pub const FORMAT: u32 = 2;
 /// What the run knows beyond the training data: who the users and items are.
 #[derive(Clone, Debug, Default)]
 pub struct Catalogue {
+    /// Dataset name.
     pub dataset: String,
     /// Raw user ids in internal order.
     pub users: Vec<String>,
@@ -44,6 +45,7 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// The catalogue of a loaded dataset.
     pub fn of(ds: &Dataset) -> Self {
         Catalogue {
             dataset: ds.name.clone(),
@@ -61,10 +63,13 @@ impl Catalogue {
 /// Which run made the artifact.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Source {
+    /// Experiment name.
     pub experiment: String,
     /// Index of the `[[model]]` in the experiment.
     pub model: usize,
+    /// Seed of the run.
     pub seed: u64,
+    /// Dataset name.
     pub dataset: String,
     /// Hash of the split the model was trained on.
     pub split: String,
@@ -73,8 +78,11 @@ pub struct Source {
 /// Where training writes its artifact, with what the experiment knows of the run.
 #[derive(Clone, Debug)]
 pub struct ArtifactTarget {
+    /// The artifact folder to write.
     pub dir: PathBuf,
+    /// Users and items of the run.
     pub catalogue: Arc<Catalogue>,
+    /// Which run this is.
     pub source: Source,
     /// The modalities' backbones as configured (registry names a server can build again).
     pub backbones: Option<FeatureSet>,
@@ -90,12 +98,14 @@ pub struct ModalitySpec {
     pub backbone: String,
     /// The encoder's own description (parameters, preprocessing) of the rows the model read.
     pub encoded_as: String,
+    /// Width of the encoder's rows.
     pub dim: usize,
 }
 
 /// The content the model reads: its modalities in the content row's order, and their hash.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSpec {
+    /// The modalities, in the content row's order.
     pub modalities: Vec<ModalitySpec>,
     /// [`ItemFeatures::hash`] of the catalogue's rows.
     pub hash: String,
@@ -126,33 +136,50 @@ impl FeatureSpec {
 /// A catalogue item as training left it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemRecord {
+    /// External item id.
     pub id: String,
+    /// The item's text as the encoders saw it.
     pub text: String,
     /// First interaction (seconds), or `statistics_at` for items never seen.
     pub created_at: i64,
+    /// Exposures in train + validation.
     pub exposures: u64,
+    /// Clicks in train + validation.
     pub clicks: u64,
+    /// Whether it has non-empty text.
     pub has_text: bool,
+    /// Whether it has an image.
     pub has_image: bool,
     /// A positive in the training split: the item's id row was trained.
     pub trained: bool,
 }
 
+/// `manifest.json` of an artifact folder: provenance, config, catalogue and file checksums.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
+    /// Layout version ([`FORMAT`]).
     pub format: u32,
+    /// fuserec version that wrote it.
     pub fuserec_version: String,
+    /// Git revision of the source tree, when known.
     pub git_revision: String,
+    /// When it was written (RFC 3339, UTC).
     pub created_at: String,
+    /// Which run made it.
     pub source: Source,
+    /// The model's configuration.
     pub config: TwoTowerConfig,
+    /// The content the model reads (None: id-only).
     pub features: Option<FeatureSpec>,
+    /// How scores of the towers and the content head combine.
     pub blend: Blend,
     /// Width of the content head appended to every vector (0: none).
     pub content_head_dim: usize,
     /// "Now" of the statistics and queries: one second after the last training/validation event.
     pub statistics_at: i64,
+    /// External user ids in internal order.
     pub users: Vec<String>,
+    /// Catalogue items in internal order.
     pub items: Vec<ItemRecord>,
     /// Per user: items seen in training and validation, sorted (left out of that user's recall).
     pub seen: Vec<Vec<u32>>,
@@ -168,8 +195,11 @@ pub struct Manifest {
 
 /// A trained two-tower model with everything serving needs.
 pub struct TrainedArtifact {
+    /// The manifest.
     pub manifest: Manifest,
+    /// Network weights.
     pub weights: Checkpoint,
+    /// Per user: the query as of the end of training.
     pub user_vectors: Embeddings,
     /// Catalogue vectors exactly as evaluation scored them.
     pub item_vectors: Embeddings,
@@ -180,20 +210,26 @@ pub struct TrainedArtifact {
     /// Per modality of `manifest.features` (in its order): the catalogue mean subtracted from
     /// encoder output (`[features] preprocess`).
     pub centres: Vec<Option<Vec<f32>>>,
+    /// The cluster tree, when the content tower reads codes.
     pub code_tree: Option<CodeTree>,
 }
 
 /// Per-run statistics as training ended (train + validation events).
 pub struct Snapshot {
+    /// Per user: items seen, sorted.
     pub seen: Vec<Vec<u32>>,
+    /// Per item: exposures.
     pub exposures: Vec<u64>,
+    /// Per item: clicks.
     pub clicks: Vec<u64>,
     /// First event per item (`i64::MAX`: none).
     pub first: Vec<i64>,
+    /// One second after the last event.
     pub statistics_at: i64,
 }
 
 impl Snapshot {
+    /// Statistics of `events` over `n_users` users and `n_items` items.
     pub fn of(n_users: usize, n_items: usize, events: &[fuserec_core::Interaction]) -> Self {
         let mut seen = vec![Vec::new(); n_users];
         let (mut exposures, mut clicks, mut first) = (vec![0u64; n_items], vec![0u64; n_items], vec![i64::MAX; n_items]);
@@ -262,9 +298,11 @@ fn put(ck: &mut Checkpoint, name: &str, rows: usize, dim: usize, data: Vec<f32>)
 }
 
 impl TrainedArtifact {
+    /// Number of users.
     pub fn n_users(&self) -> usize {
         self.manifest.users.len()
     }
+    /// Number of catalogue items.
     pub fn n_items(&self) -> usize {
         self.manifest.items.len()
     }

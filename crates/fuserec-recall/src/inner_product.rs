@@ -16,6 +16,8 @@ pub fn score_users(queries: &Embeddings, users: &[u32], items: &Embeddings, out:
     fuserec_index::inner_products(&q, items, out).expect("shapes agree by construction");
 }
 
+/// A model that scores `user row · item row`: what a saved two-tower loads as (its stored
+/// queries and catalogue vectors are all scoring reads).
 pub struct InnerProductModel {
     name: String,
     users: Embeddings,
@@ -42,6 +44,7 @@ impl InnerProductModel {
         Ok(ck)
     }
 
+    /// Builds the model from a state [`state_of`](InnerProductModel::state_of) wrote; mismatched widths are errors.
     pub fn from_state(ck: &Checkpoint) -> Result<Self> {
         let h: Header = serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("inner-product state header: {e}")))?;
         let (users, items) = (ck.embeddings("users")?, ck.embeddings("items")?);

@@ -1,8 +1,5 @@
-//! fuserec-recall: the recall model and its input pipeline. Item features (encoders, feature
-//! store, modality masks, preprocessing), the [`Recommender`] seam with its training data and
-//! validation, the two-tower model with its content head, and the [`artifact::TrainedArtifact`]
-//! that training writes and serving loads: one self-describing folder, so that a server never
-//! re-runs a split or an experiment to rebuild the model it serves.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod artifact;
 pub mod features;
@@ -13,3 +10,6 @@ pub mod validation;
 
 pub use features::ItemFeatures;
 pub use recommender::{Recommender, TrainData};
+
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec_core::{Embeddings, Error, Interaction, Result};

@@ -5,7 +5,9 @@ use fuserec_core::Interaction;
 
 /// What a model may learn from: the training log of one split, plus item content.
 pub struct TrainData<'a> {
+    /// Number of users (ids `0..n_users`).
     pub n_users: usize,
+    /// Number of items (ids `0..n_items`).
     pub n_items: usize,
     /// Every training interaction (clicks and non-click exposures).
     pub train: &'a [Interaction],
@@ -15,6 +17,7 @@ pub struct TrainData<'a> {
     pub user_items: Vec<Vec<u32>>,
     /// Per item: number of training positives.
     pub item_popularity: Vec<u32>,
+    /// Item content, when the experiment encoded any.
     pub features: Option<&'a ItemFeatures>,
     /// Per item: a cold *validation* item (no training rows; its interactions are in `val`).
     pub cold_val: Vec<bool>,
@@ -25,6 +28,8 @@ pub struct TrainData<'a> {
 }
 
 impl<'a> TrainData<'a> {
+    /// Training data from a split's train and validation logs (no cold validation items, every
+    /// item a validation candidate, default selection); see [`with_split`](TrainData::with_split).
     pub fn new(
         n_users: usize,
         n_items: usize,
@@ -72,7 +77,10 @@ pub fn positives_by_user<'a>(n_users: usize, xs: impl Iterator<Item = &'a Intera
     out
 }
 
+/// A fitted recall model: scores every item for a batch of users. Evaluation ranks, cuts and
+/// scores what it returns; every model (baselines, peers, the two-tower) implements it.
 pub trait Recommender: Send + Sync {
+    /// Display name (with the settings that matter).
     fn name(&self) -> String;
     /// Fills `out` (`users.len() × n_items`, row-major) with scores for `users`, whose known
     /// positives (sorted) are `histories`. `f32::NEG_INFINITY` marks items the model cannot score (it

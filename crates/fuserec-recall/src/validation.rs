@@ -17,8 +17,11 @@ pub const VAL_K: usize = 20;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Selection {
+    /// Validation OVERALL recall.
     Overall,
+    /// Validation WARM recall.
     Warm,
+    /// Validation COLD recall.
     Cold,
     /// Mean of the OVERALL, WARM and COLD recalls (of the segments that have validation users):
     /// a model cannot win selection by giving up one segment.
@@ -29,12 +32,16 @@ pub enum Selection {
 /// Validation Recall@[`VAL_K`] per segment; `None` where the segment has no validation users.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValScores {
+    /// All validation users.
     pub overall: Option<f64>,
+    /// Validation users with a warm relevant item.
     pub warm: Option<f64>,
+    /// Validation users with a cold-validation relevant item.
     pub cold: Option<f64>,
 }
 
 impl ValScores {
+    /// The score `s` maximises (a missing segment counts 0).
     pub fn select(&self, s: Selection) -> f64 {
         let pick = |x: Option<f64>| x.unwrap_or(0.0);
         match s {
@@ -61,12 +68,16 @@ pub struct EarlyStopping<S> {
 /// What an [`EarlyStopping::observe`] call concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// A new best; its state was kept.
     Improved,
+    /// No better, patience left.
     Continue,
+    /// Patience ran out.
     Stop,
 }
 
 impl<S> EarlyStopping<S> {
+    /// Stops after `patience` validations without improvement (0: never).
     pub fn new(patience: usize) -> Self {
         EarlyStopping { patience, since: 0, best: None }
     }

@@ -11,14 +11,19 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
+/// Everything a server needs to start: the trained model, where to keep items, how to listen,
+/// the index shape and the request limits.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
+    /// The trained artifact and its backbones.
     pub source: ModelSource,
     /// The item store (redb file); created and filled with the catalogue on first start.
     pub store: PathBuf,
     /// `host:port` (port 0: any free port). A non-loopback address needs a `token`.
     pub addr: String,
+    /// Shape of the HNSW index over the item vectors.
     pub hnsw: HnswConfig,
+    /// What a client may ask (sizes, counts, times).
     pub limits: Limits,
     /// Bearer token the write routes require (`None`: loopback only, no authentication).
     pub token: Option<Token>,
@@ -30,9 +35,12 @@ pub struct ServeConfig {
 #[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    /// External user id; optional (anonymous events still count for the item).
     #[serde(default)]
     pub user: Option<String>,
+    /// External item id.
     pub item: String,
+    /// Whether the user clicked (false: an exposure without click).
     #[serde(default)]
     pub clicked: bool,
 }
@@ -78,9 +86,13 @@ impl From<Error> for Refusal {
     }
 }
 
+/// What a route's work returns: a value or the reason it was refused.
 pub type Answer<T> = std::result::Result<T, Refusal>;
 
+/// The serving state behind the HTTP routes: model, item store, index, metrics. Usable without
+/// HTTP (tests and embedding programs call its methods directly).
 pub struct App {
+    /// The configuration it started with.
     pub cfg: ServeConfig,
     /// The network is not `Sync`: requests that run it take this lock, briefly (never across a
     /// store commit).
@@ -92,12 +104,17 @@ pub struct App {
     /// Serialises read-modify-writes of items (ingest, statistics, events), so that the model's
     /// lock is not held while a write waits for its commit.
     writes: Mutex<()>,
+    /// The durable item store (redb).
     pub store: ItemStore,
+    /// The HNSW index over every item's vector, keyed by store key.
     pub index: RwLock<Hnsw>,
     /// Index key → item id, and catalogue row → key.
     pub ids: RwLock<HashMap<u32, String>>,
+    /// Catalogue row → index key.
     pub row_key: Vec<u32>,
+    /// Latency histograms and lookup counts.
     pub metrics: Metrics,
+    /// Width of item and query vectors.
     pub dim: usize,
     /// Slots for requests in flight ([`Limits::max_concurrent`]).
     pub inflight: std::sync::Arc<tokio::sync::Semaphore>,
@@ -105,33 +122,51 @@ pub struct App {
 
 /// A new item as posted.
 pub struct NewItem {
+    /// External item id.
     pub id: String,
+    /// Title and other text (may be empty).
     pub text: String,
+    /// The decoded image, if one was sent.
     pub image: Option<image::DynamicImage>,
 }
 
+/// What ingesting one item did.
 #[derive(serde::Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct Ingested {
+    /// External item id.
     pub id: String,
+    /// Its key in the store and index.
     pub key: u32,
+    /// Version after this write (1 for a new item).
     pub version: u64,
+    /// The fusion gate's value at the item's statistics (zero statistics for a new item).
     pub gate: f32,
+    /// Whether text reached the encoder.
     pub has_text: bool,
+    /// Whether an image reached the encoder.
     pub has_image: bool,
 }
 
+/// One recalled item.
 #[derive(serde::Serialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
+    /// External item id.
     pub id: String,
+    /// Inner product with the query.
     pub score: f32,
 }
 
 /// What a recall request asks for: a user, recent items, or a raw query vector.
 pub struct Query {
+    /// A training user's id: recall with their query.
     pub user: Option<String>,
+    /// Recent item ids: recall with a query built from them.
     pub items: Vec<String>,
+    /// A raw query vector of width `dim`.
     pub vector: Option<Vec<f32>>,
+    /// Items to return (1 ≤ k ≤ `Limits::max_k`).
     pub k: usize,
+    /// Leave out the user's training items.
     pub exclude_seen: bool,
 }
 
@@ -335,6 +370,7 @@ impl App {
         Ok(recs)
     }
 
+    /// Top-`k` items for a query; limits crossed, unknown ids and bad vectors are refusals.
     pub fn recall(&self, q: Query) -> Answer<Vec<Hit>> {
         let lim = &self.cfg.limits;
         if q.k == 0 || q.k > lim.max_k {
@@ -394,7 +430,7 @@ impl App {
         let found = {
             let index = self.index.read().map_err(|_| Refusal::Internal("index lock poisoned".into()))?;
             let ef = index.config().ef_search.max(q.k);
-            index.search(&query, q.k, Some(ef), &|key| exclude.binary_search(&key).is_ok())?
+            index.search_ef(&query, q.k, Some(ef), &|key| exclude.binary_search(&key).is_ok())?
         };
         let ids = self.ids.read().map_err(|_| Refusal::Internal("id map lock poisoned".into()))?;
         Ok(found.into_iter().map(|(key, score)| Hit { id: ids.get(&key).cloned().unwrap_or_default(), score }).collect())

@@ -18,6 +18,7 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// A token from its text (trimmed); too short or non-printable is an error.
     pub fn new(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.len() < MIN_TOKEN_LEN {

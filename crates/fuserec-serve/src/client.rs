@@ -5,12 +5,16 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+/// A response: status code and body.
 pub struct Reply {
+    /// HTTP status code.
     pub status: u16,
+    /// Body as text.
     pub body: String,
 }
 
 impl Reply {
+    /// The body as JSON (`Null` when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
@@ -61,6 +65,7 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// `POST` a JSON body.
 pub fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> std::io::Result<Reply> {
     request(addr, "POST", path, Some(&body.to_string()))
 }
@@ -70,6 +75,7 @@ pub fn post_as(addr: SocketAddr, path: &str, body: &serde_json::Value, token: &s
     request_as(addr, "POST", path, Some(&body.to_string()), Some(token))
 }
 
+/// `GET` a path.
 pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
     request(addr, "GET", path, None)
 }

@@ -336,6 +336,7 @@ async fn openapi() -> Response {
     }
 }
 
+/// The HTTP routes over `app`, with body-size limit, auth on write routes and OpenAPI.
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.cfg.limits.max_body_bytes;
     Router::new()

@@ -1,17 +1,5 @@
-//! fuserec-serve: the recall model as an HTTP service with near-line ingestion of new items.
-//!
-//! A new item (`POST /items`: id, text, image bytes or path) is decoded, encoded by the model's
-//! backbones, quantised (models with cluster codes), embedded by the content tower, fused with
-//! the gate at zero statistics, written to
-//! the item store (acknowledged only once durable) and inserted into the HNSW index — so it is
-//! retrievable as soon as the request returns. `POST /stats` adds exposures and clicks: the gate
-//! moves and the item's vector is refreshed. `POST /recall` answers a user, recent items or a
-//! vector with the top K. The store is the source of truth: on start the index is rebuilt from it,
-//! so a crash loses nothing that was acknowledged.
-//!
-//! Invariants: the service never sees training data beyond what the model and its experiment
-//! config load; every refusal is a 4xx with a JSON message, never a crash; the index holds
-//! exactly the stored items (coverage is reported by `/metrics`).
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod auth;
@@ -32,7 +20,9 @@ use std::sync::Arc;
 
 /// A running server: its address, and a handle that stops it when dropped or `stop`ped.
 pub struct Server {
+    /// The address it listens on (the real port when 0 was asked).
     pub addr: SocketAddr,
+    /// The serving state.
     pub app: Arc<App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -45,6 +35,7 @@ impl Server {
         Self::serve(app)
     }
 
+    /// Serves an already started `app` on a background thread.
     pub fn serve(app: Arc<App>) -> fuserec::core::Result<Self> {
         let io = |e: std::io::Error| fuserec::core::Error::Invalid(format!("server on {}: {e}", app.cfg.addr));
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(io)?;
@@ -96,3 +87,6 @@ impl Drop for Server {
         self.halt();
     }
 }
+
+/// The core types this crate's signatures use, so that depending on it alone is enough.
+pub use fuserec::core::{Error, Result};

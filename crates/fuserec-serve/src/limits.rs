@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+/// Request limits; the defaults are safe to expose.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest request body (413 above).

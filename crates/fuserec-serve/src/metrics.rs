@@ -17,6 +17,7 @@ struct Histogram {
     errors: u64,
 }
 
+/// Per-route latency histograms and item lookup counts, for `GET /metrics`.
 #[derive(Default)]
 pub struct Metrics {
     by_endpoint: Mutex<BTreeMap<&'static str, Histogram>>,
@@ -32,6 +33,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 impl Metrics {
+    /// Records one request of `endpoint` taking `seconds`.
     pub fn observe(&self, endpoint: &'static str, seconds: f64, ok: bool) {
         let mut m = self.by_endpoint.lock().expect("metrics lock");
         let h = m.entry(endpoint).or_default();
@@ -46,6 +48,7 @@ impl Metrics {
         h.recent.push_back(seconds);
     }
 
+    /// Counts one item lookup.
     pub fn lookup(&self, found: bool) {
         let mut l = self.lookups.lock().expect("metrics lock");
         if found {

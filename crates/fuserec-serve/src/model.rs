@@ -50,8 +50,11 @@ pub struct ItemEncoder {
     codes: Option<CodeTree>,
 }
 
+/// The trained model as serving uses it: networks, encoders, users' queries, the catalogue.
 pub struct ServingModel {
+    /// The trained two-tower networks.
     pub net: Net,
+    /// Encoders for new items' text and image.
     pub encoder: Arc<ItemEncoder>,
     /// Raw user id → row.
     users: Arc<HashMap<String, u32>>,
@@ -82,11 +85,14 @@ pub struct ServingModel {
 #[derive(Clone)]
 pub struct UserSide {
     ids: Arc<HashMap<String, u32>>,
+    /// Per user: the query as of the end of training.
     pub vectors: Arc<Embeddings>,
+    /// Per user: items seen in training + validation.
     pub seen: Arc<Vec<Vec<u32>>>,
 }
 
 impl UserSide {
+    /// The row of a training user.
     pub fn row(&self, id: &str) -> Option<u32> {
         self.ids.get(id).copied()
     }
@@ -148,6 +154,7 @@ impl ItemEncoder {
 }
 
 impl ServingModel {
+    /// Loads and checks an artifact and its backbones; errors name the file.
     pub fn load(src: &ModelSource) -> Result<Self> {
         let a = TrainedArtifact::load(&src.artifact)?;
         let net = a.net()?;
@@ -222,6 +229,7 @@ impl ServingModel {
         self.items.get(id).copied()
     }
 
+    /// Width of item and query vectors.
     pub fn dim(&self) -> usize {
         self.net.fused_dim() + self.head.as_ref().map_or(0, |h| h.dim())
     }
@@ -372,6 +380,7 @@ impl ServingModel {
         Ok(q)
     }
 
+    /// The two-tower configuration it was trained with.
     pub fn config(&self) -> &TwoTowerConfig {
         &self.net.cfg
     }

@@ -39,10 +39,12 @@ pub struct ContentTower {
     codes: Vec<(SparseEmbedding, Vec<u32>)>,
     tags: Option<TagBag>,
     hidden: usize,
+    /// The MLP on the summed first layer.
     pub mlp: Mlp,
     n_items: usize,
 }
 
+/// What a content forward pass gathered (code and tag rows), for the sparse update.
 pub struct ContentLeaves {
     codes: Vec<Leaf>,
     /// Pooled tag rows (leaf) and the batch's padded tag ids and weights.
@@ -50,6 +52,8 @@ pub struct ContentLeaves {
 }
 
 impl ContentTower {
+    /// A content tower over `n_items` items: feature projection, one table per code level, an
+    /// optional tag bag, into `hidden`, then `mlp`. Shape mismatches between input and `n_items` are errors.
     pub fn new(
         dev: &Dev,
         input: ContentInput,
@@ -109,6 +113,7 @@ impl ContentTower {
         Ok(ContentTower { features, f_dim, proj, codes, tags, hidden, mlp, n_items })
     }
 
+    /// Output width.
     pub fn out(&self) -> usize {
         self.mlp.out()
     }
@@ -116,6 +121,7 @@ impl ContentTower {
     pub fn features(&self) -> Option<(&[f32], usize)> {
         (self.f_dim > 0).then_some((&self.features[..], self.f_dim))
     }
+    /// Code levels embedded (0 without codes).
     pub fn levels(&self) -> usize {
         self.codes.len()
     }
@@ -174,6 +180,7 @@ impl ContentTower {
         self.f_dim
     }
 
+    /// Content vectors of `items` (`items.len() × out`) and the leaves for [`apply`](ContentTower::apply).
     pub fn forward(&self, dev: &Dev, items: &[u32]) -> Result<(V2, ContentLeaves)> {
         let b = items.len();
         if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.n_items) {
@@ -236,6 +243,7 @@ impl ContentTower {
         Ok((self.mlp.forward(x), ContentLeaves { codes: leaves, tags }))
     }
 
+    /// Sparse update of the code and tag rows the forward pass gathered.
     pub fn apply(&mut self, l: &ContentLeaves, grads: &mut Grads) -> Result<()> {
         for ((table, _), leaf) in self.codes.iter_mut().zip(&l.codes) {
             let g = leaf.grad(grads);
@@ -253,6 +261,7 @@ impl ContentTower {
     pub fn tables(&self) -> impl Iterator<Item = &SparseEmbedding> {
         self.codes.iter().map(|c| &c.0).chain(self.tags.as_ref().map(|t| &t.table))
     }
+    /// The code and tag tables (for checkpoints).
     pub fn tables_mut(&mut self) -> impl Iterator<Item = &mut SparseEmbedding> {
         self.codes.iter_mut().map(|c| &mut c.0).chain(self.tags.as_mut().map(|t| &mut t.table))
     }

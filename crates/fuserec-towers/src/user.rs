@@ -11,15 +11,18 @@ pub const NO_USER: u32 = u32::MAX;
 /// item ids, padded.
 #[derive(Clone, Debug, Default)]
 pub struct History {
+    /// User id per row, or [`NO_USER`].
     pub users: Vec<u32>,
     /// `rows × len` item ids (padding positions hold any valid id, e.g. 0).
     pub items: Vec<u32>,
     /// `rows × len`: 1 for a real item, 0 for padding.
     pub mask: Vec<f32>,
+    /// History positions per row.
     pub len: usize,
 }
 
 impl History {
+    /// Number of query rows.
     pub fn rows(&self) -> usize {
         self.users.len()
     }
@@ -37,6 +40,7 @@ impl History {
     }
 }
 
+/// How a history of item rows becomes one vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pooling {
@@ -48,14 +52,18 @@ pub enum Pooling {
 
 /// Query tower: `mlp(pool(recent items) + user row + W·mean(content of recent items))`.
 pub struct UserTower {
+    /// The history's item id table.
     pub items: SparseEmbedding,
+    /// The user id table, when the query has a user row.
     pub users: Option<SparseEmbedding>,
+    /// How the history is pooled.
     pub pooling: Pooling,
     /// Attention query (`dim × 1`), present for [`Pooling::Attention`].
     pub attn: Option<T2>,
     /// Content of the history: per-item feature rows (`items × width`) and their projection. It
     /// lets the query speak the content tower's language, which is what reaches cold items.
     pub content: Option<(std::sync::Arc<Vec<f32>>, usize, Dense)>,
+    /// MLP from the summed input to the query.
     pub mlp: Mlp,
 }
 
@@ -69,6 +77,7 @@ pub struct UserLeaves {
 }
 
 impl UserTower {
+    /// A query tower. `mlp` maps the id width to the query width; bad widths are errors.
     pub fn new(
         dev: &Dev,
         items: SparseEmbedding,
@@ -101,6 +110,7 @@ impl UserTower {
         Ok(self)
     }
 
+    /// Query width.
     pub fn out(&self) -> usize {
         self.mlp.out()
     }
@@ -178,6 +188,7 @@ impl UserTower {
         Ok((x, UserLeaves { history, pooled_on_host, user }))
     }
 
+    /// Queries (`rows × out`) and the leaves for the sparse update; unknown ids are errors.
     pub fn forward(&self, dev: &Dev, h: &History) -> Result<(V2, UserLeaves)> {
         let (x, leaves) = self.pooled(dev, h)?;
         Ok((self.mlp.forward(x), leaves))
@@ -222,12 +233,15 @@ impl HasParams for UserTower {
 pub struct TriggerTower(pub UserTower);
 
 impl TriggerTower {
+    /// A trigger tower over `items` with `mlp` on top.
     pub fn new(dev: &Dev, items: SparseEmbedding, mlp: Mlp, rng: &mut Rng) -> Result<Self> {
         Ok(TriggerTower(UserTower::new(dev, items, None, Pooling::Mean, mlp, rng)?))
     }
+    /// The one-item histories of `triggers`.
     pub fn history(triggers: &[u32]) -> History {
         History { users: vec![0; triggers.len()], items: triggers.to_vec(), mask: vec![1.0; triggers.len()], len: 1 }
     }
+    /// Queries for `triggers`, one row each.
     pub fn forward(&self, dev: &Dev, triggers: &[u32]) -> Result<(V2, UserLeaves)> {
         self.0.forward(dev, &Self::history(triggers))
     }

@@ -10,6 +10,7 @@ use std::path::Path;
 /// The kinds `kind = "…"` names.
 pub const KINDS: [&str; 3] = ["recall", "scl", "ctr"];
 
+/// Any experiment file: its `kind` picks the table layout and the runner.
 #[derive(Clone, Debug)]
 pub enum Experiment {
     /// Recall models on one split: baselines, peers, two-towers; OVERALL / WARM / COLD.
@@ -21,6 +22,7 @@ pub enum Experiment {
 }
 
 impl Experiment {
+    /// Reads and validates an experiment TOML file; errors name the file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text, path)
@@ -49,6 +51,7 @@ impl Experiment {
         })
     }
 
+    /// The experiment's `name`.
     pub fn name(&self) -> &str {
         match self {
             Experiment::Recall(c) => &c.name,

@@ -8,10 +8,13 @@ use fuserec_recall::features::FeatureSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A recall experiment file (`kind = "recall"`, the default): dataset, split, features, models.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
+    /// Name; the output folder is named after it.
     pub name: String,
+    /// Free text shown in the report.
     #[serde(default)]
     pub description: String,
     /// One run per seed; the seed drives the split (which items are cold).
@@ -23,11 +26,15 @@ pub struct ExperimentConfig {
     /// Bootstrap resamples for the 95% CIs (0 disables).
     #[serde(default = "default_bootstrap")]
     pub bootstrap: usize,
+    /// Which dataset.
     pub dataset: DatasetConfig,
+    /// How it is split.
     #[serde(default)]
     pub split: SplitConfig,
+    /// Which backbones encode item content.
     #[serde(default)]
     pub features: FeaturesConfig,
+    /// Popularity buckets of the per-bucket recall.
     #[serde(default)]
     pub buckets: PopularityBuckets,
     /// What validation maximises in early stopping and hyper-parameter search.
@@ -36,6 +43,7 @@ pub struct ExperimentConfig {
     /// Hyper-parameter search (per model kind or label); absent: every model runs as configured.
     #[serde(default)]
     pub search: Option<crate::search::SearchConfig>,
+    /// The `[[model]]` tables, in table order.
     #[serde(rename = "model")]
     pub models: Vec<ModelConfig>,
 }
@@ -50,30 +58,40 @@ fn default_bootstrap() -> usize {
     200
 }
 
+/// Where an experiment's data comes from (`[dataset] kind = …`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DatasetConfig {
     /// The embedded synthetic world (generated once per config into the cache).
     Synthetic {
+        /// World seed.
         #[serde(default = "default_world_seed")]
         seed: u64,
+        /// World scale (1 ≈ 180k impressions).
         #[serde(default = "default_scale")]
         scale: f64,
     },
     /// A folder in fuserec's layout (see `fuserec_data::load_dir`).
     Dir {
+        /// The folder.
         path: PathBuf,
+        /// What to do with interactions of unknown items.
         #[serde(default)]
         unknown_items: UnknownIdPolicy,
     },
     /// A folder in MMRec's layout (`<name>.inter` with `x_label`, `image_feat.npy`,
     /// `text_feat.npy`; see `fuserec_data::mmrec`), with its published split (`[split] kind =
     /// "given"`).
-    Mmrec { path: PathBuf },
+    Mmrec {
+        /// The folder.
+        path: PathBuf,
+    },
     /// MovieLens from `cargo xtask assets`, posters from the shared assets folder.
     Movielens {
+        /// `ml-100k` (others as `cargo xtask assets` adds them).
         #[serde(default = "default_ml")]
         name: String,
+        /// Use the poster images.
         #[serde(default = "yes")]
         posters: bool,
     },
@@ -98,8 +116,10 @@ fn yes() -> bool {
 /// (a second text encoder) or `learned = "vectors:item_vectors.safetensors"`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeaturesConfig {
+    /// Text backbone (`minilm`, `hashed-ngram`, `none`, …).
     #[serde(default = "default_text")]
     pub text: String,
+    /// Image backbone (`efficientnet-lite0`, `color-hist`, `none`, …).
     #[serde(default = "default_image")]
     pub image: String,
     /// How content vectors are prepared for every content model (default: centred per modality;
@@ -160,13 +180,17 @@ fn default_image() -> String {
     "color-hist".into()
 }
 
+/// One `[[model]]` table: `kind` picks the model, the other keys its settings.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ModelConfig {
     /// Seeded random scores: the chance level.
     Random,
+    /// Items by training popularity.
     MostPop,
+    /// Item-based k-nearest neighbours on co-occurrence cosine.
     ItemKnn {
+        /// Neighbours kept per item.
         #[serde(default = "default_neighbours")]
         neighbours: usize,
     },
@@ -178,6 +202,7 @@ pub enum ModelConfig {
     ContentCentroid(ContentModelConfig),
     /// EASE, closed form: `lambda` is the L2 weight on the item-item matrix.
     Ease {
+        /// L2 weight (λ > 0).
         #[serde(default = "default_ease_lambda")]
         lambda: f64,
     },
@@ -193,8 +218,10 @@ pub enum ModelConfig {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContentModelConfig {
+    /// Weight of the text modality in the profile.
     #[serde(default = "one")]
     pub text_weight: f32,
+    /// Weight of the image modality in the profile.
     #[serde(default = "one")]
     pub image_weight: f32,
     /// Overrides `[features] text` for this model (e.g. compare backbones in one table).
@@ -224,6 +251,7 @@ fn default_ease_lambda() -> f64 {
 }
 
 impl ModelConfig {
+    /// A message naming the first problem (empty models, bad K, a model's bad setting).
     pub fn validate(&self) -> std::result::Result<(), String> {
         match self {
             ModelConfig::TwoTower(t) => t.validate(),
@@ -260,12 +288,14 @@ fn one() -> f32 {
 }
 
 impl ExperimentConfig {
+    /// Parses and validates TOML; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
         let cfg: ExperimentConfig = toml::from_str(text).map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
         cfg.validate().map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
         Ok(cfg)
     }
 
+    /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text, path)
@@ -294,6 +324,7 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// The largest K any metric needs.
     pub fn max_k(&self) -> usize {
         *self.k.iter().max().expect("validated non-empty")
     }

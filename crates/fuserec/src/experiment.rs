@@ -29,43 +29,61 @@ pub struct RunOptions {
     /// Write every evaluated user's top-K lists (`scope, user, item, rank, score`; scope =
     /// OVERALL, WARM or COLD), one file per model and seed.
     pub export_topk: Option<TopkExport>,
+    /// Print progress lines to stderr.
     pub log: bool,
     /// Where trained models write their artifacts (two-tower: `model<i>-seed<s>.fuserec/`, see
     /// [`crate::artifact`]); `None`: not written.
     pub checkpoints: Option<PathBuf>,
 }
 
+/// The evaluation segments, in report order.
 pub const SEGMENTS: [&str; 3] = ["OVERALL", "WARM", "COLD"];
 
 /// Where `--export-topk` writes and in which format.
 #[derive(Clone, Debug)]
 pub struct TopkExport {
+    /// Folder the files go to.
     pub dir: PathBuf,
+    /// TSV or Parquet.
     pub format: synthetic::TableFormat,
 }
 const USER_BATCH: usize = 256;
 
+/// One model's metrics on one segment (OVERALL, WARM or COLD).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SegmentResult {
+    /// `OVERALL`, `WARM` or `COLD`.
     pub segment: String,
     /// Users with at least one relevant item in this segment (the metric denominators).
     pub users: usize,
+    /// Items rankable in this segment.
     pub candidates: usize,
+    /// Mean and bootstrap CI of every metric, keyed `"recall@20"`.
     pub metrics: BTreeMap<String, Estimate>,
+    /// Catalogue coverage @K, keyed `"coverage@20"`.
     pub coverage: BTreeMap<String, f64>,
+    /// Share of cold items in the top K, keyed `"cold_share@20"`.
     pub cold_share: BTreeMap<String, f64>,
+    /// Gini of item exposure in the top K, keyed `"gini@20"`.
     pub exposure_gini: BTreeMap<String, f64>,
     /// Recall at the headline K per item-popularity bucket (OVERALL only).
     pub buckets: Vec<Bucket>,
 }
 
+/// One model fitted and evaluated on one seed's split.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ModelRun {
+    /// Model display name.
     pub model: String,
+    /// Index of its `[[model]]` table.
     pub model_index: usize,
+    /// Seed of the split and the fit.
     pub seed: u64,
+    /// Fit wall time.
     pub fit_seconds: f64,
+    /// Ranking wall time (all segments).
     pub rank_seconds: f64,
+    /// Results per segment.
     pub segments: Vec<SegmentResult>,
     /// Per-epoch losses, validation recall, gate curve (models that train).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,42 +93,63 @@ pub struct ModelRun {
     pub search: Option<crate::search::SearchLog>,
 }
 
+/// Sizes and hash of one seed's split.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SplitSummary {
+    /// The seed.
     pub seed: u64,
+    /// How it was split.
     pub protocol: String,
+    /// Content hash of the split.
     pub hash: String,
+    /// Training interactions.
     pub train: usize,
+    /// Validation interactions.
     pub val: usize,
+    /// Warm test interactions.
     pub test_warm: usize,
+    /// Cold test interactions.
     pub test_cold: usize,
+    /// Test-cold items.
     pub cold_items: usize,
     /// Cold validation items (hidden from the test evaluation).
     pub cold_val_items: usize,
 }
 
+/// What was loaded.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DatasetSummary {
+    /// Dataset name.
     pub name: String,
+    /// Folder it came from.
     pub root: String,
+    /// Users.
     pub users: usize,
+    /// Items.
     pub items: usize,
+    /// Interactions.
     pub interactions: usize,
+    /// Positive interactions.
     pub positives: usize,
+    /// What the loader dropped or repaired.
     pub load_report: LoadReport,
 }
 
+/// One encoded feature set and how it was obtained.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FeatureSummary {
     /// The modalities as configured: `text=… image=… clip=…`.
     pub set: String,
+    /// Content hash of the rows.
     pub hash: String,
     /// Per modality, in the order content models read them.
     pub modalities: Vec<ModalitySummary>,
+    /// How the images fared.
     pub image_report: ImageReport,
     /// `embeddings:<file>` slots: rows, matched / missing catalogue items, unknown ids.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub embeddings: Vec<fuserec_recall::features::EmbeddingsReport>,
+    /// Encoding wall time.
     pub seconds: f64,
 }
 
@@ -118,28 +157,44 @@ pub struct FeatureSummary {
 /// many items have it and how many rows came from the feature store.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ModalitySummary {
+    /// Modality name.
     pub name: String,
+    /// Backbone as configured.
     pub configured: String,
+    /// The encoder's own description.
     pub backbone: String,
+    /// Row width.
     pub dim: usize,
+    /// Items having the modality.
     pub items: usize,
+    /// Feature-store reuse.
     pub cache: CacheStats,
 }
 
+/// Everything a recall experiment produced: `results.json` of a run.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ExperimentResults {
+    /// Experiment name.
     pub name: String,
+    /// The configuration run.
     pub config: ExperimentConfig,
+    /// Git revision of the source tree, when known.
     pub git_revision: String,
+    /// Start time (RFC 3339, UTC).
     pub started_at: String,
+    /// Wall time.
     pub total_seconds: f64,
+    /// The dataset.
     pub dataset: DatasetSummary,
     /// One entry per distinct (text, image) backbone pair the models used.
     pub features: Vec<FeatureSummary>,
+    /// One entry per seed.
     pub splits: Vec<SplitSummary>,
+    /// One entry per model and seed.
     pub runs: Vec<ModelRun>,
 }
 
+/// Loads (and for registry datasets, fetches) the dataset a config names.
 pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
     match cfg {
         DatasetConfig::Synthetic { seed, scale } => {
@@ -174,6 +229,8 @@ pub fn load_dataset(cfg: &DatasetConfig, cache: &Path) -> Result<Dataset> {
     }
 }
 
+/// Fits the model a `[[model]]` table describes on `data` (`artifact`: where a two-tower writes
+/// its serving artifact). Models that need features error without them.
 pub fn build_model(
     m: &ModelConfig,
     data: &TrainData,
@@ -221,6 +278,7 @@ pub fn encode_features(set: &FeatureSet, preprocess: Preprocess, ds: &Dataset, c
     Ok((f, t0.elapsed().as_secs_f64()))
 }
 
+/// Runs a recall experiment: every seed, every model, every segment. Errors name what failed.
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<ExperimentResults> {
     let t0 = Instant::now();
     let started_at = fuserec_core::provenance::utc_now();
@@ -414,9 +472,11 @@ pub fn evaluate(
 
 /// Per evaluated user: their ground truth and ranked lists for each segment.
 pub struct RankedLists {
+    /// Evaluated users.
     pub users: Vec<u32>,
     /// `[segment][user]` → top-K items with scores.
     pub lists: [Vec<Vec<(u32, f32)>>; 3],
+    /// `[segment][user]` → relevant items.
     pub truth: [Vec<Vec<u32>>; 3],
 }
 

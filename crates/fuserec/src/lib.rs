@@ -1,9 +1,5 @@
-//! fuserec: multimodal item content fused with ID features for recall and ranking.
-//!
-//! This facade re-exports the workspace crates and holds what ties them together: the
-//! baselines and classic peers, hyper-parameter search, experiment configuration, the experiment
-//! runner with its reports, and the SCL and CTR experiments. The recall model, its input pipeline
-//! and the [`Recommender`] seam live in `fuserec-recall` (re-exported here).
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod any_experiment;
 pub mod baselines;
@@ -31,3 +27,8 @@ pub use fuserec_nn as nn;
 pub use fuserec_quant as quant;
 pub use fuserec_recall as recall;
 pub use fuserec_towers as towers;
+
+/// The repository README's examples ("Using one crate"), run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}

@@ -7,20 +7,41 @@
 use crate::features::StoredModality;
 use fuserec_core::{Error, Result};
 use fuserec_data::progress::spinner;
-use fuserec_quant::{HierarchicalKMeans, KMeans, KMeansConfig, NO_CODE, QualityReport, Quantizer, ResidualKMeans, Saved, quality, save};
+use fuserec_quant::{
+    HierarchicalKMeans, KMeans, KMeansConfig, NO_CODE, QualityReport, Quantizer, ResidualConfig, ResidualKMeans, Saved, TreeConfig,
+    quality, save,
+};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use std::path::{Path, PathBuf};
 
+/// Which quantizer `fuserec quantize` fits.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case")]
 pub enum QuantMethod {
-    Kmeans { k: usize },
-    Tree { branching: usize, depth: usize },
-    Residual { levels: usize, k: usize },
+    /// Flat k-means with `k` clusters.
+    Kmeans {
+        /// Clusters.
+        k: usize,
+    },
+    /// Hierarchical k-means, `branching` per node, `depth` levels.
+    Tree {
+        /// Clusters per node.
+        branching: usize,
+        /// Levels.
+        depth: usize,
+    },
+    /// Residual k-means, `levels` codebooks of `k`.
+    Residual {
+        /// Codebooks.
+        levels: usize,
+        /// Centroids per codebook.
+        k: usize,
+    },
 }
 
 impl QuantMethod {
+    /// Short name for file names (`tree-b16-d3`).
     pub fn slug(&self) -> String {
         match self {
             QuantMethod::Kmeans { k } => format!("kmeans-k{k}"),
@@ -30,26 +51,43 @@ impl QuantMethod {
     }
 }
 
+/// `codes.json` beside the codes: what was quantised, how, and how well.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CodesManifest {
+    /// The feature-store entry quantised.
     pub source: String,
+    /// The quantizer's name.
     pub quantizer: String,
+    /// The method and its settings.
     pub method: QuantMethod,
+    /// Fit seed.
     pub seed: u64,
+    /// External item ids, in code order.
     pub items: Vec<String>,
+    /// Code space size per level.
     pub codes_per_level: Vec<usize>,
+    /// Masked items (no feature row), given `fuserec_quant::NO_CODE`.
     pub items_without_code: usize,
+    /// Fit wall time.
     pub fit_seconds: f64,
+    /// Quality per level.
     pub quality: QualityReport,
 }
 
+/// What `quantize_entry` wrote.
 pub struct QuantizeOutcome {
+    /// The codes (safetensors).
     pub codes_path: PathBuf,
+    /// The manifest (JSON).
     pub manifest_path: PathBuf,
+    /// The fitted quantizer.
     pub quantizer_path: PathBuf,
+    /// The manifest's contents.
     pub manifest: CodesManifest,
 }
 
+/// Fits `method` on a feature-store entry's rows and writes codes, manifest and quantizer beside
+/// it. An empty or malformed entry is an error naming it.
 pub fn quantize_entry(entry: &Path, method: &QuantMethod, seed: u64, max_iter: usize) -> Result<QuantizeOutcome> {
     let stored = StoredModality::read(entry)?;
     let keep: Vec<u32> = (0..stored.manifest.items.len() as u32).filter(|&i| stored.manifest.mask[i as usize]).collect();
@@ -73,13 +111,13 @@ pub fn quantize_entry(entry: &Path, method: &QuantMethod, seed: u64, max_iter: u
             (Box::new(km), codes)
         }
         QuantMethod::Tree { branching, depth } => {
-            let t = HierarchicalKMeans::fit(&x, branching, depth, seed, max_iter)?;
+            let t = HierarchicalKMeans::fit(&x, &TreeConfig { branching, depth, seed, max_iter })?;
             save(Saved::Tree(&t), &quantizer_path)?;
             let codes = t.train_codes.clone();
             (Box::new(t), codes)
         }
         QuantMethod::Residual { levels, k } => {
-            let r = ResidualKMeans::fit(&x, levels, k, seed, max_iter)?;
+            let r = ResidualKMeans::fit(&x, &ResidualConfig { levels, k, seed, max_iter })?;
             save(Saved::Residual(&r), &quantizer_path)?;
             let codes = r.train_codes.clone();
             (Box::new(r), codes)

@@ -8,10 +8,13 @@ use std::path::Path;
 /// Mean and sample standard deviation across seeds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AcrossSeeds {
+    /// Mean over seeds.
     pub mean: f64,
+    /// Sample standard deviation over seeds (0 for one seed).
     pub std: f64,
     /// Averages of the per-seed bootstrap CI bounds.
     pub lo: f64,
+    /// Averaged upper CI bound.
     pub hi: f64,
 }
 
@@ -190,6 +193,7 @@ impl ExperimentResults {
         )
     }
 
+    /// The experiment's Markdown report: setup, tables per segment, charts, training notes.
     pub fn report_markdown(&self) -> String {
         let k = self.config.k[0];
         let d = &self.dataset;

@@ -30,36 +30,49 @@ pub const FORMAT: u32 = 1;
 const MANIFEST: &str = "model.json";
 const STATE: &str = "state.safetensors";
 
+/// `model.json` of a saved model folder.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SavedManifest {
+    /// Layout version ([`FORMAT`]).
     pub format: u32,
+    /// fuserec version that wrote it.
     pub fuserec_version: String,
+    /// Git revision of the source tree, when known.
     pub git_revision: String,
+    /// When it was written (RFC 3339, UTC).
     pub created_at: String,
     /// The model's display name (`TwoTower[additive]`, `EASE(λ=500)`, …).
     pub name: String,
+    /// The `[[model]]` table it was fitted from.
     pub model: ModelConfig,
+    /// Fit seed.
     pub seed: u64,
+    /// Which users and items its rows are.
     pub dataset: DatasetFingerprint,
     /// Hash of the split the model was fitted on.
     pub split: String,
     /// Whatever the caller needs to rebuild the setting (the Python package stores its
     /// experiment table: split, features, k, selection).
     pub context: serde_json::Value,
+    /// SHA-256 of `state.safetensors`.
     pub state_sha256: String,
 }
 
 /// Which users and items a model's rows are: the ids in internal order, hashed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetFingerprint {
+    /// Dataset name (informative).
     pub name: String,
+    /// Number of users.
     pub users: usize,
+    /// Number of items.
     pub items: usize,
     /// sha256 over the raw user ids, then the raw item ids, in internal order.
     pub ids: String,
 }
 
 impl DatasetFingerprint {
+    /// The fingerprint of a loaded dataset.
     pub fn of(ds: &Dataset) -> Self {
         let mut h = Sha256::new();
         for u in 0..ds.n_users() {
@@ -100,10 +113,15 @@ fn hex(b: &[u8]) -> String {
 
 /// What a fitted model was fitted on, beside the model itself.
 pub struct FitContext<'a> {
+    /// The `[[model]]` table.
     pub model: &'a ModelConfig,
+    /// Fit seed.
     pub seed: u64,
+    /// The dataset it was fitted on.
     pub dataset: &'a Dataset,
+    /// Hash of the split.
     pub split: &'a str,
+    /// Caller's context, stored as is.
     pub context: serde_json::Value,
 }
 

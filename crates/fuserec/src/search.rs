@@ -19,6 +19,7 @@ use fuserec_core::{Error, Result, Rng};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// How combinations of a search space are chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SearchKind {
@@ -29,9 +30,11 @@ pub enum SearchKind {
     Random,
 }
 
+/// The `[search]` table: which keys of which models to search over, and how.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
+    /// Grid or random.
     #[serde(default)]
     pub kind: SearchKind,
     /// Trials per searched model and seed.
@@ -57,15 +60,22 @@ fn d_users() -> usize {
 /// One trial: the values it set, its validation scores and what selection saw.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Trial {
+    /// Key → value this trial set.
     pub params: BTreeMap<String, String>,
+    /// The trial model's display name.
     pub model: String,
+    /// Its validation recalls.
     pub val: ValScores,
+    /// Its selection score.
     pub selection: f64,
+    /// Fit wall time.
     pub fit_seconds: f64,
 }
 
+/// A model's search: every trial and the pick.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SearchLog {
+    /// Trials in run order.
     pub trials: Vec<Trial>,
     /// Index of the picked trial.
     pub pick: usize,
@@ -80,6 +90,7 @@ pub fn space_key(m: &ModelConfig) -> String {
 }
 
 impl SearchConfig {
+    /// A message naming the first problem (no trials, a space naming no model, an unknown key).
     pub fn validate(&self, exp: &ExperimentConfig) -> std::result::Result<(), String> {
         if self.trials == 0 {
             return Err("search: trials must be ≥ 1".into());

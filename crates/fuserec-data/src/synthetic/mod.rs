@@ -6,7 +6,7 @@
 //! popularity-biased logging policy decides what is shown (impressions) and users click with
 //! `σ(a·cos(user, item) + b·quality + c)`. New items keep arriving over the horizon.
 //!
-//! The world is written in fuserec's dataset layout (see [`crate::loader`]), so the loader that
+//! The world is written in fuserec's dataset layout (see `crate::loader`), so the loader that
 //! reads a user's data reads it too.
 
 mod draw;

@@ -12,11 +12,17 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorldConfig {
+    /// Seed: the same config gives the same world on every machine.
     pub seed: u64,
+    /// Multiplies `users` and `items`.
     pub scale: f64,
+    /// Users at scale 1.
     pub users: usize,
+    /// Items at scale 1.
     pub items: usize,
+    /// Impressions logged per user.
     pub impressions_per_user: usize,
+    /// Length of the log in days.
     pub horizon_days: f64,
     /// Share of items created after the start, uniformly over the horizon.
     pub new_item_fraction: f64,
@@ -24,8 +30,11 @@ pub struct WorldConfig {
     pub zipf: f64,
     /// Click model `σ(affinity·cos + quality_weight·q + bias)`.
     pub affinity: f64,
+    /// Weight of the item's hidden quality in the click model.
     pub quality_weight: f64,
+    /// Bias of the click model (sets the base CTR).
     pub bias: f64,
+    /// Side of the generated square images, in pixels.
     pub image_size: u32,
     /// Search sessions per user (query text → bought item, plus items clicked but not bought).
     pub searches_per_user: f64,
@@ -81,10 +90,16 @@ pub struct WorldSearch {
     pub clicked: Vec<usize>,
 }
 
+/// A generated world: items with latent topics, titles, tags and images, a logged impression
+/// stream from a popularity-biased policy, and search sessions.
 pub struct World {
+    /// The knobs it was generated with.
     pub config: WorldConfig,
+    /// The catalogue.
     pub items: Vec<WorldItem>,
+    /// Impressions in time order.
     pub events: Vec<WorldEvent>,
+    /// Search sessions in time order.
     pub searches: Vec<WorldSearch>,
 }
 
@@ -104,6 +119,7 @@ fn cumulative(w: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 impl World {
+    /// Generates the world; a scale that is not positive and finite is an error.
     pub fn generate(config: &WorldConfig) -> Result<World> {
         let c = config;
         if !(c.scale > 0.0 && c.scale.is_finite()) {
@@ -213,10 +229,12 @@ impl World {
         Ok(World { config: c.clone(), items, events, searches })
     }
 
+    /// Number of search sessions.
     pub fn n_searches(&self) -> usize {
         self.searches.len()
     }
 
+    /// Number of clicked impressions.
     pub fn n_clicks(&self) -> usize {
         self.events.iter().filter(|e| e.click).count()
     }
@@ -338,8 +356,10 @@ impl World {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TableFormat {
+    /// Tab-separated text.
     #[default]
     Tsv,
+    /// Parquet (with the `parquet` feature).
     #[cfg(feature = "parquet")]
     Parquet,
 }

@@ -58,10 +58,14 @@ struct Block {
 
 /// Pooled 1280-d feature and the 1000 ImageNet logits of one image.
 pub struct Lite0Output {
+    /// The 1280 channels after global average pooling: the image feature.
     pub pooled: Vec<f32>,
+    /// The 1000 ImageNet class logits (for parity checks against the reference model).
     pub logits: Vec<f32>,
 }
 
+/// EfficientNet-Lite0 (ImageNet-pretrained, from a safetensors file) as an [`ImageEncoder`](crate::ImageEncoder):
+/// resize to 256, centre crop 224, then the pooled 1280-d feature (not normalised: models normalise per modality).
 pub struct EfficientNetLite0 {
     stem: Conv,
     blocks: Vec<Block>,
@@ -92,6 +96,7 @@ fn grow(v: &mut Vec<f32>, n: usize) {
 }
 
 impl EfficientNetLite0 {
+    /// Loads the weights from `path`; a missing tensor or one of the wrong shape is an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
         let w = Weights::open(path)?;
         let stem = conv_bn(&w, "_conv_stem", "_bn0", 32, 3, 3)?;

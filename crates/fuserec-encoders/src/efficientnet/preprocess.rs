@@ -1,6 +1,8 @@
 use image::{DynamicImage, imageops::FilterType};
 
+/// Shorter side after resizing, in pixels.
 pub const RESIZE: u32 = 256;
+/// Side of the centre crop the network sees, in pixels.
 pub const CROP: u32 = 224;
 
 /// Shorter side to 256 (bicubic), centre crop 224, `(x − 127) / 128` on 0–255 RGB; CHW f32.

@@ -4,16 +4,25 @@ use std::path::Path;
 /// The fields of a Hugging Face BERT `config.json` the encoder needs.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 pub struct BertConfig {
+    /// Width of the hidden states (384 for MiniLM-L6).
     pub hidden_size: usize,
+    /// Transformer layers.
     pub num_hidden_layers: usize,
+    /// Attention heads per layer.
     pub num_attention_heads: usize,
+    /// Width of the feed-forward layer.
     pub intermediate_size: usize,
+    /// Longest input in tokens.
     pub max_position_embeddings: usize,
+    /// Tokenizer vocabulary size.
     pub vocab_size: usize,
+    /// Token type (segment) vocabulary size.
     #[serde(default = "two")]
     pub type_vocab_size: usize,
+    /// Layer norm epsilon.
     #[serde(default = "eps")]
     pub layer_norm_eps: f64,
+    /// Feed-forward activation; only `"gelu"` is supported.
     #[serde(default = "gelu")]
     pub hidden_act: String,
 }
@@ -29,6 +38,7 @@ fn gelu() -> String {
 }
 
 impl BertConfig {
+    /// Reads a Hugging Face `config.json`; unsupported settings are errors naming the file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let c: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;

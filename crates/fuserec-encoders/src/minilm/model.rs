@@ -68,6 +68,8 @@ struct Layer {
     ln2: LayerNorm,
 }
 
+/// The pretrained sentence encoder `all-MiniLM-L6-v2` (BERT on dfdx) as a [`TextEncoder`](crate::TextEncoder):
+/// WordPiece tokens, mean pooling over the mask, L2-normalised 384-d rows.
 pub struct MiniLm {
     dev: Dev,
     cfg: BertConfig,
@@ -120,7 +122,7 @@ impl MiniLm {
         Ok(MiniLm { dev, cfg, tokenizer, word, position, token_type, emb_ln, layers, batch_size: 64, label, sha256 })
     }
 
-    /// Token ids per text (with [CLS]/[SEP], truncated to the tokenizer's maximum).
+    /// Token ids per text (with `[CLS]`/`[SEP]`, truncated to the tokenizer's maximum).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         let max = self.cfg.max_position_embeddings;
         texts

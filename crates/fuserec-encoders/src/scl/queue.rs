@@ -3,6 +3,7 @@
 
 use fuserec_core::{Error, Result};
 
+/// A fixed-capacity ring of `(key vector, item)` entries, oldest overwritten first.
 pub struct KeyQueue {
     dim: usize,
     capacity: usize,
@@ -14,15 +15,19 @@ pub struct KeyQueue {
 }
 
 impl KeyQueue {
+    /// An empty queue holding at most `capacity` keys of width `dim`.
     pub fn new(capacity: usize, dim: usize) -> Self {
         KeyQueue { dim, capacity, keys: vec![0.0; capacity * dim], items: vec![0; capacity], head: 0, len: 0 }
     }
+    /// Keys held.
     pub fn len(&self) -> usize {
         self.len
     }
+    /// True when no key is held.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Most keys held.
     pub fn capacity(&self) -> usize {
         self.capacity
     }

@@ -14,17 +14,23 @@ use std::time::Instant;
 /// item engaged with but not chosen).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pair {
+    /// Row of the anchor (query side).
     pub anchor: u32,
+    /// Row of the item that was chosen.
     pub item: u32,
+    /// Row of an item engaged with but not chosen.
     pub hard_negative: Option<u32>,
 }
 
+/// Settings of semantic contrastive learning (InfoNCE between an anchor head and an item head,
+/// optionally a MoCo queue and a hard-negative triplet). Every field has a default.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SclConfig {
     /// Output width of both heads.
     #[serde(default = "d_dim")]
     pub dim: usize,
+    /// Hidden widths of both heads.
     #[serde(default = "d_hidden")]
     pub hidden: Vec<usize>,
     /// τ (the starting value when learned).
@@ -42,12 +48,16 @@ pub struct SclConfig {
     /// λ of the hard-negative triplet (0: off).
     #[serde(default)]
     pub triplet_weight: f32,
+    /// Margin of the triplet.
     #[serde(default = "d_margin")]
     pub margin: f32,
+    /// Pairs per batch (≥ 2: the others are in-batch negatives).
     #[serde(default = "d_batch")]
     pub batch_size: usize,
+    /// Passes over the pairs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
+    /// Adam for both heads.
     #[serde(default = "d_opt")]
     pub optimizer: AdamConfig,
 }
@@ -77,6 +87,7 @@ fn d_opt() -> AdamConfig {
 }
 
 impl SclConfig {
+    /// Errors naming the first setting out of range.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("scl: {m}")));
         if self.dim == 0 || self.batch_size < 2 || self.epochs == 0 {
@@ -97,10 +108,15 @@ impl SclConfig {
 
 /// The two trained heads (and the momentum copy of the key head, with a queue).
 pub struct SclModel {
+    /// The device the heads live on.
     pub dev: Dev,
+    /// The settings it was built with.
     pub cfg: SclConfig,
+    /// Anchor head.
     pub query: Mlp,
+    /// Item head.
     pub key: Mlp,
+    /// Momentum copy of the item head (with a queue).
     pub momentum_key: Option<Mlp>,
     /// `log(1/τ)`, trained when `learn_temperature`.
     pub log_scale: T1,
@@ -121,15 +137,22 @@ impl HasParams for Heads<'_> {
     }
 }
 
+/// What one training epoch did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SclEpoch {
+    /// 0-based epoch.
     pub epoch: usize,
     /// τ at the end of the epoch.
     pub temperature: f32,
+    /// Mean total loss.
     pub loss: f32,
+    /// Mean InfoNCE part.
     pub info_nce: f32,
+    /// Mean triplet part (0 when off).
     pub triplet: f32,
+    /// Wall time.
     pub seconds: f64,
+    /// Throughput.
     pub pairs_per_second: f64,
 }
 
@@ -150,6 +173,7 @@ fn unit(dev: &Dev, head: &Mlp, x: Vec<f32>, n: usize, dim: usize) -> T2 {
 }
 
 impl SclModel {
+    /// Fresh heads mapping `anchor_dim` and `item_dim` inputs into one space; the config is validated.
     pub fn new(cfg: &SclConfig, anchor_dim: usize, item_dim: usize, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let dev = fuserec_nn::device(seed);
@@ -302,11 +326,16 @@ impl SclModel {
 /// item per pair). `anchors` and `items` are unit rows in one space.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Retrieval {
+    /// Pairs scored.
     pub pairs: usize,
+    /// Share whose item ranks first.
     pub top1: f64,
+    /// Share whose item is in the top 10.
     pub recall_at_10: f64,
 }
 
+/// Scores `pairs` by exact search of each anchor row over all item rows; unit rows of one width
+/// expected (another width is an error).
 pub fn retrieval(anchors: &Embeddings, items: &Embeddings, pairs: &[Pair]) -> Result<Retrieval> {
     if anchors.dim() != items.dim() {
         return Err(Error::Shape(format!("retrieval: anchors have {} dims, items {}", anchors.dim(), items.dim())));

@@ -17,18 +17,24 @@ use std::path::{Path, PathBuf};
 
 /// Rows as read from the file, in file order.
 pub struct KeyedEmbeddings {
+    /// External item ids, one per row.
     pub ids: Vec<String>,
     /// `ids.len() × dim`, row-major.
     pub values: Vec<f32>,
+    /// Row width.
     pub dim: usize,
 }
 
 /// How a keyed file met the catalogue (in the experiment's feature summary).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct EmbeddingsReport {
+    /// The file read.
     pub file: String,
+    /// Its SHA-256.
     pub sha256: String,
+    /// Rows in the file.
     pub rows: usize,
+    /// Row width.
     pub dim: usize,
     /// Catalogue items with a row.
     pub matched: usize,
@@ -36,6 +42,7 @@ pub struct EmbeddingsReport {
     pub missing: usize,
     /// File ids not in the catalogue (ignored), and up to five of them.
     pub unknown: usize,
+    /// Up to five of the unknown ids.
     pub unknown_examples: Vec<String>,
 }
 

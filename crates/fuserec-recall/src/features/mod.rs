@@ -20,16 +20,22 @@ use fuserec_encoders::{ImageEncoder, TextEncoder};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+/// How the catalogue's images fared when encoded.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ImageReport {
+    /// Images decoded and encoded.
     pub decoded: usize,
+    /// Items with no image path.
     pub no_image: usize,
+    /// Image files that do not exist.
     pub missing: usize,
+    /// Image files that do not decode.
     pub corrupt: usize,
     /// Up to ten problems, each naming the item and file.
     pub examples: Vec<String>,
 }
 
+/// How many rows the feature store supplied and how many were computed.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct CacheStats {
     /// Rows taken from the feature store (same backbone, weights and content).
@@ -43,10 +49,13 @@ pub struct CacheStats {
 pub struct Modality {
     /// The modality's name in `[features]`; also its feature-store slot.
     pub name: String,
+    /// The backbone's description (name and settings).
     pub backbone: String,
+    /// `items × dim`; zero rows where `mask` is false.
     pub rows: Embeddings,
     /// `mask[i]` = item `i` has this modality.
     pub mask: Vec<bool>,
+    /// Feature-store reuse.
     pub cache: CacheStats,
     /// The catalogue mean subtracted from every row that has this modality (see
     /// [`ItemFeatures::centre`]); a new item's vector is prepared with the same mean.
@@ -66,6 +75,7 @@ pub enum Preprocess {
     Centre,
 }
 
+/// Every item's content as the models read it: named modalities, tags, and a hash of it all.
 pub struct ItemFeatures {
     /// The modalities in configuration order (`text`, `image`, then the others by name); at most
     /// one per name.
@@ -76,6 +86,7 @@ pub struct ItemFeatures {
     pub hash: String,
     /// Per item: ids of its tags (categorical content: genres, topics) in `tag_names`.
     pub tags: Vec<Vec<u32>>,
+    /// Tag vocabulary.
     pub tag_names: Vec<String>,
     /// How each `embeddings:<file>` slot met the catalogue.
     pub embeddings: Vec<EmbeddingsReport>,
@@ -296,7 +307,7 @@ impl ItemFeatures {
     }
 
     /// Adds (or replaces) modality `slot` with precomputed embeddings keyed by raw item id,
-    /// backbone name `embeddings:<path>` (formats and policy: [`keyed`]). The aligned rows are
+    /// backbone name `embeddings:<path>` (formats and policy: `keyed`). The aligned rows are
     /// saved in the feature store (with the file's SHA-256 as its weights hash) so the store
     /// holds every modality an experiment read.
     pub fn with_embeddings(mut self, slot: &str, name: &str, ds: &Dataset, store: Option<&FeatureStore>) -> Result<Self> {

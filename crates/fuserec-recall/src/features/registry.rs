@@ -5,7 +5,9 @@ use fuserec_data::assets::{self, MINILM};
 use fuserec_encoders::{ColorGradientHistogram, EfficientNetLite0, HashedNgramText, ImageEncoder, MiniLm, TextEncoder};
 use std::path::Path;
 
+/// Text backbones a config may name.
 pub const TEXT_BACKBONES: &[&str] = &["hashed-ngram", "minilm", "none"];
+/// Image backbones a config may name.
 pub const IMAGE_BACKBONES: &[&str] = &["color-hist", "efficientnet-lite0", "none"];
 
 /// `cache` is where `cargo xtask assets` put MiniLM.

@@ -33,8 +33,11 @@ pub struct Manifest {
     pub problems: Vec<String>,
 }
 
+/// One modality's rows as stored.
 pub struct StoredModality {
+    /// What the rows were computed from.
     pub manifest: Manifest,
+    /// The rows, in stored order.
     pub rows: Embeddings,
     index: HashMap<String, usize>,
 }
@@ -47,6 +50,8 @@ impl StoredModality {
     }
 }
 
+/// A folder of encoded rows per dataset and modality, reused while backbone, weights and item
+/// content are unchanged.
 pub struct FeatureStore {
     root: PathBuf,
 }
@@ -56,6 +61,7 @@ fn slug(s: &str) -> String {
 }
 
 impl FeatureStore {
+    /// A store rooted at `root` (created on first save).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         FeatureStore { root: root.into() }
     }
@@ -101,6 +107,7 @@ impl FeatureStore {
         }
     }
 
+    /// Saves one modality's rows with their content keys (atomically: temp file renamed).
     #[allow(clippy::too_many_arguments)]
     pub fn save(
         &self,

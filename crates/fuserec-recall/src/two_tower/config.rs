@@ -7,6 +7,7 @@ use fuserec_towers::Pooling;
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoTowerConfig {
+    /// How the behaviour and content views are fused (default additive).
     #[serde(default = "d_fusion")]
     pub fusion: FusionKind,
     /// Width of each view's vector (the behaviour and content vectors, and each query head).
@@ -24,6 +25,7 @@ pub struct TwoTowerConfig {
     /// Recent items pooled by the query tower.
     #[serde(default = "d_history")]
     pub history: usize,
+    /// How the history is pooled.
     #[serde(default = "d_pooling")]
     pub pooling: Pooling,
     /// Which of the user's training positives a training sample's query reads.
@@ -42,23 +44,29 @@ pub struct TwoTowerConfig {
     /// `others` histories with dropout; it was off before, when it overfitted next-item training).
     #[serde(default = "yes")]
     pub user_embedding: bool,
+    /// Most training epochs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
     /// Stop after this many epochs without a better validation Recall@20 (0 = never stop early).
     #[serde(default = "d_patience")]
     pub patience: usize,
+    /// Training samples per batch (≥ 2).
     #[serde(default = "d_batch")]
     pub batch_size: usize,
+    /// Adam for the dense layers.
     #[serde(default = "d_dense")]
     pub dense_optimizer: AdamConfig,
+    /// Row optimiser for the id tables.
     #[serde(default = "d_sparse")]
     pub sparse_optimizer: RowOptimizer,
+    /// Standard deviation of the id rows' initial values.
     #[serde(default = "d_init")]
     pub init_std: f32,
     /// Hash item ids into this many rows in every item-id table (hashing trick for catalogues
     /// too large to give each id a row; collisions share a row). Default: one row per item.
     #[serde(default)]
     pub id_hash_buckets: Option<usize>,
+    /// Softmax temperature τ.
     #[serde(default = "d_tau")]
     pub temperature: f32,
     /// Score by cosine (unit query and item vectors, logits bounded by ±1/τ); `false` scores by
@@ -91,6 +99,7 @@ pub struct TwoTowerConfig {
     /// λ of the cross-view triplet (models with both views).
     #[serde(default = "d_lambda")]
     pub triplet_weight: f32,
+    /// Margin of the cross-view triplet.
     #[serde(default = "d_margin")]
     pub margin: f32,
     /// Uniformly sampled catalogue items added as negatives to every batch (mixed negative
@@ -121,6 +130,7 @@ pub struct TwoTowerConfig {
     /// Backbone overrides for this model (default: the experiment's `[features]`).
     #[serde(default)]
     pub text: Option<String>,
+    /// Image backbone override.
     #[serde(default)]
     pub image: Option<String>,
     /// Users sampled for the per-epoch validation Recall@20.
@@ -149,10 +159,13 @@ pub enum HistoryContext {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodesConfig {
+    /// Clusters per tree node.
     #[serde(default = "d_branching")]
     pub branching: usize,
+    /// Tree levels.
     #[serde(default = "d_levels")]
     pub levels: usize,
+    /// Levels the tower reads (default: all).
     #[serde(default)]
     pub use_levels: Option<Vec<usize>>,
 }
@@ -240,6 +253,7 @@ impl Default for TwoTowerConfig {
 }
 
 impl TwoTowerConfig {
+    /// A message naming the first setting out of range.
     pub fn validate(&self) -> Result<(), String> {
         if self.dim == 0 || self.batch_size < 2 || self.history == 0 || self.content_hidden == 0 {
             return Err("two-tower: dim, history and content_hidden must be ≥ 1 and batch_size ≥ 2".into());

@@ -24,6 +24,7 @@ pub const HEAD_WEIGHTS: &[f32] = &[0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0,
 /// Catalogue rows `x̂` (unit or zero) the head compares.
 #[derive(Clone, Debug)]
 pub struct ContentHead {
+    /// `items × width` rows.
     pub rows: Embeddings,
 }
 
@@ -47,16 +48,21 @@ impl Default for Blend {
 /// One candidate blend and its validation scores.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BlendTrial {
+    /// The candidate.
     pub blend: Blend,
+    /// Its validation recalls.
     pub val: ValScores,
+    /// Its selection score.
     pub selection: f64,
 }
 
 impl ContentHead {
+    /// A head over `rows`.
     pub fn new(rows: Embeddings) -> Self {
         ContentHead { rows }
     }
 
+    /// Row width.
     pub fn dim(&self) -> usize {
         self.rows.dim()
     }

@@ -17,9 +17,10 @@ use crate::features::ItemFeatures;
 use crate::recommender::{Recommender, TrainData};
 use content_head::ContentHead;
 use fuserec_core::{Embeddings, Error, Result};
-use fuserec_quant::HierarchicalKMeans;
+use fuserec_quant::{HierarchicalKMeans, TreeConfig};
 use fuserec_towers::{ContentInput, NO_CODE};
 
+/// The fused two-tower recall model, fitted: user queries and item vectors scored by inner product.
 pub struct TwoTower {
     name: String,
     trained: Trained,
@@ -34,7 +35,9 @@ pub fn content_input(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64) -> Resul
 /// The cluster tree behind a content input's codes and the levels the tower reads: what encodes
 /// a new item's codes at serving time (the same seed refits the same tree).
 pub struct CodeTree {
+    /// The fitted tree.
     pub tree: HierarchicalKMeans,
+    /// Levels the tower reads.
     pub levels: Vec<usize>,
 }
 
@@ -77,7 +80,10 @@ pub fn content_input_and_codes(cfg: &TwoTowerConfig, f: &ItemFeatures, seed: u64
         }
         let mut x = Vec::with_capacity(rows.len() * fd);
         rows.iter().for_each(|&i| x.extend_from_slice(fused.row(i)));
-        let tree = HierarchicalKMeans::fit(&Embeddings::from_vec(rows.len(), fd, x)?, c.branching, c.levels, seed, 25)?;
+        let tree = HierarchicalKMeans::fit(
+            &Embeddings::from_vec(rows.len(), fd, x)?,
+            &TreeConfig { branching: c.branching, depth: c.levels, seed, max_iter: 25 },
+        )?;
         let use_levels = c.use_levels.clone().unwrap_or_else(|| (0..c.levels).collect());
         for &l in &use_levels {
             let mut codes = vec![NO_CODE; n];
@@ -158,6 +164,7 @@ impl TwoTower {
         Ok(TwoTower { name: cfg.display_name(), trained })
     }
 
+    /// What training did, epoch by epoch.
     pub fn log(&self) -> &TrainingLog {
         &self.trained.log
     }

@@ -16,21 +16,32 @@ fn unit(v: V2, cosine: bool) -> V2 {
     if cosine { l2_normalize_rows(v, EPS) } else { v }
 }
 
+/// The two-tower networks: query tower, item towers, gate and fusion rule.
 pub struct Net {
+    /// Device.
     pub dev: Dev,
+    /// The configuration.
     pub cfg: TwoTowerConfig,
+    /// The fusion rule.
     pub fusion: Box<dyn FusionGate>,
+    /// Query tower.
     pub user: UserTower,
+    /// Behaviour view, when the fusion reads it.
     pub behaviour: Option<BehaviourTower>,
+    /// Content view, when the fusion reads it.
     pub content: Option<ContentTower>,
+    /// Statistics gate, when the fusion is gated.
     pub gate: Option<StatsGate>,
 }
 
 /// One batch: query inputs for `hist.rows()` rows; item columns = those rows' positives, then
 /// extra sampled negatives; per column its gate features and whether its behaviour vector is kept.
 pub struct Batch {
+    /// Query inputs.
     pub hist: History,
+    /// Item per column.
     pub items: Vec<u32>,
+    /// 4 gate features per column.
     pub gate: Vec<f32>,
     /// Per column: 1 keeps the behaviour vector, 0 drops it (cold simulation).
     pub keep: Vec<f32>,
@@ -47,15 +58,21 @@ pub struct Leaves {
 /// Loss of one batch and its parts (for logs).
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct LossParts {
+    /// Weighted sum of the parts.
     pub total: f32,
+    /// Softmax loss of the fused vectors.
     pub fused: f32,
+    /// Per-view softmax losses.
     pub views: f32,
+    /// Cross-view triplet.
     pub triplet: f32,
 }
 
 /// The fused-view vectors the retrieval uses, per item row, and the query per user row.
 pub struct ItemVectors {
+    /// `items × fused_dim`.
     pub fused: Vec<f32>,
+    /// Gate value per item, gated fusions only.
     pub gate: Option<Vec<f32>>,
 }
 
@@ -64,6 +81,7 @@ fn value(t: &V0) -> f32 {
 }
 
 impl Net {
+    /// Fresh networks for `n_users` and `n_items`; `content` is required by fusions with a content view.
     pub fn new(cfg: &TwoTowerConfig, n_users: usize, n_items: usize, content: Option<ContentInput>, seed: u64) -> Result<Self> {
         let dev = fuserec_nn::device(seed);
         let mut rng = Rng::derive(seed, 0x7777);
@@ -125,6 +143,7 @@ impl Net {
         }
     }
 
+    /// The batch's loss (taped), its parts, and the leaves for the sparse updates.
     pub fn loss(&self, batch: &Batch) -> Result<(V0, LossParts, Leaves)> {
         let dev = &self.dev;
         let cfg = &self.cfg;
@@ -341,10 +360,12 @@ impl Net {
         self.content.as_ref().map_or(0, |c| c.feature_width())
     }
 
+    /// Width of fused item vectors (and queries).
     pub fn fused_dim(&self) -> usize {
         self.fusion.fused_dim(self.cfg.dim)
     }
 
+    /// Every parameter and table, with the config as header.
     pub fn checkpoint(&mut self) -> Checkpoint {
         let mut ck = Checkpoint { header: serde_json::to_string(&self.cfg).expect("config serialises"), ..Default::default() };
         ck.add_params("", self);
@@ -361,6 +382,7 @@ impl Net {
         ck
     }
 
+    /// Restores what [`checkpoint`](Net::checkpoint) saved; missing or mis-shaped entries are errors.
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         ck.restore_params("", self)?;
         ck.restore_table(&mut self.user.items)?;

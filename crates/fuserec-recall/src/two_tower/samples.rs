@@ -35,9 +35,13 @@ pub fn stats(n_items: usize, train: &[Interaction]) -> PosteriorStats {
     PosteriorStats::new(train, first_seen(n_items, train), CtrPrior::default())
 }
 
+/// Training samples (one per positive): user, item, time, history end and gate features.
 pub struct Samples {
+    /// User per sample.
     pub users: Vec<u32>,
+    /// Item per sample.
     pub items: Vec<u32>,
+    /// Time per sample.
     pub ts: Vec<i64>,
     /// History = `seq[user][end − len .. end]`.
     pub hist_end: Vec<u32>,
@@ -46,9 +50,11 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.items.len()
     }
+    /// True when there is no sample.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -82,6 +88,7 @@ impl Samples {
         s
     }
 
+    /// The query inputs of samples `idx`: up to `len` items of each user's sequence `seq`.
     pub fn history(&self, seq: &[Vec<u32>], idx: &[usize], len: usize) -> History {
         let users: Vec<u32> = idx.iter().map(|&i| self.users[i]).collect();
         let lists: Vec<&[u32]> = idx.iter().map(|&i| &seq[self.users[i] as usize][..self.hist_end[i] as usize]).collect();
@@ -112,6 +119,7 @@ impl Samples {
         History::from_lists(&users, &refs, len)
     }
 
+    /// Gate features of samples `idx`, 4 per sample.
     pub fn gate_rows(&self, idx: &[usize]) -> Vec<f32> {
         idx.iter().flat_map(|&i| self.gate[i * 4..i * 4 + 4].iter().copied()).collect()
     }

@@ -29,8 +29,10 @@ fn unseen(keep: &[f32], exposures: &[f32]) -> Vec<bool> {
     keep.iter().zip(exposures).map(|(&k, &e)| k == 0.0 && e == 0.0).collect()
 }
 
+/// One training epoch: losses, validation scores, time.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct EpochLog {
+    /// 0-based epoch.
     pub epoch: usize,
     /// Mean batch loss over the epoch (total and parts).
     pub train: LossParts,
@@ -42,25 +44,37 @@ pub struct EpochLog {
     pub val: ValScores,
     /// What early stopping maximises (`[split]`-level `selection`, default mean of segments).
     pub val_selection: f64,
+    /// Wall time.
     pub seconds: f64,
+    /// Training throughput.
     pub examples_per_second: f64,
 }
 
 /// Mean learned gate over items whose exposure count falls in `[lo, hi)`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct GateBin {
+    /// Lower exposure edge.
     pub exposures_lo: f64,
+    /// Upper exposure edge (exclusive).
     pub exposures_hi: f64,
+    /// Items in the bin.
     pub items: usize,
+    /// Their mean gate.
     pub mean_gate: f64,
 }
 
+/// Everything a two-tower fit records.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct TrainingLog {
+    /// Training samples.
     pub train_samples: usize,
+    /// Validation samples.
     pub val_samples: usize,
+    /// One entry per epoch run.
     pub epochs: Vec<EpochLog>,
+    /// Epoch whose network was kept.
     pub best_epoch: usize,
+    /// Whether patience ran out before the last epoch.
     pub stopped_early: bool,
     /// The trained artifact written for this model (`checkpoints` runs).
     pub artifact: Option<String>,
@@ -78,9 +92,13 @@ pub struct TrainingLog {
     pub cluster_counts: Vec<usize>,
 }
 
+/// A fitted two-tower: its vectors, log and network.
 pub struct Trained {
+    /// Per user: the query.
     pub user_vectors: Embeddings,
+    /// Per item: the fused vector (with the blend applied).
     pub item_vectors: Embeddings,
+    /// What training did.
     pub log: TrainingLog,
     /// The network at its best validation epoch.
     pub net: Net,
@@ -194,6 +212,8 @@ fn gate_bins(gates: &[f32], exposures: &[f32]) -> Vec<GateBin> {
         .collect()
 }
 
+/// Trains a two-tower on `data` (early stopping on validation), fits the blend, and returns the
+/// vectors evaluation scores. Bad configs and inputs are errors naming the setting.
 pub fn train(
     cfg: &TwoTowerConfig,
     data: &TrainData,

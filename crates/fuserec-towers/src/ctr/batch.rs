@@ -9,21 +9,25 @@ use std::sync::Arc;
 /// A batch of CTR samples: `rows` targets, each with `len` behaviour positions (padding masked).
 #[derive(Clone, Debug, Default)]
 pub struct CtrBatch {
+    /// Target item per row.
     pub targets: Vec<u32>,
     /// `rows × len` behaviour item ids (padding positions hold any valid id).
     pub behaviours: Vec<u32>,
     /// `rows × len`: 1 real, 0 padding.
     pub mask: Vec<f32>,
+    /// Behaviour positions per row.
     pub len: usize,
     /// 1 click, 0 no click (empty when only scoring).
     pub labels: Vec<f32>,
 }
 
 impl CtrBatch {
+    /// Number of samples.
     pub fn rows(&self) -> usize {
         self.targets.len()
     }
 
+    /// Errors on inconsistent lengths, an item id `>= n_items`, or a non-finite label.
     pub fn check(&self, n_items: usize) -> Result<()> {
         let b = self.rows();
         if b == 0
@@ -54,11 +58,14 @@ impl CtrBatch {
 /// (`Arc`) between models so a run holds one copy.
 #[derive(Clone, Debug)]
 pub struct ItemVectors {
+    /// `items × dim`, row-major.
     pub rows: Arc<Vec<f32>>,
+    /// Width of a row.
     pub dim: usize,
 }
 
 impl ItemVectors {
+    /// Checks the shape and that every value is finite.
     pub fn new(rows: Vec<f32>, dim: usize) -> Result<Self> {
         if dim == 0 || !rows.len().is_multiple_of(dim) {
             return Err(Error::Shape(format!("item vectors: {} values for width {dim}", rows.len())));
@@ -68,9 +75,11 @@ impl ItemVectors {
         }
         Ok(ItemVectors { rows: Arc::new(rows), dim })
     }
+    /// Number of items.
     pub fn items(&self) -> usize {
         self.rows.len() / self.dim
     }
+    /// Row of item `i`. Panics when `i >= items()`.
     pub fn row(&self, i: u32) -> &[f32] {
         &self.rows[i as usize * self.dim..(i as usize + 1) * self.dim]
     }

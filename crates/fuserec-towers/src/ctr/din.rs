@@ -28,10 +28,13 @@ pub struct CtrShape {
     pub hidden: Vec<usize>,
 }
 
+/// SimTier as a side input: a histogram of target–behaviour cosines.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimTierSide {
+    /// Number of equal tiers over [−1, 1].
     pub tiers: usize,
+    /// How counts become histogram values.
     pub mode: TierMode,
     /// A learned scale per tier (initialised to 1) multiplies the histogram.
     pub learn_scale: bool,
@@ -40,29 +43,42 @@ pub struct SimTierSide {
 /// Which multimodal side inputs the id model gets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sides {
+    /// The target's multimodal vector as a side input.
     pub vector: bool,
+    /// Target–behaviour cosines as an attention input.
     pub simscore: bool,
+    /// The SimTier histogram, when set.
     pub simtier: Option<SimTierSide>,
+    /// MAKE's interest, activations and logit plugged in.
     pub make: bool,
 }
 
 impl Sides {
+    /// Whether the sides read the items' multimodal vectors.
     pub fn needs_vectors(&self) -> bool {
         self.vector || self.simscore || self.simtier.is_some()
     }
 }
 
+/// DIN (target attention over the behaviour sequence, then an MLP) on id rows, with the
+/// multimodal [`Sides`] the config turns on.
 pub struct Din {
+    /// The item id table (targets and behaviours).
     pub items: SparseEmbedding,
+    /// The items' multimodal vectors, when a side reads them.
     pub vectors: Option<ItemVectors>,
+    /// Which side inputs are on.
     pub sides: Sides,
+    /// Target attention over the behaviours.
     pub attn: TargetAttention,
+    /// First MLP layer over the named input parts.
     pub first: PartsDense,
     /// `hidden[i] → hidden[i+1]`, the last `→ 1`.
     pub rest: Vec<Dense>,
     /// With MAKE: one map per hidden layer from MAKE's activation into ours (added before the
     /// non-linearity).
     pub taps: Vec<Dense>,
+    /// Learned per-tier scale of the SimTier histogram, when enabled.
     pub tier_scale: Option<T1>,
 }
 
@@ -134,6 +150,7 @@ impl Din {
         Ok(Din { items, vectors, sides, attn, first, rest, taps, tier_scale })
     }
 
+    /// Widths of the hidden layers.
     pub fn hidden(&self) -> Vec<usize> {
         self.rest.iter().map(|d| d.inp()).collect()
     }
@@ -245,6 +262,7 @@ impl HasParams for Din {
 
 /// How MAKE takes part in an id-model step.
 pub enum MakeMode<'a> {
+    /// No MAKE.
     None,
     /// Taps without gradients; MAKE's parameters never change.
     Frozen(&'a Make),

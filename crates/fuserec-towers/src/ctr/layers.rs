@@ -26,11 +26,14 @@ pub struct TargetAttention {
     pub views: Vec<(T2, T2, T2)>,
     /// Weight of the per-behaviour cosine side input (`1 × hidden`), when present.
     pub cos: Option<T2>,
+    /// Hidden bias.
     pub b: T1,
+    /// `hidden × 1` output weights (the attention logit).
     pub out: T2,
 }
 
 impl TargetAttention {
+    /// Attention over views of the given widths (`with_cos`: a cosine side input too). Zero widths are errors.
     pub fn new(dev: &Dev, view_dims: &[usize], with_cos: bool, hidden: usize, rng: &mut Rng) -> Result<Self> {
         if view_dims.is_empty() || view_dims.contains(&0) || hidden == 0 {
             return Err(Error::Config(format!("target attention: views {view_dims:?}, hidden {hidden}")));
@@ -109,12 +112,16 @@ impl HasParams for TargetAttention {
 /// parts, without building the concatenation.
 #[derive(Clone)]
 pub struct PartsDense {
+    /// Part names, in input order.
     pub names: Vec<String>,
+    /// One `width × out` matrix per part.
     pub ws: Vec<T2>,
+    /// Output bias.
     pub b: T1,
 }
 
 impl PartsDense {
+    /// A layer over named parts `(name, width)` into `out`; empty or zero widths are errors.
     pub fn new(dev: &Dev, parts: &[(&str, usize)], out: usize, rng: &mut Rng) -> Result<Self> {
         if parts.is_empty() || parts.iter().any(|p| p.1 == 0) || out == 0 {
             return Err(Error::Config(format!("dense over parts {parts:?} → {out}")));
@@ -124,9 +131,11 @@ impl PartsDense {
         let ws = parts.iter().map(|&(_, d)| fuserec_nn::glorot(dev, d, out, total + out, rng)).collect();
         Ok(PartsDense { names: parts.iter().map(|p| p.0.to_string()).collect(), ws, b: dev.zeros_like(&(out,)) })
     }
+    /// Input width of each part.
     pub fn widths(&self) -> Vec<usize> {
         self.ws.iter().map(|w| w.shape().0).collect()
     }
+    /// `Σ_k parts[k]·W_k + b`; parts of the wrong number or width are errors.
     pub fn forward(&self, parts: Vec<V2>) -> Result<V2> {
         if parts.len() != self.ws.len() || parts.iter().zip(&self.ws).any(|(x, w)| x.shape().1 != w.shape().0) {
             let got: Vec<usize> = parts.iter().map(|x| x.shape().1).collect();

@@ -9,12 +9,16 @@ use fuserec_core::{Error, Result, Rng};
 use fuserec_nn::dfdx::prelude::*;
 use fuserec_nn::{Dense, Dev, HasParams, ParamMut, Tape, V2, fork};
 
+/// MAKE: DIN over the items' projected multimodal vectors.
 #[derive(Clone)]
 pub struct Make {
+    /// The items' multimodal vectors.
     pub vectors: ItemVectors,
     /// Multimodal vector → the model's item representation.
     pub proj: Dense,
+    /// Target attention.
     pub attn: TargetAttention,
+    /// First MLP layer over `[interest, target]`.
     pub first: PartsDense,
     /// `hidden[i] → hidden[i+1]`, the last `→ 1`.
     pub rest: Vec<Dense>,
@@ -23,8 +27,11 @@ pub struct Make {
 /// What MAKE hands to the id model: the pooled interest (`b × dim`), the activation of every hidden
 /// layer (`b × hidden[i]`) and the logit (`b × 1`).
 pub struct MakeTaps {
+    /// Pooled interest, `b × dim`.
     pub interest: V2,
+    /// Activation of each hidden layer.
     pub hidden: Vec<V2>,
+    /// The logit, `b × 1`.
     pub logit: V2,
 }
 
@@ -37,6 +44,7 @@ impl MakeTaps {
 }
 
 impl Make {
+    /// A fresh MAKE projecting `vectors` to width `dim`, with the attention and MLP of `shape`.
     pub fn new(dev: &Dev, vectors: ItemVectors, dim: usize, shape: &super::CtrShape, rng: &mut Rng) -> Result<Self> {
         let (attention_hidden, hidden) = (shape.attention_hidden, shape.hidden.as_slice());
         if dim == 0 || hidden.is_empty() || hidden.contains(&0) {
@@ -49,13 +57,16 @@ impl Make {
         Ok(Make { vectors, proj, attn, first, rest })
     }
 
+    /// Width of the projected item representation.
     pub fn dim(&self) -> usize {
         self.proj.out()
     }
+    /// Widths of the hidden layers.
     pub fn hidden(&self) -> Vec<usize> {
         self.rest.iter().map(|d| d.inp()).collect()
     }
 
+    /// Runs MAKE on a batch (checked first).
     pub fn forward(&self, dev: &Dev, batch: &CtrBatch) -> Result<MakeTaps> {
         batch.check(self.vectors.items())?;
         let (b, l, m) = (batch.rows(), batch.len, self.vectors.dim);

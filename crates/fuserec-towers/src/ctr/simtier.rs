@@ -5,6 +5,7 @@
 use fuserec_core::{Error, Result};
 use rayon::prelude::*;
 
+/// How SimTier turns per-tier counts into inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TierMode {

@@ -19,6 +19,7 @@ pub struct BprConfig {
     /// VBPR only: width of the content part (`θ_u · E f_i`).
     #[serde(default)]
     pub content_factors: Option<usize>,
+    /// Most training epochs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
     /// Row-wise Adam learning rate.
@@ -27,13 +28,16 @@ pub struct BprConfig {
     /// L2 weight on every factor and bias a sample touches (and on `E`, `β'` per batch).
     #[serde(default = "d_reg")]
     pub reg: f32,
+    /// Sampled `(user, positive, negative)` triples per batch.
     #[serde(default = "d_batch")]
     pub batch_size: usize,
     /// Validate every this many epochs; stop after `patience` validations without a better score.
     #[serde(default = "d_eval_every")]
     pub eval_every: usize,
+    /// Validations without a better score before stopping (0: never).
     #[serde(default = "d_patience")]
     pub patience: usize,
+    /// Users sampled for each validation.
     #[serde(default = "d_val_users")]
     pub val_users: usize,
 }
@@ -70,6 +74,7 @@ impl Default for BprConfig {
 }
 
 impl BprConfig {
+    /// A message naming the first setting out of range (`visual`: VBPR, which needs `content_factors`).
     pub fn validate(&self, visual: bool) -> std::result::Result<(), String> {
         if self.factors == 0 || self.epochs == 0 || self.batch_size == 0 || self.eval_every == 0 {
             return Err("bpr: factors, epochs, batch_size and eval_every must be ≥ 1".into());
@@ -113,6 +118,8 @@ struct ContentPart {
     has: Vec<bool>,
 }
 
+/// Fitted BPR or VBPR: scores `[p_u ; θ_u]·[q_i ; E f_i] + b_i + β'·f_i`; items with neither a
+/// trained row nor content cannot be scored (−∞).
 pub struct Bpr {
     name: String,
     /// Final query and item vectors (`[p_u ; θ_u]`, `[q_i ; E f_i]`) and item biases
@@ -124,9 +131,12 @@ pub struct Bpr {
     log: BprLog,
 }
 
+/// What a BPR fit did.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct BprLog {
+    /// Epochs run.
     pub epochs_run: usize,
+    /// Epoch whose factors were kept.
     pub best_epoch: usize,
     /// `(epoch, mean loss, validation per segment, selection score)` at each validation.
     pub validations: Vec<(usize, f32, ValScores, f64)>,

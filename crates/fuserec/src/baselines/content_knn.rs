@@ -44,6 +44,7 @@ impl ContentKnn {
         self
     }
 
+    /// Rebuilds the model from its saved state; a malformed state is an error.
     pub fn from_state(ck: &Checkpoint) -> Result<Self> {
         let (kind, label): (String, String) =
             serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("content-knn: state header: {e}")))?;

@@ -18,6 +18,8 @@ pub struct Ease {
 }
 
 impl Ease {
+    /// Fits EASE in closed form: `B = I − P·diag(1/diag(P))`, `P = (XᵀX + λI)⁻¹`, zero diagonal.
+    /// Errors: `lambda` not positive, or a catalogue too large for a dense item × item matrix.
     pub fn fit(data: &TrainData, lambda: f64) -> Result<Self> {
         if !(lambda > 0.0 && lambda.is_finite()) {
             return Err(Error::Config(format!("ease: lambda must be > 0, got {lambda}")));
@@ -74,6 +76,7 @@ impl Recommender for Ease {
 }
 
 impl Ease {
+    /// Rebuilds the model from its saved state; a malformed state is an error.
     pub fn from_state(ck: &Checkpoint) -> Result<Self> {
         let lambda: f64 = serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("ease: state header: {e}")))?;
         let b = ck.embeddings("b")?;

@@ -14,6 +14,7 @@ pub struct ItemKnn {
 }
 
 impl ItemKnn {
+    /// Keeps each item's `k` most cosine-similar items (over training positives).
     pub fn fit(data: &TrainData, k: usize) -> Self {
         let n = data.n_items;
         let mut item_users: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -87,6 +88,7 @@ impl Recommender for ItemKnn {
 }
 
 impl ItemKnn {
+    /// Rebuilds the model from its saved state; a malformed state is an error.
     pub fn from_state(ck: &Checkpoint) -> Result<Self> {
         let (n_items, k): (usize, usize) =
             serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("item-knn: state header: {e}")))?;

@@ -8,6 +8,7 @@ pub struct MostPop {
 }
 
 impl MostPop {
+    /// Counts training positives per item.
     pub fn fit(data: &TrainData) -> Self {
         let scores = data.item_popularity.iter().map(|&c| if c == 0 { f32::NEG_INFINITY } else { c as f32 }).collect();
         MostPop { scores }
@@ -32,6 +33,7 @@ impl Recommender for MostPop {
 }
 
 impl MostPop {
+    /// Rebuilds the model from its saved state; a malformed state is an error.
     pub fn from_state(ck: &Checkpoint) -> fuserec_core::Result<Self> {
         let n = ck.len_of("popularity")?;
         let scores = ck.vector("popularity", n)?.into_iter().map(|c| if c > 0.0 { c } else { f32::NEG_INFINITY }).collect();

@@ -10,10 +10,12 @@ pub struct RandomScores {
 }
 
 impl RandomScores {
+    /// Seeded random scores over `data`'s catalogue.
     pub fn fit(data: &TrainData, seed: u64) -> Self {
         RandomScores { n_items: data.n_items, seed }
     }
 
+    /// Rebuilds the model from its saved state; a malformed state is an error.
     pub fn from_state(ck: &Checkpoint) -> Result<Self> {
         let (n_items, seed): (usize, u64) =
             serde_json::from_str(&ck.header).map_err(|e| Error::Invalid(format!("random: state header: {e}")))?;

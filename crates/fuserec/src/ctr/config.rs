@@ -11,21 +11,29 @@ pub const CTR_MODELS: [&str; 7] = ["din", "vector", "simscore", "simtier", "make
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtrExperiment {
+    /// Name; the output folder is named after it.
     pub name: String,
+    /// Free text shown in the report.
     #[serde(default)]
     pub description: String,
+    /// Must be `"ctr"`.
     pub kind: String,
+    /// One run per seed.
     #[serde(default = "d_seeds")]
     pub seeds: Vec<u64>,
+    /// Which dataset.
     pub dataset: DatasetConfig,
+    /// Which backbones encode item content.
     #[serde(default)]
     pub features: FeaturesConfig,
     /// Default: global temporal, the last 20% of impressions are the test set (no validation:
     /// the id models train exactly one epoch).
     #[serde(default = "d_split")]
     pub split: SplitConfig,
+    /// The per-item multimodal vector.
     #[serde(default)]
     pub multimodal: MultimodalConfig,
+    /// Model and training settings.
     #[serde(default = "d_ctr")]
     pub ctr: CtrConfig,
     /// Subset of [`CTR_MODELS`], in table order; `din` is always trained (it is the reference).
@@ -45,10 +53,13 @@ pub struct CtrExperiment {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MultimodalConfig {
+    /// PCA width (0: full width).
     #[serde(default = "d_mm_dim")]
     pub dim: usize,
+    /// Weight of the text modality.
     #[serde(default = "d_one")]
     pub text_weight: f32,
+    /// Weight of the image modality.
     #[serde(default = "d_one")]
     pub image_weight: f32,
     /// Weights of the other named modalities (default 1), e.g. `weights = { clip = 2.0 }`.
@@ -73,12 +84,14 @@ impl MultimodalConfig {
     }
 }
 
+/// Settings of the CTR models (DIN, its multimodal variants and MAKE).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtrConfig {
     /// Width of the item id rows.
     #[serde(default = "d_dim")]
     pub dim: usize,
+    /// Hidden width of DIN's attention unit.
     #[serde(default = "d_att")]
     pub attention_hidden: usize,
     /// Hidden widths of the MLP (MAKE uses the same, so its layers can be tapped).
@@ -87,6 +100,7 @@ pub struct CtrConfig {
     /// Most recent clicks kept as the behaviour sequence.
     #[serde(default = "d_history")]
     pub history: usize,
+    /// Impressions per batch.
     #[serde(default = "d_batch")]
     pub batch_size: usize,
     /// Epochs of the id models (DIN and every variant, and the joint MAKE epoch).
@@ -101,16 +115,22 @@ pub struct CtrConfig {
     /// `make` rows fine-tune MAKE in the joint epoch; `true` freezes it (`make-frozen` always does).
     #[serde(default)]
     pub make_frozen: bool,
+    /// SimTier tiers over [−1, 1].
     #[serde(default = "d_tiers")]
     pub tiers: usize,
+    /// How SimTier counts become inputs.
     #[serde(default = "d_tier_mode")]
     pub tier_mode: TierMode,
+    /// Learn a scale per tier.
     #[serde(default = "d_true")]
     pub learn_tier_scale: bool,
+    /// Adam for the dense layers.
     #[serde(default = "d_dense")]
     pub dense_optimizer: AdamConfig,
+    /// Row optimiser for the id table.
     #[serde(default = "d_sparse")]
     pub sparse_optimizer: RowOptimizer,
+    /// Standard deviation of the id rows' initial values.
     #[serde(default = "d_init")]
     pub init_std: f32,
     /// Item-frequency buckets for the breakdown (deciles by default), over items with training
@@ -120,6 +140,7 @@ pub struct CtrConfig {
 }
 
 impl CtrConfig {
+    /// An error naming the first setting out of range.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("ctr: {m}")));
         if self.dim == 0 || self.make_dim == 0 || self.attention_hidden == 0 || self.hidden.is_empty() || self.hidden.contains(&0) {
@@ -140,6 +161,7 @@ impl CtrConfig {
 }
 
 impl CtrExperiment {
+    /// An error naming the first problem (kind, models, curves, settings).
     pub fn validate(&self) -> Result<()> {
         if self.kind != "ctr" {
             return Err(Error::Config(format!("{}: kind must be \"ctr\"", self.name)));

@@ -7,12 +7,15 @@ use fuserec_data::ctr::CtrSamples;
 use fuserec_nn::Dev;
 use fuserec_towers::ctr::{Din, Make, predict};
 
+/// One CTR model trained on a split, ready to score `(user, item, time)` impressions.
 pub struct FittedCtr {
     /// Its name in [`CTR_MODELS`](super::CTR_MODELS).
     pub model: String,
+    /// The seed it was trained with.
     pub seed: u64,
     /// Its test-set scores (the experiment's row for this model and seed).
     pub scores: Scores,
+    /// Mean training loss of the last epoch.
     pub final_train_loss: f32,
     /// Hash of the split it was trained on.
     pub split: String,

@@ -22,6 +22,7 @@ fn pm(v: &[f64], scale: f64, p: usize) -> String {
 }
 
 impl CtrResults {
+    /// Model names in table order.
     pub fn models(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for r in &self.rows {
@@ -45,6 +46,7 @@ impl CtrResults {
         self.rows_of(model).into_iter().filter_map(|r| self.din_of(r.seed).and_then(|d| f(r, d))).filter(|x| x.is_finite()).collect()
     }
 
+    /// The main Markdown table: AUC, GAUC and log loss per model, mean ± std over seeds.
     pub fn table(&self) -> String {
         let rows: Vec<Vec<String>> = self
             .models()
@@ -122,6 +124,7 @@ impl CtrResults {
         by.into_iter().collect()
     }
 
+    /// The epoch curves as a Markdown table.
     pub fn curve_table(&self) -> String {
         let names = ["DIN (id only)", "MAKE alone", "DIN + MAKE (joint)"];
         let mut epochs: Vec<usize> = self.curves.iter().map(|c| c.epochs).collect();
@@ -148,6 +151,7 @@ impl CtrResults {
         )
     }
 
+    /// SVG bars of each model's AUC gain over DIN per item-frequency bucket.
     pub fn gain_chart(&self) -> String {
         let xs = self.short_buckets();
         let series: Vec<svg::Series> = self
@@ -173,6 +177,7 @@ impl CtrResults {
         )
     }
 
+    /// SVG lines of AUC against epochs.
     pub fn epochs_chart(&self) -> String {
         let mut epochs: Vec<usize> = self.curves.iter().map(|c| c.epochs).collect();
         epochs.sort();
@@ -192,6 +197,7 @@ impl CtrResults {
         svg::line_chart_fitted(&format!("{} — test GAUC against training epochs", self.name), "GAUC", &xs, &series)
     }
 
+    /// Writes `report.md`, `results.json` and the charts into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let data = self.data.as_ref().map_or(String::new(), |d| {

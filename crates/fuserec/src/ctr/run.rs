@@ -18,59 +18,93 @@ use std::time::Instant;
 /// Test-set quality of one model.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Scores {
+    /// ROC AUC over all test impressions.
     pub auc: f64,
+    /// AUC per user, averaged with impression weights over users with both labels.
     pub gauc: f64,
     /// Users with both a click and a non-click in the test set (those GAUC averages over).
     pub gauc_users: usize,
+    /// Mean binary cross-entropy.
     pub logloss: f64,
     /// GAUC per item-frequency bucket (`None`: no user with both labels in the bucket).
     pub buckets: Vec<Option<f64>>,
 }
 
+/// One CTR model trained and scored on one seed.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CtrRow {
+    /// The seed.
     pub seed: u64,
+    /// Model name (see `CTR_MODELS`).
     pub model: String,
+    /// Test-set quality.
     pub scores: Scores,
+    /// Training wall time.
     pub train_seconds: f64,
+    /// Training throughput.
     pub examples_per_second: f64,
+    /// Mean training loss of the last epoch.
     pub final_train_loss: f32,
 }
 
+/// One point of an epoch curve.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CurvePoint {
+    /// The seed.
     pub seed: u64,
+    /// Which curve (`id` or `make`).
     pub curve: String,
+    /// Epochs trained.
     pub epochs: usize,
+    /// Test AUC.
     pub auc: f64,
+    /// Test GAUC.
     pub gauc: f64,
 }
 
 /// What the run saw of the data (the same for every seed with a temporal split).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CtrDataSummary {
+    /// Training impressions.
     pub train_samples: usize,
+    /// Test impressions.
     pub test_samples: usize,
+    /// Click rate of the training impressions.
     pub train_click_rate: f64,
+    /// Click rate of the test impressions.
     pub test_click_rate: f64,
+    /// Mean behaviour sequence length (test).
     pub mean_history: f64,
+    /// Share of test impressions with an empty history.
     pub empty_histories: f64,
+    /// Width of the multimodal vector.
     pub vector_dim: usize,
+    /// Variance share the PCA kept, when it ran.
     pub pca_explained: Option<f64>,
+    /// Items with no content (zero vector).
     pub items_without_content: usize,
+    /// Labels of the item-frequency buckets.
     pub bucket_labels: Vec<String>,
     /// Test impressions per bucket.
     pub bucket_test_impressions: Vec<usize>,
 }
 
+/// Everything a CTR experiment produced: its `results.json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CtrResults {
+    /// Experiment name.
     pub name: String,
+    /// The configuration run.
     pub config: CtrExperiment,
+    /// Git revision of the source tree, when known.
     pub git_revision: String,
+    /// What the run saw of the data.
     pub data: Option<CtrDataSummary>,
+    /// One row per model and seed.
     pub rows: Vec<CtrRow>,
+    /// Epoch curves.
     pub curves: Vec<CurvePoint>,
+    /// Wall time.
     pub total_seconds: f64,
 }
 
@@ -126,6 +160,8 @@ pub(super) fn batch(s: &CtrSamples, idx: &[usize]) -> CtrBatch {
     b
 }
 
+/// AUC, GAUC, log loss and per-bucket GAUC of `scores` (one per sample of `s`); a non-finite
+/// score or a length mismatch is an error.
 pub fn metrics(s: &CtrSamples, scores: &[f32], bucket_of_item: &[usize], n_buckets: usize) -> Result<Scores> {
     if let Some(k) = scores.iter().position(|x| !x.is_finite()) {
         return Err(Error::Invalid(format!("ctr: non-finite score for test sample {k} (item {})", s.items[k])));
@@ -326,11 +362,15 @@ impl<'a> Trainer<'a> {
 
 /// One seed's CTR data: its split, training and test impressions, item-frequency buckets.
 pub struct SeedData {
+    /// The split.
     pub split: fuserec_data::Split,
+    /// Training impressions with histories.
     pub train: CtrSamples,
+    /// Test impressions with histories.
     pub test: CtrSamples,
     /// Bucket of each item (0 = no training impression) and the buckets' labels.
     pub buckets: Vec<usize>,
+    /// Bucket labels.
     pub labels: Vec<String>,
 }
 
@@ -415,6 +455,7 @@ pub fn behaviour_log<'a>(split_cfg: &SplitConfig, ds: &'a Dataset, sp: &'a fuser
     }
 }
 
+/// Runs a CTR experiment: every seed, every model; errors name what failed.
 pub fn run(cfg: &CtrExperiment, opts: &RunOptions) -> Result<CtrResults> {
     let t_start = Instant::now();
     cfg.validate()?;

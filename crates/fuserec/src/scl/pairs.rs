@@ -9,10 +9,15 @@ use fuserec_data::Dataset;
 use fuserec_encoders::TextEncoder;
 use fuserec_encoders::scl::Pair;
 
+/// Contrastive training pairs with the anchor and item rows they index.
 pub struct PairData {
+    /// Where the pairs come from.
     pub source: String,
+    /// Anchor rows.
     pub anchors: Embeddings,
+    /// Item rows.
     pub items: Embeddings,
+    /// The pairs.
     pub pairs: Vec<Pair>,
     /// Anchors and items in one space (same backbone) for the raw baseline, when possible.
     pub raw: Option<(Embeddings, Embeddings)>,
@@ -23,7 +28,9 @@ pub struct PairData {
     pub eval_pairs: Option<Vec<Pair>>,
 }
 
+/// Something that turns a dataset into contrastive pairs (search sessions, co-clicks, …).
 pub trait PairSource {
+    /// Name in tables.
     fn name(&self) -> String;
     /// `train`: the training interactions; `all`: every interaction (for held-out pairs only).
     fn build(&self, ds: &Dataset, f: &ItemFeatures, train: &[Interaction], all: &[Interaction]) -> Result<PairData>;
@@ -38,6 +45,7 @@ fn unit(mut e: Embeddings) -> Embeddings {
 /// backbone) → the bought item's fused content; the first clicked-but-not-bought item is the
 /// hard negative.
 pub struct SearchPairs<'a> {
+    /// Encodes the query texts.
     pub text: &'a dyn TextEncoder,
 }
 

@@ -16,13 +16,19 @@ use std::time::Instant;
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SclExperiment {
+    /// Name; the output folder is named after it.
     pub name: String,
+    /// Free text shown in the report.
     #[serde(default)]
     pub description: String,
+    /// Must be `"scl"`.
     pub kind: String,
+    /// One run per seed.
     #[serde(default = "one_seed")]
     pub seeds: Vec<u64>,
+    /// Which dataset.
     pub dataset: DatasetConfig,
+    /// Which backbones encode item content.
     #[serde(default)]
     pub features: FeaturesConfig,
     /// The recall split: its cold items are the held-out pairs' items (never trained on) and the
@@ -55,19 +61,30 @@ fn half() -> f32 {
     0.5
 }
 
+/// One SCL variant trained and scored on one seed.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SclRow {
+    /// The seed.
     pub seed: u64,
+    /// Pair source.
     pub source: String,
+    /// Variant label.
     pub variant: String,
+    /// Training pairs.
     pub train_pairs: usize,
+    /// Held-out pairs.
     pub test_pairs: usize,
+    /// Held-out retrieval quality.
     pub retrieval: Option<Retrieval>,
     /// ContentKNN COLD recall@20 with this representation as the item content.
     pub downstream_cold_recall_at_20: Option<f64>,
+    /// Training throughput.
     pub pairs_per_second: Option<f64>,
+    /// Loss of the last epoch.
     pub final_loss: Option<f32>,
+    /// τ at the end.
     pub final_temperature: Option<f32>,
+    /// Wall time.
     pub seconds: f64,
 }
 
@@ -82,12 +99,18 @@ mod tests {
     }
 }
 
+/// Everything an SCL experiment produced: its `results.json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SclResults {
+    /// Experiment name.
     pub name: String,
+    /// The configuration run.
     pub config: SclExperiment,
+    /// Git revision of the source tree, when known.
     pub git_revision: String,
+    /// One row per variant and seed.
     pub rows: Vec<SclRow>,
+    /// Wall time.
     pub total_seconds: f64,
 }
 
@@ -119,6 +142,7 @@ fn split_pairs(d: &PairData, cold: &[bool], anchor_is_item: bool) -> (Vec<Pair>,
     (train, test)
 }
 
+/// Runs an SCL experiment: every seed, every variant; errors name what failed.
 pub fn run(cfg: &SclExperiment, opts: &RunOptions) -> Result<SclResults> {
     let t0 = Instant::now();
     if cfg.kind != "scl" {
@@ -349,6 +373,7 @@ impl SclResults {
         )
     }
 
+    /// SVG bars of each variant's retrieval quality.
     pub fn chart(&self) -> String {
         let keys = self.keys();
         let mut variants: Vec<String> = Vec::new();
@@ -373,6 +398,7 @@ impl SclResults {
         svg::bar_chart(&format!("{} — held-out pair Recall@10", self.name), "Recall@10", &short, &series)
     }
 
+    /// Writes `report.md`, `results.json` and the chart into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let md = format!(

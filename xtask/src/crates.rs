@@ -1,0 +1,101 @@
+//! Checks that each library crate stands on its own: documentation (every public item, every
+//! link), the doctests of every README, the README's three-crate program built in a fresh
+//! project outside the workspace, and publishable manifests (`cargo package`).
+
+use crate::{command, root};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+/// Crates that are not libraries for users: the Python extension (built by maturin), the task
+/// runner and the benches.
+const NOT_LIBRARIES: [&str; 3] = ["fuserec-py", "xtask", "fuserec-benches"];
+
+fn excluded(args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    for c in NOT_LIBRARIES {
+        v.extend(["--exclude".into(), c.into()]);
+    }
+    v
+}
+
+fn cargo_owned(args: &[String], env: &[(&str, &str)]) -> Result<()> {
+    eprintln!("$ {} cargo {}", env.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(" "), args.join(" "));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = command(&refs);
+    c.envs(env.iter().copied());
+    let st = c.status().context("running cargo")?;
+    if !st.success() {
+        bail!("`cargo {}` failed ({st})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// rustdoc with every warning an error: a missing doc comment, a broken or private link.
+pub fn docs() -> Result<()> {
+    cargo_owned(&excluded(&["doc", "--no-deps", "--workspace"]), &[("RUSTDOCFLAGS", "-D missing_docs -D warnings")])
+}
+
+/// The doctests (every crate's README example, and the repository README's).
+pub fn doctests() -> Result<()> {
+    cargo_owned(&excluded(&["test", "--doc", "--workspace", "--no-fail-fast"]), &[])
+}
+
+/// Every library crate packages for crates.io, in dependency order (workspace dependencies carry
+/// versions; descriptions, keywords, categories and READMEs are present).
+pub fn package() -> Result<()> {
+    cargo_owned(&excluded(&["package", "--workspace", "--no-verify", "--allow-dirty", "--quiet"]), &[])
+}
+
+/// The README's "Using one crate" program, compiled in a new project that depends on
+/// `fuserec-quant`, `fuserec-index` and `fuserec-eval` by path and on nothing else, and run (it
+/// asserts its own result). Its own target directory: nothing of the workspace build is reused.
+pub fn standalone() -> Result<()> {
+    let readme = std::fs::read_to_string(root().join("README.md")).context("reading README.md")?;
+    let section = readme.split("\n## Using one crate\n").nth(1).context("README.md has no `## Using one crate` section")?;
+    let program = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .context("the `Using one crate` section has no ```rust block")?;
+    if !program.contains("fn main") {
+        bail!("the first ```rust block of `Using one crate` must be a whole program (fn main)");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
+    let dir = target.join("standalone");
+    std::fs::create_dir_all(dir.join("src"))?;
+    let dep = |c: &str| format!("{c} = {{ path = {:?} }}\n", root().join("crates").join(c).display().to_string());
+    let manifest = format!(
+        "[package]\nname = \"standalone\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         # Its own workspace: nothing is inherited from fuserec's.\n[workspace]\n\n[dependencies]\n{}{}{}",
+        dep("fuserec-quant"),
+        dep("fuserec-index"),
+        dep("fuserec-eval")
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest)?;
+    std::fs::write(dir.join("src").join("main.rs"), format!("{program}\n"))?;
+    // The workspace's lock file pins the same versions the workspace builds with (cargo drops
+    // what the project does not use).
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).context("copying Cargo.lock")?;
+    let manifest_path: PathBuf = dir.join("Cargo.toml");
+    let own_target = dir.join("target");
+    eprintln!("$ cargo run --manifest-path {} (README program, outside the workspace)", manifest_path.display());
+    let st = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(&manifest_path)
+        .env("CARGO_TARGET_DIR", &own_target)
+        .current_dir(&dir)
+        .status()
+        .context("running cargo")?;
+    if !st.success() {
+        bail!("the README's three-crate program failed outside the workspace ({st})");
+    }
+    Ok(())
+}
+
+/// All of the above, in cost order.
+pub fn check() -> Result<()> {
+    docs()?;
+    package()?;
+    doctests()?;
+    standalone()
+}
