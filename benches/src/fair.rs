@@ -17,7 +17,7 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// GFLOP/s of an `n³` f32 matrix product as fuserec runs them (matrixmultiply's kernel, rows
+/// GFLOP/s of an `n³` f32 matrix product as fuserec runs them (fuserec-gemm: faer's run-time dispatched kernel, rows
 /// split over the rayon threads); best of five after a warm-up.
 pub fn sgemm_gflops(n: usize) -> f64 {
     let a: Vec<f32> = (0..n * n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0).collect();
@@ -31,7 +31,7 @@ pub fn sgemm_gflops(n: usize) -> f64 {
             // SAFETY: `a` holds rows k·rows .. k·rows + m of n values, `b` is n × n and `block`
             // is m × n, all row-major with the strides given.
             unsafe {
-                matrixmultiply::sgemm(
+                fuserec_gemm::sgemm(
                     m,
                     n,
                     n,
@@ -66,7 +66,7 @@ pub fn sgemm_gflops(n: usize) -> f64 {
 pub fn report(ours_gflops: f64, peer: &serde_json::Value) -> bool {
     let fair = &peer["fair"];
     println!("cpu: {}", cpu_model());
-    println!("fuserec: matrixmultiply sgemm 1024³ {ours_gflops:.1} GFLOP/s on {} threads", rayon::current_num_threads());
+    println!("fuserec: fuserec-gemm (faer) sgemm 1024³ {ours_gflops:.1} GFLOP/s on {} threads", rayon::current_num_threads());
     let blas: Vec<String> = fair["blas"]
         .as_array()
         .map(|v| {

@@ -51,7 +51,7 @@ impl ExactIndex {
                     let items = &self.items.as_slice()[i0 * d..(i0 + inb) * d];
                     // buf[qn × inb] = qs[qn × d] · items[inb × d]ᵀ
                     unsafe {
-                        matrixmultiply::sgemm(
+                        fuserec_gemm::sgemm(
                             qn,
                             d,
                             inb,
@@ -171,7 +171,7 @@ pub fn inner_products(queries: &Embeddings, items: &Embeddings, out: &mut [f32])
         return Ok(());
     }
     unsafe {
-        matrixmultiply::sgemm(
+        fuserec_gemm::sgemm(
             m,
             d,
             n,

@@ -17,7 +17,7 @@ pub fn nearest(x: &Embeddings, centroids: &Embeddings) -> (Vec<u32>, Vec<f32>) {
             let m = lab.len();
             let xs = &x.as_slice()[r0 * d..(r0 + m) * d];
             unsafe {
-                matrixmultiply::sgemm(
+                fuserec_gemm::sgemm(
                     m,
                     d,
                     k,

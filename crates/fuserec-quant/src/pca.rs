@@ -24,7 +24,7 @@ fn matmul(a: &[f32], b: &[f32], m: usize, n: usize, p: usize, trans_a: bool) -> 
     // a is stored m×n (or n×m when trans_a).
     let (rsa, csa) = if trans_a { (1, m as isize) } else { (n as isize, 1) };
     unsafe {
-        matrixmultiply::sgemm(m, n, p, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), p as isize, 1, 0.0, c.as_mut_ptr(), p as isize, 1);
+        fuserec_gemm::sgemm(m, n, p, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), p as isize, 1, 0.0, c.as_mut_ptr(), p as isize, 1);
     }
     c
 }

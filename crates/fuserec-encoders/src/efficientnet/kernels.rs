@@ -12,7 +12,8 @@ pub fn relu6(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
 }
 
-/// `out[cout × hw] = w[cout × cin] · input[cin × hw] + b`.
+/// `out[cout × hw] = w[cout × cin] · input[cin × hw] + b`. matrixmultiply, not fuserec-gemm:
+/// in the whole model it measured 42 against 28 images/s (docs/RESULTS.md, issue #17).
 pub fn pointwise(w: &[f32], b: &[f32], cin: usize, cout: usize, input: &[f32], hw: usize, out: &mut [f32]) {
     debug_assert_eq!(w.len(), cin * cout);
     for (o, row) in out[..cout * hw].chunks_exact_mut(hw).enumerate() {

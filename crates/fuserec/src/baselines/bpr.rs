@@ -220,7 +220,7 @@ impl ContentPart {
         let mut z = vec![0f32; n * k];
         // SAFETY: shapes as documented by matrixmultiply (row-major, strides in elements).
         unsafe {
-            matrixmultiply::sgemm(
+            fuserec_gemm::sgemm(
                 n,
                 f,
                 k,
@@ -364,7 +364,7 @@ fn step(t: &mut Tables, us: &[u32], is: &[u32], js: &[u32], reg: f32) -> Result<
             let mut z = vec![0f32; n * k];
             // SAFETY: row-major n×f times f×k into n×k.
             unsafe {
-                matrixmultiply::sgemm(
+                fuserec_gemm::sgemm(
                     n,
                     f,
                     k,
@@ -427,7 +427,7 @@ fn step(t: &mut Tables, us: &[u32], is: &[u32], js: &[u32], reg: f32) -> Result<
         let mut ge: Vec<f32> = c.e.table().iter().map(|w| reg * w).collect();
         // SAFETY: Δᵀ is f×n (row stride 1, column stride f), g∘θ is n×k; into f×k.
         unsafe {
-            matrixmultiply::sgemm(
+            fuserec_gemm::sgemm(
                 f,
                 n,
                 k,
