@@ -74,51 +74,24 @@ fn concurrent() {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
         let flops = 2.0 * (m * k * n) as f64 * 32.0;
-        let run = |faer: bool| {
+        // Both crates take the same strided signature: one call site, either kernel.
+        type Sgemm = unsafe fn(usize, usize, usize, f32, *const f32, isize, isize, *const f32, isize, isize, f32, *mut f32, isize, isize);
+        let run = |sgemm: Sgemm| {
             rate(flops, || {
                 (0..32).into_par_iter().for_each(|_| {
                     let mut c = vec![0.5f32; m * n];
+                    // SAFETY: a is m × k, b k × n, c m × n, row-major and disjoint.
                     unsafe {
-                        if faer {
-                            fuserec_gemm::sgemm(
-                                m,
-                                k,
-                                n,
-                                1.0,
-                                a.as_ptr(),
-                                k as isize,
-                                1,
-                                b.as_ptr(),
-                                n as isize,
-                                1,
-                                1.0,
-                                c.as_mut_ptr(),
-                                n as isize,
-                                1,
-                            )
-                        } else {
-                            matrixmultiply::sgemm(
-                                m,
-                                k,
-                                n,
-                                1.0,
-                                a.as_ptr(),
-                                k as isize,
-                                1,
-                                b.as_ptr(),
-                                n as isize,
-                                1,
-                                1.0,
-                                c.as_mut_ptr(),
-                                n as isize,
-                                1,
-                            )
-                        }
-                    }
+                        sgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 1.0, c.as_mut_ptr(), n as isize, 1)
+                    };
                     std::hint::black_box(&c);
                 })
             })
         };
-        println!("concurrent {m:>5}×{k:>4}×{n:>5}: matrixmultiply {:6.1} | fuserec-gemm {:6.1} GFLOP/s", run(false), run(true));
+        println!(
+            "concurrent {m:>5}×{k:>4}×{n:>5}: matrixmultiply {:6.1} | fuserec-gemm {:6.1} GFLOP/s",
+            run(matrixmultiply::sgemm),
+            run(fuserec_gemm::sgemm)
+        );
     }
 }

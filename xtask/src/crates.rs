@@ -2,52 +2,46 @@
 //! link), the doctests of every README, the README's three-crate program built in a fresh
 //! project outside the workspace, and publishable manifests (`cargo package`).
 
-use crate::{command, root};
+use crate::{cargo, command, root};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
-
-/// Crates that are not libraries for users: the Python extension (built by maturin), the task
-/// runner and the benches.
-const NOT_LIBRARIES: [&str; 3] = ["fuserec-py", "xtask", "fuserec-benches"];
-
-fn excluded(args: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    for c in NOT_LIBRARIES {
-        v.extend(["--exclude".into(), c.into()]);
-    }
-    v
-}
-
-fn cargo_owned(args: &[String], env: &[(&str, &str)]) -> Result<()> {
-    eprintln!("$ {} cargo {}", env.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(" "), args.join(" "));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = command(&refs);
-    c.envs(env.iter().copied());
-    let st = c.status().context("running cargo")?;
-    if !st.success() {
-        bail!("`cargo {}` failed ({st})", args.join(" "));
-    }
-    Ok(())
-}
 
 /// rustdoc with every warning an error: a missing doc comment (every library crate has
 /// `#![warn(missing_docs)]`), a broken or private link. The whole workspace, so that features
 /// resolve as for clippy and the dependencies' metadata is reused, not rebuilt.
 pub fn docs() -> Result<()> {
-    cargo_owned(&["doc".into(), "--no-deps".into(), "--workspace".into()], &[("RUSTDOCFLAGS", "-D warnings")])
+    eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --no-deps --workspace");
+    let st = command(&["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings").status().context("running cargo")?;
+    if !st.success() {
+        bail!("`cargo doc` found undocumented items or broken links ({st})");
+    }
+    Ok(())
 }
 
 /// The doctests (every crate's README example, and the repository README's). The whole
 /// workspace (the crates without doctests say so in their manifests), so that features resolve
 /// as for the test build and nothing is compiled twice.
 pub fn doctests() -> Result<()> {
-    cargo_owned(&["test".into(), "--doc".into(), "--workspace".into(), "--no-fail-fast".into()], &[])
+    cargo(&["test", "--doc", "--workspace", "--no-fail-fast"])
 }
 
 /// Every library crate packages for crates.io, in dependency order (workspace dependencies carry
-/// versions; descriptions, keywords, categories and READMEs are present).
+/// versions; descriptions, keywords, categories and READMEs are present). Left out: the Python
+/// extension (built by maturin), the task runner and the benches, none of them published.
 pub fn package() -> Result<()> {
-    cargo_owned(&excluded(&["package", "--workspace", "--no-verify", "--allow-dirty", "--quiet"]), &[])
+    cargo(&[
+        "package",
+        "--workspace",
+        "--no-verify",
+        "--allow-dirty",
+        "--quiet",
+        "--exclude",
+        "fuserec-py",
+        "--exclude",
+        "xtask",
+        "--exclude",
+        "fuserec-benches",
+    ])
 }
 
 /// The README's "Using one crate" program, compiled in a new project that depends on
