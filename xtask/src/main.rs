@@ -28,6 +28,9 @@ commands of the task runner:
         this CPU, OMP_WAIT_POLICY=PASSIVE, BLAS threads = its threads); both sides print their
         BLAS kernel and sgemm rate, and no ratio is printed for a peer whose BLAS runs a generic
         kernel or below half our rate
+  offline <job> [options]
+        the offline jobs as DataFusion plans over Parquet (crates/fuserec-offline, built on
+        first use): stats, samples, split, encode, codes, topk; `cargo xtask offline --help`
   crates
         each library crate on its own (also part of `test`): rustdoc with -D missing_docs -D
         warnings, `cargo package` of every library crate, the doctests (every crate README's
@@ -62,6 +65,15 @@ fn real_main() -> Result<()> {
         Some("serve-bench") => {
             cargo(&["build", "--release", "-q", "-p", "fuserec-serve"])?;
             fuserec(&args)
+        }
+        Some("offline") => {
+            let mut all = vec!["run", "-q", "--release", "-p", "fuserec-offline", "--"];
+            all.extend_from_slice(&args[1..]);
+            let st = command(&all).status().context("running cargo")?;
+            if !st.success() {
+                std::process::exit(st.code().unwrap_or(1));
+            }
+            Ok(())
         }
         Some(_) => fuserec(&args),
     }

@@ -22,7 +22,7 @@ pub use dataset::{Dataset, GivenSplit, ItemMeta, LoadReport, UnknownIdPolicy};
 pub use images::{ImageProblem, decode_image, image_folder, open_image};
 pub use loader::{LoadOptions, load_dir};
 pub use searches::{Search, load_searches};
-pub use split::{Split, SplitConfig, WarmSplit, split};
+pub use split::{Split, SplitConfig, WarmSplit, per_user_by_time, split};
 pub use stats::{CtrPrior, PosteriorStats};
 pub use timeline::clicks_by_user;
 

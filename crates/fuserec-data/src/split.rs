@@ -217,7 +217,12 @@ pub fn split(ds: &Dataset, cfg: &SplitConfig, seed: u64) -> Result<Split> {
 
 /// For each user, interactions in time order: the last `test` share to test, the `val` share
 /// before it to validation, the rest to train. Users with few interactions keep them in train.
-fn per_user_by_time(warm: &[Interaction], n_users: usize, val: f64, test: f64) -> (Vec<Interaction>, Vec<Interaction>, Vec<Interaction>) {
+pub fn per_user_by_time(
+    warm: &[Interaction],
+    n_users: usize,
+    val: f64,
+    test: f64,
+) -> (Vec<Interaction>, Vec<Interaction>, Vec<Interaction>) {
     let mut by_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
     warm.iter().for_each(|x| by_user[x.user.idx()].push(*x));
     let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
