@@ -1,7 +1,7 @@
 //! `fuserec_codes(quantizer_file, vector)`: cluster codes of a vector from a quantizer saved by
 //! `cargo xtask quantize` (tree, k-means or residual), without refitting.
 
-use super::{Cache, DfResult, Function, literal_str, scalar_str, vector_width, vectors};
+use super::{Cache, DfResult, Function, exec_error, literal_str, present, scalar_str, vector_width, vectors};
 use datafusion::arrow::array::{FixedSizeListArray, UInt32Array};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field};
@@ -37,11 +37,8 @@ impl Function for Codes {
     fn invoke(args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let q = quantizer(&scalar_str(Self::NAME, &args.args[0])?)?;
         let rows = vectors(Self::NAME, &args.args[1], args.number_rows, q.dim())?;
-        let present: Vec<f32> = rows.iter().flatten().flat_map(|v| v.iter().copied()).collect();
-        let n = rows.iter().flatten().count();
-        let err = |e: fuserec_core::Error| datafusion::error::DataFusionError::Execution(format!("{}: {e}", Self::NAME));
-        let codes =
-            if n > 0 { Some(q.encode(&fuserec_core::Embeddings::from_vec(n, q.dim(), present).map_err(err)?).map_err(err)?) } else { None };
+        let x = present(Self::NAME, &rows, q.dim())?;
+        let codes = if x.rows() > 0 { Some(q.encode(&x).map_err(|e| exec_error(Self::NAME, e))?) } else { None };
         let levels = q.levels();
         let mut values = Vec::with_capacity(rows.len() * levels);
         let mut k = 0;

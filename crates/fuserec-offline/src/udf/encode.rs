@@ -2,7 +2,7 @@
 //! registry's encoders (`hashed-ngram`, `minilm`; `color-hist`, `efficientnet-lite0`) over a
 //! batch of rows, one encoder call per batch.
 
-use super::{Cache, DfResult, Function, fixed_list_f32, literal_str, scalar_str, strings, vector_type};
+use super::{Cache, DfResult, Function, exec_error, fixed_list_f32, literal_str, scalar_str, strings, vector_type};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs};
 use fuserec_encoders::{ImageEncoder, TextEncoder};
@@ -35,7 +35,7 @@ impl Function for EncodeText {
         let e = text(&scalar_str(Self::NAME, &args.args[0])?)?;
         let texts = strings(Self::NAME, &args.args[1], args.number_rows)?;
         let refs: Vec<&str> = texts.iter().map(|t| t.as_deref().unwrap_or("")).collect();
-        let emb = e.encode(&refs).map_err(|err| datafusion::error::DataFusionError::Execution(format!("{}: {err}", Self::NAME)))?;
+        let emb = e.encode(&refs).map_err(|e| exec_error(Self::NAME, e))?;
         let rows: Vec<Option<Vec<f32>>> = (0..emb.rows()).map(|i| Some(emb.row(i).to_vec())).collect();
         Ok(ColumnarValue::Array(fixed_list_f32(&rows, e.dim())?))
     }
@@ -63,7 +63,7 @@ impl Function for EncodeImage {
                 which.push(i);
             }
         }
-        let emb = e.encode(&ok).map_err(|err| datafusion::error::DataFusionError::Execution(format!("{}: {err}", Self::NAME)))?;
+        let emb = e.encode(&ok).map_err(|e| exec_error(Self::NAME, e))?;
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
         for (r, &i) in which.iter().enumerate() {
             rows[i] = Some(emb.row(r).to_vec());

@@ -179,6 +179,18 @@ pub(crate) fn vectors(f: &str, v: &ColumnarValue, rows: usize, dim: usize) -> Df
     (0..a.len()).map(row).collect()
 }
 
+/// A fuserec error as the engine's, naming the function.
+pub(crate) fn exec_error(f: &str, e: fuserec_core::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("{f}: {e}"))
+}
+
+/// The non-null rows of a vector column as one matrix, in order (nulls are skipped; the caller
+/// spreads results back over them).
+pub(crate) fn present(f: &str, rows: &[Option<Vec<f32>>], dim: usize) -> DfResult<fuserec_core::Embeddings> {
+    let data: Vec<f32> = rows.iter().flatten().flat_map(|v| v.iter().copied()).collect();
+    fuserec_core::Embeddings::from_vec(data.len() / dim.max(1), dim, data).map_err(|e| exec_error(f, e))
+}
+
 /// Rows of `dim` f32 (`None` = null row) as a fixed-size list array.
 pub(crate) fn fixed_list_f32(rows: &[Option<Vec<f32>>], dim: usize) -> DfResult<ArrayRef> {
     use datafusion::arrow::array::{FixedSizeListArray, Float32Array};

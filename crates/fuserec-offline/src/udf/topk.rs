@@ -2,7 +2,7 @@
 //! row, against an item-vector Parquet file (`item` + a vector column, as fuserec writes them),
 //! loaded once per process and scored with fuserec-index's blocked exact search.
 
-use super::{Cache, DfResult, Function, literal_str, scalar_str, vector_width, vectors};
+use super::{Cache, DfResult, Function, exec_error, literal_str, present, scalar_str, vector_width, vectors};
 use datafusion::arrow::array::{ArrayRef, Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt32Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
@@ -69,11 +69,8 @@ impl Function for TopK {
         };
         let dim = it.index.dim();
         let rows = vectors(Self::NAME, &args.args[1], args.number_rows, dim)?;
-        let present: Vec<f32> = rows.iter().flatten().flat_map(|v| v.iter().copied()).collect();
-        let n = rows.iter().flatten().count();
-        let err = |e: fuserec_core::Error| datafusion::error::DataFusionError::Execution(format!("{}: {e}", Self::NAME));
-        let q = fuserec_core::Embeddings::from_vec(n, dim, present).map_err(err)?;
-        let ranked = if n > 0 { it.index.search_batch(&q, k, None).map_err(err)? } else { Vec::new() };
+        let q = present(Self::NAME, &rows, dim)?;
+        let ranked = if q.rows() > 0 { it.index.search_batch(&q, k, None).map_err(|e| exec_error(Self::NAME, e))? } else { Vec::new() };
         let entry = StructBuilder::new(
             entry_fields(),
             vec![Box::new(UInt32Builder::new()), Box::new(StringBuilder::new()), Box::new(Float32Builder::new())],
