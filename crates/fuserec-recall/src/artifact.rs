@@ -9,7 +9,7 @@
 //!                         tags, and the sha256 of every other file
 //!   weights.safetensors   the network at its best validation epoch
 //!   vectors.safetensors   user queries, catalogue vectors (as evaluated), content rows,
-//!                         content-head rows, preprocessing centres
+//!                         content-head rows, item–item columns, preprocessing centres
 //!   code_tree.safetensors the cluster tree that encodes new items (cluster-code models only)
 //! ```
 //!
@@ -175,6 +175,9 @@ pub struct Manifest {
     pub blend: Blend,
     /// Width of the content head appended to every vector (0: none).
     pub content_head_dim: usize,
+    /// Width of the item–item channel appended after it (the catalogue's size; 0: none).
+    #[serde(default)]
+    pub item_item_dim: usize,
     /// "Now" of the statistics and queries: one second after the last training/validation event.
     pub statistics_at: i64,
     /// External user ids in internal order.
@@ -207,6 +210,9 @@ pub struct TrainedArtifact {
     pub content_rows: Option<(Arc<Vec<f32>>, usize)>,
     /// The content head's catalogue rows, when the vectors carry the head.
     pub head_rows: Option<Embeddings>,
+    /// The item–item channel's catalogue columns (`B[:, j]/s`, before `ρ`), when the vectors
+    /// carry the channel.
+    pub item_item_rows: Option<Embeddings>,
     /// Per modality of `manifest.features` (in its order): the catalogue mean subtracted from
     /// encoder output (`[features] preprocess`).
     pub centres: Vec<Option<Vec<f32>>>,
@@ -343,6 +349,9 @@ impl TrainedArtifact {
         if let Some(h) = &self.head_rows {
             put(&mut v, "head_rows", h.rows(), h.dim(), h.as_slice().to_vec());
         }
+        if let Some(c) = &self.item_item_rows {
+            put(&mut v, "item_item_rows", c.rows(), c.dim(), c.as_slice().to_vec());
+        }
         let names = self.manifest.features.as_ref().map_or_else(Vec::new, |f| f.modalities.iter().map(|m| m.name.clone()).collect());
         if self.centres.len() > names.len() {
             return Err(Error::Shape(format!("artifact: {} centres for {} modalities", self.centres.len(), names.len())));
@@ -415,6 +424,18 @@ impl TrainedArtifact {
         if head_rows.as_ref().map_or(0, |h| h.dim()) != manifest.content_head_dim {
             return Err(bad(format!("the manifest says a {}-d content head, {VECTORS} disagrees", manifest.content_head_dim)));
         }
+        let item_item_rows = get("item_item_rows", Some(n_items))?;
+        if item_item_rows.as_ref().map_or(0, |c| c.dim()) != manifest.item_item_dim {
+            return Err(bad(format!("the manifest says a {}-wide item–item channel, {VECTORS} disagrees", manifest.item_item_dim)));
+        }
+        let width = manifest.content_head_dim + manifest.item_item_dim;
+        if item_vectors.dim() < width || user_vectors.dim() != item_vectors.dim() {
+            return Err(bad(format!(
+                "{VECTORS}: {}-d user and {}-d item vectors cannot carry the {width} columns of head and channel",
+                user_vectors.dim(),
+                item_vectors.dim()
+            )));
+        }
         let centre = |name: &str| -> Result<Option<Vec<f32>>> { Ok(get(name, Some(1))?.map(|e| e.into_vec())) };
         let centres = match &manifest.features {
             Some(f) => {
@@ -444,7 +465,7 @@ impl TrainedArtifact {
             true => Some(CodeTree { tree: fuserec_quant::load_tree(&dir.join(CODE_TREE))?, levels: manifest.code_levels.clone() }),
             false => None,
         };
-        Ok(TrainedArtifact { manifest, weights, user_vectors, item_vectors, content_rows, head_rows, centres, code_tree })
+        Ok(TrainedArtifact { manifest, weights, user_vectors, item_vectors, content_rows, head_rows, item_item_rows, centres, code_tree })
     }
 }
 
@@ -481,6 +502,7 @@ mod tests {
             }),
             blend: Blend::default(),
             content_head_dim: 0,
+            item_item_dim: 0,
             statistics_at: 99,
             users: vec!["u0".into(), "u1".into(), "u2".into()],
             items: (0..4).map(|i| item(i, i != 3)).collect(),
@@ -497,6 +519,7 @@ mod tests {
             item_vectors: Embeddings::from_vec(4, 2, vec![0.5, -0.5, 1.5, 0.25, -2.0, 0.0, 7.0, 1e-7]).unwrap(),
             content_rows: None,
             head_rows: None,
+            item_item_rows: None,
             centres: vec![Some(vec![0.1, 0.2]), None],
             code_tree: None,
         };

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod ease;
 pub mod features;
 pub mod inner_product;
 pub mod recommender;

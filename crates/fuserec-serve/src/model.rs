@@ -74,6 +74,10 @@ pub struct ServingModel {
     pub blend: Blend,
     /// The content affinity head's catalogue rows, when the trained model uses it.
     pub head: Option<ContentHead>,
+    /// The item–item channel's catalogue columns (`B[:, j]/s`), when the trained model uses it:
+    /// a catalogue item's vector ends in `ρ·` its column, a new item's in zeros (no
+    /// co-occurrence in training), a query in the multi-hot of its history.
+    pub item_item: Option<Embeddings>,
     /// Where the model came from, as the artifact records it.
     pub provenance: serde_json::Value,
     /// Tower vectors (fused width) of up to [`NEGATIVES`] trained catalogue items, evenly spread:
@@ -195,7 +199,7 @@ impl ServingModel {
         let trained_rows: Vec<usize> = m.items.iter().enumerate().filter(|(_, r)| r.trained).map(|(i, _)| i).collect();
         let stride = trained_rows.len().div_ceil(NEGATIVES).max(1);
         let negatives = trained_rows.iter().step_by(stride).flat_map(|&i| a.item_vectors.row(i)[..fd].to_vec()).collect();
-        let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, code_tree, .. } = a;
+        let TrainedArtifact { manifest, user_vectors, item_vectors, head_rows, item_item_rows, code_tree, .. } = a;
         Ok(ServingModel {
             net,
             encoder: Arc::new(ItemEncoder { modalities, codes: code_tree }),
@@ -208,6 +212,7 @@ impl ServingModel {
             t_end,
             blend,
             head: head_rows.map(ContentHead::new),
+            item_item: item_item_rows,
             provenance,
             negatives,
         })
@@ -231,12 +236,13 @@ impl ServingModel {
 
     /// Width of item and query vectors.
     pub fn dim(&self) -> usize {
-        self.net.fused_dim() + self.head.as_ref().map_or(0, |h| h.dim())
+        self.net.fused_dim() + self.head.as_ref().map_or(0, |h| h.dim()) + self.item_item.as_ref().map_or(0, |c| c.dim())
     }
 
-    /// `σ·[v ; γ·x̂]` ([`fuserec::two_tower::content_head`]): the tower vector with the blend's
-    /// factors and, when the model has the head, the item's content row `x̂` appended.
-    fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, unseen: bool) -> Result<Vec<f32>> {
+    /// `σ·[v ; γ·x̂ ; ρ·b]` ([`fuserec::two_tower::content_head`]): the tower vector with the
+    /// blend's factors and, when the model has them, the item's content row `x̂` and its
+    /// item–item column `b` (catalogue row `Some`, zeros for a new item) appended.
+    fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, catalogue_row: Option<u32>, unseen: bool) -> Result<Vec<f32>> {
         let (s, g) = self.blend.factors(unseen);
         let mut out: Vec<f32> = tower.into_iter().map(|x| x * s).collect();
         if let Some(h) = &self.head {
@@ -245,6 +251,12 @@ impl ServingModel {
                 return Err(Error::Shape(format!("content head: a {}-d row, the model reads {}", row.len(), h.dim())));
             }
             out.extend(row.iter().map(|x| x * g));
+        }
+        if let Some(c) = &self.item_item {
+            match catalogue_row {
+                Some(r) => out.extend(c.row(r as usize).iter().map(|x| x * self.blend.item_item)),
+                None => out.resize(out.len() + c.dim(), 0.0),
+            }
         }
         Ok(out)
     }
@@ -265,7 +277,7 @@ impl ServingModel {
     pub fn catalogue_vector(&self, row: u32, tower: Vec<f32>, exposures: u64) -> Result<Vec<f32>> {
         let trained = self.trained(row);
         let head_row = self.head.as_ref().map(|h| h.rows.row(row as usize));
-        self.blended(tower, head_row, !trained && exposures == 0)
+        self.blended(tower, head_row, Some(row), !trained && exposures == 0)
     }
 
     /// Gate features of an item with these counts, created at `created_at`, as of `now`.
@@ -291,7 +303,7 @@ impl ServingModel {
     pub fn embed_new(&self, row: &[f32], codes: &[u32], gate: [f32; 4], id_row: Option<&[f32]>) -> Result<(Vec<f32>, f32)> {
         let per_level: Vec<Vec<u32>> = codes.iter().map(|&c| vec![c]).collect();
         let v = self.net.new_item_vectors_with_row(row, &per_level, &gate, id_row)?;
-        let fused = self.blended(v.fused, self.head_row(row).as_deref(), true)?;
+        let fused = self.blended(v.fused, self.head_row(row).as_deref(), None, true)?;
         Ok((fused, v.gate.and_then(|g| g.first().copied()).unwrap_or(f32::NAN)))
     }
 
@@ -376,6 +388,11 @@ impl ServingModel {
         let mut q = self.net.query_vectors(&History::from_lists(&[NO_USER], &[rows], self.net.cfg.history))?;
         if let Some(h) = &self.head {
             q.extend_from_slice(h.profiles(&[rows]).row(0));
+        }
+        if let Some(c) = &self.item_item {
+            let start = q.len();
+            q.resize(start + c.dim(), 0.0);
+            rows.iter().filter(|&&r| (r as usize) < c.dim()).for_each(|&r| q[start + r as usize] = 1.0);
         }
         Ok(q)
     }

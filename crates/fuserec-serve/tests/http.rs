@@ -51,6 +51,8 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
     {
         let model = server.app.model();
         assert!(model.head.is_some() && model.blend.beta_cold > 0.0, "{:?}", model.blend);
+        // And the item–item channel (a catalogue of 900 items).
+        assert!(model.item_item.as_ref().is_some_and(|c| c.dim() == n_items) && model.blend.item_item > 0.0, "{:?}", model.blend);
     }
 
     // A new item: the text and image bytes of a catalogue item, under a new id.

@@ -92,11 +92,21 @@ fn planted_world_fused_model_beats_most_pop_warm_and_reaches_content_level_cold(
     assert_eq!(a.manifest.blend.cold_scale as f64, blend["cold_scale"].as_f64().unwrap());
     assert_eq!((a.manifest.source.model, a.manifest.source.seed), (fused, 1));
     assert_eq!(a.manifest.source.split, r.splits[0].hash);
-    // With the content head, both carry the fused content width after the 64 tower dimensions.
+    // With the content head, both carry the fused content width after the 64 tower dimensions,
+    // and with the item–item channel the catalogue's width after that.
     let head = a.manifest.content_head_dim;
     assert_eq!(head > 0, uses_head, "{:?}", a.manifest.blend);
-    assert_eq!((a.item_vectors.rows(), a.item_vectors.dim()), (r.dataset.items, 64 + head));
-    assert_eq!((a.user_vectors.rows(), a.user_vectors.dim()), (r.dataset.users, 64 + head));
+    let channel = a.manifest.item_item_dim;
+    assert_eq!(channel > 0, blend["item_item"].as_f64().unwrap() > 0.0, "{:?}", a.manifest.blend);
+    assert!(channel == 0 || channel == r.dataset.items);
+    assert_eq!(a.item_item_rows.as_ref().map_or(0, |c| c.rows()), if channel > 0 { r.dataset.items } else { 0 });
+    assert_eq!((a.item_vectors.rows(), a.item_vectors.dim()), (r.dataset.items, 64 + head + channel));
+    assert_eq!((a.user_vectors.rows(), a.user_vectors.dim()), (r.dataset.users, 64 + head + channel));
+    // The channel's query part is the user's multi-hot history: exactly the seen positives.
+    if channel > 0 {
+        let q = a.user_vectors.row(0);
+        assert!(q[64 + head..].iter().all(|&x| x == 0.0 || x == 1.0), "multi-hot");
+    }
     assert!(a.manifest.seen.iter().any(|s| !s.is_empty()), "seen lists");
     let trained = a.manifest.items.iter().filter(|i| i.trained).count();
     assert!(trained > 0 && trained < r.dataset.items, "cold items have no trained row: {trained} of {}", r.dataset.items);

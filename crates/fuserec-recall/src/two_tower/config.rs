@@ -90,6 +90,12 @@ pub struct TwoTowerConfig {
     /// Models with both views only.
     #[serde(default = "yes")]
     pub content_head: bool,
+    /// Add a full-rank item–item channel (EASE's closed form, [`super::item_item`]) to the
+    /// score, its weight fitted on validation (0 when it does not help). On by default for
+    /// catalogues up to `max_items` items; `{ kind = "none" }` switches it off. Models with both
+    /// views only.
+    #[serde(default)]
+    pub item_item: super::item_item::ItemItemConfig,
     /// Subtract log Q(item) from in-batch logits (popularity correction).
     #[serde(default = "yes")]
     pub log_q: bool,

@@ -13,10 +13,14 @@
 //! An item that has interactions but no trained row (e.g. a cold validation item at test time)
 //! counts as seen: boosting it would push items with no test interactions up every list.
 
+use super::item_item::{ITEM_ITEM_WEIGHTS, ItemItem};
 use crate::recommender::TrainData;
 use crate::validation::{ValScores, validate};
 use fuserec_core::{Embeddings, Result};
 use fuserec_index::inner_products;
+
+/// Largest share of WARM validation recall the cold length may cost (against `σ = 1`).
+pub const WARM_GUARD: f64 = 0.01;
 
 /// Candidate head weights (0: no head). Cosines lie in [−1, 1] like the unit towers' scores.
 pub const HEAD_WEIGHTS: &[f32] = &[0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0];
@@ -37,11 +41,14 @@ pub struct Blend {
     pub alpha_warm: f32,
     /// Head weight of never-seen (cold) items, before their length `cold_scale`.
     pub beta_cold: f32,
+    /// Weight `ρ` of the item–item channel ([`super::item_item`]; 0: none).
+    #[serde(default)]
+    pub item_item: f32,
 }
 
 impl Default for Blend {
     fn default() -> Self {
-        Blend { cold_scale: 1.0, alpha_warm: 0.0, beta_cold: 0.0 }
+        Blend { cold_scale: 1.0, alpha_warm: 0.0, beta_cold: 0.0, item_item: 0.0 }
     }
 }
 
@@ -79,10 +86,17 @@ impl Blend {
         if unseen { (self.cold_scale, self.cold_scale * self.beta_cold) } else { (1.0, self.alpha_warm) }
     }
 
-    /// Item vectors `σ·[v ; γ·x̂]` (no head columns when `head` is `None`).
-    pub fn items(&self, towers: &Embeddings, head: Option<&ContentHead>, unseen: &[bool]) -> Result<Embeddings> {
+    /// Item vectors `σ·[v ; γ·x̂ ; ρ·b]` (no head columns when `head` is `None`, no item–item
+    /// columns `b` when `item_item` is `None`).
+    pub fn items(
+        &self,
+        towers: &Embeddings,
+        head: Option<&ContentHead>,
+        item_item: Option<&ItemItem>,
+        unseen: &[bool],
+    ) -> Result<Embeddings> {
         let (n, d) = (towers.rows(), towers.dim());
-        let k = head.map_or(0, |h| h.dim());
+        let k = head.map_or(0, |h| h.dim()) + item_item.map_or(0, |c| c.dim());
         if unseen.len() != n {
             return Err(fuserec_core::Error::Shape(format!("blend: {} unseen flags for {n} items", unseen.len())));
         }
@@ -93,21 +107,32 @@ impl Blend {
             if let Some(h) = head {
                 out.extend(h.rows.row(i).iter().map(|x| x * g));
             }
+            if let Some(c) = item_item {
+                out.extend(c.columns.row(i).iter().map(|x| x * self.item_item));
+            }
         }
         Embeddings::from_vec(n, d + k, out)
     }
 }
 
-/// Queries `[q ; ĥ]`.
-pub fn queries(towers: &Embeddings, head: Option<(&ContentHead, &[&[u32]])>) -> Result<Embeddings> {
-    match head {
-        None => Ok(towers.clone()),
-        Some((h, hist)) => Embeddings::hconcat(&[towers, &h.profiles(hist)]),
+/// Queries `[q ; ĥ ; x]` (`ĥ` with a head, the multi-hot `x` with an item–item channel;
+/// `histories` in the rows' order).
+pub fn queries(towers: &Embeddings, head: Option<&ContentHead>, item_item: Option<&ItemItem>, histories: &[&[u32]]) -> Result<Embeddings> {
+    let mut parts = vec![towers.clone()];
+    if let Some(h) = head {
+        parts.push(h.profiles(histories));
     }
+    if let Some(c) = item_item {
+        parts.push(c.queries(histories)?);
+    }
+    if parts.len() == 1 { Ok(parts.pop().expect("one part")) } else { Embeddings::hconcat(&parts.iter().collect::<Vec<_>>()) }
 }
 
-/// Fits a [`Blend`] on validation by coordinate ascent over `scales` × [`HEAD_WEIGHTS`]² (two
-/// rounds; the head weights stay 0 without a head), maximising `select` of the scores.
+/// Fits a [`Blend`] on validation by coordinate ascent over [`ITEM_ITEM_WEIGHTS`] ×
+/// [`HEAD_WEIGHTS`]² × `scales` (two rounds; the head weights stay 0 without a head, `ρ` without
+/// a channel). The seen items' weights maximise WARM recall, the never-seen items' head weight
+/// COLD recall (each changes the ranking inside that segment only), and the cold length, which
+/// places cold items among warm ones, maximises `select`.
 /// `queries` are the validation users' tower queries (in `users` order), `towers` the catalogue's
 /// tower vectors as trained.
 #[allow(clippy::too_many_arguments)]
@@ -117,6 +142,7 @@ pub fn fit_blend(
     queries: &Embeddings,
     towers: &Embeddings,
     head: Option<&ContentHead>,
+    item_item: Option<&ItemItem>,
     unseen: &[bool],
     scales: &[f32],
     select: &dyn Fn(&ValScores) -> f64,
@@ -133,10 +159,19 @@ pub fn fit_blend(
         }
         None => None,
     };
+    let e = match item_item {
+        Some(ii) => {
+            let hist: Vec<&[u32]> = users.iter().map(|&u| data.user_items[u as usize].as_slice()).collect();
+            let mut e = vec![0f32; users.len() * n];
+            ii.scores(&hist, &mut e)?;
+            Some(e)
+        }
+        None => None,
+    };
     let mut trials: Vec<BlendTrial> = Vec::new();
-    let eval = |b: Blend, trials: &mut Vec<BlendTrial>| -> Result<f64> {
+    let eval = |b: Blend, trials: &mut Vec<BlendTrial>| -> Result<ValScores> {
         if let Some(t) = trials.iter().find(|x| x.blend == b) {
-            return Ok(t.selection);
+            return Ok(t.val);
         }
         let f: Vec<(f32, f32)> = (0..n).map(|i| b.factors(unseen[i])).collect();
         let mut pos = 0usize;
@@ -145,7 +180,9 @@ pub fn fit_blend(
                 let base = (pos + r) * n;
                 for (j, o) in row.iter_mut().enumerate() {
                     let (s, g) = f[j];
-                    *o = s * t[base + j] + c.as_ref().map_or(0.0, |c| g * c[base + j]);
+                    *o = s * t[base + j]
+                        + c.as_ref().map_or(0.0, |c| g * c[base + j])
+                        + e.as_ref().map_or(0.0, |e| b.item_item * e[base + j]);
                 }
             }
             pos += chunk.len();
@@ -153,22 +190,49 @@ pub fn fit_blend(
         })?;
         let selection = select(&val);
         trials.push(BlendTrial { blend: b, val, selection });
-        Ok(selection)
+        Ok(val)
     };
     let weights: &[f32] = if head.is_some() { HEAD_WEIGHTS } else { &[0.0] };
+    let rhos: &[f32] = if item_item.is_some() { ITEM_ITEM_WEIGHTS } else { &[0.0] };
+    // Each coordinate is judged where it acts: the seen items' weights (`ρ`, `α`) by WARM, the
+    // never-seen items' head weight (`β`) by COLD, the mix of the two (`σ`) by `select`, among
+    // the lengths that cost WARM at most `WARM_GUARD` of its recall at `σ = 1` (a longer cold
+    // vector also lifts warm-segment items that have no interaction yet, which are rarely the
+    // relevant ones). A segment without validation users falls back to `select`.
+    let warm = |v: &ValScores| v.warm.unwrap_or_else(|| select(v));
+    let cold = |v: &ValScores| v.cold.unwrap_or_else(|| select(v));
     let mut best = Blend::default();
-    let mut best_score = eval(best, &mut trials)?;
+    eval(best, &mut trials)?;
     for _round in 0..2 {
-        for coord in 0..3 {
-            let cands: &[f32] = if coord == 0 { scales } else { weights };
+        for coord in 0..4 {
+            let floor = if coord == 3 {
+                warm(&eval(Blend { cold_scale: 1.0, ..best }, &mut trials)?) * (1.0 - WARM_GUARD)
+            } else {
+                f64::NEG_INFINITY
+            };
+            let judge = |v: &ValScores| -> f64 {
+                match coord {
+                    0 | 1 => warm(v),
+                    2 => cold(v),
+                    _ if warm(v) >= floor => select(v),
+                    _ => f64::NEG_INFINITY,
+                }
+            };
+            let cands: &[f32] = match coord {
+                0 => rhos,
+                1 | 2 => weights,
+                _ => scales,
+            };
+            let mut best_score = judge(&eval(best, &mut trials)?);
             for &v in cands {
                 let mut b = best;
                 match coord {
-                    0 => b.cold_scale = v,
-                    1 => b.beta_cold = v,
-                    _ => b.alpha_warm = v,
+                    0 => b.item_item = v,
+                    1 => b.alpha_warm = v,
+                    2 => b.beta_cold = v,
+                    _ => b.cold_scale = v,
                 }
-                let s = eval(b, &mut trials)?;
+                let s = judge(&eval(b, &mut trials)?);
                 if s > best_score {
                     (best, best_score) = (b, s);
                 }
@@ -187,8 +251,8 @@ mod tests {
         // Two items: 0 seen, 1 never seen. Tower vectors unit, head rows unit.
         let towers = Embeddings::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
         let head = ContentHead::new(Embeddings::from_vec(2, 3, vec![1.0, 0.0, 0.0, 0.6, 0.8, 0.0]).unwrap());
-        let b = Blend { cold_scale: 2.0, alpha_warm: 0.5, beta_cold: 1.5 };
-        let items = b.items(&towers, Some(&head), &[false, true]).unwrap();
+        let b = Blend { cold_scale: 2.0, alpha_warm: 0.5, beta_cold: 1.5, item_item: 0.0 };
+        let items = b.items(&towers, Some(&head), None, &[false, true]).unwrap();
         assert_eq!(items.dim(), 5);
         assert_eq!(items.row(0), &[1.0, 0.0, 0.5, 0.0, 0.0]);
         let r1 = items.row(1);
@@ -197,7 +261,7 @@ mod tests {
         // User whose history is both items: ĥ = unit(x̂0 + x̂1) = unit(1.6, 0.8, 0).
         let q = Embeddings::from_vec(1, 2, vec![0.6, 0.8]).unwrap();
         let hist: [&[u32]; 1] = [&[0, 1]];
-        let qs = queries(&q, Some((&head, &hist))).unwrap();
+        let qs = queries(&q, Some(&head), None, &hist).unwrap();
         let n = (1.6f32 * 1.6 + 0.8 * 0.8).sqrt();
         let h = [1.6 / n, 0.8 / n, 0.0];
         let mut s = [0f32; 2];
@@ -250,7 +314,7 @@ mod tests {
         (0..users).for_each(|u| q.row_mut(u as usize)[(u >= users / 2) as usize] = 1.0);
         let unseen: Vec<bool> = (0..n).map(|i| i >= 2 * warm as usize).collect();
         let select = |v: &ValScores| v.select(Selection::Cold);
-        let (b, trials) = fit_blend(&data, &ids, &q, &towers, Some(&head), &unseen, &[1.0, 2.0], &select).unwrap();
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, Some(&head), None, &unseen, &[1.0, 2.0], &select).unwrap();
         let cold = |b: Blend| trials.iter().find(|t| t.blend == b).unwrap().val.cold.unwrap();
         assert!(b.beta_cold > 0.0, "{b:?}");
         let (off, on) = (cold(Blend::default()), cold(b));
@@ -258,8 +322,88 @@ mod tests {
         // other taste's, so recall@20 is about 20/30; without it, chance (20/60).
         assert!(on > 0.55 && off < 0.5, "COLD without head {off}, with {on}");
         // Without a head, only the cold length is searched.
-        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, &unseen, &[1.0, 2.0], &select).unwrap();
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, None, &unseen, &[1.0, 2.0], &select).unwrap();
         assert_eq!((b.alpha_warm, b.beta_cold), (0.0, 0.0));
         assert!(trials.iter().all(|t| t.blend.alpha_warm == 0.0 && t.blend.beta_cold == 0.0));
+    }
+
+    /// 10 users; items 0..30 warm with training positives, 30..40 warm without any interaction
+    /// (never seen), 40..50 cold validation items. Towers are the identity, so a query row is the
+    /// user's scores. Each user's relevant warm item sits at rank 16 of the seen ones; boosting
+    /// never-seen items (σ = 2) lifts the 10 unseen warm ones above it for user 0 only (the
+    /// others' relevant item scores above them), and lifts every user's relevant cold item into
+    /// OVERALL lists. The mean of segments prefers σ = 2 (OVERALL 0.5 → 0.95, WARM 1 → 0.9): the
+    /// guard refuses it, since it costs WARM more than `WARM_GUARD`.
+    fn guard_world() -> (Vec<fuserec_core::Interaction>, Vec<fuserec_core::Interaction>, Embeddings, Embeddings, Vec<bool>) {
+        use fuserec_core::{Interaction, ItemId, UserId};
+        let pos = |u, i| Interaction { user: UserId(u), item: ItemId(i), ts: 0, label: 1.0, weight: 1.0 };
+        let n = 50;
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        let mut q = Embeddings::zeros(10, n);
+        for u in 0..10u32 {
+            train.push(pos(u, 29)); // the history (masked in validation)
+            let (w, c) = (u, 40 + u);
+            val.push(pos(u, w));
+            val.push(pos(u, c));
+            let r = q.row_mut(u as usize);
+            (0..29).filter(|&i| i != w).enumerate().for_each(|(k, i)| r[i as usize] = if k < 15 { 0.95 } else { 0.7 });
+            r[w as usize] = if u == 0 { 0.9 } else { 0.99 };
+            (30..40).for_each(|i| r[i] = 0.49);
+            (40..50).for_each(|i| r[i] = 0.1);
+            r[c as usize] = 0.6;
+        }
+        let towers = Embeddings::from_vec(n, n, (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect()).unwrap();
+        let unseen = (0..n).map(|i| i >= 30).collect();
+        (train, val, q, towers, unseen)
+    }
+
+    #[test]
+    fn the_cold_length_may_not_buy_overall_with_warm() {
+        use crate::validation::Selection;
+        let (train, val, q, towers, unseen) = guard_world();
+        let mut data = TrainData::new(10, 50, &train, &val, None);
+        data.cold_val = (0..50).map(|i| i >= 40).collect();
+        data.hidden = vec![false; 50];
+        let ids: Vec<u32> = (0..10).collect();
+        let select = |v: &ValScores| v.select(Selection::MeanOfSegments);
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, None, &unseen, &[1.0, 2.0], &select).unwrap();
+        let val = |s: f32| trials.iter().find(|t| t.blend.cold_scale == s).unwrap().val;
+        let (one, two) = (val(1.0), val(2.0));
+        assert_eq!((one.overall, one.warm, one.cold), (Some(0.5), Some(1.0), Some(1.0)));
+        assert!((two.overall.unwrap() - 0.95).abs() < 1e-9 && (two.warm.unwrap() - 0.9).abs() < 1e-9, "{two:?}");
+        assert!(select(&two) > select(&one), "unguarded, the mean of segments would take σ = 2");
+        assert_eq!(b.cold_scale, 1.0, "{b:?}");
+    }
+
+    /// The same world, user 0's relevant warm item lowered out of its top 20 (WARM 0.9), and an
+    /// item–item channel that adds 1 to items 0..10 (each user's relevant warm item among them):
+    /// the fit turns it on (WARM is judged on the seen items' weights) and WARM reaches 1.
+    #[test]
+    fn the_fit_turns_the_item_item_channel_on_where_it_ranks_warm_items_better() {
+        use crate::validation::Selection;
+        let (train, val, mut q, towers, unseen) = guard_world();
+        q.row_mut(0)[0] = 0.6;
+        let mut data = TrainData::new(10, 50, &train, &val, None);
+        data.cold_val = (0..50).map(|i| i >= 40).collect();
+        data.hidden = vec![false; 50];
+        let ids: Vec<u32> = (0..10).collect();
+        let select = |v: &ValScores| v.select(Selection::MeanOfSegments);
+        // Column j (row j of `columns`) is B[:, j]: history item 29 → each user's relevant
+        // item u, for u < 10. Every user has history {29}, so the channel adds ρ to items 0..10.
+        let mut cols = Embeddings::zeros(50, 50);
+        (0..10).for_each(|j| cols.row_mut(j)[29] = 1.0);
+        let ii = ItemItem { lambda: 1.0, columns: cols };
+        let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, Some(&ii), &unseen, &[1.0, 2.0], &select).unwrap();
+        assert!(b.item_item > 0.0, "{b:?}");
+        let warm = |b: Blend| trials.iter().find(|t| t.blend == b).unwrap().val.warm.unwrap();
+        assert!((warm(Blend::default()) - 0.9).abs() < 1e-9 && warm(b) == 1.0, "{b:?}");
+        // Its items: `σ·[v ; ρ·b]`, the channel columns unscaled by σ (zero for unseen items anyway).
+        let items = b.items(&towers, None, Some(&ii), &unseen).unwrap();
+        assert_eq!(items.dim(), 100);
+        assert_eq!(items.row(3)[50 + 29], b.item_item);
+        assert_eq!(items.row(45)[45], b.cold_scale);
+        let hist: Vec<&[u32]> = vec![&[29]; 10];
+        let qs = queries(&q, None, Some(&ii), &hist).unwrap();
+        assert_eq!(qs.row(0)[50 + 29], 1.0);
     }
 }

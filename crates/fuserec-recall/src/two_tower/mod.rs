@@ -3,6 +3,7 @@
 
 mod config;
 pub mod content_head;
+pub mod item_item;
 mod net;
 mod samples;
 mod train;
@@ -207,6 +208,7 @@ fn artifact_of(
         },
         blend: t.log.blend,
         content_head_dim: t.head.as_ref().map_or(0, |h| h.dim()),
+        item_item_dim: t.item_item.as_ref().map_or(0, |c| c.dim()),
         statistics_at: t.snapshot.statistics_at,
         users: cat.users.clone(),
         items: t.snapshot.items(cat, &t.trained_rows),
@@ -223,6 +225,7 @@ fn artifact_of(
         item_vectors: t.item_vectors.clone(),
         content_rows: features,
         head_rows: t.head.as_ref().map(|h| h.rows.clone()),
+        item_item_rows: t.item_item.as_ref().map(|c| c.columns.clone()),
         centres: f.map_or_else(Vec::new, |f| f.modalities.iter().map(|m| m.centre.clone()).collect()),
         code_tree: tree,
     })

@@ -4,6 +4,7 @@
 
 use super::config::{HistoryContext, TwoTowerConfig};
 use super::content_head::{Blend, BlendTrial, ContentHead, fit_blend, queries};
+use super::item_item::{ItemItem, ItemItemConfig, LambdaTrial};
 use super::net::{Batch, LossParts, Net};
 use super::samples::{Samples, cold_gate_features, items_of, sequences, stats};
 use crate::artifact::Snapshot;
@@ -20,7 +21,7 @@ use std::time::Instant;
 const EXPORT_CHUNK: usize = 1024;
 
 /// Candidate lengths of cold items' (unit) vectors: 1 is the trained model as it is.
-const COLD_SCALES: &[f32] = &[1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.3, 2.6, 3.0];
+const COLD_SCALES: &[f32] = &[1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.3, 2.6, 3.0, 3.5, 4.0, 5.0];
 
 /// Items the system has never seen: no trained id row (`keep = 0`) and no exposure in the
 /// statistics the vectors were computed from. Only these get the calibrated length; an item
@@ -88,6 +89,9 @@ pub struct TrainingLog {
     pub blend: Blend,
     /// Every blend tried on validation, with its scores.
     pub blend_trials: Vec<BlendTrial>,
+    /// The item–item channel's `λ` candidates and their validation scores alone (empty: no
+    /// channel was built).
+    pub item_item_trials: Vec<LambdaTrial>,
     /// Per-level cluster counts the content tower saw (cluster-id models).
     pub cluster_counts: Vec<usize>,
 }
@@ -106,6 +110,8 @@ pub struct Trained {
     pub trained_rows: Vec<bool>,
     /// The content head the vectors carry (`None`: no head, or the blend turned it off).
     pub head: Option<ContentHead>,
+    /// The item–item channel the vectors carry (`None`: none, or the blend turned it off).
+    pub item_item: Option<ItemItem>,
     /// Seen lists and item statistics as training ended (train + validation).
     pub snapshot: Snapshot,
 }
@@ -296,15 +302,26 @@ pub fn train(
     if let Some(ck) = &stopper.into_best() {
         net.restore(ck)?;
     }
-    // Blend: cold calibration and the content head, fitted on validation (models with both views).
+    // Blend: cold calibration, the content head and the item–item channel, fitted on validation
+    // (models with both views).
     log.blend = Blend::default();
     let head = head.filter(|_| cfg.content_head && keep.is_some());
-    if let Some(k) = keep.as_deref().filter(|_| cfg.cosine && cfg.unit_item_vectors && (cfg.calibrate_cold || head.is_some())) {
+    let select = |v: &ValScores| v.select(data.selection);
+    let item_item = match cfg.item_item {
+        ItemItemConfig::Ease { max_items } if keep.is_some() && n_items <= max_items && !val_users.is_empty() => {
+            let (ii, trials) = ItemItem::fit(data, &val_users, &select)?;
+            log.item_item_trials = trials;
+            Some(ii)
+        }
+        _ => None,
+    };
+    let blended = cfg.calibrate_cold || head.is_some() || item_item.is_some();
+    if let Some(k) = keep.as_deref().filter(|_| cfg.cosine && cfg.unit_item_vectors && blended) {
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
         let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
         let q = export_users(&net, &val_users, &seq)?;
-        let select = |v: &ValScores| v.select(data.selection);
-        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), &unseen(k, &exposures), scales, &select)?;
+        let (blend, trials) =
+            fit_blend(data, &val_users, &q, &items, head.as_ref(), item_item.as_ref(), &unseen(k, &exposures), scales, &select)?;
         log.blend = blend;
         log.blend_trials = trials;
     }
@@ -316,9 +333,12 @@ pub fn train(
     let snapshot = Snapshot::of(n_users, n_items, &all);
     let t_end = snapshot.statistics_at;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
-    let use_head = head.as_ref().filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
+    let head = head.filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
+    let item_item = item_item.filter(|_| log.blend.item_item > 0.0);
     let item_vectors = match keep.as_deref() {
-        Some(k) if log.blend != Blend::default() => log.blend.items(&item_vectors, use_head, &unseen(k, &exposures))?,
+        Some(k) if log.blend != Blend::default() => {
+            log.blend.items(&item_vectors, head.as_ref(), item_item.as_ref(), &unseen(k, &exposures))?
+        }
         _ => item_vectors,
     };
     if let Some(g) = gates {
@@ -330,10 +350,9 @@ pub fn train(
     let users: Vec<u32> = (0..n_users as u32).collect();
     let user_vectors = export_users(&net, &users, &seq_all)?;
     let hist: Vec<&[u32]> = seq_all.iter().map(|h| h.as_slice()).collect();
-    let user_vectors = queries(&user_vectors, use_head.map(|h| (h, hist.as_slice())))?;
+    let user_vectors = queries(&user_vectors, head.as_ref(), item_item.as_ref(), &hist)?;
     let trained_rows = counts.iter().map(|&c| c > 0.0).collect();
-    let use_head = use_head.is_some();
-    Ok(Trained { user_vectors, item_vectors, log, net, trained_rows, head: head.filter(|_| use_head), snapshot })
+    Ok(Trained { user_vectors, item_vectors, log, net, trained_rows, head, item_item, snapshot })
 }
 
 /// Fused-view loss on validation positives: fixed batches and negatives (same seed every epoch
@@ -385,7 +404,7 @@ mod tests {
         // validation interactions) → not boosted. Items 0 and 2 have id rows.
         let boost = unseen(&[1.0, 0.0, 1.0, 0.0], &[5.0, 0.0, 0.0, 2.0]);
         assert_eq!(boost, vec![false, true, false, false]);
-        let s = Blend { cold_scale: 2.0, ..Blend::default() }.items(&v, None, &boost).unwrap();
+        let s = Blend { cold_scale: 2.0, ..Blend::default() }.items(&v, None, None, &boost).unwrap();
         assert_eq!(s.as_slice(), &[0.6, 0.8, 2.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         assert_eq!(COLD_SCALES[0], 1.0, "the trained model as it is is always a candidate");
         assert!(COLD_SCALES.windows(2).all(|w| w[0] < w[1]));

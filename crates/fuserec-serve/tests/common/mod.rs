@@ -60,4 +60,11 @@ pub fn assert_serves_what_was_evaluated(server: &Server, artifact: &Path) {
         checked += 1;
     }
     assert_eq!(checked, a.n_items(), "{name}: every catalogue item is stored");
+    // With the item–item channel, a history's query ends in its multi-hot row.
+    if let Some(c) = &m.item_item {
+        let q = m.history_query(&[0, 2, 2]).unwrap();
+        assert_eq!(q.len(), m.dim(), "{name}");
+        let tail = &q[q.len() - c.dim()..];
+        assert!(tail.iter().enumerate().all(|(j, &x)| x == if j == 0 || j == 2 { 1.0 } else { 0.0 }), "{name}: multi-hot");
+    }
 }

@@ -1,6 +1,4 @@
 use crate::recommender::{Recommender, TrainData};
-use faer::linalg::solvers::DenseSolveCore;
-use faer::{Mat, Side};
 use fuserec_core::{Embeddings, Error, Result};
 use fuserec_nn::Checkpoint;
 use rayon::prelude::*;
@@ -8,7 +6,8 @@ use rayon::prelude::*;
 /// EASE (Steck 2019): an item-item linear model with a zero diagonal, in closed form. With
 /// `G = XᵀX` (binary user × item training positives) and `P = (G + λI)⁻¹`, the weights are
 /// `B = I − P·diag(1/diag P)` (so `B_jj = 0`); a user's scores are `x_u B`. Solved in f64 by a
-/// Cholesky factorisation (faer). Items without training positives get no evidence (`-inf`).
+/// Cholesky factorisation (faer, in `fuserec_recall::ease`, which the two-tower's item–item channel
+/// shares). Items without training positives get no evidence (`-inf`).
 pub struct Ease {
     /// `n × n`, row-major: `b[h·n + j]` = weight from history item `h` to item `j`.
     b: Vec<f32>,
@@ -21,29 +20,8 @@ impl Ease {
     /// Fits EASE in closed form: `B = I − P·diag(1/diag(P))`, `P = (XᵀX + λI)⁻¹`, zero diagonal.
     /// Errors: `lambda` not positive, or a catalogue too large for a dense item × item matrix.
     pub fn fit(data: &TrainData, lambda: f64) -> Result<Self> {
-        if !(lambda > 0.0 && lambda.is_finite()) {
-            return Err(Error::Config(format!("ease: lambda must be > 0, got {lambda}")));
-        }
         let n = data.n_items;
-        let mut g = Mat::<f64>::zeros(n, n);
-        for items in &data.user_items {
-            for &a in items {
-                for &c in items {
-                    g[(a as usize, c as usize)] += 1.0;
-                }
-            }
-        }
-        for i in 0..n {
-            g[(i, i)] += lambda;
-        }
-        let p =
-            g.llt(Side::Lower).map_err(|e| Error::Invalid(format!("ease: Cholesky of XᵀX + λI failed ({e:?}); raise lambda")))?.inverse();
-        let mut b = vec![0f32; n * n];
-        b.par_chunks_mut(n).enumerate().for_each(|(h, row)| {
-            for (j, w) in row.iter_mut().enumerate() {
-                *w = if h == j { 0.0 } else { (-p[(h, j)] / p[(j, j)]) as f32 };
-            }
-        });
+        let b = fuserec_recall::ease::ease_weights(&data.user_items, n, lambda)?;
         let scorable = data.item_popularity.iter().map(|&c| c > 0).collect();
         Ok(Ease { b, n, scorable, lambda })
     }
