@@ -38,3 +38,14 @@ pub fn ease_weights(user_items: &[Vec<u32>], n: usize, lambda: f64) -> Result<Ve
     });
     Ok(b)
 }
+
+/// EASE's scores `x_u B` of each history: `out[r·n + j] = Σ_{h ∈ histories[r]} b[h·n + j]`
+/// (`histories` of distinct items, e.g. a user's positives).
+pub fn ease_scores(b: &[f32], n: usize, histories: &[&[u32]], out: &mut [f32]) {
+    out.par_chunks_mut(n.max(1)).zip(histories.par_iter()).for_each(|(row, hist)| {
+        row.fill(0.0);
+        for &h in hist.iter() {
+            row.iter_mut().zip(&b[h as usize * n..(h as usize + 1) * n]).for_each(|(s, w)| *s += w);
+        }
+    });
+}

@@ -392,7 +392,7 @@ impl ServingModel {
         if let Some(c) = &self.item_item {
             let start = q.len();
             q.resize(start + c.dim(), 0.0);
-            rows.iter().filter(|&&r| (r as usize) < c.dim()).for_each(|&r| q[start + r as usize] = 1.0);
+            fuserec::two_tower::item_item::multi_hot(&mut q[start..], rows);
         }
         Ok(q)
     }

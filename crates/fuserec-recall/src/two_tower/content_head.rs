@@ -118,14 +118,17 @@ impl Blend {
 /// Queries `[q ; ĥ ; x]` (`ĥ` with a head, the multi-hot `x` with an item–item channel;
 /// `histories` in the rows' order).
 pub fn queries(towers: &Embeddings, head: Option<&ContentHead>, item_item: Option<&ItemItem>, histories: &[&[u32]]) -> Result<Embeddings> {
-    let mut parts = vec![towers.clone()];
+    let mut extra = Vec::new();
     if let Some(h) = head {
-        parts.push(h.profiles(histories));
+        extra.push(h.profiles(histories));
     }
     if let Some(c) = item_item {
-        parts.push(c.queries(histories)?);
+        extra.push(c.queries(histories)?);
     }
-    if parts.len() == 1 { Ok(parts.pop().expect("one part")) } else { Embeddings::hconcat(&parts.iter().collect::<Vec<_>>()) }
+    if extra.is_empty() {
+        return Ok(towers.clone());
+    }
+    Embeddings::hconcat(&std::iter::once(towers).chain(&extra).collect::<Vec<_>>())
 }
 
 /// Fits a [`Blend`] on validation by coordinate ascent over [`ITEM_ITEM_WEIGHTS`] ×

@@ -10,7 +10,7 @@
 //! by the catalogue's size, so the channel is for catalogues up to
 //! [`ItemItemConfig::Ease::max_items`] (default 10,000 items: `B` is 400 MB in f32 there).
 
-use crate::ease::ease_weights;
+use crate::ease::{ease_scores, ease_weights};
 use crate::recommender::TrainData;
 use crate::validation::{ValScores, validate};
 use fuserec_core::{Embeddings, Result};
@@ -72,29 +72,27 @@ impl ItemItem {
     pub fn fit(data: &TrainData, users: &[u32], select: &dyn Fn(&ValScores) -> f64) -> Result<(ItemItem, Vec<LambdaTrial>)> {
         let n = data.n_items;
         let mut trials = Vec::new();
-        let mut best: Option<(f64, Vec<f32>, f64)> = None;
+        let mut best: Option<(f64, Vec<f32>, f64, f32)> = None;
         for &lambda in LAMBDAS {
             let b = ease_weights(&data.user_items, n, lambda)?;
+            // The scale comes from the same scores: the mean top score of users with a history.
+            let (mut top_sum, mut with_history) = (0f64, 0usize);
             let val = validate(data, users, &mut |_, hist, out| {
-                row_scores(&b, n, hist, out);
+                ease_scores(&b, n, hist, out);
+                for (row, _) in out.chunks(n).zip(hist).filter(|(_, h)| !h.is_empty()) {
+                    top_sum += row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    with_history += 1;
+                }
                 Ok(())
             })?;
             let selection = select(&val);
             trials.push(LambdaTrial { lambda, val, selection });
-            if best.as_ref().is_none_or(|(s, _, _)| selection > *s) {
-                best = Some((selection, b, lambda));
+            if best.as_ref().is_none_or(|(s, ..)| selection > *s) {
+                let s = if with_history > 0 && top_sum > 0.0 { (top_sum / with_history as f64) as f32 } else { 1.0 };
+                best = Some((selection, b, lambda, s));
             }
         }
-        let (_, b, lambda) = best.expect("LAMBDAS is not empty");
-        let hist: Vec<&[u32]> = users.iter().map(|&u| data.user_items[u as usize].as_slice()).collect();
-        let mut out = vec![0f32; n];
-        let (mut sum, mut m) = (0f64, 0usize);
-        for h in hist.iter().filter(|h| !h.is_empty()) {
-            row_scores(&b, n, std::slice::from_ref(h), &mut out);
-            sum += out.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-            m += 1;
-        }
-        let s = if m > 0 && sum > 0.0 { (sum / m as f64) as f32 } else { 1.0 };
+        let (_, b, lambda, s) = best.expect("LAMBDAS is not empty");
         let mut cols = vec![0f32; n * n];
         for h in 0..n {
             for j in 0..n {
@@ -113,11 +111,7 @@ impl ItemItem {
     pub fn queries(&self, histories: &[&[u32]]) -> Result<Embeddings> {
         let n = self.dim();
         let mut q = vec![0f32; histories.len() * n];
-        for (r, h) in histories.iter().enumerate() {
-            for &i in h.iter().filter(|&&i| (i as usize) < n) {
-                q[r * n + i as usize] = 1.0;
-            }
-        }
+        q.chunks_mut(n.max(1)).zip(histories).for_each(|(row, h)| multi_hot(row, h));
         Embeddings::from_vec(histories.len(), n, q)
     }
 
@@ -127,15 +121,12 @@ impl ItemItem {
     }
 }
 
-/// `out[r·n + j] = Σ_{h ∈ hist[r]} b[h·n + j]` (distinct history items).
-fn row_scores(b: &[f32], n: usize, hist: &[&[u32]], out: &mut [f32]) {
-    for (row, h) in out.chunks_mut(n).zip(hist) {
-        row.fill(0.0);
-        let mut seen = h.to_vec();
-        seen.sort_unstable();
-        seen.dedup();
-        for &i in &seen {
-            row.iter_mut().zip(&b[i as usize * n..(i as usize + 1) * n]).for_each(|(s, w)| *s += w);
+/// Sets `row[i] = 1` for each item `i` of `items` (the channel's query part); ids beyond the
+/// row are ignored (items added after training co-occur with nothing).
+pub fn multi_hot(row: &mut [f32], items: &[u32]) {
+    for &i in items {
+        if let Some(x) = row.get_mut(i as usize) {
+            *x = 1.0;
         }
     }
 }

@@ -307,8 +307,10 @@ pub fn train(
     log.blend = Blend::default();
     let head = head.filter(|_| cfg.content_head && keep.is_some());
     let select = |v: &ValScores| v.select(data.selection);
+    // The blend is fitted only for unit vectors; the channel is built only when it is.
+    let fits_blend = keep.is_some() && cfg.cosine && cfg.unit_item_vectors;
     let item_item = match cfg.item_item {
-        ItemItemConfig::Ease { max_items } if keep.is_some() && n_items <= max_items && !val_users.is_empty() => {
+        ItemItemConfig::Ease { max_items } if fits_blend && n_items <= max_items && !val_users.is_empty() => {
             let (ii, trials) = ItemItem::fit(data, &val_users, &select)?;
             log.item_item_trials = trials;
             Some(ii)
@@ -316,7 +318,7 @@ pub fn train(
         _ => None,
     };
     let blended = cfg.calibrate_cold || head.is_some() || item_item.is_some();
-    if let Some(k) = keep.as_deref().filter(|_| cfg.cosine && cfg.unit_item_vectors && blended) {
+    if let Some(k) = keep.as_deref().filter(|_| fits_blend && blended) {
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
         let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
         let q = export_users(&net, &val_users, &seq)?;

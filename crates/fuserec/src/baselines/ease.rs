@@ -37,11 +37,8 @@ impl Recommender for Ease {
         format!("EASE(λ={})", self.lambda)
     }
     fn score(&self, _users: &[u32], histories: &[&[u32]], out: &mut [f32]) {
-        out.par_chunks_mut(self.n).zip(histories.par_iter()).for_each(|(row, hist)| {
-            row.fill(0.0);
-            for &h in hist.iter() {
-                row.iter_mut().zip(&self.b[h as usize * self.n..(h as usize + 1) * self.n]).for_each(|(s, w)| *s += w);
-            }
+        fuserec_recall::ease::ease_scores(&self.b, self.n, histories, out);
+        out.par_chunks_mut(self.n).for_each(|row| {
             row.iter_mut().zip(&self.scorable).filter(|(_, ok)| !**ok).for_each(|(s, _)| *s = f32::NEG_INFINITY);
         });
     }
