@@ -210,8 +210,9 @@ pub struct TrainedArtifact {
     pub content_rows: Option<(Arc<Vec<f32>>, usize)>,
     /// The content head's catalogue rows, when the vectors carry the head.
     pub head_rows: Option<Embeddings>,
-    /// The item–item channel's catalogue columns (`B[:, j]/s`, before `ρ`), when the vectors
-    /// carry the channel.
+    /// The item–item channel's catalogue columns (`B[:, j]/s`, before `ρ`; a never-seen item's
+    /// borrowed row, zeros for other items without training positives), when the vectors carry
+    /// the channel.
     pub item_item_rows: Option<Embeddings>,
     /// Per modality of `manifest.features` (in its order): the catalogue mean subtracted from
     /// encoder output (`[features] preprocess`).

@@ -75,8 +75,9 @@ pub struct ServingModel {
     /// The content affinity head's catalogue rows, when the trained model uses it.
     pub head: Option<ContentHead>,
     /// The item–item channel's catalogue columns (`B[:, j]/s`), when the trained model uses it:
-    /// a catalogue item's vector ends in `ρ·` its column, a new item's in zeros (no
-    /// co-occurrence in training), a query in the multi-hot of its history.
+    /// a catalogue item's vector ends in `ρ·` its column, a new item's in `σ·ρ·` the row it
+    /// borrows from its content neighbours (when the blend borrows; zeros otherwise), a query in
+    /// the multi-hot of its history.
     pub item_item: Option<Embeddings>,
     /// Where the model came from, as the artifact records it.
     pub provenance: serde_json::Value,
@@ -241,9 +242,9 @@ impl ServingModel {
 
     /// `σ·[v ; γ·x̂ ; ρ·b]` ([`fuserec::two_tower::content_head`]): the tower vector with the
     /// blend's factors and, when the model has them, the item's content row `x̂` and its
-    /// item–item column `b` (catalogue row `Some`, zeros for a new item) appended.
+    /// item–item column `b` (catalogue row `Some`; a new item's borrowed row) appended.
     fn blended(&self, tower: Vec<f32>, head_row: Option<&[f32]>, catalogue_row: Option<u32>, unseen: bool) -> Result<Vec<f32>> {
-        let (s, g) = self.blend.factors(unseen);
+        let (s, g, r) = self.blend.factors(unseen);
         let mut out: Vec<f32> = tower.into_iter().map(|x| x * s).collect();
         if let Some(h) = &self.head {
             let row = head_row.ok_or_else(|| Error::Invalid("the model's content head needs the item's content".into()))?;
@@ -254,11 +255,24 @@ impl ServingModel {
         }
         if let Some(c) = &self.item_item {
             match catalogue_row {
-                Some(r) => out.extend(c.row(r as usize).iter().map(|x| x * self.blend.item_item)),
-                None => out.resize(out.len() + c.dim(), 0.0),
+                Some(row) => out.extend(c.row(row as usize).iter().map(|x| x * r)),
+                None => match head_row.filter(|_| unseen && r != 0.0).and_then(|x| self.borrowed_row(x)) {
+                    Some(b) => out.extend(b.iter().map(|x| x * r)),
+                    None => out.resize(out.len() + c.dim(), 0.0),
+                },
             }
         }
         Ok(out)
+    }
+
+    /// The item–item row a new item borrows from the trained catalogue items its content row
+    /// `x̂` resembles, as training gave the never-seen catalogue items theirs
+    /// ([`fuserec::two_tower::item_item::borrow_columns`]).
+    fn borrowed_row(&self, head_row: &[f32]) -> Option<Vec<f32>> {
+        let (h, c) = (self.head.as_ref()?, self.item_item.as_ref()?);
+        let ids: Vec<usize> = (0..self.catalogue.len()).filter(|&i| self.catalogue[i].trained).collect();
+        let sims: Vec<f32> = ids.iter().map(|&i| h.rows.row(i).iter().zip(head_row).map(|(a, b)| a * b).sum()).collect();
+        fuserec::two_tower::item_item::borrowed_row(&sims, &ids, c)
     }
 
     /// Whether item `row`'s behaviour vector counts, as training decided: with both views an item

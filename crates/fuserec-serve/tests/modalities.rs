@@ -101,6 +101,9 @@ fn three_modalities_train_evaluate_and_serve() {
     let server = Server::start(common::config(&dir3, 0)).unwrap();
     common::assert_serves_what_was_evaluated(&server, &dir3.join("ck/model0-seed1.fuserec"));
     let model = server.app.model();
+    // This model's never-seen items borrow item–item rows (the check above then compares a new
+    // item's borrowed row with the evaluated one; the HTTP test's model does not borrow).
+    assert!(model.blend.borrow && model.blend.item_item > 0.0, "{:?}", model.blend);
     let mut compared = 0;
     for i in (0..n).filter(|&i| without_row(ds.items.raw(i as u32)[1..].parse::<usize>().unwrap())).take(5) {
         let meta = &ds.items_meta[i];

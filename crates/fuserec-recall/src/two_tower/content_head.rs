@@ -4,7 +4,7 @@
 //! plain cosine between an item's centred content and the centroid of the user's history (the
 //! `content-centroid` peer). The head adds that cosine to the two-tower score without giving up
 //! one inner product per (user, item): the query becomes `[q ; ĥ]` and an item vector
-//! `σ·[v ; γ·x̂]`, where `x̂` is the item's fused content (centred modalities, each L2-normalised,
+//! `σ·[v ; γ·x̂]` (and, with the item–item channel, `ρ` times its row: see [`Blend`]), where `x̂` is the item's fused content (centred modalities, each L2-normalised,
 //! then normalised together), `ĥ` the unit mean of the history's `x̂`, `γ` one weight for items
 //! the system has never seen (`beta_cold`: no trained id row and no interaction in the statistics)
 //! and one for all others (`alpha_warm`), and `σ` the cold calibration length of never-seen items.
@@ -41,14 +41,18 @@ pub struct Blend {
     pub alpha_warm: f32,
     /// Head weight of never-seen (cold) items, before their length `cold_scale`.
     pub beta_cold: f32,
-    /// Weight `ρ` of the item–item channel ([`super::item_item`]; 0: none).
+    /// Weight `ρ` of the item–item channel ([`super::item_item`]; 0: none) for seen items.
     #[serde(default)]
     pub item_item: f32,
+    /// Whether never-seen items score by the channel too (weight `σ·ρ`, their rows borrowed
+    /// from content neighbours: [`super::item_item::borrow_columns`]).
+    #[serde(default)]
+    pub borrow: bool,
 }
 
 impl Default for Blend {
     fn default() -> Self {
-        Blend { cold_scale: 1.0, alpha_warm: 0.0, beta_cold: 0.0, item_item: 0.0 }
+        Blend { cold_scale: 1.0, alpha_warm: 0.0, beta_cold: 0.0, item_item: 0.0, borrow: false }
     }
 }
 
@@ -81,9 +85,13 @@ impl ContentHead {
 }
 
 impl Blend {
-    /// Per item: the factor on the tower vector and on the head row.
-    pub fn factors(&self, unseen: bool) -> (f32, f32) {
-        if unseen { (self.cold_scale, self.cold_scale * self.beta_cold) } else { (1.0, self.alpha_warm) }
+    /// Per item: the factor on the tower vector, on the head row and on the item–item row.
+    pub fn factors(&self, unseen: bool) -> (f32, f32, f32) {
+        if unseen {
+            (self.cold_scale, self.cold_scale * self.beta_cold, if self.borrow { self.cold_scale * self.item_item } else { 0.0 })
+        } else {
+            (1.0, self.alpha_warm, self.item_item)
+        }
     }
 
     /// Item vectors `σ·[v ; γ·x̂ ; ρ·b]` (no head columns when `head` is `None`, no item–item
@@ -102,13 +110,13 @@ impl Blend {
         }
         let mut out = Vec::with_capacity(n * (d + k));
         for (i, &u) in unseen.iter().enumerate() {
-            let (s, g) = self.factors(u);
+            let (s, g, r) = self.factors(u);
             out.extend(towers.row(i).iter().map(|x| x * s));
             if let Some(h) = head {
                 out.extend(h.rows.row(i).iter().map(|x| x * g));
             }
             if let Some(c) = item_item {
-                out.extend(c.columns.row(i).iter().map(|x| x * self.item_item));
+                out.extend(c.columns.row(i).iter().map(|x| x * r));
             }
         }
         Embeddings::from_vec(n, d + k, out)
@@ -132,8 +140,9 @@ pub fn queries(towers: &Embeddings, head: Option<&ContentHead>, item_item: Optio
 }
 
 /// Fits a [`Blend`] on validation by coordinate ascent over [`ITEM_ITEM_WEIGHTS`] ×
-/// [`HEAD_WEIGHTS`]² × `scales` (two rounds; the head weights stay 0 without a head, `ρ` without
-/// a channel). The seen items' weights maximise WARM recall, the never-seen items' head weight
+/// [`HEAD_WEIGHTS`]² × borrow or not × `scales` (two rounds; the head weights stay 0 without a
+/// head, `ρ` without a channel, the switch off without borrowed rows). The seen items' weights
+/// maximise WARM recall, the never-seen items' head weight and whether they borrow the channel
 /// COLD recall (each changes the ranking inside that segment only), and the cold length, which
 /// places cold items among warm ones, maximises `select`.
 /// `queries` are the validation users' tower queries (in `users` order), `towers` the catalogue's
@@ -176,16 +185,14 @@ pub fn fit_blend(
         if let Some(t) = trials.iter().find(|x| x.blend == b) {
             return Ok(t.val);
         }
-        let f: Vec<(f32, f32)> = (0..n).map(|i| b.factors(unseen[i])).collect();
+        let f: Vec<(f32, f32, f32)> = (0..n).map(|i| b.factors(unseen[i])).collect();
         let mut pos = 0usize;
         let val = validate(data, users, &mut |chunk, _, out| {
             for (r, row) in out.chunks_mut(n).enumerate() {
                 let base = (pos + r) * n;
                 for (j, o) in row.iter_mut().enumerate() {
-                    let (s, g) = f[j];
-                    *o = s * t[base + j]
-                        + c.as_ref().map_or(0.0, |c| g * c[base + j])
-                        + e.as_ref().map_or(0.0, |e| b.item_item * e[base + j]);
+                    let (s, g, r) = f[j];
+                    *o = s * t[base + j] + c.as_ref().map_or(0.0, |c| g * c[base + j]) + e.as_ref().map_or(0.0, |e| r * e[base + j]);
                 }
             }
             pos += chunk.len();
@@ -197,8 +204,9 @@ pub fn fit_blend(
     };
     let weights: &[f32] = if head.is_some() { HEAD_WEIGHTS } else { &[0.0] };
     let rhos: &[f32] = if item_item.is_some() { ITEM_ITEM_WEIGHTS } else { &[0.0] };
+    let switch: &[f32] = if item_item.is_some_and(|c| c.borrowed.iter().zip(unseen).any(|(&b, &u)| b && u)) { &[0.0, 1.0] } else { &[0.0] };
     // Each coordinate is judged where it acts: the seen items' weights (`ρ`, `α`) by WARM, the
-    // never-seen items' head weight (`β`) by COLD, the mix of the two (`σ`) by `select`, among
+    // never-seen items' head weight (`β`) and channel switch by COLD, the mix of the two (`σ`) by `select`, among
     // the lengths that cost WARM at most `WARM_GUARD` of its recall at `σ = 1` (a longer cold
     // vector also lifts warm-segment items that have no interaction yet, which are rarely the
     // relevant ones). A segment without validation users falls back to `select`.
@@ -207,8 +215,8 @@ pub fn fit_blend(
     let mut best = Blend::default();
     eval(best, &mut trials)?;
     for _round in 0..2 {
-        for coord in 0..4 {
-            let floor = if coord == 3 {
+        for coord in 0..5 {
+            let floor = if coord == 4 {
                 warm(&eval(Blend { cold_scale: 1.0, ..best }, &mut trials)?) * (1.0 - WARM_GUARD)
             } else {
                 f64::NEG_INFINITY
@@ -216,7 +224,7 @@ pub fn fit_blend(
             let judge = |v: &ValScores| -> f64 {
                 match coord {
                     0 | 1 => warm(v),
-                    2 => cold(v),
+                    2 | 3 => cold(v),
                     _ if warm(v) >= floor => select(v),
                     _ => f64::NEG_INFINITY,
                 }
@@ -224,6 +232,7 @@ pub fn fit_blend(
             let cands: &[f32] = match coord {
                 0 => rhos,
                 1 | 2 => weights,
+                3 => switch,
                 _ => scales,
             };
             let mut best_score = judge(&eval(best, &mut trials)?);
@@ -233,6 +242,7 @@ pub fn fit_blend(
                     0 => b.item_item = v,
                     1 => b.alpha_warm = v,
                     2 => b.beta_cold = v,
+                    3 => b.borrow = v > 0.0,
                     _ => b.cold_scale = v,
                 }
                 let s = judge(&eval(b, &mut trials)?);
@@ -254,7 +264,7 @@ mod tests {
         // Two items: 0 seen, 1 never seen. Tower vectors unit, head rows unit.
         let towers = Embeddings::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
         let head = ContentHead::new(Embeddings::from_vec(2, 3, vec![1.0, 0.0, 0.0, 0.6, 0.8, 0.0]).unwrap());
-        let b = Blend { cold_scale: 2.0, alpha_warm: 0.5, beta_cold: 1.5, item_item: 0.0 };
+        let b = Blend { cold_scale: 2.0, alpha_warm: 0.5, beta_cold: 1.5, ..Blend::default() };
         let items = b.items(&towers, Some(&head), None, &[false, true]).unwrap();
         assert_eq!(items.dim(), 5);
         assert_eq!(items.row(0), &[1.0, 0.0, 0.5, 0.0, 0.0]);
@@ -395,7 +405,7 @@ mod tests {
         // item u, for u < 10. Every user has history {29}, so the channel adds ρ to items 0..10.
         let mut cols = Embeddings::zeros(50, 50);
         (0..10).for_each(|j| cols.row_mut(j)[29] = 1.0);
-        let ii = ItemItem { lambda: 1.0, columns: cols };
+        let ii = ItemItem { lambda: 1.0, columns: cols, borrowed: vec![false; 50], scale: 1.0 };
         let (b, trials) = fit_blend(&data, &ids, &q, &towers, None, Some(&ii), &unseen, &[1.0, 2.0], &select).unwrap();
         assert!(b.item_item > 0.0, "{b:?}");
         let warm = |b: Blend| trials.iter().find(|t| t.blend == b).unwrap().val.warm.unwrap();
@@ -408,5 +418,58 @@ mod tests {
         let hist: Vec<&[u32]> = vec![&[29]; 10];
         let qs = queries(&q, None, Some(&ii), &hist).unwrap();
         assert_eq!(qs.row(0)[50 + 29], 1.0);
+    }
+
+    /// 4 users, items 0..30 warm (history: item 29), 30..70 cold validation items. User 0's
+    /// relevant warm item 0 ranks last among the seen ones (WARM 0.75); every user's relevant cold
+    /// item `30 + u` ranks below 20 other cold items (COLD 0). The channel adds 1 to item 0
+    /// (ρ turns on: WARM 1) and, through borrowed rows, to items 30..34: borrowing them lifts every
+    /// relevant cold item to the top (COLD 1), so the fit switches it on; rows borrowed for the
+    /// wrong items (34..38) leave COLD at 0 and the switch off.
+    #[test]
+    fn never_seen_items_borrow_the_channel_where_it_ranks_cold_items_better() {
+        use crate::validation::Selection;
+        use fuserec_core::{Interaction, ItemId, UserId};
+        let pos = |u, i| Interaction { user: UserId(u), item: ItemId(i), ts: 0, label: 1.0, weight: 1.0 };
+        let n = 70;
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        let mut q = Embeddings::zeros(4, n);
+        for u in 0..4u32 {
+            train.push(pos(u, 29));
+            val.push(pos(u, u));
+            val.push(pos(u, 30 + u));
+            let r = q.row_mut(u as usize);
+            (0..29).for_each(|i| r[i] = 0.5);
+            r[u as usize] = if u == 0 { 0.3 } else { 0.99 };
+            (30..70).for_each(|i| r[i] = 0.1 + 0.001 * (i - 30) as f32);
+        }
+        let towers = Embeddings::from_vec(n, n, (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect()).unwrap();
+        let unseen: Vec<bool> = (0..n).map(|i| i >= 30).collect();
+        let mut data = TrainData::new(4, n, &train, &val, None);
+        data.cold_val = unseen.clone();
+        data.hidden = vec![false; n];
+        let ids: Vec<u32> = (0..4).collect();
+        let select = |v: &ValScores| v.select(Selection::MeanOfSegments);
+        let channel = |lifted: std::ops::Range<usize>| {
+            let mut cols = Embeddings::zeros(n, n);
+            cols.row_mut(0)[29] = 1.0;
+            let mut borrowed = vec![false; n];
+            for j in lifted {
+                cols.row_mut(j)[29] = 1.0;
+                borrowed[j] = true;
+            }
+            ItemItem { lambda: 1.0, columns: cols, borrowed, scale: 1.0 }
+        };
+        let fit = |ii: &ItemItem| fit_blend(&data, &ids, &q, &towers, None, Some(ii), &unseen, &[1.0], &select).unwrap();
+        let (b, trials) = fit(&channel(30..34));
+        let val = |b: Blend| trials.iter().find(|t| t.blend == b).unwrap().val;
+        assert!(b.item_item > 0.0 && b.borrow, "{b:?}");
+        assert_eq!((val(b).warm, val(b).cold), (Some(1.0), Some(1.0)));
+        assert_eq!(val(Blend { borrow: false, ..b }).cold, Some(0.0));
+        // A never-seen item's channel part is σ·ρ·(its borrowed row).
+        let items = b.items(&towers, None, Some(&channel(30..34)), &unseen).unwrap();
+        assert_eq!(items.row(31)[n + 29], b.cold_scale * b.item_item);
+        let (b, _) = fit(&channel(34..38));
+        assert!(b.item_item > 0.0 && !b.borrow, "{b:?}");
     }
 }

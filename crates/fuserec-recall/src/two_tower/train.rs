@@ -309,9 +309,9 @@ pub fn train(
     let select = |v: &ValScores| v.select(data.selection);
     // The blend is fitted only for unit vectors; the channel is built only when it is.
     let fits_blend = keep.is_some() && cfg.cosine && cfg.unit_item_vectors;
-    let item_item = match cfg.item_item {
+    let mut item_item = match cfg.item_item {
         ItemItemConfig::Ease { max_items } if fits_blend && n_items <= max_items && !val_users.is_empty() => {
-            let (ii, trials) = ItemItem::fit(data, &val_users, &select)?;
+            let (ii, trials) = ItemItem::fit(data, &val_users, &select, head.as_ref().map(|h| &h.rows))?;
             log.item_item_trials = trials;
             Some(ii)
         }
@@ -322,8 +322,11 @@ pub fn train(
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
         let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
         let q = export_users(&net, &val_users, &seq)?;
-        let (blend, trials) =
-            fit_blend(data, &val_users, &q, &items, head.as_ref(), item_item.as_ref(), &unseen(k, &exposures), scales, &select)?;
+        let unseen = unseen(k, &exposures);
+        if let Some(ii) = &mut item_item {
+            ii.keep_borrowed_only(&unseen);
+        }
+        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), item_item.as_ref(), &unseen, scales, &select)?;
         log.blend = blend;
         log.blend_trials = trials;
     }
@@ -335,11 +338,27 @@ pub fn train(
     let snapshot = Snapshot::of(n_users, n_items, &all);
     let t_end = snapshot.statistics_at;
     let (item_vectors, gates, exposures) = export_items(&net, &st_all, t_end, n_items, keep.as_deref())?;
-    let head = head.filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0);
-    let item_item = item_item.filter(|_| log.blend.item_item > 0.0);
+    // The channel, as the towers' statistics, from everything before the test period: EASE
+    // refitted on training + validation positives with the fitted `λ` and scale (a history's
+    // validation items then count in its query); the items with columns stay those of training.
+    let mut item_item = match item_item.filter(|_| log.blend.item_item > 0.0) {
+        Some(ii) => {
+            let has = super::item_item::has_positives(&data.user_items, n_items);
+            let all_pos = crate::recommender::positives_by_user(n_users, all.iter());
+            Some(ii.refit(&all_pos, &has, head.as_ref().map(|h| &h.rows))?)
+        }
+        None => None,
+    };
+    // The head's rows stay when never-seen items borrow channel rows: serving finds a new item's
+    // content neighbours by them.
+    let head = head.filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0 || (log.blend.borrow && item_item.is_some()));
     let item_vectors = match keep.as_deref() {
         Some(k) if log.blend != Blend::default() => {
-            log.blend.items(&item_vectors, head.as_ref(), item_item.as_ref(), &unseen(k, &exposures))?
+            let unseen = unseen(k, &exposures);
+            if let Some(ii) = &mut item_item {
+                ii.keep_borrowed_only(&unseen);
+            }
+            log.blend.items(&item_vectors, head.as_ref(), item_item.as_ref(), &unseen)?
         }
         _ => item_vectors,
     };

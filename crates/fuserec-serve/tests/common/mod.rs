@@ -60,6 +60,26 @@ pub fn assert_serves_what_was_evaluated(server: &Server, artifact: &Path) {
         checked += 1;
     }
     assert_eq!(checked, a.n_items(), "{name}: every catalogue item is stored");
+    // A never-seen catalogue item embedded through the new-item path (its content row and codes,
+    // no id row) gets the vector it was evaluated with: cold length, head row and the item–item
+    // row it borrows from its content neighbours alike.
+    if let (Some((rows, w)), None) = (&a.content_rows, &a.manifest.tags) {
+        let mut borrowing = 0;
+        for i in (0..a.n_items() as u32).filter(|&i| !m.trained(i) && m.catalogue[i as usize].exposures == 0) {
+            let c = &m.catalogue[i as usize];
+            let row = &rows[i as usize * w..(i as usize + 1) * w];
+            let codes: Vec<u32> = a.manifest.codes.iter().map(|(c, _)| c[i as usize]).collect();
+            let gate = fuserec_serve::ServingModel::gate_features(c.exposures, c.clicks, c.created_at, m.t_end);
+            let (new, _) = m.embed_new(row, &codes, gate, None).unwrap();
+            let want = a.item_vectors.row(i as usize);
+            let worst = new.iter().zip(want).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{name}: never-seen item {i} embedded as new is {worst} away from its evaluated vector");
+            if let Some(ii) = &m.item_item {
+                borrowing += want[want.len() - ii.dim()..].iter().any(|&x| x != 0.0) as usize;
+            }
+        }
+        assert_eq!(borrowing > 0, m.blend.borrow && m.blend.item_item > 0.0 && m.item_item.is_some(), "{name}: {:?}", m.blend);
+    }
     // With the item–item channel, a history's query ends in its multi-hot row.
     if let Some(c) = &m.item_item {
         let q = m.history_query(&[0, 2, 2]).unwrap();
