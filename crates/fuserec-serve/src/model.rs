@@ -271,7 +271,7 @@ impl ServingModel {
     fn borrowed_row(&self, head_row: &[f32]) -> Option<Vec<f32>> {
         let (h, c) = (self.head.as_ref()?, self.item_item.as_ref()?);
         let ids: Vec<usize> = (0..self.catalogue.len()).filter(|&i| self.catalogue[i].trained).collect();
-        let sims: Vec<f32> = ids.iter().map(|&i| h.rows.row(i).iter().zip(head_row).map(|(a, b)| a * b).sum()).collect();
+        let sims: Vec<f32> = ids.iter().map(|&i| fuserec::core::dot(h.rows.row(i), head_row)).collect();
         fuserec::two_tower::item_item::borrowed_row(&sims, &ids, c)
     }
 

@@ -111,7 +111,7 @@ impl ItemItem {
             }
         }
         let (_, b, lambda, s) = best.expect("LAMBDAS is not empty");
-        let has = has_positives(&data.user_items, n);
+        let has: Vec<bool> = data.item_popularity.iter().map(|&c| c > 0).collect();
         Ok((ItemItem::from_weights(&b, n, lambda, s, &has, content)?, trials))
     }
 
@@ -170,13 +170,6 @@ impl ItemItem {
     pub fn scores(&self, histories: &[&[u32]], out: &mut [f32]) -> Result<()> {
         fuserec_index::inner_products(&self.queries(histories)?, &self.columns, out)
     }
-}
-
-/// Items with at least one positive in `user_items`.
-pub fn has_positives(user_items: &[Vec<u32>], n: usize) -> Vec<bool> {
-    let mut has = vec![false; n];
-    user_items.iter().flatten().for_each(|&i| has[i as usize] = true);
-    has
 }
 
 /// The row a never-seen item borrows: the mean of the rows of its [`BORROW_NEIGHBOURS`] most
@@ -339,7 +332,7 @@ mod tests {
         let (ii, _) = ItemItem::fit(&data, &[0, 1, 2, 3], &select, None).unwrap();
         let all: Vec<Interaction> = train.iter().chain(&val).copied().collect();
         let all_pos = crate::recommender::positives_by_user(4, all.iter());
-        let has = has_positives(&data.user_items, 4);
+        let has: Vec<bool> = data.item_popularity.iter().map(|&c| c > 0).collect();
         assert_eq!(has, [true, true, true, false]);
         let re = ii.refit(&all_pos, &has, None).unwrap();
         let b = ease_weights(&all_pos, 4, ii.lambda).unwrap();

@@ -322,11 +322,11 @@ pub fn train(
         let (items, _, exposures) = export_items(&net, &st, t_val, n_items, Some(k))?;
         let scales: &[f32] = if cfg.calibrate_cold { COLD_SCALES } else { &[1.0] };
         let q = export_users(&net, &val_users, &seq)?;
-        let unseen = unseen(k, &exposures);
+        let never_seen = unseen(k, &exposures);
         if let Some(ii) = &mut item_item {
-            ii.keep_borrowed_only(&unseen);
+            ii.keep_borrowed_only(&never_seen);
         }
-        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), item_item.as_ref(), &unseen, scales, &select)?;
+        let (blend, trials) = fit_blend(data, &val_users, &q, &items, head.as_ref(), item_item.as_ref(), &never_seen, scales, &select)?;
         log.blend = blend;
         log.blend_trials = trials;
     }
@@ -343,7 +343,7 @@ pub fn train(
     // validation items then count in its query); the items with columns stay those of training.
     let mut item_item = match item_item.filter(|_| log.blend.item_item > 0.0) {
         Some(ii) => {
-            let has = super::item_item::has_positives(&data.user_items, n_items);
+            let has: Vec<bool> = data.item_popularity.iter().map(|&c| c > 0).collect();
             let all_pos = crate::recommender::positives_by_user(n_users, all.iter());
             Some(ii.refit(&all_pos, &has, head.as_ref().map(|h| &h.rows))?)
         }
@@ -354,11 +354,11 @@ pub fn train(
     let head = head.filter(|_| log.blend.alpha_warm > 0.0 || log.blend.beta_cold > 0.0 || (log.blend.borrow && item_item.is_some()));
     let item_vectors = match keep.as_deref() {
         Some(k) if log.blend != Blend::default() => {
-            let unseen = unseen(k, &exposures);
+            let never_seen = unseen(k, &exposures);
             if let Some(ii) = &mut item_item {
-                ii.keep_borrowed_only(&unseen);
+                ii.keep_borrowed_only(&never_seen);
             }
-            log.blend.items(&item_vectors, head.as_ref(), item_item.as_ref(), &unseen)?
+            log.blend.items(&item_vectors, head.as_ref(), item_item.as_ref(), &never_seen)?
         }
         _ => item_vectors,
     };
