@@ -1,8 +1,11 @@
 //! The classic peers' fits at MovieLens-100K size (943 users, 1,682 items, ~45k positives with a
 //! popularity skew): EASE's closed form (Gram matrix + f64 Cholesky inverse, faer) and one BPR /
 //! VBPR epoch on the sparse tables (VBPR over 1,664-d content, as MiniLM + EfficientNet-Lite0).
+//! Beside them, the two-tower item–item channel's borrowing (the same catalogue, one item in
+//! five without training positives): every such item's row from its content neighbours (once
+//! per fit), and one new item's row as serving computes it at ingestion.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use fuserec::TrainData;
 use fuserec::baselines::{Bpr, BprConfig, Ease};
 use fuserec::core::{Embeddings, Interaction, ItemId, Rng, UserId};
@@ -46,5 +49,31 @@ fn peers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peers);
+fn borrowing(c: &mut Criterion) {
+    use fuserec::two_tower::item_item::{borrow_columns, borrowed_row};
+    let mut r = Rng::new(7);
+    let columns = Embeddings::from_vec(ITEMS, ITEMS, (0..ITEMS * ITEMS).map(|_| r.normal() as f32 * 0.01).collect()).unwrap();
+    let mut content = Embeddings::from_vec(ITEMS, 1_664, (0..ITEMS * 1_664).map(|_| r.normal() as f32).collect()).unwrap();
+    content.l2_normalize();
+    let has: Vec<bool> = (0..ITEMS).map(|i| i % 5 != 0).collect();
+    let warm: Vec<usize> = (0..ITEMS).filter(|&i| has[i]).collect();
+    let mut g = c.benchmark_group("item_item");
+    g.sample_size(10);
+    g.bench_function("borrow_columns_1682_items_1664d", |b| {
+        b.iter_batched(|| columns.clone(), |mut cols| black_box(borrow_columns(&mut cols, &has, &content).unwrap()), BatchSize::LargeInput)
+    });
+    // As serving does it: one blocked product against the catalogue, then the mix.
+    let new_item = Embeddings::from_vec(1, 1_664, content.row(0).to_vec()).unwrap();
+    g.bench_function("borrowed_row_new_item_1682_items_1664d", |b| {
+        b.iter(|| {
+            let mut all = vec![0f32; ITEMS];
+            fuserec::index::inner_products(&new_item, &content, &mut all).unwrap();
+            let sims: Vec<f32> = warm.iter().map(|&i| all[i]).collect();
+            black_box(borrowed_row(&sims, &warm, &columns))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, peers, borrowing);
 criterion_main!(benches);
