@@ -3,6 +3,7 @@ use fuserec::data::assets::{MINILM, cache_dir};
 use fuserec::encoders::{MiniLm, TextEncoder};
 
 fn main() {
+    assert!(fuserec::nn::retain_freed_memory());
     let m = MiniLm::load(&MINILM.locate(&cache_dir()).expect("run `cargo xtask assets`")).expect("load");
     let titles = fuserec_benches::titles(64);
     let refs: Vec<&str> = titles.iter().map(String::as_str).collect();

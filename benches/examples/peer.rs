@@ -21,6 +21,8 @@ fn rate(n: usize, secs: f64, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // As the CLI, the Python module and the server run (see `retain_freed_memory`).
+    assert!(fuserec::nn::retain_freed_memory());
     let secs: f64 = std::env::var("PEER_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let minilm = MINILM.locate(&cache_dir()).expect("all-MiniLM-L6-v2 missing: run `cargo xtask assets`");
     let shared = shared_assets_dir().expect("shared assets folder not found (FUSEREC_ASSETS_DIR)");

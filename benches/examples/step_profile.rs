@@ -5,6 +5,8 @@ use fuserec_benches::two_tower::{batches, config, net};
 use std::time::Instant;
 
 fn main() {
+    // As in `cargo xtask experiment` and `fuserec train` (see `retain_freed_memory`).
+    assert!(fuserec::nn::retain_freed_memory());
     let rows: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let bs = batches(rows, 8, 1);
     let mut n = net(rows, 1);

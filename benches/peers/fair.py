@@ -61,6 +61,19 @@ def _best(f, runs=5):
     return best
 
 
+def median_seconds(f, rounds=7):
+    """Median wall time of `f()` over `rounds` calls after one warm-up call: a shared machine's
+    slow and fast moments both fall outside it, as they do for the Rust side (`fair::median_seconds`)."""
+    f()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def report():
     """What the process runs: BLAS libraries and kernels (threadpoolctl), sgemm 1024³ GFLOP/s
     through numpy and, if loaded, torch."""

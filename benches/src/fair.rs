@@ -61,6 +61,22 @@ pub fn sgemm_gflops(n: usize) -> f64 {
     2.0 * (n as f64).powi(3) / best / 1e9
 }
 
+/// Median wall time of `f()` over `rounds` calls after one warm-up call: a shared machine's
+/// slow and fast moments both fall outside it (the Python peers use the same rule,
+/// `fair.median_seconds`).
+pub fn median_seconds(rounds: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..rounds.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Prints both sides' configuration (CPU, threads, BLAS kernels, sgemm rates) from the peer's
 /// `fair` report; returns false — after saying why — when no ratio may be reported.
 pub fn report(ours_gflops: f64, peer: &serde_json::Value) -> bool {

@@ -9,6 +9,7 @@ mod ids;
 mod interaction;
 pub mod provenance;
 mod rng;
+pub mod simd;
 mod stats;
 
 pub use embeddings::Embeddings;

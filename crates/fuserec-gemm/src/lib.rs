@@ -32,6 +32,58 @@ pub unsafe fn sgemm(
     rsc: isize,
     csc: isize,
 ) {
+    // SAFETY: forwarded unchanged; the caller upholds this function's contract.
+    unsafe { product(Par::Seq, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// [`sgemm`] on every thread of rayon's pool: faer splits `C` into tiles for the threads. For
+/// one large product on a path with nothing else to run in parallel (a training step's batch
+/// products); callers already inside a parallel loop want [`sgemm`].
+///
+/// # Safety
+/// As for [`sgemm`].
+///
+/// # Panics
+/// As for [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_parallel(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded unchanged; the caller upholds this function's contract.
+    unsafe { product(Par::rayon(0), m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    par: Par,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
     let accum = if beta == 0.0 {
         Accum::Replace
     } else if beta == 1.0 {
@@ -51,7 +103,7 @@ pub unsafe fn sgemm(
             MatMut::from_raw_parts_mut(c, m, n, rsc, csc),
         )
     };
-    matmul(c, accum, a, b, alpha, Par::Seq);
+    matmul(c, accum, a, b, alpha, par);
 }
 
 /// `c (m × n) = a (m × k) · b (k × n)`, all row-major slices. Panics when a length does not fit.
@@ -95,6 +147,17 @@ mod tests {
             unsafe { sgemm(m, k, n, 2.0, a.as_ptr(), k as isize, 1, bt.as_ptr(), 1, k as isize, 1.0, acc.as_mut_ptr(), n as isize, 1) };
             assert!(acc.iter().zip(&want).all(|(x, y)| (x - 3.0 * y).abs() <= 1e-4 * y.abs().max(1.0)), "{m}×{k}×{n} transposed");
         }
+    }
+
+    /// The threaded product gives the triple loop's values on a shape large enough to be split.
+    #[test]
+    fn parallel_product_matches_the_triple_loop() {
+        let (m, k, n) = (301, 67, 517);
+        let (a, b) = (values(m * k, 3), values(k * n, 4));
+        let want = naive(m, k, n, &a, &b);
+        let mut c = vec![1f32; m * n];
+        unsafe { sgemm_parallel(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 1.0, c.as_mut_ptr(), n as isize, 1) };
+        assert!(c.iter().zip(&want).all(|(x, y)| (x - 1.0 - y).abs() <= 1e-4 * y.abs().max(1.0)));
     }
 
     #[test]

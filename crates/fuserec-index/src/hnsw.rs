@@ -65,7 +65,7 @@ impl Ord for Near {
 }
 
 /// Whether the CPU has AVX2 and FMA (checked once, at index creation): then the inner product
-/// uses them, else eight independent lanes the compiler vectorises for the baseline target.
+/// uses them, else `fuserec_core::simd::dot` (lanes the compiler vectorises for the baseline target).
 fn has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -107,20 +107,6 @@ unsafe fn dot_fma(a: &[f32], b: &[f32]) -> f32 {
         i += 1;
     }
     r
-}
-
-/// Eight independent lanes so the compiler vectorises the sum.
-#[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Generation-stamped visited marks and the beam's heaps, reused across searches of one thread
@@ -250,7 +236,7 @@ impl Hnsw {
             // SAFETY: `fma` is true only when the CPU has AVX2 and FMA.
             return unsafe { dot_fma(a, b) };
         }
-        dot(a, b)
+        fuserec_core::simd::dot(a, b)
     }
 
     #[inline]

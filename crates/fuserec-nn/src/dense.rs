@@ -1,4 +1,4 @@
-use crate::{Dev, T1, T2, Tape, V2};
+use crate::{Dev, T1, T2, V2};
 use dfdx::prelude::*;
 use fuserec_core::{Error, Result, Rng};
 
@@ -69,9 +69,7 @@ impl Dense {
     }
     /// Taped forward pass on `rows × in` inputs.
     pub fn forward(&self, x: V2) -> V2 {
-        let y = x.matmul(self.w.retaped::<Tape>());
-        let b = self.b.retaped::<Tape>().broadcast_like::<_, Axis<0>>(&y);
-        y + b
+        crate::linear(x, &self.w, &self.b)
     }
     /// Inference without a tape (exporting item vectors).
     pub fn infer(&self, x: T2) -> T2 {

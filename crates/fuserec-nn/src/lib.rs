@@ -3,7 +3,7 @@
 
 mod checkpoint;
 mod dense;
-mod fastmath;
+mod linear;
 mod loss;
 mod ops;
 mod optim;
@@ -11,7 +11,8 @@ mod sparse;
 
 pub use checkpoint::Checkpoint;
 pub use dense::{Activation, Dense, HasParams, Mlp, ParamMut, glorot};
-pub use loss::{V0, softmax_xent_diagonal};
+pub use linear::linear;
+pub use loss::{V0, dot_softmax_xent};
 pub use ops::{fork, l2_normalize_rows, leaf, row_dot, to_vec};
 pub use optim::{AdamConfig, DenseAdam};
 pub use sparse::{RowOptimizer, SparseEmbedding};

@@ -46,22 +46,18 @@ impl RowOptimizer {
     /// table (a served item's near-line id row) share this one implementation.
     pub fn step_row(&self, w: &mut [f32], s1: &mut [f32], s2: &mut [f32], g: &[f32], t: i32) {
         let d = w.len();
+        let slots = [s1.len(), s2.len()];
+        assert!(
+            g.len() == d && slots[..self.state_slots()].iter().all(|&s| s == d),
+            "step_row: {d} values, {slots:?} state, {} gradients",
+            g.len()
+        );
         match *self {
             RowOptimizer::Sgd { lr } => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
-            RowOptimizer::Adagrad { lr, eps, .. } => {
-                for j in 0..d {
-                    s1[j] += g[j] * g[j];
-                    w[j] -= lr * g[j] / (s1[j].sqrt() + eps);
-                }
-            }
+            RowOptimizer::Adagrad { lr, eps, .. } => adagrad_row(w, s1, g, lr, eps),
             RowOptimizer::Adam { lr, beta1, beta2, eps } => {
-                let c1 = 1.0 - beta1.powi(t);
-                let c2 = 1.0 - beta2.powi(t);
-                for j in 0..d {
-                    s1[j] = beta1 * s1[j] + (1.0 - beta1) * g[j];
-                    s2[j] = beta2 * s2[j] + (1.0 - beta2) * g[j] * g[j];
-                    w[j] -= lr * (s1[j] / c1) / ((s2[j] / c2).sqrt() + eps);
-                }
+                let k = AdamScalars { lr, beta1, beta2, eps, inv_c1: 1.0 / (1.0 - beta1.powi(t)), inv_c2: 1.0 / (1.0 - beta2.powi(t)) };
+                adam_row(w, s1, s2, g, k)
             }
         }
     }
@@ -72,6 +68,64 @@ impl RowOptimizer {
             RowOptimizer::Adam { .. } => 2,
             RowOptimizer::Adagrad { .. } => 1,
             RowOptimizer::Sgd { .. } => 0,
+        }
+    }
+}
+
+/// Adam's constants for one step: the bias corrections as reciprocals (`1 / (1 − βᵗ)`).
+#[derive(Clone, Copy)]
+struct AdamScalars {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    inv_c1: f32,
+    inv_c2: f32,
+}
+
+fuserec_core::vectorized_fn! {
+    /// Adam on one row (`m`, `v`: its moments), compiled for the CPU's widest vector unit: the
+    /// square root and division per element are most of a sparse step's update.
+    fn adam_row(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: AdamScalars) {
+        let d = w.len().min(m.len()).min(v.len()).min(g.len());
+        let (w, m, v, g) = (&mut w[..d], &mut m[..d], &mut v[..d], &g[..d]);
+        for j in 0..d {
+            m[j] = k.beta1 * m[j] + (1.0 - k.beta1) * g[j];
+            v[j] = k.beta2 * v[j] + (1.0 - k.beta2) * g[j] * g[j];
+            w[j] -= k.lr * (m[j] * k.inv_c1) / ((v[j] * k.inv_c2).sqrt() + k.eps);
+        }
+    }
+}
+
+fuserec_core::vectorized_fn! {
+    /// Adagrad on one row (`acc`: its summed squared gradients).
+    fn adagrad_row(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
+        let d = w.len().min(acc.len()).min(g.len());
+        let (w, acc, g) = (&mut w[..d], &mut acc[..d], &g[..d]);
+        for j in 0..d {
+            acc[j] += g[j] * g[j];
+            w[j] -= lr * g[j] / (acc[j].sqrt() + eps);
+        }
+    }
+}
+
+fuserec_core::vectorized_fn! {
+    /// `out[r] += Σ_k weight[r·per + k] · (table row rows[r·per + k])`, skipping zero weights and
+    /// prefetching the rows ahead (a large table's rows are scattered).
+    fn weighted_row_sums(table: &[f32], rows: &[u32], weight: &[f32], per: usize, out: &mut [f32]) {
+        let d = out.len() / (rows.len() / per).max(1);
+        for (p, (&r, &w)) in rows.iter().zip(weight).enumerate() {
+            if let Some(&next) = rows.get(p + AHEAD) {
+                prefetch(table.as_ptr().wrapping_add(next as usize * d), d * 4);
+            }
+            if w == 0.0 {
+                continue;
+            }
+            let src = &table[r as usize * d..(r as usize + 1) * d];
+            let o = &mut out[p / per * d..(p / per + 1) * d];
+            for (a, b) in o.iter_mut().zip(src) {
+                *a += w * b;
+            }
         }
     }
 }
@@ -236,6 +290,28 @@ impl SparseEmbedding {
             o.copy_from_slice(&self.table[r * d..(r + 1) * d]);
         }
         Ok(())
+    }
+
+    /// Weighted sums of rows in groups of `per` positions (`ids.len() / per × dim`):
+    /// `out[r] = Σ_k weight[r·per + k] · row(ids[r·per + k])`; zero weights (padding) read no
+    /// row. Host-side pooling of histories without gathering every position's row first. An
+    /// unknown id is an error, even at a padded position.
+    pub fn pool(&self, ids: &[u32], weight: &[f32], per: usize) -> Result<Vec<f32>> {
+        assert!(
+            per > 0 && ids.len() == weight.len() && ids.len().is_multiple_of(per),
+            "pool: {} ids, {} weights, groups of {per}",
+            ids.len(),
+            weight.len()
+        );
+        let rows = ids.iter().map(|&id| self.row_of(id).map(|r| r as u32)).collect::<Result<Vec<u32>>>()?;
+        let d = self.dim;
+        let mut out = vec![0f32; ids.len() / per * d];
+        use rayon::prelude::*;
+        out.par_chunks_mut(64 * d).enumerate().for_each(|(c, o)| {
+            let span = c * 64 * per..(c * 64 * per + o.len() / d * per);
+            weighted_row_sums(&self.table, &rows[span.clone()], &weight[span], per, o)
+        });
+        Ok(out)
     }
 
     /// The rows of `ids` (`ids.len() × dim`, row-major); an unknown id is an error.
@@ -484,6 +560,32 @@ mod tests {
         let snapshot = e.table().to_vec();
         assert!(e.update(&[1], &[f32::NAN, 0.0], None).is_err());
         assert_eq!(e.table(), &snapshot[..], "a NaN gradient must not touch the table");
+    }
+
+    /// Pooling reads the same rows a gather does and weighs them, per group, for more groups
+    /// than one parallel chunk; padding (weight 0) adds nothing; an unknown id is an error.
+    #[test]
+    fn pooled_rows_are_weighted_sums_of_gathered_rows() {
+        for hashed in [false, true] {
+            let mut rng = Rng::new(5);
+            let e = if hashed {
+                SparseEmbedding::hashed("p", 500, 97, 5, 0.3, RowOptimizer::adam(0.1), &mut rng).unwrap()
+            } else {
+                SparseEmbedding::new("p", 500, 5, 0.3, RowOptimizer::adam(0.1), &mut rng).unwrap()
+            };
+            let per = 3;
+            let ids: Vec<u32> = (0..150 * per as u32).map(|k| (k * 37) % 500).collect();
+            let weight: Vec<f32> = (0..ids.len()).map(|k| if k % 4 == 3 { 0.0 } else { (k % 5) as f32 * 0.25 - 0.3 }).collect();
+            let got = e.pool(&ids, &weight, per).unwrap();
+            let rows = e.gather(&ids).unwrap();
+            for r in 0..150 {
+                for j in 0..5 {
+                    let want: f32 = (0..per).map(|k| weight[r * per + k] * rows[(r * per + k) * 5 + j]).sum();
+                    assert!((got[r * 5 + j] - want).abs() < 1e-6, "hashed {hashed}, group {r}, dim {j}");
+                }
+            }
+            assert!(matches!(e.pool(&[1, 500, 2], &[1.0, 0.0, 1.0], 3), Err(Error::UnknownId { .. })));
+        }
     }
 
     #[test]

@@ -12,8 +12,7 @@ pub fn sampled_softmax(q: V2, v: V2, log_q: Option<&[f32]>, items: &[u32], tau: 
     let n = items.len();
     assert!(n >= b && v.shape().0 == n, "sampled softmax: {b} rows, {n} columns, {} item rows", v.shape().0);
     assert!(log_q.is_none_or(|l| l.len() == n), "one log Q per column");
-    let logits = q.matmul(v.permute::<_, Axes2<1, 0>>());
-    fuserec_nn::softmax_xent_diagonal(logits, 1.0 / tau, log_q, items)
+    fuserec_nn::dot_softmax_xent(q, v, 1.0 / tau, log_q, items)
 }
 
 /// Cross-view triplet on unit vectors: `mean max(0, m − cos(c_i, b_i) + cos(c_i, b_j))`, with `j`

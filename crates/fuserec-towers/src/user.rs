@@ -120,22 +120,14 @@ impl UserTower {
         let (b, l, d) = (h.rows(), h.len, self.items.dim());
         let (pooled, history, pooled_on_host) = match self.pooling {
             Pooling::Mean => {
-                let rows = self.items.gather(&h.items)?;
                 let mut w = vec![0f32; b * l];
-                let mut p = vec![0f32; b * d];
-                for r in 0..b {
-                    let n: f32 = h.mask[r * l..(r + 1) * l].iter().sum();
-                    for k in 0..l {
-                        let m = h.mask[r * l + k];
-                        if m == 0.0 {
-                            continue;
-                        }
-                        w[r * l + k] = m / n;
-                        for j in 0..d {
-                            p[r * d + j] += rows[(r * l + k) * d + j] * m / n;
-                        }
+                for (wr, mr) in w.chunks_exact_mut(l).zip(h.mask.chunks_exact(l)) {
+                    let n: f32 = mr.iter().sum();
+                    for (w, &m) in wr.iter_mut().zip(mr) {
+                        *w = if m == 0.0 { 0.0 } else { m / n };
                     }
                 }
+                let p = self.items.pool(&h.items, &w, l)?;
                 let (twin, v) = leaf(dev, p, b, d);
                 (v, Leaf { twin, ids: h.items.clone(), weight: Some(w) }, true)
             }

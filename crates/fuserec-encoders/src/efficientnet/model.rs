@@ -23,7 +23,8 @@ const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
     (1, 3, 1, 6, 192, 320),
 ];
 
-/// A convolution with batch norm folded in: `w[cout × (cin·k·k)]`, `b[cout]`.
+/// A convolution with batch norm folded in, weights transposed for channels-last inputs:
+/// `w[(cin·k·k) × cout]` (a depthwise convolution: `w[(k·k) × channels]`), `b[cout]`.
 struct Conv {
     w: Vec<f32>,
     b: Vec<f32>,
@@ -44,7 +45,13 @@ fn conv_bn(wts: &Weights, conv: &str, bn: &str, cout: usize, cin_per_group: usiz
         w[o * per..(o + 1) * per].iter_mut().for_each(|x| *x *= scale);
         b[o] = beta[o] - mean[o] * scale;
     }
-    Ok(Conv { w, b, cin: cin_per_group, cout })
+    let mut w_t = vec![0f32; w.len()];
+    for o in 0..cout {
+        for p in 0..per {
+            w_t[p * cout + o] = w[o * per + p];
+        }
+    }
+    Ok(Conv { w: w_t, b, cin: cin_per_group, cout })
 }
 
 struct Block {
@@ -134,43 +141,47 @@ impl EfficientNetLite0 {
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
             let (mut h, mut w) = (side, side);
-            // Stem: im2col + sgemm.
+            // Stem: im2col (one row per output pixel) + one product: channels last from here on.
             let (ho, wo) = im2col(input, 3, h, w, 3, 2, &mut s.col);
-            grow(&mut s.a, self.stem.cout * ho * wo);
+            grow(&mut s.a, ho * wo * self.stem.cout);
             pointwise(&self.stem.w, &self.stem.b, 27, self.stem.cout, &s.col, ho * wo, &mut s.a);
-            relu6(&mut s.a[..self.stem.cout * ho * wo]);
+            relu6(&mut s.a[..ho * wo * self.stem.cout]);
             (h, w) = (ho, wo);
             let mut c = self.stem.cout;
-            // Invariant: the current activation lives in `s.a`.
+            // Invariant: the current activation (h × w × c) lives in `s.a`.
             for blk in &self.blocks {
                 let hw = h * w;
                 let mid_src: &[f32] = if let Some(e) = &blk.expand {
-                    grow(&mut s.b, e.cout * hw);
+                    grow(&mut s.b, hw * e.cout);
                     pointwise(&e.w, &e.b, e.cin, e.cout, &s.a, hw, &mut s.b);
-                    relu6(&mut s.b[..e.cout * hw]);
+                    relu6(&mut s.b[..hw * e.cout]);
                     &s.b
                 } else {
                     &s.a
                 };
                 let mid = blk.dw.cout;
                 let (ho, wo) = (h.div_ceil(blk.stride), w.div_ceil(blk.stride));
-                grow(&mut s.c, mid * ho * wo);
-                depthwise(&blk.dw.w, &blk.dw.b, mid, blk.k, blk.stride, mid_src, h, w, &mut s.c);
-                relu6(&mut s.c[..mid * ho * wo]);
+                grow(&mut s.c, ho * wo * mid);
+                depthwise(&blk.dw.w, &blk.dw.b, mid, blk.k, blk.stride, &mid_src[..hw * mid], h, w, &mut s.c[..ho * wo * mid]);
+                relu6(&mut s.c[..ho * wo * mid]);
                 let p = &blk.project;
-                grow(&mut s.b, p.cout * ho * wo);
+                grow(&mut s.b, ho * wo * p.cout);
                 pointwise(&p.w, &p.b, p.cin, p.cout, &s.c, ho * wo, &mut s.b);
                 if blk.residual {
-                    s.b[..p.cout * ho * wo].iter_mut().zip(&s.a[..c * hw]).for_each(|(o, i)| *o += i);
+                    s.b[..ho * wo * p.cout].iter_mut().zip(&s.a[..hw * c]).for_each(|(o, i)| *o += i);
                 }
                 std::mem::swap(&mut s.a, &mut s.b);
                 (h, w, c) = (ho, wo, p.cout);
             }
             let hw = h * w;
-            grow(&mut s.b, FEATURE_DIM * hw);
+            grow(&mut s.b, hw * FEATURE_DIM);
             pointwise(&self.head.w, &self.head.b, c, FEATURE_DIM, &s.a, hw, &mut s.b);
-            relu6(&mut s.b[..FEATURE_DIM * hw]);
-            let pooled: Vec<f32> = s.b[..FEATURE_DIM * hw].chunks_exact(hw).map(|ch| ch.iter().sum::<f32>() / hw as f32).collect();
+            relu6(&mut s.b[..hw * FEATURE_DIM]);
+            let mut pooled = vec![0f32; FEATURE_DIM];
+            for row in s.b[..hw * FEATURE_DIM].chunks_exact(FEATURE_DIM) {
+                pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
+            }
+            pooled.iter_mut().for_each(|p| *p /= hw as f32);
             let logits = if with_logits {
                 (0..CLASSES)
                     .map(|o| self.fc_b[o] + fuserec_core::dot(&self.fc_w[o * FEATURE_DIM..(o + 1) * FEATURE_DIM], &pooled))

@@ -1,6 +1,7 @@
 use super::config::BertConfig;
 use crate::TextEncoder;
 use crate::weights::Weights;
+use fuserec_core::simd::{exp, exp_shift_sum, max};
 use fuserec_core::{Embeddings, Error, Result};
 use rayon::prelude::*;
 use std::path::Path;
@@ -46,12 +47,13 @@ impl Linear {
     /// `x` is `rows × inp`; returns `rows × out`.
     fn forward(&self, x: &[f32]) -> Vec<f32> {
         let rows = x.len() / self.inp;
-        let mut y = vec![0f32; rows * self.out];
+        // Every row starts as the bias (one write, no zeroing first); the product adds to it.
+        let mut y = Vec::with_capacity(rows * self.out);
+        for _ in 0..rows {
+            y.extend_from_slice(&self.b);
+        }
         let block = rows.div_ceil(rayon::current_num_threads()).max(MIN_ROW_BLOCK);
         y.par_chunks_mut(block * self.out).zip(x.par_chunks(block * self.inp)).for_each(|(y, x)| {
-            for row in y.chunks_exact_mut(self.out) {
-                row.copy_from_slice(&self.b);
-            }
             let m = x.len() / self.inp;
             // SAFETY: `x` is m × inp, `w_t` inp × out and `y` m × out, all row-major and disjoint.
             unsafe {
@@ -92,37 +94,29 @@ impl LayerNorm {
     fn forward_add(&self, x: &mut [f32], residual: &[f32]) {
         let d = self.g.len();
         x.par_chunks_mut(d).enumerate().for_each(|(r, row)| {
-            wide(|| {
-                if !residual.is_empty() {
-                    row.iter_mut().zip(&residual[r * d..(r + 1) * d]).for_each(|(a, b)| *a += b);
-                }
-                let mean = sum(row) / d as f32;
-                let var = sum_sq(row, mean) / d as f32;
-                let inv = 1.0 / (var + self.eps).sqrt();
-                for ((v, g), b) in row.iter_mut().zip(&self.g).zip(&self.b) {
-                    *v = (*v - mean) * inv * g + b;
-                }
-            })
+            norm_row(row, if residual.is_empty() { &[] } else { &residual[r * d..(r + 1) * d] }, &self.g, &self.b, self.eps)
         });
     }
 }
 
-/// `Σ a·b` in eight independent lanes: a float sum the compiler may vectorise (a single
-/// running sum has to stay in order, so it cannot).
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
+fuserec_core::vectorized_fn! {
+    /// `row ← LN(row + residual)` with gains `g` and biases `b` (`residual` empty: plain `LN(row)`).
+    fn norm_row(row: &mut [f32], residual: &[f32], g: &[f32], b: &[f32], eps: f32) {
+        for (a, r) in row.iter_mut().zip(residual) {
+            *a += r;
+        }
+        let d = row.len() as f32;
+        let mean = sum(row) / d;
+        let var = sum_sq(row, mean) / d;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(g).zip(b) {
+            *v = (*v - mean) * inv * g + b;
         }
     }
-    acc.iter().sum::<f32>() + tail
 }
 
-/// `Σ (a − c)²` in eight lanes (see [`dot`]); `c = 0` gives the sum of squares.
+/// `Σ (a − c)²` in eight independent lanes (a single running sum would have to stay in order,
+/// so it could not vectorise); `c = 0` gives the sum of squares.
 #[inline(always)]
 fn sum_sq(a: &[f32], c: f32) -> f32 {
     let mut acc = [0f32; 8];
@@ -136,7 +130,7 @@ fn sum_sq(a: &[f32], c: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `Σ a` in eight lanes (see [`dot`]).
+/// `Σ a` in eight lanes (see [`sum_sq`]).
 #[inline(always)]
 fn sum(a: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
@@ -152,8 +146,15 @@ fn sum(a: &[f32]) -> f32 {
 
 /// The exact (erf) GELU, as BERT was trained with: `x·(1 + erf(x/√2))/2`.
 fn gelu(x: &mut [f32]) {
-    x.par_chunks_mut(4096)
-        .for_each(|c| wide(|| c.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2)))));
+    x.par_chunks_mut(4096).for_each(gelu_chunk);
+}
+
+fuserec_core::vectorized_fn! {
+    fn gelu_chunk(x: &mut [f32]) {
+        for v in x {
+            *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
 }
 
 /// erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5·10⁻⁷ exactly, < 10⁻⁶ in f32: tested), written
@@ -164,97 +165,82 @@ fn erf(x: f32) -> f32 {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
     let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    (1.0 - poly * exp_neg(a * a)).copysign(x)
+    (1.0 - poly * exp(-a * a)).copysign(x)
 }
 
-/// `e^(−z)` for `z ≥ 0`: `2^k · e^r` with `|r| ≤ ln2/2` and a degree-7 Taylor polynomial for
-/// `e^r` (relative error < 10⁻⁸ before rounding); `z` above 87 gives the smallest normal float.
-#[inline(always)]
-fn exp_neg(z: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    let x = -z.min(87.0);
-    // Round to nearest by the 1.5·2²³ trick: the sum's low mantissa bits hold k, so both the
-    // float k and 2^k come from additions and integer ops only (no libm `floor`, no saturating
-    // float → int cast), and the loop vectorises.
-    const ROUND: f32 = 12_582_912.0;
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let k = shifted - ROUND;
-    let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    p * f32::from_bits(((k_int + 127) << 23) as u32)
-}
-
-/// Runs `f` compiled for AVX-512 or AVX2 + FMA when the CPU has them (the build's baseline is
-/// plain x86-64: SSE2 only), else as built. For the element-wise passes (GELU, layer norm,
-/// attention) that the compiler vectorises.
-#[inline(always)]
-fn wide<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { with_avx512(f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { with_avx2(f) };
-        }
-    }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// Multi-head self-attention of `b` sentences of `l` positions from the fused `qkv` rows
-/// (`b·l × 3d`: queries, keys, values); padded keys get no weight. Returns `b·l × d`.
-fn attention(qkv: &[f32], b: usize, l: usize, h: usize, lens: &[usize]) -> Vec<f32> {
-    let d3 = qkv.len() / (b * l);
+/// Multi-head self-attention of packed sentences (`lens[s]` token rows each, one after
+/// another) from the fused `qkv` rows (`Σ len × 3d`: queries, keys, values). Returns `Σ len × d`.
+fn attention(qkv: &[f32], lens: &[usize], h: usize) -> Vec<f32> {
+    let total: usize = lens.iter().sum();
+    let d3 = qkv.len() / total.max(1);
     let (d, dh) = (d3 / 3, d3 / 3 / h);
     let scale = 1.0 / (dh as f32).sqrt();
-    let mut ctx = vec![0f32; b * l * d];
-    ctx.par_chunks_mut(l * d).enumerate().for_each(|(s, out)| {
-        wide(|| {
-            let rows = &qkv[s * l * d3..(s + 1) * l * d3];
-            let keys = lens[s].max(1);
-            let mut p = vec![0f32; keys];
-            for head in 0..h {
-                let (qo, ko, vo) = (head * dh, d + head * dh, 2 * d + head * dh);
-                for i in 0..l {
-                    let q = &rows[i * d3 + qo..i * d3 + qo + dh];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, pj) in p.iter_mut().enumerate() {
-                        let k = &rows[j * d3 + ko..j * d3 + ko + dh];
-                        *pj = dot(q, k) * scale;
-                        max = max.max(*pj);
+    let mut ctx = vec![0f32; total * d];
+    // Each sentence's rows of `ctx` and `qkv`, handed to one task.
+    let mut parts = Vec::with_capacity(lens.len());
+    let (mut rest, mut from) = (ctx.as_mut_slice(), 0);
+    for &n in lens {
+        let (mine, tail) = rest.split_at_mut(n * d);
+        parts.push((mine, &qkv[from * d3..(from + n) * d3]));
+        (rest, from) = (tail, from + n);
+    }
+    parts.into_par_iter().filter(|(out, _)| !out.is_empty()).for_each(|(out, rows)| attend(rows, out, out.len() / d, h, scale));
+    ctx
+}
+
+fuserec_core::vectorized_fn! {
+    /// One sentence's attention over `h` heads: `rows` holds its `l` fused `qkv` rows, `out` its
+    /// `l × d` context. The keys are transposed first (`d × l`, rows padded to a multiple of
+    /// 16), so a query's scores against all keys are one vector update per dimension instead
+    /// of a horizontal sum per key.
+    fn attend(rows: &[f32], out: &mut [f32], l: usize, h: usize, scale: f32) {
+        let d = out.len() / l;
+        let (d3, dh, lp) = (3 * d, d / h, l.next_multiple_of(16));
+        let mut kt = vec![0f32; d * lp];
+        for j in 0..l {
+            for (c, &k) in rows[j * d3 + d..j * d3 + 2 * d].iter().enumerate() {
+                kt[c * lp + j] = k;
+            }
+        }
+        let mut p = vec![0f32; lp];
+        for head in 0..h {
+            for i in 0..l {
+                let q = &rows[i * d3 + head * dh..i * d3 + (head + 1) * dh];
+                // Scores against 16 keys at a time, the 16 sums kept in one register.
+                for (jb, block) in p.chunks_exact_mut(16).enumerate() {
+                    let mut acc = [0f32; 16];
+                    for (c, &qc) in q.iter().enumerate() {
+                        let keys = &kt[(head * dh + c) * lp + jb * 16..][..16];
+                        for t in 0..16 {
+                            acc[t] += qc * keys[t];
+                        }
                     }
-                    let mut sum = 0.0;
-                    p.iter_mut().for_each(|v| {
-                        *v = exp_neg(max - *v);
-                        sum += *v;
-                    });
-                    let o = &mut out[i * d + head * dh..i * d + (head + 1) * dh];
-                    for (j, pj) in p.iter().enumerate() {
-                        let v = &rows[j * d3 + vo..j * d3 + vo + dh];
-                        let w = pj / sum;
-                        o.iter_mut().zip(v).for_each(|(a, b)| *a += w * b);
+                    block.copy_from_slice(&acc);
+                }
+                // Softmax over the padded row (padding at −∞ weighs e^−87 ≈ 0, and is never read).
+                for (j, v) in p.iter_mut().enumerate() {
+                    *v = if j < l { *v * scale } else { f32::NEG_INFINITY };
+                }
+                let m = max(&p);
+                let inv = 1.0 / exp_shift_sum(&mut p, m);
+                // Context: the weighted sum of the values, 16 dimensions at a time.
+                let o = &mut out[i * d + head * dh..i * d + (head + 1) * dh];
+                for (cb, o) in o.chunks_mut(16).enumerate() {
+                    let mut acc = [0f32; 16];
+                    let w = o.len();
+                    for (j, pj) in p[..l].iter().enumerate() {
+                        let v = &rows[j * d3 + 2 * d + head * dh + cb * 16..][..w];
+                        for t in 0..w {
+                            acc[t] += pj * v[t];
+                        }
+                    }
+                    for (a, b) in o.iter_mut().zip(&acc) {
+                        *a = b * inv;
                     }
                 }
             }
-        })
-    });
-    ctx
+        }
+    }
 }
 
 struct Layer {
@@ -338,27 +324,30 @@ impl MiniLm {
             .collect()
     }
 
-    /// One forward pass over sentences padded to the longest among them.
+    /// One forward pass over sentences packed without padding: the token rows of all sentences
+    /// one after another (`Σ len × d`), so the matrix products, layer norms and GELU run on real
+    /// tokens only, and attention runs per sentence over its own rows. A batch padded to its
+    /// longest sentence would spend the products on padding rows too.
     fn forward_batch(&self, ids: &[&[u32]]) -> Vec<f32> {
         let (b, d) = (ids.len(), self.cfg.hidden_size);
-        let l = ids.iter().map(|x| x.len()).max().unwrap_or(1).max(1);
+        let lens: Vec<usize> = ids.iter().map(|t| t.len()).collect();
+        let starts: Vec<usize> = lens.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect();
+        let total: usize = lens.iter().sum();
         // Embeddings: word + position + token type 0, then layer norm.
-        let mut emb = vec![0f32; b * l * d];
+        let mut x = vec![0f32; total * d];
         for (s, toks) in ids.iter().enumerate() {
             for (p, &t) in toks.iter().enumerate() {
-                let row = &mut emb[(s * l + p) * d..(s * l + p + 1) * d];
+                let row = &mut x[(starts[s] + p) * d..(starts[s] + p + 1) * d];
                 let (w, pos, ty) = (&self.word[t as usize * d..][..d], &self.position[p * d..][..d], &self.token_type[..d]);
                 for j in 0..d {
                     row[j] = w[j] + pos[j] + ty[j];
                 }
             }
         }
-        let mut x = emb;
         self.emb_ln.forward_add(&mut x, &[]);
-        let lens: Vec<usize> = ids.iter().map(|t| t.len()).collect();
         let h = self.cfg.num_attention_heads;
         for layer in &self.layers {
-            let ctx = attention(&layer.qkv.forward(&x), b, l, h, &lens);
+            let ctx = attention(&layer.qkv.forward(&x), &lens, h);
             let mut a = layer.attn_out.forward(&ctx);
             layer.ln1.forward_add(&mut a, &x);
             let mut up = layer.up.forward(&a);
@@ -367,14 +356,13 @@ impl MiniLm {
             layer.ln2.forward_add(&mut ff, &a);
             x = ff;
         }
-        // Attention-masked mean pooling, then L2 normalisation.
-        let hidden = x;
+        // Mean pooling over each sentence's tokens, then L2 normalisation.
         let mut out = vec![0f32; b * d];
         for s in 0..b {
-            let n = ids[s].len().max(1) as f32;
+            let n = lens[s].max(1) as f32;
             let o = &mut out[s * d..(s + 1) * d];
-            for p in 0..ids[s].len() {
-                o.iter_mut().zip(&hidden[(s * l + p) * d..(s * l + p + 1) * d]).for_each(|(a, v)| *a += v / n);
+            for row in x[starts[s] * d..(starts[s] + lens[s]) * d].chunks_exact(d) {
+                o.iter_mut().zip(row).for_each(|(a, v)| *a += v / n);
             }
             let norm = o.iter().map(|v| v * v).sum::<f32>().sqrt();
             if norm > 0.0 {
@@ -433,9 +421,5 @@ mod tests {
         }
         assert!(worst < 1e-6, "max |erf − libm::erff| = {worst}");
         assert!(erf(0.0).abs() < 1e-6 && erf(30.0) == 1.0 && erf(-30.0) == -1.0);
-        for z in [0.0f32, 0.1, 1.0, 10.0, 50.0, 86.0] {
-            let (got, want) = (exp_neg(z), (-z).exp());
-            assert!((got - want).abs() <= 2e-7 * want, "exp(−{z}) = {got}, want {want}");
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! InfoNCE over in-batch keys plus a queue of earlier keys, and the hard-negative triplet.
 
 use fuserec_nn::dfdx::prelude::*;
-use fuserec_nn::{Tape, V0, V2, fork, row_dot, softmax_xent_diagonal};
+use fuserec_nn::{Tape, V0, V2, dot_softmax_xent, fork, row_dot};
 
 /// `−mean_i log( exp(q_i·k_i/τ) / Σ_j exp(q_i·c_j/τ) )` where the columns `c` are the batch's keys
 /// followed by the queue's (`queue`: `K × d` values and the item of each). Columns holding row
@@ -19,8 +19,7 @@ pub fn info_nce(q: V2, k: V2, items: &[u32], queue: Option<(&[f32], &[u32])>, ta
         }
         None => k,
     };
-    let logits = q.matmul(keys.permute::<_, Axes2<1, 0>>());
-    softmax_xent_diagonal(logits, 1.0 / tau, None, &cols)
+    dot_softmax_xent(q, keys, 1.0 / tau, None, &cols)
 }
 
 /// `mean over rows with a hard negative of max(0, m − q·k⁺ + q·k⁻)` (unit vectors: cosines).
