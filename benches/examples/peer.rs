@@ -1,29 +1,23 @@
 //! fuserec's pretrained encoders against the PyTorch peer (`benches/peers/encoders_peer.py`):
 //! same weights, same inputs (64 titles of 12 tokens; the chelsea reference tensor × 32),
-//! 2 threads each, and the ratio. Run with `cargo xtask peer`.
+//! 2 threads each, and the ratio (rates from the median of `PEER_ROUNDS` timed batches, default
+//! 9, on both sides). Run with `cargo xtask peer encoders`.
 
 use fuserec::data::assets::{MINILM, cache_dir, shared_assets_dir};
 use fuserec::encoders::{EfficientNetLite0, MiniLm, TextEncoder};
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
-/// Items per second of `f` (which handles `n` items), after one warm-up call, over ≥ `secs`.
-fn rate(n: usize, secs: f64, mut f: impl FnMut()) -> f64 {
-    f();
-    let t = Instant::now();
-    let mut done = 0;
-    while t.elapsed().as_secs_f64() < secs {
-        f();
-        done += n;
-    }
-    done as f64 / t.elapsed().as_secs_f64()
+/// Items per second of `f` (which handles `n` items): `n` over the median of `rounds` timed calls
+/// after a warm-up call.
+fn rate(n: usize, rounds: usize, f: impl FnMut()) -> f64 {
+    n as f64 / fuserec_benches::fair::median_seconds(rounds, f)
 }
 
 fn main() {
     // As the CLI, the Python module and the server run (see `retain_freed_memory`).
     assert!(fuserec::nn::retain_freed_memory());
-    let secs: f64 = std::env::var("PEER_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let rounds: usize = std::env::var("PEER_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(9);
     let minilm = MINILM.locate(&cache_dir()).expect("all-MiniLM-L6-v2 missing: run `cargo xtask assets`");
     let shared = shared_assets_dir().expect("shared assets folder not found (FUSEREC_ASSETS_DIR)");
     let effnet = shared.join("efficientnet-lite0/efficientnet_lite0.safetensors");
@@ -36,14 +30,18 @@ fn main() {
     let gflops = fuserec_benches::fair::sgemm_gflops(1024);
     let m = MiniLm::load(&minilm).expect("load MiniLM");
     let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
-    let ours_text = rate(refs.len(), secs, || {
+    let lens: Vec<usize> = m.tokenize(&refs).expect("tokenize").iter().map(Vec::len).collect();
+    let (min, max) = (lens.iter().min().copied().unwrap_or(0), lens.iter().max().copied().unwrap_or(0));
+    // Both sides run every title's tokens; the peer also runs padding up to the longest title.
+    println!("titles: {} of {min}–{max} tokens ({} tokens, {} with padding)", lens.len(), lens.iter().sum::<usize>(), max * lens.len());
+    let ours_text = rate(refs.len(), rounds, || {
         m.encode(&refs).expect("encode");
     });
     let net = EfficientNetLite0::load(&effnet).expect("load EfficientNet");
     let raw = std::fs::read(&chelsea).expect("chelsea tensor");
     let x = fuserec::core::f32s_from_le(&raw);
     let batch = vec![x; 32];
-    let ours_img = rate(batch.len(), secs, || {
+    let ours_img = rate(batch.len(), rounds, || {
         net.forward_batch(&batch, false).expect("forward");
     });
 
@@ -61,7 +59,7 @@ fn main() {
             "--titles".as_ref(),
             titles_file.as_os_str(),
         ])
-        .args(["--threads", &threads.to_string(), "--seconds", &secs.to_string()])
+        .args(["--threads", &threads.to_string(), "--rounds", &rounds.to_string()])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let _ = std::fs::remove_file(&titles_file);

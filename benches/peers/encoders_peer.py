@@ -163,13 +163,9 @@ class Lite0(torch.nn.Module):
         return pooled, F.linear(pooled, *self.fc)
 
 
-def rate(fn, n_items, min_seconds=3.0):
-    fn()  # warm-up
-    t0, reps = time.perf_counter(), 0
-    while time.perf_counter() - t0 < min_seconds:
-        fn()
-        reps += 1
-    return n_items * reps / (time.perf_counter() - t0)
+def rate(fn, n_items, rounds):
+    """Items per second: `n_items` over the median of `rounds` timed calls after a warm-up."""
+    return n_items / fair.median_seconds(fn, rounds)
 
 
 def main():
@@ -179,7 +175,7 @@ def main():
     ap.add_argument("--chelsea", required=True)
     ap.add_argument("--titles", required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=9)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = {"torch": torch.__version__, "threads": a.threads}
@@ -190,7 +186,7 @@ def main():
         out["minilm_first5"] = [round(float(v), 5) for v in e[0, :5]]
         out["minilm_cos"] = round(float(e[0] @ e[1]), 4)
         titles = [l.strip() for l in open(a.titles) if l.strip()]
-        out["sentences_per_s"] = rate(lambda: encode_texts(bert, tok, titles), len(titles), a.seconds)
+        out["sentences_per_s"] = rate(lambda: encode_texts(bert, tok, titles), len(titles), a.rounds)
         out["batch_sentences"] = len(titles)
 
         net = Lite0(load_safetensors(a.effnet))
@@ -199,7 +195,7 @@ def main():
         out["effnet_argmax"] = int(logits.argmax())
         out["effnet_pooled5"] = [round(float(v), 5) for v in pooled[0, :5]]
         batch = x.repeat(32, 1, 1, 1)
-        out["images_per_s"] = rate(lambda: net(batch), 32, a.seconds)
+        out["images_per_s"] = rate(lambda: net(batch), 32, a.rounds)
         out["batch_images"] = 32
     out["fair"] = fair.report()
     print(json.dumps(out))
