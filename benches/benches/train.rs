@@ -8,6 +8,8 @@ use fuserec::nn::DenseAdam;
 use fuserec_benches::two_tower::{BATCH, batches, config, net};
 
 fn step(c: &mut Criterion) {
+    // As `cargo xtask experiment` and `fuserec train` run (see `retain_freed_memory`).
+    assert!(fuserec::nn::retain_freed_memory());
     let mut g = c.benchmark_group("two_tower_step");
     g.sample_size(20);
     g.throughput(Throughput::Elements(BATCH as u64));

@@ -1,12 +1,15 @@
 //! HNSW against FAISS's IndexHNSWFlat (`benches/peers/hnsw_peer.py`, PyPI `faiss-cpu`): 1M × 64
 //! clustered unit vectors, inner product, the same M and efConstruction, 1,000 queries run one at
-//! a time on one thread each side. Prints recall@10 and queries/s per efSearch for both, and the
-//! QPS ratio at the smallest efSearch each side needs for recall@10 ≥ 0.95.
+//! a time on one thread each side (and hnswlib's, when installed). Prints recall@10 and
+//! queries/s per efSearch (medians of passes the sides take in turns) and the QPS ratio at the
+//! smallest efSearch each side needs for recall@10 ≥ 0.95.
 //! Run with `cargo xtask peer hnsw` (`HNSW_ITEMS=…` for a smaller catalogue, `HNSW_NO_PEER=1` for
 //! our side only).
 
 use fuserec::core::Embeddings;
 use fuserec::index::{Candidates, ExactIndex, Hnsw, HnswConfig};
+use fuserec_benches::fair::{Peer, interleaved};
+use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -28,11 +31,11 @@ fn main() {
     h.extend(&keys, items.as_slice()).expect("build");
     let build = t.elapsed().as_secs_f64();
     eprintln!("fuserec build: {build:.1}s on {} threads", rayon::current_num_threads());
-    let ours: Vec<(usize, f64, f64)> = EFS.iter().map(|&ef| sweep(&h, &queries, &truth, ef)).collect();
     if std::env::var_os("HNSW_NO_PEER").is_some() {
         // Our side only (while tuning).
-        for o in &ours {
-            println!("| {} | {:.4} | {:.0} |", o.0, o.1, o.2);
+        for &ef in &EFS {
+            let r = recall(&h, &queries, &truth, ef);
+            println!("| {ef} | {r:.4} | {:.0} |", nq as f64 / fuserec_benches::fair::median_seconds(5, || pass(&h, &queries, ef)));
         }
         return;
     }
@@ -51,8 +54,8 @@ fn main() {
     let python = std::env::var("FUSEREC_FAISS_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/hnsw_peer.py");
     let efs: Vec<String> = EFS.iter().map(|e| e.to_string()).collect();
-    let out = Command::new(&python)
-        .arg(&script)
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
         .args([
             "--items".as_ref(),
             files[0].as_os_str(),
@@ -72,57 +75,55 @@ fn main() {
             &efs.join(","),
             "--build-threads",
             &rayon::current_num_threads().to_string(),
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        ]);
+    let mut peer = Peer::start(cmd, "needs `pip install faiss-cpu numpy` (scripts/peer-env)");
     files.iter().for_each(|f| drop(std::fs::remove_file(f)));
-    if !out.status.success() {
-        eprintln!("peer failed (needs `pip install faiss-cpu numpy`):\n{}", String::from_utf8_lossy(&out.stderr));
-        std::process::exit(1);
-    }
-    let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
-    if !fuserec_benches::fair::report(fuserec_benches::fair::sgemm_gflops(1024), &peer) {
+    let ready = peer.ready.clone();
+    if !fuserec_benches::fair::report(fuserec_benches::fair::sgemm_gflops(1024), &ready) {
         std::process::exit(2);
     }
-    let rows_of = |v: &serde_json::Value| -> Vec<(usize, f64, f64)> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| {
-                (
-                    r["ef"].as_u64().unwrap_or(0) as usize,
-                    r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
-                    r["qps"].as_f64().unwrap_or(f64::NAN),
-                )
-            })
-            .collect()
-    };
-    let theirs = rows_of(&peer["rows"]);
-    let hnswlib = rows_of(&peer["hnswlib"]["rows"]);
+    let with_hnswlib = !ready["hnswlib"].is_null();
     println!("{n} × {d} clustered unit vectors, inner product, M = {m}, efConstruction = {efc}, {nq} queries one at a time on 1 thread");
     println!(
         "build: fuserec {build:.1}s, faiss {} {:.1}s ({} threads each)\n",
-        peer["faiss"],
-        peer["build_seconds"].as_f64().unwrap_or(f64::NAN),
+        ready["faiss"],
+        ready["build_seconds"].as_f64().unwrap_or(f64::NAN),
         rayon::current_num_threads()
     );
-    if !hnswlib.is_empty() {
+    if with_hnswlib {
         println!(
             "hnswlib {} build {:.1}s ({} threads)\n",
-            peer["hnswlib"]["version"],
-            peer["hnswlib"]["build_seconds"].as_f64().unwrap_or(f64::NAN),
+            ready["hnswlib"]["version"],
+            ready["hnswlib"]["build_seconds"].as_f64().unwrap_or(f64::NAN),
             rayon::current_num_threads()
         );
     }
+    // Per ef: (ef, recall, QPS) for fuserec, FAISS and hnswlib; the three take turns pass by pass.
+    let mut rows: [Vec<(usize, f64, f64)>; 3] = Default::default();
+    for &ef in &EFS {
+        let mut ours = || fuserec_benches::fair::time(|| pass(&h, &queries, ef));
+        let mut peer_op = |op: &str| peer.seconds(json!({ "op": op, "ef": ef }));
+        let t = if with_hnswlib {
+            let peer_op = std::cell::RefCell::new(&mut peer_op);
+            interleaved(5, &mut [&mut ours, &mut || peer_op.borrow_mut()("faiss"), &mut || peer_op.borrow_mut()("hnswlib")])
+        } else {
+            interleaved(5, &mut [&mut ours, &mut || peer_op("faiss")])
+        };
+        let recall_of = |v: &serde_json::Value| v[ef.to_string()].as_f64().unwrap_or(f64::NAN);
+        let recalls = [recall(&h, &queries, &truth, ef), recall_of(&ready["recall"]), recall_of(&ready["hnswlib"]["recall"])];
+        for (side, (secs, r)) in t.iter().zip(recalls).enumerate() {
+            rows[side].push((ef, r, nq as f64 / secs));
+        }
+    }
     println!("| efSearch | fuserec recall@10 | fuserec QPS | FAISS recall@10 | FAISS QPS | hnswlib recall@10 | hnswlib QPS |");
     println!("|---|---|---|---|---|---|---|");
-    for (k, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        let h = hnswlib.get(k).map_or("| – | –".to_string(), |h| format!("| {:.4} | {:.0}", h.1, h.2));
+    for (k, (o, t)) in rows[0].iter().zip(&rows[1]).enumerate() {
+        let h = rows[2].get(k).map_or("| – | –".to_string(), |h| format!("| {:.4} | {:.0}", h.1, h.2));
         println!("| {} | {:.4} | {:.0} | {:.4} | {:.0} {h} |", o.0, o.1, o.2, t.1, t.2);
     }
     let at = |rows: &[(usize, f64, f64)]| rows.iter().find(|r| r.1 >= 0.95).copied();
-    for (name, rows) in [("FAISS", &theirs), ("hnswlib", &hnswlib)] {
-        match (at(&ours), at(rows)) {
+    for (name, theirs) in [("FAISS", &rows[1]), ("hnswlib", &rows[2])] {
+        match (at(&rows[0]), at(theirs)) {
             (Some(o), Some(t)) => println!(
                 "\nat recall@10 ≥ 0.95: fuserec {:.0} QPS (ef {}, recall {:.4}), {name} {:.0} QPS (ef {}, recall {:.4}) → ratio {:.2}×",
                 o.2,
@@ -133,24 +134,26 @@ fn main() {
                 t.1,
                 o.2 / t.2
             ),
-            _ if rows.is_empty() => println!("\n{name}: not installed (scripts/peer-env installs it)"),
+            _ if theirs.is_empty() => println!("\n{name}: not installed (scripts/peer-env installs it)"),
             _ => println!("\n{name}: one side never reaches recall@10 ≥ 0.95 in the sweep"),
         }
     }
+    println!("QPS: medians of 5 passes per side, the sides taking turns pass by pass");
 }
 
-/// (ef, recall@10, queries/s single-threaded, best of three passes).
-fn sweep(h: &Hnsw, queries: &Embeddings, truth: &[Vec<(u32, f32)>], ef: usize) -> (usize, f64, f64) {
-    let mut best = f64::INFINITY;
-    let mut hits = 0;
-    for _ in 0..3 {
-        hits = 0;
-        let t = Instant::now();
-        for (q, tr) in queries.iter_rows().zip(truth) {
-            let got = h.search_ef(q, 10, Some(ef), &|_| false).expect("search");
-            hits += got.iter().filter(|g| tr.iter().any(|x| x.0 == g.0)).count();
-        }
-        best = best.min(t.elapsed().as_secs_f64());
+/// recall@10 of `h` at beam width `ef` against the exact top 10.
+fn recall(h: &Hnsw, queries: &Embeddings, truth: &[Vec<(u32, f32)>], ef: usize) -> f64 {
+    let hits: usize = queries
+        .iter_rows()
+        .zip(truth)
+        .map(|(q, tr)| h.search_ef(q, 10, Some(ef), &|_| false).expect("search").iter().filter(|g| tr.iter().any(|x| x.0 == g.0)).count())
+        .sum();
+    hits as f64 / (10 * queries.rows()) as f64
+}
+
+/// One pass: every query, one after another on this thread.
+fn pass(h: &Hnsw, queries: &Embeddings, ef: usize) {
+    for q in queries.iter_rows() {
+        std::hint::black_box(h.search_ef(q, 10, Some(ef), &|_| false).expect("search"));
     }
-    (ef, hits as f64 / (10 * queries.rows()) as f64, queries.rows() as f64 / best)
 }

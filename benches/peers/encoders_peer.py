@@ -5,7 +5,7 @@ with parity checks and throughput. Run by `cargo xtask peer`; needs Debian's pyt
 
 usage: encoders_peer.py --minilm DIR --effnet FILE --chelsea FILE --titles FILE [--threads 2]
 """
-import argparse, json, math, struct, sys, time, unicodedata
+import argparse, json, math, struct, sys, unicodedata
 
 import fair
 
@@ -163,11 +163,6 @@ class Lite0(torch.nn.Module):
         return pooled, F.linear(pooled, *self.fc)
 
 
-def rate(fn, n_items, rounds):
-    """Items per second: `n_items` over the median of `rounds` timed calls after a warm-up."""
-    return n_items / fair.median_seconds(fn, rounds)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minilm", required=True)
@@ -175,30 +170,35 @@ def main():
     ap.add_argument("--chelsea", required=True)
     ap.add_argument("--titles", required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=9)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = {"torch": torch.__version__, "threads": a.threads}
-    with torch.inference_mode():
-        cfg = json.load(open(f"{a.minilm}/config.json"))
-        bert, tok = MiniLM(load_safetensors(f"{a.minilm}/model.safetensors"), cfg), WordPiece(f"{a.minilm}/tokenizer.json")
-        e = encode_texts(bert, tok, ["A cat sits on the mat.", "A kitten is resting on a rug."])
-        out["minilm_first5"] = [round(float(v), 5) for v in e[0, :5]]
-        out["minilm_cos"] = round(float(e[0] @ e[1]), 4)
-        titles = [l.strip() for l in open(a.titles) if l.strip()]
-        out["sentences_per_s"] = rate(lambda: encode_texts(bert, tok, titles), len(titles), a.rounds)
-        out["batch_sentences"] = len(titles)
+    torch.set_grad_enabled(False)
+    cfg = json.load(open(f"{a.minilm}/config.json"))
+    bert, tok = MiniLM(load_safetensors(f"{a.minilm}/model.safetensors"), cfg), WordPiece(f"{a.minilm}/tokenizer.json")
+    e = encode_texts(bert, tok, ["A cat sits on the mat.", "A kitten is resting on a rug."])
+    out["minilm_first5"] = [round(float(v), 5) for v in e[0, :5]]
+    out["minilm_cos"] = round(float(e[0] @ e[1]), 4)
+    titles = [l.strip() for l in open(a.titles) if l.strip()]
+    out["batch_sentences"] = len(titles)
 
-        net = Lite0(load_safetensors(a.effnet))
-        x = torch.from_numpy(np.fromfile(a.chelsea, dtype="<f4").reshape(1, 3, 224, 224).copy())
-        pooled, logits = net(x)
-        out["effnet_argmax"] = int(logits.argmax())
-        out["effnet_pooled5"] = [round(float(v), 5) for v in pooled[0, :5]]
-        batch = x.repeat(32, 1, 1, 1)
-        out["images_per_s"] = rate(lambda: net(batch), 32, a.rounds)
-        out["batch_images"] = 32
+    net = Lite0(load_safetensors(a.effnet))
+    x = torch.from_numpy(np.fromfile(a.chelsea, dtype="<f4").reshape(1, 3, 224, 224).copy())
+    pooled, logits = net(x)
+    out["effnet_argmax"] = int(logits.argmax())
+    out["effnet_pooled5"] = [round(float(v), 5) for v in pooled[0, :5]]
+    batch = x.repeat(32, 1, 1, 1)
+    out["batch_images"] = 32
     out["fair"] = fair.report()
-    print(json.dumps(out))
+
+    def minilm(_):
+        encode_texts(bert, tok, titles)
+
+    def effnet(_):
+        net(batch)
+
+    with torch.inference_mode():
+        fair.serve(out, {"minilm": minilm, "effnet": effnet})
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ the imports, `report()` says what the process really runs (threadpoolctl) and it
 the Rust side refuses a ratio when that rate is far below its own.
 
 Usage, first thing in a peer script:  import fair; fair.configure(threads)
+
+`serve` then answers the Rust side's timing requests one at a time, so that it can interleave its
+own rounds with the peer's (see `benches/src/fair.rs`, `Peer`).
 """
+import json
 import os
+import sys
 import time
 
 
@@ -112,3 +117,20 @@ def threads_arg(argv, default=2, flag="--threads"):
         if a.startswith(flag + "="):
             return int(a.split("=", 1)[1])
     return default
+
+
+def serve(ready, ops):
+    """Prints `ready` (what the peer runs) as one JSON line, then answers requests from stdin, one
+    JSON line each way: {"op": name, ...} runs `ops[name](request)` once and answers {"seconds":
+    its wall time, ...what it returned}; {"op": "quit"} (or end of input) stops. The Rust side
+    alternates its own timed rounds with these, so a shared machine's slow and fast moments fall
+    on both sides alike instead of on whichever ran second."""
+    print(json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req.get("op") == "quit":
+            break
+        t0 = time.perf_counter()
+        extra = ops[req["op"]](req) or {}
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"seconds": seconds, **extra}), flush=True)

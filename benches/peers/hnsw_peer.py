@@ -1,9 +1,10 @@
 """FAISS HNSW on the same vectors as `benches/examples/hnsw_peer.rs` (PyPI faiss-cpu, numpy).
 
-Builds IndexHNSWFlat (inner product) with the given M / efConstruction on --build-threads threads,
-then for each efSearch answers all queries in one `search` call on one OpenMP thread (FAISS then
-walks them one after another in C++, with no Python in between; best of three passes) and reports
-recall@10 against the exact top-10 the Rust side computed. Prints JSON.
+Builds IndexHNSWFlat (inner product) with the given M / efConstruction on --build-threads threads
+(and hnswlib's index, if installed), reports recall@10 per efSearch against the exact top-10 the
+Rust side computed, then answers timing requests (`fair.serve`): {"op": "faiss" | "hnswlib",
+"ef": N} answers all queries in one call on one thread (the library then walks them one after
+another in C++, with no Python in between).
 """
 import argparse
 import json
@@ -40,48 +41,65 @@ index.add(x)
 build = time.perf_counter() - t
 
 faiss.omp_set_num_threads(1)
-rows = []
-for ef in [int(e) for e in a.efs.split(",")]:
+EFS = [int(e) for e in a.efs.split(",")]
+
+
+def recall(found):
+    return sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth)) / (10 * len(q))
+
+
+def faiss_search(req):
+    index.hnsw.efSearch = req["ef"]
+    index.search(q, 10)
+
+
+faiss_recall = {}
+for ef in EFS:
     index.hnsw.efSearch = ef
-    best = float("inf")
-    found = None
-    for _ in range(3):
-        t = time.perf_counter()
-        out = index.search(q, 10)[1]
-        best = min(best, time.perf_counter() - t)
-        found = out
-    hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth))
-    rows.append({"ef": ef, "recall_at_10": hits / (10 * len(q)), "qps": len(q) / best})
-del index
+    faiss_recall[ef] = recall(index.search(q, 10)[1])
 
 
-def hnswlib_rows():
-    """The same sweep with hnswlib (PyPI), if installed: same M / efConstruction, the same
-    build threads, all queries in one knn_query call on one thread."""
+def hnswlib_index():
+    """The same index with hnswlib (PyPI), if installed: same M / efConstruction, the same build
+    threads; searched with all queries in one knn_query call on one thread."""
     try:
         import hnswlib
     except ImportError:
-        return None
-    index = hnswlib.Index(space="ip", dim=a.d)
-    index.init_index(max_elements=len(x), ef_construction=a.ef_construction, M=a.m, random_seed=1)
-    index.set_num_threads(a.build_threads)
-    t = time.perf_counter()
-    index.add_items(x)
-    build = time.perf_counter() - t
-    index.set_num_threads(1)
-    out = []
-    for ef in [int(e) for e in a.efs.split(",")]:
-        index.set_ef(max(ef, 10))
-        best, found = float("inf"), None
-        for _ in range(3):
-            t = time.perf_counter()
-            found = index.knn_query(q, k=10)[0]
-            best = min(best, time.perf_counter() - t)
-        hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth))
-        out.append({"ef": ef, "recall_at_10": hits / (10 * len(q)), "qps": len(q) / best})
+        return None, None
     from importlib.metadata import version
 
-    return {"version": version("hnswlib"), "build_seconds": build, "rows": out}
+    h = hnswlib.Index(space="ip", dim=a.d)
+    h.init_index(max_elements=len(x), ef_construction=a.ef_construction, M=a.m, random_seed=1)
+    h.set_num_threads(a.build_threads)
+    t = time.perf_counter()
+    h.add_items(x)
+    info = {"version": version("hnswlib"), "build_seconds": time.perf_counter() - t, "recall": {}}
+    h.set_num_threads(1)
+    for ef in EFS:
+        h.set_ef(max(ef, 10))
+        info["recall"][str(ef)] = recall(h.knn_query(q, k=10)[0])
+    return h, info
 
 
-print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "build_seconds": build, "build_threads": a.build_threads, "rows": rows, "hnswlib": hnswlib_rows()}))
+hnsw_lib, hnswlib_info = hnswlib_index()
+
+
+def hnswlib_search(req):
+    hnsw_lib.set_ef(max(req["ef"], 10))
+    hnsw_lib.knn_query(q, k=10)
+
+
+ops = {"faiss": faiss_search}
+if hnsw_lib is not None:
+    ops["hnswlib"] = hnswlib_search
+fair.serve(
+    {
+        "fair": fair.report(),
+        "faiss": faiss.__version__,
+        "build_seconds": build,
+        "build_threads": a.build_threads,
+        "recall": {str(ef): r for ef, r in faiss_recall.items()},
+        "hnswlib": hnswlib_info,
+    },
+    ops,
+)

@@ -5,7 +5,7 @@ centroids, all points used (no subsampling), 2 threads. Run by `cargo xtask peer
 
 usage: kmeans_peer.py --data F --init F --n N --d D --k K --iters I [--threads 2]
 """
-import argparse, json, sys, time
+import argparse, json, sys
 
 import fair
 
@@ -29,14 +29,13 @@ def main():
     # Warm-up on a slice, then the timed run on everything.
     warm = faiss.Kmeans(a.d, a.k, niter=1, max_points_per_centroid=10**9, seed=1, verbose=False)
     warm.train(x[: 64 * a.k], init_centroids=init)
-    # Best of three timed runs (the machine is shared; fuserec's side does the same).
-    best = float("inf")
-    for _ in range(3):
+
+    def train(_):
         km = faiss.Kmeans(a.d, a.k, niter=a.iters, max_points_per_centroid=10**9, seed=1, verbose=False)
-        t0 = time.perf_counter()
         km.train(x, init_centroids=init)
-        best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"fair": fair.report(), "faiss": faiss.__version__, "threads": a.threads, "seconds_per_iteration": best / a.iters, "objective": float(km.obj[-1]) if len(km.obj) else None}))
+        return {"objective": float(km.obj[-1]) if len(km.obj) else None}
+
+    fair.serve({"fair": fair.report(), "faiss": faiss.__version__, "threads": a.threads}, {"train": train})
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 Same model and batch shapes: history of up to 20 item ids mean-pooled (EmbeddingBag, sparse),
 query MLP 64→128→64, item id rows (Embedding, sparse), both L2-normalised, logits against the
 batch's 1024 positives plus 256 uniform negatives, τ = 0.2, log-Q correction, duplicate-item mask,
-cross-entropy. SparseAdam on both tables, Adam on the MLP. Prints JSON with examples/s (median of
-`--rounds` rounds of `--steps` steps).
+cross-entropy. SparseAdam on both tables, Adam on the MLP. Answers timing requests (`fair.serve`):
+{"op": "steps", "n": N} runs N steps.
 """
-import argparse, json, sys, time
+import argparse, json, sys
 
 import fair
 
@@ -17,9 +17,7 @@ import torch  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--rows", type=int, default=100_000)
-p.add_argument("--steps", type=int, default=30)
 p.add_argument("--threads", type=int, default=2)
-p.add_argument("--rounds", type=int, default=7)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(1)
@@ -71,17 +69,14 @@ def step(h, o, items):
 
 
 batches = [batch() for _ in range(8)]
-for k in range(3):
-    step(*batches[k % 8])
 _k = [0]
 
 
-def run():
-    for _ in range(a.steps):
+def steps(req):
+    for _ in range(req["n"]):
         step(*batches[_k[0] % 8])
         _k[0] += 1
 
 
-per_step = fair.median_seconds(run, a.rounds) / a.steps
-print(json.dumps({"fair": fair.report(), "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": a.rows,
-                  "seconds_per_step": per_step, "examples_per_second": B / per_step}))
+steps({"n": 3})
+fair.serve({"fair": fair.report(), "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": a.rows}, {"steps": steps})

@@ -4,6 +4,8 @@
 //! ratio (a generic OpenBLAS kernel on an AVX-512 Xeon: 39 instead of 186 GFLOP/s).
 
 use rayon::prelude::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 /// Below this fraction of our sgemm rate the peer is taken as misconfigured.
@@ -66,15 +68,91 @@ pub fn sgemm_gflops(n: usize) -> f64 {
 /// `fair.median_seconds`).
 pub fn median_seconds(rounds: usize, mut f: impl FnMut()) -> f64 {
     f();
-    let mut times: Vec<f64> = (0..rounds.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median((0..rounds.max(1)).map(|_| time(&mut f)).collect())
+}
+
+/// A Python peer that answers timing requests (`fair.serve` in `benches/peers/fair.py`): started
+/// once, it sets itself up (loads weights, builds its index) and says so in its first line, then
+/// runs one timed unit of work per request. [`interleaved`] alternates our rounds with its.
+pub struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The peer's first line: what it runs (its `fair` report, versions, set-up figures).
+    pub ready: serde_json::Value,
+}
+
+impl Peer {
+    /// Starts `cmd` (a peer script calling `fair.serve`) and waits for its first line; `hint`
+    /// says what to install when it fails.
+    pub fn start(mut cmd: Command, hint: &str) -> Peer {
+        let mut child =
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start the peer: {e} ({hint})"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut peer = Peer { child, stdin, stdout, ready: serde_json::Value::Null };
+        peer.ready = peer.read_line().unwrap_or_else(|| {
+            let status = peer.child.wait().map(|s| s.to_string()).unwrap_or_default();
+            eprintln!("the peer stopped before it was ready ({status}); {hint}");
+            std::process::exit(1)
+        });
+        peer
+    }
+
+    fn read_line(&mut self) -> Option<serde_json::Value> {
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(n) if n > 0 => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("the peer printed `{}`: {e}", line.trim()))),
+            _ => None,
+        }
+    }
+
+    /// Runs one request (`{"op": …, …}`) and returns the peer's answer (`seconds` and the rest).
+    pub fn request(&mut self, req: serde_json::Value) -> serde_json::Value {
+        writeln!(self.stdin, "{req}").and_then(|_| self.stdin.flush()).expect("write to the peer");
+        self.read_line().unwrap_or_else(|| panic!("the peer stopped while answering {req}"))
+    }
+
+    /// The wall time of one request, as the peer measured it.
+    pub fn seconds(&mut self, req: serde_json::Value) -> f64 {
+        self.request(req)["seconds"].as_f64().expect("the peer answers with seconds")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "{}", serde_json::json!({ "op": "quit" }));
+        let _ = self.stdin.flush();
+        let _ = self.child.wait();
+    }
+}
+
+/// Medians of `rounds` timed rounds per side, the sides taking turns, after one warm-up round
+/// each; each closure runs one round and returns its seconds. Taking turns puts a shared
+/// machine's slow and fast moments on every side alike.
+pub fn interleaved(rounds: usize, sides: &mut [&mut dyn FnMut() -> f64]) -> Vec<f64> {
+    sides.iter_mut().for_each(|f| {
+        f();
+    });
+    let mut times = vec![Vec::new(); sides.len()];
+    for _ in 0..rounds.max(1) {
+        for (f, t) in sides.iter_mut().zip(&mut times) {
+            t.push(f());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// Seconds one call of `f` takes.
+pub fn time(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// Prints both sides' configuration (CPU, threads, BLAS kernels, sgemm rates) from the peer's

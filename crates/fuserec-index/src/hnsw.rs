@@ -80,13 +80,26 @@ fn has_fma() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_fma(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: this function's target features are the ones the body needs.
+    unsafe { dot_fma_body(a, b) }
+}
+
+/// The AVX2 + FMA inner product, for inlining into functions compiled with those features (a
+/// call to [`dot_fma`] per distance cannot be inlined into the search loop otherwise).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn dot_fma_body(a: &[f32], b: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    // SAFETY: every load reads 8 floats at i < n − 7 (bounds from n = min of both lengths).
+    // SAFETY: the caller guarantees AVX2 and FMA; every load reads 8 floats at i ≤ n − 8
+    // (bounds from n = the shorter length).
     unsafe {
+        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
         while i + 16 <= n {
             s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
             s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), s1);
@@ -96,17 +109,17 @@ unsafe fn dot_fma(a: &[f32], b: &[f32]) -> f32 {
             s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
             i += 8;
         }
+        let s = _mm256_add_ps(s0, s1);
+        let x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+        let x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+        let mut r = _mm_cvtss_f32(x);
+        while i < n {
+            r += a[i] * b[i];
+            i += 1;
+        }
+        r
     }
-    let s = _mm256_add_ps(s0, s1);
-    let x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    let x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
-    let mut r = _mm_cvtss_f32(x);
-    while i < n {
-        r += a[i] * b[i];
-        i += 1;
-    }
-    r
 }
 
 /// Generation-stamped visited marks and the beam's heaps, reused across searches of one thread
@@ -117,6 +130,8 @@ struct Visited {
     now: u8,
     cand: BinaryHeap<Reverse<Near>>,
     best: BinaryHeap<Near>,
+    /// A node's neighbours not visited yet (prefetched, then scored).
+    fresh: Vec<u32>,
 }
 
 impl Visited {
@@ -141,7 +156,7 @@ impl Visited {
 }
 
 thread_local! {
-    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { stamp: Vec::new(), now: 0, cand: BinaryHeap::new(), best: BinaryHeap::new() }) };
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { stamp: Vec::new(), now: 0, cand: BinaryHeap::new(), best: BinaryHeap::new(), fresh: Vec::new() }) };
 }
 
 /// An HNSW graph over `u32`-keyed vectors, searched by inner product (normalise the vectors
@@ -239,11 +254,11 @@ impl Hnsw {
         fuserec_core::simd::dot(a, b)
     }
 
-    #[inline]
+    #[inline(always)]
     fn vec(&self, n: u32) -> &[f32] {
         &self.data[n as usize * self.dim..(n as usize + 1) * self.dim]
     }
-    #[inline]
+    #[inline(always)]
     fn links(&self, n: u32, layer: usize) -> &[u32] {
         let s = if layer == 0 {
             let w = 1 + 2 * self.cfg.m;
@@ -280,7 +295,8 @@ impl Hnsw {
     }
 
     /// Beam search on one layer from `eps`; returns up to `ef` nodes passing `keep`, nearest first.
-    /// Nodes that fail `keep` are still walked through.
+    /// Nodes that fail `keep` are still walked through. Runs a copy compiled for AVX2 + FMA when
+    /// the CPU has them, with the inner product inlined into the loop.
     fn search_layer<K: Fn(u32) -> bool>(
         &self,
         q: &[f32],
@@ -290,9 +306,52 @@ impl Hnsw {
         visited: &mut Visited,
         keep: K,
     ) -> Vec<Near> {
+        #[cfg(target_arch = "x86_64")]
+        if self.fma {
+            // SAFETY: `fma` is true only when the CPU has AVX2 and FMA.
+            return unsafe { self.search_layer_fma(q, eps, ef, layer, visited, keep) };
+        }
+        self.search_layer_with::<K, false>(q, eps, ef, layer, visited, keep)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn search_layer_fma<K: Fn(u32) -> bool>(
+        &self,
+        q: &[f32],
+        eps: &[Near],
+        ef: usize,
+        layer: usize,
+        visited: &mut Visited,
+        keep: K,
+    ) -> Vec<Near> {
+        self.search_layer_with::<K, true>(q, eps, ef, layer, visited, keep)
+    }
+
+    #[inline(always)]
+    fn search_layer_with<K: Fn(u32) -> bool, const FMA: bool>(
+        &self,
+        q: &[f32],
+        eps: &[Near],
+        ef: usize,
+        layer: usize,
+        visited: &mut Visited,
+        keep: K,
+    ) -> Vec<Near> {
+        #[inline(always)]
+        fn ip<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+            #[cfg(target_arch = "x86_64")]
+            if FMA {
+                // SAFETY: FMA is true only in the copy compiled for AVX2 + FMA, which runs only
+                // when the CPU has them.
+                return unsafe { dot_fma_body(a, b) };
+            }
+            fuserec_core::simd::dot(a, b)
+        }
         visited.start(self.keys.len());
         let mut cand = std::mem::take(&mut visited.cand);
         let mut best = std::mem::take(&mut visited.best);
+        let mut fresh = std::mem::take(&mut visited.fresh);
         cand.clear();
         best.clear();
         for &e in eps {
@@ -310,15 +369,20 @@ impl Hnsw {
             if best.len() >= ef && best.peek().is_some_and(|w| c.0 > w.0) {
                 break;
             }
-            let links = self.links(c.1, layer);
-            for &e in links {
-                self.prefetch(e);
-            }
-            for &e in links {
-                if !visited.first(e) {
-                    continue;
+            // The neighbours not seen yet, their vectors requested before any is scored; and the
+            // next candidate's links, which the loop reads after these.
+            fresh.clear();
+            for &e in self.links(c.1, layer) {
+                if visited.first(e) {
+                    self.prefetch(e);
+                    fresh.push(e);
                 }
-                let d = -self.ip(q, self.vec(e));
+            }
+            if let Some(Reverse(next)) = cand.peek() {
+                self.prefetch_links(next.1, layer);
+            }
+            for &e in &fresh {
+                let d = -ip::<FMA>(q, self.vec(e));
                 if best.len() < ef || best.peek().is_some_and(|w| d < w.0) {
                     cand.push(Reverse(Near(d, e)));
                     if keep(e) {
@@ -332,18 +396,37 @@ impl Hnsw {
         }
         let mut out: Vec<Near> = best.drain().collect();
         out.sort();
-        (visited.cand, visited.best) = (cand, best);
+        (visited.cand, visited.best, visited.fresh) = (cand, best, fresh);
         out
     }
 
+    /// Hints the CPU to fetch a node's layer-0 links (upper layers are few and stay cached).
+    #[inline(always)]
+    fn prefetch_links(&self, n: u32, layer: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if layer == 0 {
+            let w = 1 + 2 * self.cfg.m;
+            let p = self.layer0.as_ptr().wrapping_add(n as usize * w) as *const i8;
+            for off in (0..w * 4).step_by(64) {
+                // SAFETY: a prefetch is a hint; it never faults, even on an invalid address.
+                unsafe { std::arch::x86_64::_mm_prefetch(p.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (n, layer);
+    }
+
     /// Hints the CPU to fetch a node's vector before its distance is needed.
-    #[inline]
+    #[inline(always)]
     fn prefetch(&self, n: u32) {
         #[cfg(target_arch = "x86_64")]
         {
+            // Every cache line of the vector (a 64-d row is four).
             let p = self.data.as_ptr().wrapping_add(n as usize * self.dim) as *const i8;
-            // SAFETY: a prefetch is a hint; it never faults, even on an invalid address.
-            unsafe { std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0) };
+            for off in (0..self.dim * 4).step_by(64) {
+                // SAFETY: a prefetch is a hint; it never faults, even on an invalid address.
+                unsafe { std::arch::x86_64::_mm_prefetch(p.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0) };
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = n;

@@ -44,38 +44,56 @@ impl Linear {
         Linear { w_t, b: parts.iter().flat_map(|p| p.b.iter().copied()).collect(), inp, out }
     }
 
-    /// `x` is `rows × inp`; returns `rows × out`.
+    /// `x` is `rows × inp`; returns `x·Wᵀ + b` (`rows × out`).
     fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let rows = x.len() / self.inp;
-        // Every row starts as the bias (one write, no zeroing first); the product adds to it.
-        let mut y = Vec::with_capacity(rows * self.out);
-        for _ in 0..rows {
-            y.extend_from_slice(&self.b);
-        }
-        let block = rows.div_ceil(rayon::current_num_threads()).max(MIN_ROW_BLOCK);
-        y.par_chunks_mut(block * self.out).zip(x.par_chunks(block * self.inp)).for_each(|(y, x)| {
-            let m = x.len() / self.inp;
-            // SAFETY: `x` is m × inp, `w_t` inp × out and `y` m × out, all row-major and disjoint.
-            unsafe {
-                fuserec_gemm::sgemm(
-                    m,
-                    self.inp,
-                    self.out,
-                    1.0,
-                    x.as_ptr(),
-                    self.inp as isize,
-                    1,
-                    self.w_t.as_ptr(),
-                    self.out as isize,
-                    1,
-                    1.0,
-                    y.as_mut_ptr(),
-                    self.out as isize,
-                    1,
-                )
-            };
-        });
+        let mut y = self.product(x);
+        y.par_chunks_mut(self.out).for_each(|row| add(row, &self.b));
         y
+    }
+
+    /// `x·Wᵀ` without the bias (`rows × out`): the caller adds it in its next pass over the
+    /// rows (GELU, layer norm) instead of a pass of its own.
+    fn product(&self, x: &[f32]) -> Vec<f32> {
+        let rows = x.len() / self.inp;
+        let mut y: Vec<f32> = Vec::with_capacity(rows * self.out);
+        let block = rows.div_ceil(rayon::current_num_threads()).max(MIN_ROW_BLOCK);
+        y.spare_capacity_mut()[..rows * self.out].par_chunks_mut(block * self.out).zip(x.par_chunks(block * self.inp)).for_each(
+            |(y, x)| {
+                let m = x.len() / self.inp;
+                // SAFETY: `x` is m × inp, `w_t` inp × out and `y` m × out, all row-major and disjoint;
+                // β = 0 writes `y` without reading it.
+                unsafe {
+                    fuserec_gemm::sgemm(
+                        m,
+                        self.inp,
+                        self.out,
+                        1.0,
+                        x.as_ptr(),
+                        self.inp as isize,
+                        1,
+                        self.w_t.as_ptr(),
+                        self.out as isize,
+                        1,
+                        0.0,
+                        y.as_mut_ptr().cast(),
+                        self.out as isize,
+                        1,
+                    )
+                };
+            },
+        );
+        // SAFETY: the blocks above cover all rows · out values and each was written in full.
+        unsafe { y.set_len(rows * self.out) };
+        y
+    }
+}
+
+fuserec_core::vectorized_fn! {
+    /// `row += b`.
+    fn add(row: &mut [f32], b: &[f32]) {
+        for (v, b) in row.iter_mut().zip(b) {
+            *v += b;
+        }
     }
 }
 
@@ -90,18 +108,23 @@ impl LayerNorm {
         Ok(LayerNorm { g: w.get(&format!("{name}.weight"), &[d])?, b: w.get(&format!("{name}.bias"), &[d])?, eps: eps as f32 })
     }
 
-    /// `x ← LN(x + residual)` row by row (`residual` empty: plain `LN(x)`), in one pass per row.
-    fn forward_add(&self, x: &mut [f32], residual: &[f32]) {
+    /// `x ← LN(x + bias + residual)` row by row (`bias` / `residual` empty: left out), in one
+    /// pass per row.
+    fn forward_add(&self, x: &mut [f32], bias: &[f32], residual: &[f32]) {
         let d = self.g.len();
         x.par_chunks_mut(d).enumerate().for_each(|(r, row)| {
-            norm_row(row, if residual.is_empty() { &[] } else { &residual[r * d..(r + 1) * d] }, &self.g, &self.b, self.eps)
+            norm_row(row, bias, if residual.is_empty() { &[] } else { &residual[r * d..(r + 1) * d] }, &self.g, &self.b, self.eps)
         });
     }
 }
 
 fuserec_core::vectorized_fn! {
-    /// `row ← LN(row + residual)` with gains `g` and biases `b` (`residual` empty: plain `LN(row)`).
-    fn norm_row(row: &mut [f32], residual: &[f32], g: &[f32], b: &[f32], eps: f32) {
+    /// `row ← LN(row + bias + residual)` with gains `g` and biases `b` (an empty `bias` or
+    /// `residual` is left out).
+    fn norm_row(row: &mut [f32], bias: &[f32], residual: &[f32], g: &[f32], b: &[f32], eps: f32) {
+        for (a, c) in row.iter_mut().zip(bias) {
+            *a += c;
+        }
         for (a, r) in row.iter_mut().zip(residual) {
             *a += r;
         }
@@ -144,15 +167,19 @@ fn sum(a: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// The exact (erf) GELU, as BERT was trained with: `x·(1 + erf(x/√2))/2`.
-fn gelu(x: &mut [f32]) {
-    x.par_chunks_mut(4096).for_each(gelu_chunk);
+/// `x ← GELU(x + b)` row by row (rows as wide as `b`), with the exact (erf) GELU BERT was
+/// trained with: `t·(1 + erf(t/√2))/2`.
+fn gelu_bias(x: &mut [f32], b: &[f32]) {
+    x.par_chunks_mut(b.len() * 8).for_each(|rows| gelu_rows(rows, b));
 }
 
 fuserec_core::vectorized_fn! {
-    fn gelu_chunk(x: &mut [f32]) {
-        for v in x {
-            *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+    fn gelu_rows(x: &mut [f32], b: &[f32]) {
+        for row in x.chunks_exact_mut(b.len()) {
+            for (v, b) in row.iter_mut().zip(b) {
+                let t = *v + b;
+                *v = 0.5 * t * (1.0 + erf(t * std::f32::consts::FRAC_1_SQRT_2));
+            }
         }
     }
 }
@@ -225,18 +252,24 @@ fuserec_core::vectorized_fn! {
                 let inv = 1.0 / exp_shift_sum(&mut p, m);
                 // Context: the weighted sum of the values, 16 dimensions at a time.
                 let o = &mut out[i * d + head * dh..i * d + (head + 1) * dh];
-                for (cb, o) in o.chunks_mut(16).enumerate() {
+                let mut chunks = o.chunks_exact_mut(16);
+                for (cb, o) in (&mut chunks).enumerate() {
                     let mut acc = [0f32; 16];
-                    let w = o.len();
                     for (j, pj) in p[..l].iter().enumerate() {
-                        let v = &rows[j * d3 + 2 * d + head * dh + cb * 16..][..w];
-                        for t in 0..w {
+                        let v: &[f32; 16] = rows[j * d3 + 2 * d + head * dh + cb * 16..][..16].try_into().expect("16 values");
+                        for t in 0..16 {
                             acc[t] += pj * v[t];
                         }
                     }
                     for (a, b) in o.iter_mut().zip(&acc) {
                         *a = b * inv;
                     }
+                }
+                // A head width that is not a multiple of 16 (MiniLM's is 32): the rest, plainly.
+                let done = dh - chunks.into_remainder().len();
+                for c in done..dh {
+                    let sum: f32 = p[..l].iter().enumerate().map(|(j, pj)| pj * rows[j * d3 + 2 * d + head * dh + c]).sum();
+                    o[c] = sum * inv;
                 }
             }
         }
@@ -344,16 +377,17 @@ impl MiniLm {
                 }
             }
         }
-        self.emb_ln.forward_add(&mut x, &[]);
+        self.emb_ln.forward_add(&mut x, &[], &[]);
         let h = self.cfg.num_attention_heads;
         for layer in &self.layers {
             let ctx = attention(&layer.qkv.forward(&x), &lens, h);
-            let mut a = layer.attn_out.forward(&ctx);
-            layer.ln1.forward_add(&mut a, &x);
-            let mut up = layer.up.forward(&a);
-            gelu(&mut up);
-            let mut ff = layer.down.forward(&up);
-            layer.ln2.forward_add(&mut ff, &a);
+            // Biases join the pass that follows each product (layer norm, GELU).
+            let mut a = layer.attn_out.product(&ctx);
+            layer.ln1.forward_add(&mut a, &layer.attn_out.b, &x);
+            let mut up = layer.up.product(&a);
+            gelu_bias(&mut up, &layer.up.b);
+            let mut ff = layer.down.product(&up);
+            layer.ln2.forward_add(&mut ff, &layer.down.b, &a);
             x = ff;
         }
         // Mean pooling over each sentence's tokens, then L2 normalisation.
