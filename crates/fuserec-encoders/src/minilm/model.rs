@@ -426,7 +426,8 @@ impl TextEncoder for MiniLm {
     fn encode(&self, texts: &[&str]) -> Result<Embeddings> {
         let ids = self.tokenize(texts)?;
         let d = self.cfg.hidden_size;
-        // Length buckets: sort by token count so each batch pads to nearly its own length.
+        // Sorted by token count: a batch holds sentences of similar length (no padding either way;
+        // its attention tasks are then of similar size).
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut out = Embeddings::zeros(texts.len(), d);
