@@ -101,13 +101,14 @@ fn main() {
     // Per ef: (ef, recall, QPS) for fuserec, FAISS and hnswlib; the three take turns pass by pass.
     let mut rows: [Vec<(usize, f64, f64)>; 3] = Default::default();
     for &ef in &EFS {
+        let peer = std::cell::RefCell::new(&mut peer);
         let mut ours = || fuserec_benches::fair::time(|| pass(&h, &queries, ef));
-        let mut peer_op = |op: &str| peer.seconds(json!({ "op": op, "ef": ef }));
+        let mut faiss = || peer.borrow_mut().seconds(json!({ "op": "faiss", "ef": ef }));
+        let mut hnswlib = || peer.borrow_mut().seconds(json!({ "op": "hnswlib", "ef": ef }));
         let t = if with_hnswlib {
-            let peer_op = std::cell::RefCell::new(&mut peer_op);
-            interleaved(5, &mut [&mut ours, &mut || peer_op.borrow_mut()("faiss"), &mut || peer_op.borrow_mut()("hnswlib")])
+            interleaved(5, &mut [&mut ours, &mut faiss, &mut hnswlib])
         } else {
-            interleaved(5, &mut [&mut ours, &mut || peer_op("faiss")])
+            interleaved(5, &mut [&mut ours, &mut faiss])
         };
         let recall_of = |v: &serde_json::Value| v[ef.to_string()].as_f64().unwrap_or(f64::NAN);
         let recalls = [recall(&h, &queries, &truth, ef), recall_of(&ready["recall"]), recall_of(&ready["hnswlib"]["recall"])];

@@ -14,8 +14,8 @@ pub fn linear(x: V2, w: &T2, b: &T1) -> V2 {
     assert!(w.shape().0 == k && b.shape().0 == n, "linear: {m} × {k} input, {:?} weights, {:?} bias", w.shape(), b.shape());
     let (x, mut tape) = x.split_tape();
     let (xs, ws, bs) = (to_vec(&x), to_vec(w), to_vec(b));
-    let mut y = vec![0f32; m * n];
-    y.chunks_exact_mut(n.max(1)).for_each(|r| r.copy_from_slice(&bs));
+    // Every row starts as the bias; the product adds to it.
+    let mut y = bs.repeat(m);
     // SAFETY: x m × k, w k × n and y m × n, all row-major in buffers of exactly those sizes.
     unsafe {
         fuserec_gemm::sgemm_parallel(
