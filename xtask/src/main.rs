@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's task runner. `test` and `peer` are its own; every other
 //! command is the `fuserec` binary (crates/fuserec-cli), built and run in the release profile.
 
+mod cluster;
 mod crates;
 
 use anyhow::{Context, Result, bail};
@@ -30,7 +31,11 @@ commands of the task runner:
         kernel or below half our rate
   offline <job> [options]
         the offline jobs as DataFusion plans over Parquet (crates/fuserec-offline, built on
-        first use): stats, samples, split, encode, codes, topk; `cargo xtask offline --help`
+        first use): stats, samples, split, encode, codes, topk; embedded, or on a Ballista
+        cluster with --cluster df://HOST:PORT; `cargo xtask offline --help`
+  cluster up [--executors 2] [--store-nodes 6] | down | status
+        a Ballista scheduler and executors (crates/fuserec-cluster) and a Redis Cluster for the
+        serving store (scripts/redis-cluster), on 127.0.0.1; `cargo xtask cluster` for options
   crates
         each library crate on its own (also part of `test`): rustdoc with -D missing_docs -D
         warnings, `cargo package` of every library crate, the doctests (every crate README's
@@ -57,6 +62,7 @@ fn real_main() -> Result<()> {
     match args.first().copied() {
         Some("test") => test(),
         Some("crates") => crates::check(),
+        Some("cluster") => cluster::run(&args[1..]),
         Some("peer") => peer(args.get(1).copied()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -67,7 +73,7 @@ fn real_main() -> Result<()> {
             fuserec(&args)
         }
         Some("offline") => {
-            let mut all = vec!["run", "-q", "--release", "-p", "fuserec-offline", "--"];
+            let mut all = vec!["run", "-q", "--release", "-p", "fuserec-offline", "--features", "cluster", "--"];
             all.extend_from_slice(&args[1..]);
             let st = command(&all).status().context("running cargo")?;
             if !st.success() {
@@ -163,6 +169,15 @@ fn test() -> Result<()> {
             bail!("FUSEREC_REQUIRE_ASSETS=1: asset tests must run, and `fuserec assets` failed");
         }
         eprintln!("warning: `fuserec assets` failed; asset tests will skip");
+    }
+    // The serving store's tests start Redis Clusters of their own: the server is installed once
+    // here (Debian's redis-server, as root), not by tests racing for the package manager.
+    let redis = std::process::Command::new("bash").arg(root().join("scripts/redis-cluster")).args(["install", "-"]).status();
+    if !redis.is_ok_and(|s| s.success()) {
+        if assets_required() {
+            bail!("FUSEREC_REQUIRE_ASSETS=1: the Redis Cluster tests must run, and redis-server could not be installed");
+        }
+        eprintln!("warning: redis-server could not be installed; the Redis Cluster tests will skip");
     }
     let rust = if nextest {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])

@@ -29,10 +29,12 @@ commands:
            [--k 256] [--levels 3] [--seed 1] [--iters 25]
         fit cluster codes on a feature-store entry (a path, or `<dataset dir>/<file>` under
         <cache>/features) and write codes + quantizer + quality report beside it
-  serve-bench [--items 300] [--seconds 30] [--crash-after 50] [--clients 4]
+  serve-bench [--items 300] [--seconds 30] [--crash-after 50] [--clients 4] [--store STORE]
         train a recall model, start fuserec-serve on 127.0.0.1, ingest new items while serving
         recall traffic (ingest → retrievable latency, recall QPS/latency, coverage), then kill -9
-        it mid-ingest, restart, and check every acknowledged item is still there
+        it mid-ingest, restart, and check every acknowledged item is still there; STORE is the
+        server's --store (default a redb file; redis-cluster://… from `cargo xtask cluster up`,
+        which must be empty: `cargo xtask cluster down` and up again between runs)
   world [--seed N] [--scale X] [--format tsv|parquet] [--no-images] --out DIR
         write the synthetic world to DIR in fuserec's dataset layout (scale 1 ≈ 180k
         impressions; --no-images skips drawing the item images)

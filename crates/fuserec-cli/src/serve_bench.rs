@@ -35,6 +35,8 @@ struct Opts {
     crash_after: usize,
     /// Concurrent recall clients during ingestion.
     clients: usize,
+    /// `--store` for the server (default: a redb file in the run's folder).
+    store: Option<String>,
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -47,12 +49,14 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 
 /// Starts the server binary (write token from `dir/token`, images under `images`) and waits
 /// for its "listening on" line.
-fn start(bin: &Path, dir: &Path, cache: &Path, images: &Path) -> Result<(Child, SocketAddr, f64)> {
+fn start(bin: &Path, dir: &Path, cache: &Path, images: &Path, store: Option<&str>) -> Result<(Child, SocketAddr, f64)> {
     let t = Instant::now();
+    let redb = dir.join("store/items.redb");
+    let store: &std::ffi::OsStr = store.map_or(redb.as_os_str(), |s| s.as_ref());
     let mut child = Command::new(bin)
         .args(["--token-file".as_ref(), dir.join("token").as_os_str(), "--image-root".as_ref(), images.as_os_str()])
         .args(["--artifact".as_ref(), dir.join("checkpoints/model0-seed1.fuserec").as_os_str()])
-        .args(["--store".as_ref(), dir.join("store/items.redb").as_os_str(), "--addr".as_ref(), "127.0.0.1:0".as_ref()])
+        .args(["--store".as_ref(), store, "--addr".as_ref(), "127.0.0.1:0".as_ref()])
         .env("FUSEREC_CACHE_DIR", cache)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -98,6 +102,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
         seconds: num("--seconds", 30.0)?,
         crash_after: num("--crash-after", 50.0)? as usize,
         clients: num("--clients", 4.0)?.max(1.0) as usize,
+        store: args.iter().position(|a| a == "--store").map(|i| args.get(i + 1).cloned().context("--store needs a value")).transpose()?,
     };
     let dir = root.join("results/serve-bench").join(fuserec::core::provenance::utc_now().replace(':', ""));
     std::fs::create_dir_all(&dir)?;
@@ -118,7 +123,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let images: PathBuf = content.iter().find_map(|c| c.1.as_ref()?.parent().map(Path::to_path_buf)).context("the world has no images")?;
     let token = new_token()?;
     std::fs::write(dir.join("token"), &token)?;
-    let (mut child, addr, boot) = start(bin, &dir, cache, &images)?;
+    let (mut child, addr, boot) = start(bin, &dir, cache, &images, o.store.as_deref())?;
     eprintln!("server on {addr} (ready in {boot:.1}s); ingesting up to {} items for ≤ {:.0}s while serving recall", o.items, o.seconds);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -327,7 +332,7 @@ pub fn run(args: &[String], root: &Path, cache: &Path, bin: &Path) -> Result<()>
     let acked_events = acked_events.load(Ordering::SeqCst) as u64;
     let acked = acked.lock().expect("lock").clone();
     let acked_updates = acked_updates.load(Ordering::SeqCst) as u64;
-    let (mut child, addr, reboot) = start(bin, &dir, cache, &images)?;
+    let (mut child, addr, reboot) = start(bin, &dir, cache, &images, o.store.as_deref())?;
     // Every acknowledged increment is there; at most the one in flight at the kill is extra.
     let applied = exposures_of(addr)? - before;
     let updates_ok = (acked_updates..=acked_updates + 1).contains(&applied);

@@ -4,6 +4,8 @@
 mod exact;
 mod heap;
 mod hnsw;
+#[cfg(feature = "redis")]
+mod redis_cluster;
 mod search;
 #[cfg(feature = "store")]
 mod store;
@@ -11,9 +13,11 @@ mod store;
 pub use exact::{ExactIndex, inner_products, rank_dense};
 pub use heap::TopK;
 pub use hnsw::{Hnsw, HnswConfig};
+#[cfg(feature = "redis")]
+pub use redis_cluster::{RedisClusterConfig, RedisClusterStore};
 pub use search::{Filter, VectorIndex, item_ids};
 #[cfg(feature = "store")]
-pub use store::{ItemRecord, ItemStore};
+pub use store::{ItemRecord, ItemStore, RecordStore};
 
 /// The core types this crate's signatures use, so that depending on it alone is enough.
 pub use fuserec_core::{Embeddings, Error, Result};

@@ -80,7 +80,7 @@ struct Header {
     n_vector: usize,
 }
 
-fn encode(rec: &ItemRecord) -> Vec<u8> {
+pub(crate) fn encode(rec: &ItemRecord) -> Vec<u8> {
     let header = serde_json::to_vec(&Header { rec: rec.clone(), n_features: rec.features.len(), n_vector: rec.vector.len() })
         .expect("record serialises");
     let mut out = Vec::with_capacity(4 + header.len() + 4 * (rec.features.len() + rec.vector.len()));
@@ -91,7 +91,7 @@ fn encode(rec: &ItemRecord) -> Vec<u8> {
     out
 }
 
-fn decode(id: &str, bytes: &[u8]) -> Result<ItemRecord> {
+pub(crate) fn decode(id: &str, bytes: &[u8]) -> Result<ItemRecord> {
     let bad = |why: &str| Error::Invalid(format!("item store: record of `{id}` is corrupt ({why})"));
     let n = u32::from_le_bytes(bytes.get(..4).ok_or_else(|| bad("shorter than its header length"))?.try_into().expect("4 bytes")) as usize;
     let h = bytes.get(4..4 + n).ok_or_else(|| bad("truncated header"))?;
@@ -108,7 +108,7 @@ fn decode(id: &str, bytes: &[u8]) -> Result<ItemRecord> {
 
 /// Gives `rec` its key, version and creation time: those of the stored `old`, or the next free
 /// key (advancing `next`) for a new item. Within the caller's transaction.
-fn assign(rec: &mut ItemRecord, old: Option<&ItemRecord>, next: &mut u64) -> Result<()> {
+pub(crate) fn assign(rec: &mut ItemRecord, old: Option<&ItemRecord>, next: &mut u64) -> Result<()> {
     match old {
         Some(o) => (rec.key, rec.version, rec.created_at) = (o.key, o.version + 1, o.created_at),
         None => {
@@ -120,6 +120,63 @@ fn assign(rec: &mut ItemRecord, old: Option<&ItemRecord>, next: &mut u64) -> Res
         }
     }
     Ok(())
+}
+
+/// Where served items live: the seam between the server and its store of record. Every write
+/// returns once it is durable by the store's own standard (a committed transaction on disk, or
+/// an acknowledgement from a replica), so an acknowledged item survives what the store is built
+/// to survive. Keys (`u32`) are assigned once per id and never reused; versions count writes.
+pub trait RecordStore: Send + Sync {
+    /// Writes `rec` (new item or replacement), keeping an existing item's key and creation time
+    /// and bumping its version. Returns the stored record once it is durable.
+    fn put(&self, rec: ItemRecord) -> Result<ItemRecord>;
+    /// Writes many new or replaced records (a first start's catalogue).
+    fn put_many(&self, recs: Vec<ItemRecord>) -> Result<usize>;
+    /// Applies `f` to each of the existing items `ids` (distinct); an unknown id, or an error
+    /// from `f`, writes nothing. (Whether the writes are one transaction is the store's: see
+    /// each implementation.)
+    fn update_many(&self, ids: &[&str], f: &mut dyn FnMut(&mut ItemRecord) -> Result<()>) -> Result<Vec<ItemRecord>>;
+    /// Applies `f` to an existing item durably; `None` when the item is unknown.
+    fn update(&self, id: &str, f: &mut dyn FnMut(&mut ItemRecord) -> Result<()>) -> Result<Option<ItemRecord>>;
+    /// The record of `id`, if stored.
+    fn get(&self, id: &str) -> Result<Option<ItemRecord>>;
+    /// Every record (start-up rebuild of the index), in id order.
+    fn all(&self) -> Result<Vec<ItemRecord>>;
+    /// Number of stored items.
+    fn len(&self) -> Result<usize>;
+    /// True when no item is stored.
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Where the store is, for messages (a file, a cluster's nodes).
+    fn describe(&self) -> String;
+}
+
+impl RecordStore for ItemStore {
+    fn put(&self, rec: ItemRecord) -> Result<ItemRecord> {
+        ItemStore::put(self, rec)
+    }
+    fn put_many(&self, recs: Vec<ItemRecord>) -> Result<usize> {
+        ItemStore::put_many(self, recs)
+    }
+    fn update_many(&self, ids: &[&str], f: &mut dyn FnMut(&mut ItemRecord) -> Result<()>) -> Result<Vec<ItemRecord>> {
+        ItemStore::update_many(self, ids, f)
+    }
+    fn update(&self, id: &str, f: &mut dyn FnMut(&mut ItemRecord) -> Result<()>) -> Result<Option<ItemRecord>> {
+        ItemStore::update(self, id, f)
+    }
+    fn get(&self, id: &str) -> Result<Option<ItemRecord>> {
+        ItemStore::get(self, id)
+    }
+    fn all(&self) -> Result<Vec<ItemRecord>> {
+        ItemStore::all(self)
+    }
+    fn len(&self) -> Result<usize> {
+        ItemStore::len(self)
+    }
+    fn describe(&self) -> String {
+        format!("item store {}", self.path.display())
+    }
 }
 
 /// A durable item store (redb): every write is one transaction, committed before it is

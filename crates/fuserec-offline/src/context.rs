@@ -36,10 +36,16 @@ impl<T> Context<T> for std::result::Result<T, datafusion::error::DataFusionError
     }
 }
 
+const DEFAULT_STALL: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// An offline session: embedded (an in-process `SessionContext`, the default) with fuserec's
 /// user-defined functions registered ([`crate::udf`]).
 pub struct Offline {
     ctx: SessionContext,
+    /// `df://HOST:PORT` of the Ballista scheduler, when the plans run on a cluster.
+    cluster: Option<String>,
+    /// A cluster job showing no progress this long is abandoned.
+    stall: std::time::Duration,
 }
 
 impl Offline {
@@ -51,7 +57,37 @@ impl Offline {
         }
         let ctx = SessionContext::new_with_config(cfg);
         crate::udf::register_all(&ctx);
-        Offline { ctx }
+        Offline { ctx, cluster: None, stall: DEFAULT_STALL }
+    }
+
+    /// A session whose plans run on a Ballista cluster (`df://HOST:PORT`, its scheduler; the
+    /// executors must register fuserec's functions: the `fuserec-cluster` binary does), with
+    /// `partitions` per stage (0: the engine's default). Inputs and outputs are paths every
+    /// executor can read and write (one machine, or a shared file system).
+    #[cfg(feature = "cluster")]
+    pub async fn remote(url: &str, partitions: usize) -> Result<Self> {
+        use ballista::prelude::{SessionConfigExt, SessionContextExt};
+        use datafusion::execution::SessionStateBuilder;
+        if !url.starts_with("df://") {
+            return Err(OfflineError::Invalid(format!("--cluster {url}: expected df://HOST:PORT (the Ballista scheduler)")));
+        }
+        crate::progress::reachable(url)?;
+        let mut cfg = SessionConfig::new_with_ballista().with_ballista_job_name("fuserec-offline");
+        // Ballista 55's executors panic deserialising a sort's dynamic filter ("topk_emitter_count
+        // > 0"), and the job then never ends: plan without dynamic filters (the scheduler does too).
+        cfg.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
+        if partitions > 0 {
+            cfg = cfg.with_target_partitions(partitions);
+        }
+        let state = SessionStateBuilder::new().with_config(cfg).with_default_features().build();
+        let ctx = SessionContext::remote_with_state(url, state).await.context(|| format!("connecting to the cluster at {url}"))?;
+        crate::udf::register_all(&ctx);
+        Ok(Offline { ctx, cluster: Some(url.to_string()), stall: DEFAULT_STALL })
+    }
+
+    /// The scheduler's `df://HOST:PORT` when the plans run on a cluster.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     /// The DataFusion session (to register more tables or run plans of one's own).
@@ -61,10 +97,13 @@ impl Offline {
 
     /// Registers a Parquet file (or a folder of them) as table `raw_name`.
     pub async fn register_parquet(&self, raw_name: &str, path: &Path) -> Result<()> {
-        let p = path.to_str().ok_or_else(|| OfflineError::Invalid(format!("{}: path is not UTF-8", path.display())))?;
         if !path.exists() {
             return Err(OfflineError::Invalid(format!("{}: no such file or folder", path.display())));
         }
+        check_footers(path)?;
+        // Absolute: executors resolve it in their own working directories.
+        let abs = absolute(path)?;
+        let p = abs.to_str().ok_or_else(|| OfflineError::Invalid(format!("{}: path is not UTF-8", path.display())))?;
         self.ctx
             .register_parquet(raw_name, p, ParquetReadOptions::default())
             .await
@@ -104,16 +143,17 @@ impl Offline {
     /// Runs `df` and writes it as one Parquet file at `out` (written under a temporary name and
     /// renamed, so a failed job leaves no partial output); returns the rows written.
     pub async fn write(&self, df: DataFrame, out: &Path) -> Result<u64> {
+        let out = &absolute(out)?;
         let tmp = out.with_extension("parquet.partial");
         let _ = std::fs::remove_file(&tmp);
         let t = tmp.to_str().ok_or_else(|| OfflineError::Invalid(format!("{}: path is not UTF-8", out.display())))?;
         let opts = DataFrameWriteOptions::new().with_single_file_output(true);
-        let r = df.write_parquet(t, opts, None).await;
+        let r = self.guarded(df.write_parquet(t, opts, None), || format!("writing {}", out.display())).await;
         let batches = match r {
             Ok(b) => b,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(OfflineError::Engine { context: format!("writing {}", out.display()), source: e });
+                return Err(e);
             }
         };
         std::fs::rename(&tmp, out).map_err(|e| OfflineError::Invalid(format!("{}: {e}", out.display())))?;
@@ -122,8 +162,90 @@ impl Offline {
 
     /// Runs `df` and returns its rows.
     pub async fn collect(&self, df: DataFrame) -> Result<Vec<RecordBatch>> {
-        df.collect().await.context(|| "running the plan".into())
+        self.guarded(df.collect(), || "running the plan".into()).await
     }
+
+    /// Runs `job`; on a cluster with its progress shown, and abandoned with an error when the
+    /// scheduler reports no progress for [`Offline::stall`] (Ballista 55 can wait forever for
+    /// an executor that died mid-job).
+    async fn guarded<T>(
+        &self,
+        job: impl std::future::Future<Output = datafusion::error::Result<T>>,
+        what: impl FnOnce() -> String,
+    ) -> Result<T> {
+        let Some(watch) = self.watch() else { return job.await.context(what) };
+        let stall = self.stall;
+        tokio::select! {
+            r = job => r.context(what),
+            () = watch.stalled(stall) => Err(OfflineError::Invalid(format!(
+                "{}: the cluster job made no progress for {} s (an executor lost mid-job?); abandoned, nothing written",
+                what(),
+                stall.as_secs()
+            ))),
+        }
+    }
+
+    /// How long a cluster job may show no progress before it is abandoned (default 10 min).
+    pub fn with_stall(mut self, stall: std::time::Duration) -> Self {
+        self.stall = stall;
+        self
+    }
+
+    /// On a cluster: the job's stages, tasks and rows on stderr while it runs (until dropped).
+    fn watch(&self) -> Option<Watch> {
+        #[cfg(feature = "cluster")]
+        return self.cluster.as_deref().map(Watch::start);
+        #[cfg(not(feature = "cluster"))]
+        None
+    }
+}
+
+#[cfg(feature = "cluster")]
+use crate::progress::Watch;
+/// Without a cluster there is nothing to watch.
+#[cfg(not(feature = "cluster"))]
+struct Watch;
+#[cfg(not(feature = "cluster"))]
+impl Watch {
+    async fn stalled(&self, _: std::time::Duration) {
+        std::future::pending().await
+    }
+}
+
+/// The footer of `path` (or of every `.parquet` file in the folder) is a Parquet footer whose
+/// metadata fits in the file. The Parquet reader trusts that length (and panics subtracting in a
+/// debug build, or reads a wrapped range in release), so a file that lies is refused here.
+fn check_footers(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let rd = std::fs::read_dir(path).map_err(|e| OfflineError::Invalid(format!("{}: {e}", path.display())))?;
+        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect()
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for f in files {
+        let bad = |why: String| OfflineError::Invalid(format!("{}: not a Parquet file ({why})", f.display()));
+        let mut h = std::fs::File::open(&f).map_err(|e| bad(e.to_string()))?;
+        let len = h.metadata().map_err(|e| bad(e.to_string()))?.len();
+        if len < 12 {
+            return Err(bad(format!("{len} bytes")));
+        }
+        let mut tail = [0u8; 8];
+        h.seek(SeekFrom::End(-8)).and_then(|_| h.read_exact(&mut tail)).map_err(|e| bad(e.to_string()))?;
+        if &tail[4..] != b"PAR1" {
+            return Err(bad("no PAR1 footer".into()));
+        }
+        let meta = u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as u64;
+        if meta > len - 12 {
+            return Err(bad(format!("its footer claims {meta} bytes of metadata in a {len}-byte file")));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute against the working directory (it need not exist yet).
+pub(crate) fn absolute(path: &Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(path).map_err(|e| OfflineError::Invalid(format!("{}: {e}", path.display())))
 }
 
 /// The `count` column DataFusion's writers return.

@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod context;
 mod jobs;
+#[cfg(feature = "cluster")]
+mod progress;
 pub mod udf;
 
 pub use context::{Offline, OfflineError, Result};

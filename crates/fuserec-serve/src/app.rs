@@ -6,7 +6,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::model::{ItemEncoder, ModelSource, ServingModel, UserSide};
 use fuserec::core::{Error, Result};
-use fuserec_index::{Hnsw, HnswConfig, ItemRecord, ItemStore};
+use fuserec_index::{Hnsw, HnswConfig, ItemRecord, ItemStore, RecordStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -17,8 +17,8 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 pub struct ServeConfig {
     /// The trained artifact and its backbones.
     pub source: ModelSource,
-    /// The item store (redb file); created and filled with the catalogue on first start.
-    pub store: PathBuf,
+    /// The item store (a redb file, or a Redis Cluster); filled with the catalogue on first start.
+    pub store: StoreSpec,
     /// `host:port` (port 0: any free port). A non-loopback address needs a `token`.
     pub addr: String,
     /// Shape of the HNSW index over the item vectors.
@@ -29,6 +29,44 @@ pub struct ServeConfig {
     pub token: Option<Token>,
     /// Directory `image_path` is resolved under (`None`: images by bytes only).
     pub image_root: Option<PathBuf>,
+}
+
+/// Where the items live: one redb file (one machine), or a Redis Cluster that shards and
+/// replicates them (several nodes; see `fuserec_index::RedisClusterStore`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreSpec {
+    /// A redb file, created on first start.
+    File(PathBuf),
+    /// Seed nodes (`host:port`) of a Redis Cluster.
+    RedisCluster(Vec<String>),
+}
+
+impl StoreSpec {
+    /// `redis-cluster://HOST:PORT[,HOST:PORT…]` or a file path.
+    pub fn parse(s: &str) -> Self {
+        match s.strip_prefix("redis-cluster://") {
+            Some(nodes) => StoreSpec::RedisCluster(
+                nodes.split(',').map(|n| n.trim().trim_end_matches('/').to_string()).filter(|n| !n.is_empty()).collect(),
+            ),
+            None => StoreSpec::File(PathBuf::from(s)),
+        }
+    }
+
+    /// Opens the store.
+    pub fn open(&self) -> Result<Box<dyn RecordStore>> {
+        Ok(match self {
+            StoreSpec::File(p) => Box::new(ItemStore::open(p)?),
+            StoreSpec::RedisCluster(nodes) => {
+                Box::new(fuserec_index::RedisClusterStore::open(fuserec_index::RedisClusterConfig::new(nodes.clone()))?)
+            }
+        })
+    }
+}
+
+impl From<PathBuf> for StoreSpec {
+    fn from(p: PathBuf) -> Self {
+        StoreSpec::File(p)
+    }
 }
 
 /// One feedback event: `user` (a training user; optional) was shown `item` and clicked or not.
@@ -104,8 +142,8 @@ pub struct App {
     /// Serialises read-modify-writes of items (ingest, statistics, events), so that the model's
     /// lock is not held while a write waits for its commit.
     writes: Mutex<()>,
-    /// The durable item store (redb).
-    pub store: ItemStore,
+    /// The durable item store (redb, or a Redis Cluster).
+    pub store: Box<dyn RecordStore>,
     /// The HNSW index over every item's vector, keyed by store key.
     pub index: RwLock<Hnsw>,
     /// Index key → item id, and catalogue row → key.
@@ -184,7 +222,7 @@ impl App {
     /// index from the store.
     pub fn start(cfg: ServeConfig) -> Result<Self> {
         let model = ServingModel::load(&cfg.source)?;
-        let store = ItemStore::open(&cfg.store)?;
+        let store = cfg.store.open()?;
         if store.is_empty()? {
             store.put_many(catalogue_records(&model)?)?;
         }
@@ -196,8 +234,8 @@ impl App {
         for r in &records {
             if r.vector.len() != dim {
                 return Err(Error::Invalid(format!(
-                    "item store {}: item `{}` has a {}-d vector, the model {dim} (a store from another model?)",
-                    cfg.store.display(),
+                    "{}: item `{}` has a {}-d vector, the model {dim} (a store from another model?)",
+                    store.describe(),
                     r.id,
                     r.vector.len()
                 )));
@@ -284,12 +322,15 @@ impl App {
     pub fn add_stats(&self, id: &str, exposures: u64, clicks: u64) -> Answer<ItemRecord> {
         let t = now();
         let _writing = self.writing();
-        let mut r = self.store.get(id)?.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
-        let (e, c) = added_counts(&r, exposures, clicks)?;
-        (r.vector, r.gate) = self.model().refresh(&r, e, c, t)?;
-        (r.exposures, r.clicks) = (e, c);
-        let rec = self.store.update(id, |stored| {
-            (stored.exposures, stored.clicks, stored.vector, stored.gate) = (r.exposures, r.clicks, r.vector, r.gate);
+        let r = self.store.get(id)?.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
+        // Refused here with its own status; inside the update (which a store may run again on a
+        // newer record when another server wrote the item meanwhile) the sums are redone.
+        added_counts(&r, exposures, clicks)?;
+        let rec = self.store.update(id, &mut |stored| {
+            let (e, c) =
+                added_counts(stored, exposures, clicks).map_err(|_| Error::Invalid(format!("item `{id}`: counts out of range")))?;
+            (stored.vector, stored.gate) = self.model().refresh(stored, e, c, t)?;
+            (stored.exposures, stored.clicks) = (e, c);
             Ok(())
         })?;
         let rec = rec.ok_or_else(|| Refusal::NotFound(format!("unknown item `{id}`")))?;
@@ -358,7 +399,7 @@ impl App {
             }
         }
         let mut next = updated.into_iter();
-        let recs = self.store.update_many(&order, |stored| {
+        let recs = self.store.update_many(&order, &mut |stored| {
             let r = next.next().expect("one computed record per id, in order");
             (stored.exposures, stored.clicks, stored.vector, stored.gate) = (r.exposures, r.clicks, r.vector, r.gate);
             (stored.id_row, stored.id_state, stored.id_steps) = (r.id_row, r.id_state, r.id_steps);

@@ -1,4 +1,4 @@
-//! `fuserec-serve --artifact <model<i>-seed<s>.fuserec> --store <items.redb> [--addr HOST:PORT] …`
+//! `fuserec-serve --artifact <model<i>-seed<s>.fuserec> --store <items.redb | redis-cluster://HOST:PORT,…> [--addr HOST:PORT] …`
 
 use fuserec_serve::{Limits, ModelSource, ServeConfig, Server, Token};
 use std::path::PathBuf;
@@ -7,7 +7,10 @@ const HELP: &str = "fuserec-serve: HTTP recall service with near-line item inges
 
   --artifact DIR        the trained model: results/<exp>/<run>/checkpoints/model<i>-seed<s>.fuserec
                         (written by `cargo xtask experiment`; nothing is re-trained or re-split)
-  --store FILE          item store (redb); created and filled with the catalogue on first start
+  --store FILE|redis-cluster://HOST:PORT[,HOST:PORT…]
+                        item store: a redb file, or a Redis Cluster (sharded and replicated;
+                        `cargo xtask cluster up` starts one on loopback); filled with the
+                        catalogue on first start
   --addr HOST:PORT      listen address (default 127.0.0.1:8080; port 0 = any free port);
                         a non-loopback address needs a write token
   --token-file FILE     bearer token for POST /items and POST /stats (or FUSEREC_SERVE_TOKEN;
@@ -98,7 +101,7 @@ fn run() -> Result<(), String> {
     }
     let cfg = ServeConfig {
         source: ModelSource { artifact: PathBuf::from(need("--artifact")?), cache },
-        store: PathBuf::from(need("--store")?),
+        store: fuserec_serve::StoreSpec::parse(&need("--store")?),
         addr: flag("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into()),
         hnsw: fuserec::index::HnswConfig { ef_search: num("--ef", 64)?, ..Default::default() },
         limits,

@@ -206,7 +206,7 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     for model in 0..5 {
         // On a fresh store: the ones above took fuzzed statistics and events.
         let mut c = config(&dir, model, Some(TOKEN), "127.0.0.1:0");
-        c.store = dir.join(format!("fresh{model}/items.redb"));
+        c.store = dir.join(format!("fresh{model}/items.redb")).into();
         let server = Server::start(c).unwrap();
         common::assert_serves_what_was_evaluated(&server, &dir.join(format!("ck/model{model}-seed1.fuserec")));
         server.stop();
@@ -215,12 +215,12 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     // A store from another model (another vector width), or a file that is no store at all, is
     // a clear error at start.
     let mut foreign = config(&dir, 1, Some(TOKEN), "127.0.0.1:0");
-    foreign.store = dir.join("store0/items.redb");
+    foreign.store = dir.join("store0/items.redb").into();
     let e = Server::start(foreign).err().expect("a foreign store is refused").to_string();
     assert!(e.contains("another model"), "{e}");
     let mut junk = config(&dir, 0, Some(TOKEN), "127.0.0.1:0");
-    junk.store = dir.join("junk.redb");
-    std::fs::write(&junk.store, b"this is not a redb file at all, just text").unwrap();
+    junk.store = dir.join("junk.redb").into();
+    std::fs::write(dir.join("junk.redb"), b"this is not a redb file at all, just text").unwrap();
     let e = Server::start(junk).err().expect("a corrupt store is refused").to_string();
     assert!(e.contains("junk.redb"), "{e}");
 
@@ -238,7 +238,7 @@ fn hostile_requests_are_refused_and_nothing_is_lost() {
     let start_on = |artifact: &std::path::Path| {
         let mut c = config(&dir, 0, Some(TOKEN), "127.0.0.1:0");
         c.source.artifact = artifact.to_path_buf();
-        c.store = artifact.join("items.redb");
+        c.store = artifact.join("items.redb").into();
         Server::start(c).err().expect("a bad artifact is refused").to_string()
     };
     let flipped = copy("flipped");

@@ -32,13 +32,20 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 type DfResult<T> = datafusion::error::Result<T>;
 
+/// Every fuserec function (for a cluster's function registries).
+pub fn all() -> Vec<ScalarUDF> {
+    vec![
+        Udf::<UnitHash>::scalar(),
+        Udf::<EncodeText>::scalar(),
+        Udf::<EncodeImage>::scalar(),
+        Udf::<Codes>::scalar(),
+        Udf::<TopK>::scalar(),
+    ]
+}
+
 /// Registers every fuserec function on `ctx`.
 pub fn register_all(ctx: &SessionContext) {
-    ctx.register_udf(Udf::<UnitHash>::scalar());
-    ctx.register_udf(Udf::<EncodeText>::scalar());
-    ctx.register_udf(Udf::<EncodeImage>::scalar());
-    ctx.register_udf(Udf::<Codes>::scalar());
-    ctx.register_udf(Udf::<TopK>::scalar());
+    all().into_iter().for_each(|f| ctx.register_udf(f));
 }
 
 /// One fuserec function: its name, its number of arguments, its output type (which may depend

@@ -30,7 +30,7 @@ pub fn train(tag: &str, name: &str, toml: &str) -> (PathBuf, ExperimentConfig, D
 pub fn config(dir: &Path, model: usize) -> ServeConfig {
     ServeConfig {
         source: ModelSource { artifact: dir.join(format!("ck/model{model}-seed1.fuserec")), cache: dir.join("cache") },
-        store: dir.join(format!("store{model}/items.redb")),
+        store: dir.join(format!("store{model}/items.redb")).into(),
         addr: "127.0.0.1:0".into(),
         hnsw: Default::default(),
         limits: Limits::default(),
