@@ -76,7 +76,9 @@ fn up(args: &[&str]) -> Result<()> {
     }
     let (executors, port) = (flag(args, "--executors", 2)?, flag(args, "--port", 50050)?);
     let (store_nodes, store_port) = (flag(args, "--store-nodes", 6)?, flag(args, "--store-port", 7000)?);
-    if std::fs::read_dir(state()).is_ok_and(|d| d.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "pid"))) {
+    let running =
+        std::fs::read_dir(state()).is_ok_and(|d| d.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "pid")));
+    if running || state().join("store.url").exists() {
         bail!("a cluster is already up (target/cluster); `cargo xtask cluster down` first");
     }
     std::fs::create_dir_all(state())?;

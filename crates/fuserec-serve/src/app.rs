@@ -63,6 +63,13 @@ impl StoreSpec {
     }
 }
 
+impl From<&str> for StoreSpec {
+    /// As [`StoreSpec::parse`]: `redis-cluster://…` or a file path.
+    fn from(s: &str) -> Self {
+        StoreSpec::parse(s)
+    }
+}
+
 impl From<PathBuf> for StoreSpec {
     fn from(p: PathBuf) -> Self {
         StoreSpec::File(p)
