@@ -25,10 +25,14 @@ const ITEM_PREFIX: &str = "fuserec:item:";
 
 /// On hash `KEYS[1]`: sets field `rec` to `ARGV[2]` and `w` to the write's token `ARGV[4]` if
 /// `rec` holds `ARGV[1]` (`ARGV[3] == "new"`: if the item is absent). 1 when written, or when
-/// this very write (its token) was already applied (a retry whose first answer was lost); 0
+/// this very write (its token) was already applied (a retry whose first answer was lost: the
+/// token is written again, so that this connection's `WAIT` covers the first write too); 0
 /// when another writer changed the item first.
 const CAS: &str = r"
-if redis.call('HGET', KEYS[1], 'w') == ARGV[4] then return 1 end
+if redis.call('HGET', KEYS[1], 'w') == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'w', ARGV[4])
+  return 1
+end
 local cur = redis.call('HGET', KEYS[1], 'rec')
 if ARGV[3] == 'new' then
   if cur then return 0 end
@@ -107,8 +111,7 @@ impl RedisClusterStore {
         let conn = loop {
             match client.get_connection() {
                 Ok(c) => break c,
-                Err(e) if t0.elapsed() < cfg.retry_for => {
-                    let _ = e;
+                Err(_) if t0.elapsed() < cfg.retry_for => {
                     std::thread::sleep(Duration::from_millis(250));
                 }
                 Err(e) => return Err(store_err(&cfg, "connecting", e)),
