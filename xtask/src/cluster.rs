@@ -83,9 +83,7 @@ fn up(args: &[&str]) -> Result<()> {
     }
     std::fs::create_dir_all(state())?;
     if executors > 0 {
-        crate::cargo(&["build", "--release", "-q", "-p", "fuserec-cluster"])?;
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::root().join("target"), |d| crate::root().join(d));
-        let bin = target.join("release").join(format!("fuserec-cluster{}", std::env::consts::EXE_SUFFIX));
+        let bin = crate::engine_binary("fuserec-cluster")?;
         let s = |x: &str| x.to_string();
         spawn(&bin, &[s("scheduler"), s("--port"), port.to_string()], "scheduler")?;
         for i in 0..executors {

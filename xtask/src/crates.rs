@@ -58,7 +58,7 @@ pub fn standalone() -> Result<()> {
     if !program.contains("fn main") {
         bail!("the first ```rust block of `Using one crate` must be a whole program (fn main)");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
+    let target = crate::target_dir();
     let dir = target.join("standalone");
     std::fs::create_dir_all(dir.join("src"))?;
     let dep = |c: &str| format!("{c} = {{ path = {:?} }}\n", root().join("crates").join(c).display().to_string());

@@ -73,9 +73,8 @@ fn real_main() -> Result<()> {
             fuserec(&args)
         }
         Some("offline") => {
-            let mut all = vec!["run", "-q", "--release", "-p", "fuserec-offline", "--features", "cluster", "--"];
-            all.extend_from_slice(&args[1..]);
-            let st = command(&all).status().context("running cargo")?;
+            let bin = engine_binary("fuserec-offline")?;
+            let st = std::process::Command::new(&bin).args(&args[1..]).status().with_context(|| format!("running {}", bin.display()))?;
             if !st.success() {
                 std::process::exit(st.code().unwrap_or(1));
             }
@@ -133,6 +132,19 @@ fn command(args: &[&str]) -> std::process::Command {
     c
 }
 
+/// The cargo target directory (`CARGO_TARGET_DIR`, relative to the checkout, or `target/`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d))
+}
+
+/// Builds the engine binaries (`fuserec-offline` with its cluster client and `fuserec-cluster`)
+/// in one release build, so DataFusion and Ballista are compiled once with one set of features
+/// for both, and returns the path of `name`.
+fn engine_binary(name: &str) -> Result<PathBuf> {
+    cargo(&["build", "--release", "-q", "-p", "fuserec-offline", "-p", "fuserec-cluster", "--features", "fuserec-offline/cluster"])?;
+    Ok(target_dir().join("release").join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
 fn cargo(args: &[&str]) -> Result<()> {
     eprintln!("$ cargo {}", args.join(" "));
     let st = command(args).status().context("running cargo")?;
@@ -160,8 +172,7 @@ fn test() -> Result<()> {
     } else {
         cargo(&["test", "--workspace", "--no-run"])?;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
-    let bin = target.join("debug").join(format!("fuserec{}", std::env::consts::EXE_SUFFIX));
+    let bin = target_dir().join("debug").join(format!("fuserec{}", std::env::consts::EXE_SUFFIX));
     eprintln!("$ {} assets", bin.display());
     let fetched = std::process::Command::new(&bin).arg("assets").status().with_context(|| format!("running {}", bin.display()))?;
     if !fetched.success() {
@@ -170,14 +181,16 @@ fn test() -> Result<()> {
         }
         eprintln!("warning: `fuserec assets` failed; asset tests will skip");
     }
-    // The serving store's tests start Redis Clusters of their own: the server is installed once
-    // here (Debian's redis-server, as root), not by tests racing for the package manager.
+    // The serving store's tests start Redis Clusters of their own: the server (Redis 8, built
+    // from Debian's source archive) is built once here, not by tests racing to build it.
     let redis = std::process::Command::new("bash").arg(root().join("scripts/redis-cluster")).args(["install", "-"]).status();
     if !redis.is_ok_and(|s| s.success()) {
         if assets_required() {
-            bail!("FUSEREC_REQUIRE_ASSETS=1: the Redis Cluster tests must run, and redis-server could not be installed");
+            bail!(
+                "FUSEREC_REQUIRE_ASSETS=1: the Redis Cluster tests must run, and Redis 8 could not be built (scripts/redis-cluster install -)"
+            );
         }
-        eprintln!("warning: redis-server could not be installed; the Redis Cluster tests will skip");
+        eprintln!("warning: Redis 8 could not be built; the Redis Cluster tests will skip");
     }
     let rust = if nextest {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])

@@ -3,9 +3,12 @@
 //!
 //! ```sh
 //! cargo xtask world --scale 10 --format parquet --no-images --out /tmp/world10
-//! cargo build --release -p fuserec-cluster --bins --examples
+//! cargo build --release -p fuserec-offline -p fuserec-cluster --features fuserec-offline/cluster --bins --examples
 //! target/release/examples/wall /tmp/world10 [--tasks 2] [--executors 1,2]
 //! ```
+//!
+//! `--cluster df://HOST:PORT` runs the cluster side on a cluster that is already up (e.g.
+//! `cargo xtask cluster up --executors 2`) instead of starting loopback clusters of its own.
 
 use fuserec_cluster::{LocalCluster, same_rows};
 use std::path::{Path, PathBuf};
@@ -16,9 +19,14 @@ fn main() {
     let data = PathBuf::from(args.first().expect("usage: wall DIR [--tasks N] [--executors 1,2]"));
     let opt = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
     let tasks: usize = opt("--tasks").map_or(2, |v| v.parse().expect("--tasks N"));
+    let given = opt("--cluster");
     let counts: Vec<usize> = opt("--executors").unwrap_or("1,2".into()).split(',').map(|v| v.parse().expect("--executors 1,2")).collect();
     let bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("fuserec-cluster");
-    assert!(bin.exists(), "{} not built: cargo build --release -p fuserec-cluster --bins --examples", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: cargo build --release -p fuserec-offline -p fuserec-cluster --features fuserec-offline/cluster --bins --examples",
+        bin.display()
+    );
     let work = std::env::temp_dir().join(format!("fuserec-wall-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let s = |p: &Path| p.display().to_string();
@@ -63,12 +71,15 @@ fn main() {
         let out = if *name == "encode titles (hashed n-grams)" { text.clone() } else { work.join(format!("e{i}")) };
         table[i].push(format!("{:.2} s", run(args, &out, None)));
     }
+    let counts = if given.is_some() { vec![0] } else { counts };
     for &n in &counts {
-        let c = LocalCluster::start(&bin, &work.join(format!("cluster{n}")), n, tasks).unwrap();
+        // n = 0: the cluster given with --cluster.
+        let started = (n > 0).then(|| LocalCluster::start(&bin, &work.join(format!("cluster{n}")), n, tasks).unwrap());
+        let url = started.as_ref().map_or_else(|| given.clone().unwrap(), |c| c.url());
         for (i, (_, args, folder)) in jobs.iter().enumerate() {
             let reference = if i == 3 { text.clone() } else { work.join(format!("e{i}")) };
             let out = work.join(format!("c{n}-{i}"));
-            let secs = run(args, &out, Some(&c.url()));
+            let secs = run(args, &out, Some(&url));
             let files: Vec<(PathBuf, PathBuf)> = if *folder {
                 ["train", "val", "test_warm", "test_cold"]
                     .iter()
@@ -87,8 +98,13 @@ fn main() {
             }
         }
     }
-    let head: Vec<String> =
-        counts.iter().map(|n| format!("Ballista, {n} executor{} × {tasks} tasks", if *n == 1 { "" } else { "s" })).collect();
+    let head: Vec<String> = counts
+        .iter()
+        .map(|&n| match n {
+            0 => format!("Ballista at {}", given.as_deref().unwrap_or_default()),
+            _ => format!("Ballista, {n} executor{} × {tasks} tasks", if n == 1 { "" } else { "s" }),
+        })
+        .collect();
     println!("| job | embedded | {} | output |", head.join(" | "));
     println!("|---|---|{}---|", "---|".repeat(counts.len()));
     for r in table {

@@ -4,6 +4,8 @@
 mod exact;
 mod heap;
 mod hnsw;
+#[cfg(feature = "store")]
+mod live;
 #[cfg(feature = "redis")]
 mod redis_cluster;
 mod search;
@@ -13,8 +15,10 @@ mod store;
 pub use exact::{ExactIndex, inner_products, rank_dense};
 pub use heap::TopK;
 pub use hnsw::{Hnsw, HnswConfig};
+#[cfg(feature = "store")]
+pub use live::{LiveIndex, LocalHnsw, Neighbour};
 #[cfg(feature = "redis")]
-pub use redis_cluster::{RedisClusterConfig, RedisClusterStore};
+pub use redis_cluster::{BUCKETS, RedisClusterConfig, RedisClusterStore};
 pub use search::{Filter, VectorIndex, item_ids};
 #[cfg(feature = "store")]
 pub use store::{ItemRecord, ItemStore, RecordStore};

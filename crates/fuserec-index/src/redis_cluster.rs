@@ -1,33 +1,71 @@
-//! The item records on a Redis Cluster: the cluster shards them by id (hash slots) and
-//! replicates each shard; a write is acknowledged only after `WAIT` saw it on a replica of the
-//! shard's primary, so killing any one node (primary or replica) loses no acknowledged item:
-//! the replica that has it is promoted.
+//! The item records and their vectors on a Redis Cluster: the cluster shards them by id (hash
+//! slots) and replicates each shard; a write is acknowledged only after `WAIT` saw it on a
+//! replica of the shard's primary, so killing any one node (primary or replica) loses no
+//! acknowledged item: the replica that has it is promoted.
 //!
-//! Layout: hash `fuserec:item:<id>` holds the record (field `rec`, the redb store's encoding) and
-//! the token of the write that set it (field `w`), `fuserec:next_key`
-//! the next free `u32` key (`INCR`, replicated before the key is used, so a failover never hands
-//! a key out twice). The cluster's keyspace is the store's own: `len` counts every key.
+//! Layout: the items fall into [`BUCKETS`] buckets by a hash of their id. Bucket `b` is one hash
+//! tag `{bNN}`, so one slot: hash `fuserec:item:{bNN}:<id>` holds an item's record (field `rec`,
+//! the redb store's encoding) and the token of the write that set it (field `w`), and the vector
+//! set `fuserec:vs:{bNN}` (Redis 8's `VADD`/`VSIM`, an HNSW graph per bucket, full precision)
+//! holds the vectors of the bucket's items, element `<key>:<id>`. `fuserec:next_key` is the next
+//! free `u32` key (`INCR`, replicated before the key is used, so a failover never hands a key out
+//! twice) and `fuserec:norm_bound` the bound `M` below.
 //!
-//! One item's read-modify-write is a compare-and-set script on its shard; a write whose answer
+//! One item's read-modify-write is a compare-and-set script on its shard that writes the record
+//! and its vector together (one slot, one script: atomic, replicated as one); a write whose answer
 //! was lost (a primary killed mid-request) is retried and recognised as already applied by its
 //! token (unique per process and write), so no increment is applied twice.
+//!
+//! Vector sets rank by cosine; fuserec ranks by inner product. Each item vector `x` is stored as
+//! `[x, √(M² − |x|²)]`, all of length `M`, and a query `q` as `[q, 0]`: the cosine is then
+//! `q·x / (|q| M)`, in the inner product's order, and the score is mapped back to `q·x`. `M` is
+//! fixed when the store is first written (4 × the largest norm of that first write); an item
+//! whose vector is longer than `M` is refused with an error. A search asks every bucket for its
+//! top `k` plus the excluded items (`VSIM … COUNT`, in one pipeline) and merges.
 
+use crate::live::{LiveIndex, Neighbour};
 use crate::store::{ItemRecord, RecordStore, assign, decode, encode};
 use fuserec_core::{Error, Result};
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{ErrorKind, RedisError};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const NEXT_KEY: &str = "fuserec:next_key";
+const NORM_BOUND: &str = "fuserec:norm_bound";
 const ITEM_PREFIX: &str = "fuserec:item:";
+/// Buckets the items are spread over: each is one slot (so one shard) and one vector set; a
+/// search asks all of them. 16 spreads them over up to 16 primaries.
+pub const BUCKETS: u32 = 16;
 
-/// On hash `KEYS[1]`: sets field `rec` to `ARGV[2]` and `w` to the write's token `ARGV[4]` if
-/// `rec` holds `ARGV[1]` (`ARGV[3] == "new"`: if the item is absent). 1 when written, or when
-/// this very write (its token) was already applied (a retry whose first answer was lost: the
-/// token is written again, so that this connection's `WAIT` covers the first write too); 0
-/// when another writer changed the item first.
+/// The bucket of an item id (FNV-1a: the same in every process and version).
+fn bucket(id: &str) -> u32 {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    (h % BUCKETS as u64) as u32
+}
+
+fn item_key(id: &str) -> String {
+    format!("{ITEM_PREFIX}{{b{:02}}}:{id}", bucket(id))
+}
+
+fn set_key(b: u32) -> String {
+    format!("fuserec:vs:{{b{b:02}}}")
+}
+
+/// The id in an item's hash key (`fuserec:item:{bNN}:<id>`).
+fn id_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix(ITEM_PREFIX)?.split_once("}:").map(|(_, id)| id)
+}
+
+/// On hash `KEYS[1]` and vector set `KEYS[2]` (one slot): sets field `rec` to `ARGV[2]`, `w` to
+/// the write's token `ARGV[4]` and element `ARGV[6]`'s vector to `ARGV[5]` (FP32, width
+/// `ARGV[7]`) if `rec` holds `ARGV[1]` (`ARGV[3] == "new"`: if the item is absent). 1 when
+/// written, or when this very write (its token) was already applied (a retry whose first answer
+/// was lost: the token is written again, so that this connection's `WAIT` covers the first write
+/// too); 0 when another writer changed the item first. The vector goes in first (a width that
+/// does not fit the set is an error before anything is written) and by `VREM` + `VADD`: Redis
+/// 8.0 does not replicate a `VADD` that updates an element.
 const CAS: &str = r"
 if redis.call('HGET', KEYS[1], 'w') == ARGV[4] then
   redis.call('HSET', KEYS[1], 'w', ARGV[4])
@@ -39,6 +77,14 @@ if ARGV[3] == 'new' then
 elseif cur ~= ARGV[1] then
   return 0
 end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local d = redis.call('VDIM', KEYS[2])
+  if d ~= tonumber(ARGV[7]) then
+    return redis.error_reply('vector of width ' .. (tonumber(ARGV[7]) - 1) .. ' for a store of width ' .. (d - 1))
+  end
+end
+redis.call('VREM', KEYS[2], ARGV[6])
+redis.call('VADD', KEYS[2], 'FP32', ARGV[5], ARGV[6], 'NOQUANT')
 redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'w', ARGV[4])
 return 1";
 
@@ -55,17 +101,19 @@ pub struct RedisClusterConfig {
     /// How long an operation keeps retrying while the cluster fails over (a primary lost, its
     /// replica not yet promoted) before it is an error.
     pub retry_for: Duration,
+    /// Search beam per bucket (`VSIM … EF`; at least the number of items asked for).
+    pub ef_search: usize,
 }
 
 impl RedisClusterConfig {
     /// A cluster from `host:port` seeds with the defaults: one replica per write, 2 s for it,
     /// 20 s of retries through a failover.
     pub fn new(nodes: Vec<String>) -> Self {
-        RedisClusterConfig { nodes, replicas: 1, wait_timeout: Duration::from_secs(2), retry_for: Duration::from_secs(20) }
+        RedisClusterConfig { nodes, replicas: 1, wait_timeout: Duration::from_secs(2), retry_for: Duration::from_secs(20), ef_search: 64 }
     }
 }
 
-/// [`RecordStore`] on a Redis Cluster (see the module documentation).
+/// [`RecordStore`] and [`LiveIndex`] on a Redis Cluster (see the module documentation).
 pub struct RedisClusterStore {
     cfg: RedisClusterConfig,
     client: ClusterClient,
@@ -74,6 +122,8 @@ pub struct RedisClusterStore {
     /// This process's random prefix of write tokens, and the count of writes so far.
     nonce: u64,
     writes: std::sync::atomic::AtomicU64,
+    /// The norm bound `M`, once read or set.
+    bound: OnceLock<f32>,
 }
 
 fn store_err(cfg: &RedisClusterConfig, what: &str, e: impl std::fmt::Display) -> Error {
@@ -119,7 +169,21 @@ impl RedisClusterStore {
         };
         use std::hash::{BuildHasher, Hasher};
         let nonce = std::collections::hash_map::RandomState::new().build_hasher().finish();
-        Ok(RedisClusterStore { cfg, client, conn: Mutex::new(conn), cas: redis::Script::new(CAS), nonce, writes: Default::default() })
+        Ok(RedisClusterStore {
+            cfg,
+            client,
+            conn: Mutex::new(conn),
+            cas: redis::Script::new(CAS),
+            nonce,
+            writes: Default::default(),
+            bound: OnceLock::new(),
+        })
+    }
+
+    /// The hash key holding item `id`'s record (its hash tag names the slot, so the shard, that
+    /// holds the item and its vector): for operators and tests asking which node has an item.
+    pub fn key_of(id: &str) -> String {
+        item_key(id)
     }
 
     /// Runs `op` on the connection, retrying transient errors (with a fresh connection) until
@@ -171,13 +235,51 @@ impl RedisClusterStore {
         Ok(k - 1)
     }
 
+    /// The store's norm bound `M`: read from the cluster, or set there (first writer wins) to
+    /// 4 × `longest` when the store has none yet. `None` when it has none and `longest` is `None`.
+    fn bound(&self, longest: Option<f32>) -> Result<Option<f32>> {
+        if let Some(m) = self.bound.get() {
+            return Ok(Some(*m));
+        }
+        let m: Option<f32> = self.with_retry("reading the norm bound", |c| redis::cmd("GET").arg(NORM_BOUND).query(c))?;
+        let m = match (m, longest) {
+            (Some(m), _) => m,
+            (None, None) => return Ok(None),
+            (None, Some(n)) => self.with_retry("setting the norm bound", |c| {
+                let _: () = redis::cmd("SET").arg(NORM_BOUND).arg(4.0 * n.max(1e-3)).arg("NX").query(c)?;
+                Self::replicated(c, &self.cfg, NORM_BOUND)?;
+                redis::cmd("GET").arg(NORM_BOUND).query(c)
+            })?,
+        };
+        Ok(Some(*self.bound.get_or_init(|| m)))
+    }
+
+    /// `[x, √(M² − |x|²)]` as little-endian FP32 (see the module documentation).
+    fn augmented(&self, rec: &ItemRecord) -> Result<Vec<u8>> {
+        let n2: f64 = rec.vector.iter().map(|&x| x as f64 * x as f64).sum();
+        if !n2.is_finite() {
+            return Err(Error::Invalid(format!("item `{}`: its vector has a non-finite value", rec.id)));
+        }
+        let m = self.bound(Some(n2.sqrt() as f32))?.unwrap_or(f32::MAX) as f64;
+        if n2 > m * m {
+            return Err(Error::Invalid(format!(
+                "item `{}`: vector norm {:.4} exceeds the store's bound {m:.4} (4 × the longest vector when the store was first written); \
+                 store it in a new store",
+                rec.id,
+                n2.sqrt()
+            )));
+        }
+        let tail = (m * m - n2).max(0.0).sqrt() as f32;
+        Ok(rec.vector.iter().chain(std::iter::once(&tail)).flat_map(|x| x.to_le_bytes()).collect())
+    }
+
     fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.with_retry(&format!("reading {key}"), |c| redis::cmd("HGET").arg(key).arg("rec").query(c))
     }
 
     /// Read-modify-write of one item with compare-and-set, retried when another writer won.
     fn write(&self, id: &str, f: &mut dyn FnMut(Option<&ItemRecord>) -> Result<Option<ItemRecord>>) -> Result<Option<ItemRecord>> {
-        let key = format!("{ITEM_PREFIX}{id}");
+        let (key, vs) = (item_key(id), set_key(bucket(id)));
         for _ in 0..64 {
             let raw = self.get_raw(&key)?;
             let old = raw.as_deref().map(|b| decode(id, b)).transpose()?;
@@ -191,11 +293,24 @@ impl RedisClusterStore {
             };
             assign(&mut rec, old.as_ref(), &mut next)?;
             let bytes = encode(&rec);
+            let vector = self.augmented(&rec)?;
+            let element = format!("{}:{id}", rec.key);
             let expect = raw.unwrap_or_default();
             let mode = if old.is_none() { "new" } else { "replace" };
             let token = format!("{:016x}:{}", self.nonce, self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
             let won = self.with_retry(&format!("writing {key}"), |c| {
-                let won: i64 = self.cas.key(&key).arg(&expect[..]).arg(&bytes[..]).arg(mode).arg(&token).invoke(c)?;
+                let won: i64 = self
+                    .cas
+                    .key(&key)
+                    .key(&vs)
+                    .arg(&expect[..])
+                    .arg(&bytes[..])
+                    .arg(mode)
+                    .arg(&token)
+                    .arg(&vector[..])
+                    .arg(&element)
+                    .arg(rec.vector.len() + 1)
+                    .invoke(c)?;
                 if won == 1 {
                     Self::replicated(c, &self.cfg, &key)?;
                 }
@@ -269,6 +384,11 @@ impl RecordStore for RedisClusterStore {
 
     fn put_many(&self, recs: Vec<ItemRecord>) -> Result<usize> {
         let n = recs.len();
+        // The bound from the whole batch (a first start's catalogue), not from its first item.
+        let longest = recs.iter().map(|r| r.vector.iter().map(|x| x * x).sum::<f32>().sqrt()).fold(0f32, f32::max);
+        if n > 0 {
+            self.bound(Some(longest))?;
+        }
         recs.into_iter().try_for_each(|r| self.put(r).map(|_| ()))?;
         Ok(n)
     }
@@ -306,7 +426,7 @@ impl RecordStore for RedisClusterStore {
     }
 
     fn get(&self, id: &str) -> Result<Option<ItemRecord>> {
-        self.get_raw(&format!("{ITEM_PREFIX}{id}"))?.map(|b| decode(id, &b)).transpose()
+        self.get_raw(&item_key(id))?.map(|b| decode(id, &b)).transpose()
     }
 
     /// Every primary's items; a primary that cannot be reached (killed, and not yet known as
@@ -330,23 +450,105 @@ impl RecordStore for RedisClusterStore {
         }
         let mut out = Vec::with_capacity(raw.len());
         for (k, v) in raw {
-            out.push(decode(&k[ITEM_PREFIX.len()..], &v)?);
+            let id = id_of_key(&k).ok_or_else(|| store_err(&self.cfg, "listing", format!("`{k}` is not an item key of this layout")))?;
+            out.push(decode(id, &v)?);
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out.dedup_by(|a, b| a.id == b.id);
         Ok(out)
     }
 
+    /// Every item has its vector in its bucket's set (one script writes both): the sets' sizes.
     fn len(&self) -> Result<usize> {
-        let (keys, meta): (usize, usize) = self.with_retry("counting", |c| {
-            let n: usize = redis::cmd("DBSIZE").query(c)?;
-            let m: usize = redis::cmd("EXISTS").arg(NEXT_KEY).query(c)?;
-            Ok((n, m))
-        })?;
-        Ok(keys.saturating_sub(meta))
+        LiveIndex::len(self)
     }
 
     fn describe(&self) -> String {
         format!("redis cluster {}", self.cfg.nodes.join(","))
+    }
+}
+
+impl LiveIndex for RedisClusterStore {
+    /// Nothing to do: the write that stored `rec` put its vector in its bucket's set, in the same
+    /// script.
+    fn upsert(&self, _rec: &ItemRecord) -> Result<()> {
+        Ok(())
+    }
+
+    fn search(&self, query: &[f32], k: usize, exclude: &[u32]) -> Result<Vec<Neighbour>> {
+        let qn = query.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+        if !qn.is_finite() {
+            return Err(Error::Invalid("query vector has a non-finite value".into()));
+        }
+        let Some(m) = self.bound(None)? else { return Ok(Vec::new()) };
+        if k == 0 || qn == 0.0 {
+            return Ok(Vec::new());
+        }
+        let blob: Vec<u8> = query.iter().chain(std::iter::once(&0f32)).flat_map(|x| x.to_le_bytes()).collect();
+        let count = k + exclude.len();
+        let ef = self.cfg.ef_search.max(count);
+        let lists: Vec<Vec<Vec<u8>>> = self.with_retry("searching", |c| {
+            let mut p = redis::cluster::cluster_pipe();
+            for b in 0..BUCKETS {
+                p.cmd("VSIM").arg(set_key(b)).arg("FP32").arg(&blob[..]).arg("WITHSCORES").arg("COUNT").arg(count).arg("EF").arg(ef);
+            }
+            p.query(c)
+        })?;
+        let mut out = Vec::with_capacity(count * BUCKETS as usize);
+        for list in lists {
+            for pair in list.chunks_exact(2) {
+                let (element, sim) = (String::from_utf8_lossy(&pair[0]), String::from_utf8_lossy(&pair[1]));
+                let bad = || store_err(&self.cfg, "searching", format!("unexpected element `{element}` / score `{sim}`"));
+                let (key, id) = element.split_once(':').ok_or_else(bad)?;
+                let key: u32 = key.parse().map_err(|_| bad())?;
+                let sim: f64 = sim.parse().map_err(|_| bad())?;
+                if exclude.binary_search(&key).is_err() {
+                    // similarity = (1 + cos) / 2, cos = q·x / (|q| M)
+                    let score = ((2.0 * sim - 1.0) * qn * m as f64) as f32;
+                    out.push(Neighbour { key, id: id.to_string(), score });
+                }
+            }
+        }
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
+        out.truncate(k);
+        Ok(out)
+    }
+
+    fn vector(&self, rec: &ItemRecord) -> Result<Option<Vec<f32>>> {
+        let (vs, element) = (set_key(bucket(&rec.id)), format!("{}:{}", rec.key, rec.id));
+        let v: Option<Vec<f64>> = self.with_retry("reading a vector", |c| redis::cmd("VEMB").arg(&vs).arg(&element).query(c))?;
+        Ok(v.map(|mut v| {
+            v.pop();
+            v.into_iter().map(|x| x as f32).collect()
+        }))
+    }
+
+    fn len(&self) -> Result<usize> {
+        let n: Vec<usize> = self.with_retry("counting", |c| {
+            let mut p = redis::cluster::cluster_pipe();
+            (0..BUCKETS).for_each(|b| {
+                p.cmd("VCARD").arg(set_key(b));
+            });
+            p.query(c)
+        })?;
+        Ok(n.iter().sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_key_names_its_bucket_and_gives_its_id_back() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c; mod 16 = 12.
+        assert_eq!(bucket("a"), 12);
+        assert_eq!(item_key("a"), "fuserec:item:{b12}:a");
+        assert_eq!(set_key(3), "fuserec:vs:{b03}");
+        assert_eq!(id_of_key("fuserec:item:{b12}:a:b}:c"), Some("a:b}:c"));
+        assert_eq!(id_of_key("fuserec:next_key"), None);
+        // Every bucket is used by some of 1,000 ids.
+        let used: std::collections::HashSet<u32> = (0..1000).map(|i| bucket(&format!("item{i}"))).collect();
+        assert_eq!(used.len(), BUCKETS as usize);
     }
 }

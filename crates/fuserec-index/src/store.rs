@@ -334,10 +334,10 @@ impl ItemStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rec(id: &str, x: f32) -> ItemRecord {
+    pub(crate) fn rec(id: &str, x: f32) -> ItemRecord {
         ItemRecord {
             id: id.into(),
             key: 0,

@@ -6,10 +6,10 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::model::{ItemEncoder, ModelSource, ServingModel, UserSide};
 use fuserec::core::{Error, Result};
-use fuserec_index::{Hnsw, HnswConfig, ItemRecord, ItemStore, RecordStore};
+use fuserec_index::{HnswConfig, ItemRecord, ItemStore, LiveIndex, LocalHnsw, RecordStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Everything a server needs to start: the trained model, where to keep items, how to listen,
 /// the index shape and the request limits.
@@ -21,7 +21,8 @@ pub struct ServeConfig {
     pub store: StoreSpec,
     /// `host:port` (port 0: any free port). A non-loopback address needs a `token`.
     pub addr: String,
-    /// Shape of the HNSW index over the item vectors.
+    /// Shape of the HNSW index over the item vectors (a Redis Cluster store takes its
+    /// `ef_search` as the search beam of each of its vector sets).
     pub hnsw: HnswConfig,
     /// What a client may ask (sizes, counts, times).
     pub limits: Limits,
@@ -31,8 +32,9 @@ pub struct ServeConfig {
     pub image_root: Option<PathBuf>,
 }
 
-/// Where the items live: one redb file (one machine), or a Redis Cluster that shards and
-/// replicates them (several nodes; see `fuserec_index::RedisClusterStore`).
+/// Where the items live and how they are found: one redb file with an HNSW graph in the
+/// server's memory (one machine), or a Redis Cluster that shards and replicates the records and
+/// their vectors and searches them itself (vector sets; see `fuserec_index::RedisClusterStore`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum StoreSpec {
     /// A redb file, created on first start.
@@ -52,15 +54,27 @@ impl StoreSpec {
         }
     }
 
-    /// Opens the store.
-    pub fn open(&self) -> Result<Box<dyn RecordStore>> {
+    /// Opens the store. `hnsw.ef_search` is a cluster's search beam.
+    pub fn open(&self, hnsw: HnswConfig) -> Result<OpenedStore> {
         Ok(match self {
-            StoreSpec::File(p) => Box::new(ItemStore::open(p)?),
+            StoreSpec::File(p) => OpenedStore { records: Arc::new(ItemStore::open(p)?), index: None },
             StoreSpec::RedisCluster(nodes) => {
-                Box::new(fuserec_index::RedisClusterStore::open(fuserec_index::RedisClusterConfig::new(nodes.clone()))?)
+                let mut cfg = fuserec_index::RedisClusterConfig::new(nodes.clone());
+                cfg.ef_search = hnsw.ef_search;
+                let store = Arc::new(fuserec_index::RedisClusterStore::open(cfg)?);
+                OpenedStore { records: store.clone(), index: Some(store) }
             }
         })
     }
+}
+
+/// An opened store: its records, and the index it keeps itself if it keeps one (`None`: the
+/// server builds an HNSW graph from the records).
+pub struct OpenedStore {
+    /// The store of record.
+    pub records: Arc<dyn RecordStore>,
+    /// The store's own search over its vectors.
+    pub index: Option<Arc<dyn LiveIndex>>,
 }
 
 impl From<&str> for StoreSpec {
@@ -150,11 +164,9 @@ pub struct App {
     /// lock is not held while a write waits for its commit.
     writes: Mutex<()>,
     /// The durable item store (redb, or a Redis Cluster).
-    pub store: Box<dyn RecordStore>,
-    /// The HNSW index over every item's vector, keyed by store key.
-    pub index: RwLock<Hnsw>,
-    /// Index key → item id, and catalogue row → key.
-    pub ids: RwLock<HashMap<u32, String>>,
+    pub store: Arc<dyn RecordStore>,
+    /// Search over every item's vector (an HNSW graph in memory, or the cluster's vector sets).
+    pub index: Arc<dyn LiveIndex>,
     /// Catalogue row → index key.
     pub row_key: Vec<u32>,
     /// Latency histograms and lookup counts.
@@ -229,14 +241,12 @@ impl App {
     /// index from the store.
     pub fn start(cfg: ServeConfig) -> Result<Self> {
         let model = ServingModel::load(&cfg.source)?;
-        let store = cfg.store.open()?;
+        let OpenedStore { records: store, index: own_index } = cfg.store.open(cfg.hnsw)?;
         if store.is_empty()? {
             store.put_many(catalogue_records(&model)?)?;
         }
         let dim = model.dim();
         let records = store.all()?;
-        let mut index = Hnsw::new(dim, cfg.hnsw)?;
-        let (mut keys, mut vectors, mut ids) = (Vec::new(), Vec::new(), HashMap::new());
         let mut row_key = vec![u32::MAX; model.catalogue.len()];
         for r in &records {
             if r.vector.len() != dim {
@@ -247,14 +257,14 @@ impl App {
                     r.vector.len()
                 )));
             }
-            keys.push(r.key);
-            vectors.extend_from_slice(&r.vector);
-            ids.insert(r.key, r.id.clone());
             if let Some(row) = r.model_row {
                 row_key[row as usize] = r.key;
             }
         }
-        index.extend(&keys, &vectors)?;
+        let index = match own_index {
+            Some(index) => index,
+            None => Arc::new(LocalHnsw::build(dim, cfg.hnsw, &records)?),
+        };
         let cfg_limits_concurrent = cfg.limits.max_concurrent.max(1);
         Ok(App {
             cfg,
@@ -263,8 +273,7 @@ impl App {
             model: Mutex::new(model),
             writes: Mutex::new(()),
             store,
-            index: RwLock::new(index),
-            ids: RwLock::new(ids),
+            index,
             row_key,
             metrics: Metrics::default(),
             dim,
@@ -320,9 +329,7 @@ impl App {
     }
 
     fn index_record(&self, rec: &ItemRecord) -> Answer<()> {
-        self.index.write().map_err(|_| Refusal::Internal("index lock poisoned".into()))?.insert(rec.key, &rec.vector)?;
-        self.ids.write().map_err(|_| Refusal::Internal("id map lock poisoned".into()))?.insert(rec.key, rec.id.clone());
-        Ok(())
+        Ok(self.index.upsert(rec)?)
     }
 
     /// Adds exposures and clicks to an item, moves its gate and refreshes its vector.
@@ -475,13 +482,8 @@ impl App {
         let mut query = vec![0f32; self.dim];
         parts.iter().for_each(|p| query.iter_mut().zip(normalised(p)).for_each(|(s, x)| *s += x));
         exclude.sort_unstable();
-        let found = {
-            let index = self.index.read().map_err(|_| Refusal::Internal("index lock poisoned".into()))?;
-            let ef = index.config().ef_search.max(q.k);
-            index.search_ef(&query, q.k, Some(ef), &|key| exclude.binary_search(&key).is_ok())?
-        };
-        let ids = self.ids.read().map_err(|_| Refusal::Internal("id map lock poisoned".into()))?;
-        Ok(found.into_iter().map(|(key, score)| Hit { id: ids.get(&key).cloned().unwrap_or_default(), score }).collect())
+        exclude.dedup();
+        Ok(self.index.search(&query, q.k, &exclude)?.into_iter().map(|n| Hit { id: n.id, score: n.score }).collect())
     }
 
     /// The model. Requests only read it (the lock is there because the network is not `Sync`),
@@ -494,7 +496,7 @@ impl App {
     /// `(stored, indexed)` item counts.
     pub fn counts(&self) -> (usize, usize) {
         let stored = self.store.len().unwrap_or(0);
-        let indexed = self.index.read().map(|i| i.len()).unwrap_or(0);
+        let indexed = self.index.len().unwrap_or(0);
         (stored, indexed)
     }
 }

@@ -220,7 +220,7 @@ struct ItemView {
 }
 
 fn view(a: &App, r: fuserec_index::ItemRecord) -> ItemView {
-    let indexed = a.index.read().map(|i| i.vector(r.key).is_some()).unwrap_or(false);
+    let indexed = a.index.vector(&r).is_ok_and(|v| v.is_some());
     ItemView {
         id: r.id,
         key: r.key,

@@ -10,7 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 
-pub use app::{App, ServeConfig, StoreSpec};
+pub use app::{App, OpenedStore, ServeConfig, StoreSpec};
 pub use auth::Token;
 pub use limits::Limits;
 pub use model::{ModelSource, ServingModel};

@@ -4,7 +4,7 @@
 
 mod common;
 
-use fuserec_index::{ItemRecord, RecordStore, RedisClusterConfig, RedisClusterStore};
+use fuserec_index::{ItemRecord, LiveIndex, RecordStore, RedisClusterConfig, RedisClusterStore};
 use fuserec_serve::client::{get, post};
 use fuserec_serve::{Server, StoreSpec};
 use serde_json::json;
@@ -16,6 +16,8 @@ use std::process::Command;
 struct Cluster {
     dir: PathBuf,
     nodes: Vec<String>,
+    /// The `redis-cli` the script built.
+    cli: PathBuf,
 }
 
 fn script() -> PathBuf {
@@ -42,9 +44,11 @@ impl Cluster {
             return None;
         }
         let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let home = Command::new("bash").arg(script()).args(["install", "-"]).output().unwrap();
+        let cli = PathBuf::from(String::from_utf8_lossy(&home.stdout).trim()).join("bin/redis-cli");
         let StoreSpec::RedisCluster(nodes) = StoreSpec::parse(&url) else { panic!("{url}") };
         assert_eq!(nodes.len(), 6, "{url}");
-        Some(Cluster { dir, nodes })
+        Some(Cluster { dir, nodes, cli })
     }
 
     /// SIGKILLs the node on `port`.
@@ -62,7 +66,7 @@ impl Cluster {
     /// The port of the primary serving `key`'s slot, asked of the cluster.
     fn primary_of(&self, key: &str) -> u16 {
         let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli").arg("-u").arg(format!("redis://{}", self.nodes[0])).args(args).output().unwrap();
+            let out = Command::new(&self.cli).arg("-u").arg(format!("redis://{}", self.nodes[0])).args(args).output().unwrap();
             String::from_utf8_lossy(&out.stdout).to_string()
         };
         let slot: u16 = cli(&["cluster", "keyslot", key]).trim().parse().unwrap();
@@ -107,7 +111,8 @@ fn record(id: &str, x: f32) -> ItemRecord {
         id_state: Vec::new(),
         id_steps: 0,
         features: vec![x, -x],
-        vector: vec![x, 1.0, f32::MIN_POSITIVE, -0.0],
+        // Norms 1–1.35 for x ≤ 90: inside the bound the first write sets (4 × its norm).
+        vector: vec![x * 0.01, 1.0, f32::MIN_POSITIVE, -0.0],
     }
 }
 
@@ -115,7 +120,7 @@ fn record(id: &str, x: f32) -> ItemRecord {
 fn records_survive_concurrent_writers_and_a_killed_primary() {
     let Some(cluster) = Cluster::up("fuserec-store") else { return };
     let store = RedisClusterStore::open(RedisClusterConfig::new(cluster.nodes.clone())).unwrap();
-    assert!(store.is_empty().unwrap());
+    assert!(RecordStore::is_empty(&store).unwrap());
     // Keys are assigned once, in order; a replacement keeps key and creation time.
     let a = store.put(record("a", 1.0)).unwrap();
     let b = store.put(record("b", 2.0)).unwrap();
@@ -160,13 +165,13 @@ fn records_survive_concurrent_writers_and_a_killed_primary() {
     for i in 0..60 {
         store.put(record(&format!("item-{i}"), i as f32)).unwrap();
     }
-    let victim = cluster.primary_of("fuserec:item:item-7");
-    let elsewhere = (0..60).map(|i| format!("item-{i}")).find(|id| cluster.primary_of(&format!("fuserec:item:{id}")) != victim).unwrap();
+    let victim = cluster.primary_of(&RedisClusterStore::key_of("item-7"));
+    let elsewhere = (0..60).map(|i| format!("item-{i}")).find(|id| cluster.primary_of(&RedisClusterStore::key_of(id)) != victim).unwrap();
     cluster.kill(victim);
     // Every acknowledged item is readable once the replica took over (reads wait for it), and a
     // listing is complete, never a partial one from the surviving shards.
     assert_eq!(store.all().unwrap().len(), 62);
-    assert_eq!(store.get("item-7").unwrap().unwrap().vector[0], 7.0);
+    assert_eq!(store.get("item-7").unwrap().unwrap().vector[0], record("", 7.0).vector[0]);
     // Other shards take writes as before.
     store
         .update(&elsewhere, &mut |r| {
@@ -194,15 +199,122 @@ fn records_survive_concurrent_writers_and_a_killed_primary() {
     }
     let all = store.all().unwrap();
     assert_eq!(all.len(), 92, "two named items and 90 numbered ones");
-    assert_eq!(store.len().unwrap(), 92);
+    assert_eq!(RecordStore::len(&store).unwrap(), 92);
     let mut keys: Vec<u32> = all.iter().map(|r| r.key).collect();
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), 92, "no key handed out twice");
     let seven = store.get("item-7").unwrap().unwrap();
-    assert_eq!((seven.exposures, seven.version, seven.vector[0]), (5, 2, 7.0));
-    assert!(all.iter().any(|r| r.id == "item-89" && r.vector[0] == 89.0));
+    assert_eq!((seven.exposures, seven.version, seven.vector[0]), (5, 2, record("", 7.0).vector[0]));
+    assert!(all.iter().any(|r| r.id == "item-89" && r.vector[0] == record("", 89.0).vector[0]));
     assert_eq!(store.get(&elsewhere).unwrap().unwrap().exposures, 3);
+}
+
+/// A deterministic vector of width `d` (a linear congruential stream), norm about 0.3–1.7.
+fn vector(seed: u64, d: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let scale = 0.3 + (seed % 7) as f32 * 0.2;
+    (0..d)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale * 3.4 / (d as f32).sqrt()
+        })
+        .collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The exact top `k` keys of `records` by inner product with `q`, leaving out `exclude`.
+fn exact_top(records: &[ItemRecord], q: &[f32], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
+    let mut all: Vec<(u32, f32)> = records.iter().filter(|r| !exclude.contains(&r.key)).map(|r| (r.key, dot(q, &r.vector))).collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    all
+}
+
+#[test]
+fn vector_search_on_the_cluster_finds_the_inner_product_top_k_through_a_failover() {
+    let Some(cluster) = Cluster::up("fuserec-vsearch") else { return };
+    let store = RedisClusterStore::open(RedisClusterConfig::new(cluster.nodes.clone())).unwrap();
+    assert!(store.search(&[1.0; 16], 5, &[]).unwrap().is_empty(), "an empty store finds nothing");
+    let d = 16;
+    let recs: Vec<ItemRecord> = (0..400)
+        .map(|i| {
+            let mut r = record(&format!("v{i}"), 0.0);
+            r.vector = vector(i, d);
+            r
+        })
+        .collect();
+    assert_eq!(store.put_many(recs).unwrap(), 400);
+    let stored = store.all().unwrap();
+    assert_eq!((LiveIndex::len(&store).unwrap(), stored.len()), (400, 400));
+    // Every vector is in the index as stored (to the rounding of Redis's normalisation).
+    for r in stored.iter().step_by(37) {
+        let v = store.vector(r).unwrap().expect("indexed");
+        assert!(v.iter().zip(&r.vector).all(|(a, b)| (a - b).abs() < 1e-5), "{}: {v:?} vs {:?}", r.id, r.vector);
+    }
+    // Recall@10 against exact inner products, scores as the inner product, exclusion honoured.
+    let (mut found, mut asked) = (0, 0);
+    for qi in 0..30 {
+        let q = vector(10_000 + qi, d);
+        let exclude: Vec<u32> = {
+            let mut e: Vec<u32> = exact_top(&stored, &q, 3, &[]).iter().map(|h| h.0).collect();
+            e.sort_unstable();
+            e
+        };
+        let want = exact_top(&stored, &q, 10, &exclude);
+        let got = store.search(&q, 10, &exclude).unwrap();
+        assert_eq!(got.len(), 10);
+        assert!(got.windows(2).all(|w| w[0].score >= w[1].score), "best first");
+        for h in &got {
+            assert!(exclude.binary_search(&h.key).is_err(), "excluded key {} came back", h.key);
+            let r = stored.iter().find(|r| r.key == h.key).unwrap();
+            assert_eq!(h.id, r.id);
+            let exact = dot(&q, &r.vector);
+            assert!((h.score - exact).abs() < 1e-4 * (1.0 + exact.abs()), "{}: score {} vs inner product {exact}", h.id, h.score);
+        }
+        found += want.iter().filter(|w| got.iter().any(|h| h.key == w.0)).count();
+        asked += want.len();
+    }
+    let recall = found as f64 / asked as f64;
+    assert!(recall >= 0.95, "recall@10 {recall}");
+
+    // A changed vector is searchable at once: item v5 moved onto a query's direction.
+    let q = vector(20_000, d);
+    let n = dot(&q, &q).sqrt();
+    let moved = store
+        .update("v5", &mut |r| {
+            r.vector = q.iter().map(|x| x / n * 1.9).collect();
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.search(&q, 1, &[]).unwrap()[0].id, "v5");
+    // The primary holding v5 (record and vector) is killed: once its replica took over, the
+    // search still finds v5 where it moved to (the update reached the replica), and the index
+    // still holds all 400.
+    let victim = cluster.primary_of(&RedisClusterStore::key_of("v5"));
+    cluster.kill(victim);
+    let top = store.search(&q, 1, &[]).unwrap();
+    assert_eq!((top[0].id.as_str(), top[0].key), ("v5", moved.key));
+    assert!((top[0].score - 1.9 * n).abs() < 1e-4 * 1.9 * n);
+    assert_eq!(LiveIndex::len(&store).unwrap(), 400);
+    cluster.restart(victim);
+    // A vector longer than the store's bound (4 × the first write's longest) is refused, and
+    // nothing is written.
+    let mut long = record("too-long", 0.0);
+    long.vector = vec![100.0; d];
+    let e = store.put(long).unwrap_err().to_string();
+    assert!(e.contains("too-long") && e.contains("exceeds the store's bound"), "{e}");
+    assert!(store.get("too-long").unwrap().is_none());
+    // A vector of another width is refused by the vector set before anything is written.
+    let mut wide = record("wide", 0.0);
+    wide.vector = vec![0.1; d + 1];
+    assert!(store.put(wide).is_err());
+    assert!(store.get("wide").unwrap().is_none());
+    assert_eq!(LiveIndex::len(&store).unwrap(), 400);
 }
 
 const MODEL: &str = r#"
@@ -249,7 +361,7 @@ fn serving_on_the_cluster_survives_a_node_kill() {
 
     // Kill the primary holding new-3 and keep writing to it: acknowledged once the replica took
     // over and the killed node is back as its replica (restarted a second later).
-    let victim = cluster.primary_of("fuserec:item:new-3");
+    let victim = cluster.primary_of(&RedisClusterStore::key_of("new-3"));
     cluster.kill(victim);
     std::thread::scope(|s| {
         s.spawn(|| {

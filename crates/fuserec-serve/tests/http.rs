@@ -189,7 +189,7 @@ fn ingest_recall_stats_bad_input_and_restart_over_http() {
         let after = clickers.iter().map(|&u| dot(m.user_vectors.row(u as usize), &rec.vector)).sum::<f32>() / 12.0;
         assert!(after > before, "the clicks pulled the item towards its clickers: {before} → {after}");
         // The stored vector is the one the learned row gives.
-        assert_eq!(server.app.index.read().unwrap().vector(rec.key).unwrap(), rec.vector.as_slice());
+        assert_eq!(server.app.index.vector(&rec).unwrap().unwrap(), rec.vector);
     }
     // Still retrievable for its own content.
     let r = post(addr, "/recall", &json!({ "items": ["new-3"], "k": 10, "exclude_seen": false })).unwrap();
