@@ -87,7 +87,7 @@ fn real_main() -> Result<()> {
         Some("encode") => encode(&args[1..]),
         Some("quantize") => quantize(&args[1..]),
         Some("serve-bench") => {
-            check_flags(&args[1..], &["--items", "--seconds", "--crash-after", "--clients"], &[])?;
+            check_flags(&args[1..], &["--items", "--seconds", "--crash-after", "--clients", "--store"], &[])?;
             serve_bench::run(&args[1..], &root(), &assets::cache_dir(), &serve_binary()?)
         }
         Some("list") => {

@@ -54,6 +54,8 @@ fn main() {
             false,
         ),
     ];
+    // A file output is read back as Parquet, which wants the extension; the split writes a folder.
+    let output = |prefix: &str, i: usize, folder: bool| if folder { format!("{prefix}{i}") } else { format!("{prefix}{i}.parquet") };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let run = |args: &[String], out: &Path, cluster: Option<&str>| -> f64 {
         let mut a = args.to_vec();
@@ -68,7 +70,7 @@ fn main() {
     let mut table: Vec<Vec<String>> = jobs.iter().map(|j| vec![j.0.to_string()]).collect();
     // Embedded first: its outputs are the reference (the encode output feeds top-K).
     for (i, (name, args, _)) in jobs.iter().enumerate() {
-        let out = if *name == "encode titles (hashed n-grams)" { text.clone() } else { work.join(format!("e{i}")) };
+        let out = if *name == "encode titles (hashed n-grams)" { text.clone() } else { work.join(output("e", i, jobs[i].2)) };
         table[i].push(format!("{:.2} s", run(args, &out, None)));
     }
     let counts = if given.is_some() { vec![0] } else { counts };
@@ -77,8 +79,8 @@ fn main() {
         let started = (n > 0).then(|| LocalCluster::start(&bin, &work.join(format!("cluster{n}")), n, tasks).unwrap());
         let url = started.as_ref().map_or_else(|| given.clone().unwrap(), |c| c.url());
         for (i, (_, args, folder)) in jobs.iter().enumerate() {
-            let reference = if i == 3 { text.clone() } else { work.join(format!("e{i}")) };
-            let out = work.join(format!("c{n}-{i}"));
+            let reference = if i == 3 { text.clone() } else { work.join(output("e", i, *folder)) };
+            let out = work.join(output(&format!("c{n}-"), i, *folder));
             let secs = run(args, &out, Some(&url));
             let files: Vec<(PathBuf, PathBuf)> = if *folder {
                 ["train", "val", "test_warm", "test_cold"]

@@ -35,9 +35,12 @@ use std::time::{Duration, Instant};
 const NEXT_KEY: &str = "fuserec:next_key";
 const NORM_BOUND: &str = "fuserec:norm_bound";
 const ITEM_PREFIX: &str = "fuserec:item:";
-/// Buckets the items are spread over: each is one slot (so one shard) and one vector set; a
-/// search asks all of them. 16 spreads them over up to 16 primaries.
-pub const BUCKETS: u32 = 16;
+/// Buckets the items are spread over: each is one slot (so one shard) and one vector set, and a
+/// search asks all of them, so fewer buckets search faster and more spread further. The 12
+/// slots are evenly spaced, so a cluster whose primaries split the slots evenly (as
+/// `redis-cli --cluster create` does) gets the same number of buckets on each of 2, 3, 4, 6
+/// or 12 primaries.
+pub const BUCKETS: u32 = 12;
 
 /// The bucket of an item id (FNV-1a: the same in every process and version).
 fn bucket(id: &str) -> u32 {
@@ -45,12 +48,32 @@ fn bucket(id: &str) -> u32 {
     (h % BUCKETS as u64) as u32
 }
 
+/// Redis Cluster's slot of a hash tag (CRC16-XMODEM mod 16,384).
+fn slot(tag: &str) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(tag.as_bytes()) % 16384
+}
+
+/// Bucket `b`'s hash tag: the first `bB-N` (N = 0, 1, …) whose slot lies within 64 of the middle
+/// of the `b`-th twelfth of the slots.
+fn tag(b: u32) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        (0..BUCKETS)
+            .map(|b| {
+                let middle = ((2 * b + 1) as f64 * 16384.0 / (2 * BUCKETS) as f64) as i32;
+                (0..).map(|n| format!("b{b}-{n}")).find(|t| (slot(t) as i32 - middle).abs() <= 64).expect("some tag fits")
+            })
+            .collect()
+    });
+    &tags[b as usize]
+}
+
 fn item_key(id: &str) -> String {
-    format!("{ITEM_PREFIX}{{b{:02}}}:{id}", bucket(id))
+    format!("{ITEM_PREFIX}{{{}}}:{id}", tag(bucket(id)))
 }
 
 fn set_key(b: u32) -> String {
-    format!("fuserec:vs:{{b{b:02}}}")
+    format!("fuserec:vs:{{{}}}", tag(b))
 }
 
 /// The id in an item's hash key (`fuserec:item:{bNN}:<id>`).
@@ -88,6 +111,12 @@ redis.call('VADD', KEYS[2], 'FP32', ARGV[5], ARGV[6], 'NOQUANT')
 redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'w', ARGV[4])
 return 1";
 
+/// `VSIM` on vector set `KEYS[1]` for the FP32 query `ARGV[1]`: the top `ARGV[2]` elements
+/// with their similarities, beam `ARGV[3]`. Called from a script, `VSIM` searches on the
+/// server's main thread; called directly it starts a thread per call, which costs more than
+/// the search of one bucket (measured: 0.32 ms against 0.11 ms per call).
+const VSIM: &str = "return redis.call('VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', ARGV[2], 'EF', ARGV[3])";
+
 /// Where the cluster is and how strict an acknowledgement is.
 #[derive(Clone, Debug)]
 pub struct RedisClusterConfig {
@@ -117,7 +146,10 @@ impl RedisClusterConfig {
 pub struct RedisClusterStore {
     cfg: RedisClusterConfig,
     client: ClusterClient,
-    conn: Mutex<ClusterConnection>,
+    /// Idle connections: a request takes one (or opens one when none is idle) and puts it back,
+    /// so concurrent requests (recall beside a write waiting for its replica) do not queue on
+    /// one socket.
+    idle: Mutex<Vec<ClusterConnection>>,
     cas: redis::Script,
     /// This process's random prefix of write tokens, and the count of writes so far.
     nonce: u64,
@@ -172,7 +204,7 @@ impl RedisClusterStore {
         Ok(RedisClusterStore {
             cfg,
             client,
-            conn: Mutex::new(conn),
+            idle: Mutex::new(vec![conn]),
             cas: redis::Script::new(CAS),
             nonce,
             writes: Default::default(),
@@ -186,21 +218,39 @@ impl RedisClusterStore {
         item_key(id)
     }
 
-    /// Runs `op` on the connection, retrying transient errors (with a fresh connection) until
-    /// `retry_for` has passed.
+    /// Runs `op` on an idle connection (a new one when none is idle), retrying transient errors
+    /// (with a fresh connection) until `retry_for` has passed.
     fn with_retry<T>(&self, what: &str, mut op: impl FnMut(&mut ClusterConnection) -> redis::RedisResult<T>) -> Result<T> {
         let t0 = Instant::now();
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(c) => Some(c),
+            None => self.client.get_connection().ok(),
+        };
         loop {
-            match op(&mut conn) {
-                Ok(v) => return Ok(v),
+            let result = match conn.as_mut() {
+                Some(c) => op(c),
+                None => self.client.get_connection().and_then(|c| op(conn.insert(c))),
+            };
+            match result {
+                Ok(v) => {
+                    if let Some(c) = conn {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                    }
+                    return Ok(v);
+                }
                 Err(e) if transient(&e) && t0.elapsed() < self.cfg.retry_for => {
                     std::thread::sleep(Duration::from_millis(200));
-                    if let Ok(c) = self.client.get_connection() {
-                        *conn = c;
-                    }
+                    conn = self.client.get_connection().ok();
                 }
-                Err(e) => return Err(store_err(&self.cfg, what, e)),
+                // A refused command leaves the connection usable; one that failed in transit
+                // may have left an answer unread, so it is dropped.
+                Err(e) => {
+                    if let (Some(c), false) = (conn, transient(&e)) {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                    }
+                    return Err(store_err(&self.cfg, what, e));
+                }
             }
         }
     }
@@ -490,7 +540,7 @@ impl LiveIndex for RedisClusterStore {
         let lists: Vec<Vec<Vec<u8>>> = self.with_retry("searching", |c| {
             let mut p = redis::cluster::cluster_pipe();
             for b in 0..BUCKETS {
-                p.cmd("VSIM").arg(set_key(b)).arg("FP32").arg(&blob[..]).arg("WITHSCORES").arg("COUNT").arg(count).arg("EF").arg(ef);
+                p.cmd("EVAL").arg(VSIM).arg(1).arg(set_key(b)).arg(&blob[..]).arg(count).arg(ef);
             }
             p.query(c)
         })?;
@@ -541,11 +591,22 @@ mod tests {
 
     #[test]
     fn an_item_key_names_its_bucket_and_gives_its_id_back() {
-        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c; mod 16 = 12.
-        assert_eq!(bucket("a"), 12);
-        assert_eq!(item_key("a"), "fuserec:item:{b12}:a");
-        assert_eq!(set_key(3), "fuserec:vs:{b03}");
-        assert_eq!(id_of_key("fuserec:item:{b12}:a:b}:c"), Some("a:b}:c"));
+        // Redis's documented slots: `CLUSTER KEYSLOT foo` = 12182, `123456789` hashes to 0x31C3.
+        assert_eq!((slot("foo"), slot("123456789")), (12182, 0x31c3));
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c; mod 12 = 4.
+        assert_eq!(bucket("a"), 4);
+        let t4 = tag(4);
+        assert!(t4.starts_with("b4-"));
+        assert_eq!(item_key("a"), format!("fuserec:item:{{{t4}}}:a"));
+        assert_eq!(set_key(4), format!("fuserec:vs:{{{t4}}}"));
+        assert_eq!(id_of_key(&format!("fuserec:item:{{{t4}}}:a:b}}:c")), Some("a:b}:c"));
+        // The buckets' slots are evenly spread: on three primaries splitting the slots evenly
+        // (0–5460, 5461–10922, 10923–16383), four buckets each.
+        let slots: Vec<u16> = (0..BUCKETS).map(|b| slot(tag(b))).collect();
+        assert!(slots.windows(2).all(|w| w[0] < w[1]), "{slots:?}");
+        for (lo, hi) in [(0, 5460), (5461, 10922), (10923, 16383)] {
+            assert_eq!(slots.iter().filter(|&&s| (lo..=hi).contains(&s)).count(), 4, "{slots:?}");
+        }
         assert_eq!(id_of_key("fuserec:next_key"), None);
         // Every bucket is used by some of 1,000 ids.
         let used: std::collections::HashSet<u32> = (0..1000).map(|i| bucket(&format!("item{i}"))).collect();
