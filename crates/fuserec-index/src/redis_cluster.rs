@@ -4,9 +4,9 @@
 //! acknowledged item: the replica that has it is promoted.
 //!
 //! Layout: the items fall into [`BUCKETS`] buckets by a hash of their id. Bucket `b` is one hash
-//! tag `{bNN}`, so one slot: hash `fuserec:item:{bNN}:<id>` holds an item's record (field `rec`,
-//! the redb store's encoding) and the token of the write that set it (field `w`), and the vector
-//! set `fuserec:vs:{bNN}` (Redis 8's `VADD`/`VSIM`, an HNSW graph per bucket, full precision)
+//! tag (`{bB-N}`, see `tag`), so one slot: hash `fuserec:item:{<tag>}:<id>` holds an item's
+//! record (field `rec`, the redb store's encoding) and the token of the write that set it (field `w`), and the vector
+//! set `fuserec:vs:{<tag>}` (Redis 8's `VADD`/`VSIM`, an HNSW graph per bucket, full precision)
 //! holds the vectors of the bucket's items, element `<key>:<id>`. `fuserec:next_key` is the next
 //! free `u32` key (`INCR`, replicated before the key is used, so a failover never hands a key out
 //! twice) and `fuserec:norm_bound` the bound `M` below.
@@ -76,7 +76,7 @@ fn set_key(b: u32) -> String {
     format!("fuserec:vs:{{{}}}", tag(b))
 }
 
-/// The id in an item's hash key (`fuserec:item:{bNN}:<id>`).
+/// The id in an item's hash key (`fuserec:item:{<tag>}:<id>`).
 fn id_of_key(key: &str) -> Option<&str> {
     key.strip_prefix(ITEM_PREFIX)?.split_once("}:").map(|(_, id)| id)
 }
