@@ -590,6 +590,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unreachable_cluster_is_an_error_naming_it_after_the_retries() {
+        // A port nothing listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cfg = RedisClusterConfig::new(vec![format!("127.0.0.1:{port}")]);
+        cfg.retry_for = Duration::from_millis(600);
+        let t0 = Instant::now();
+        let e = RedisClusterStore::open(cfg).err().expect("no cluster there").to_string();
+        assert!(e.contains(&format!("redis-cluster(127.0.0.1:{port})")) && e.contains("connecting"), "{e}");
+        assert!(t0.elapsed() >= Duration::from_millis(600), "gave up before retry_for");
+        let e = RedisClusterStore::open(RedisClusterConfig::new(Vec::new())).err().unwrap().to_string();
+        assert!(e.contains("no node given"), "{e}");
+    }
+
+    #[test]
     fn an_item_key_names_its_bucket_and_gives_its_id_back() {
         // Redis's documented slots: `CLUSTER KEYSLOT foo` = 12182, `123456789` hashes to 0x31C3.
         assert_eq!((slot("foo"), slot("123456789")), (12182, 0x31c3));
