@@ -163,6 +163,9 @@ fn status() -> Result<()> {
     let mut names: Vec<_> =
         entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
     names.sort();
+    if names.is_empty() && !dir.join("store.url").exists() {
+        println!("nothing is up");
+    }
     for p in names {
         let pid = std::fs::read_to_string(&p)?.trim().to_string();
         let name = p.file_stem().unwrap_or_default().to_string_lossy().to_string();
