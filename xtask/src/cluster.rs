@@ -32,6 +32,15 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The pid files of what `up` started, sorted (none when nothing was started).
+fn pid_files() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(state())
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
 fn alive(pid: &str) -> bool {
     Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
@@ -76,9 +85,7 @@ fn up(args: &[&str]) -> Result<()> {
     }
     let (executors, port) = (flag(args, "--executors", 2)?, flag(args, "--port", 50050)?);
     let (store_nodes, store_port) = (flag(args, "--store-nodes", 6)?, flag(args, "--store-port", 7000)?);
-    let running =
-        std::fs::read_dir(state()).is_ok_and(|d| d.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "pid")));
-    if running || state().join("store.url").exists() {
+    if !pid_files().is_empty() || state().join("store.url").exists() {
         bail!("a cluster is already up (target/cluster); `cargo xtask cluster down` first");
     }
     std::fs::create_dir_all(state())?;
@@ -136,14 +143,15 @@ fn up(args: &[&str]) -> Result<()> {
 
 fn down() -> Result<()> {
     let dir = state();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let pids = pid_files();
+    if pids.is_empty() && !dir.join("store.url").exists() {
         println!("nothing is up");
         return Ok(());
-    };
-    for e in entries.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "pid")) {
-        let pid = std::fs::read_to_string(e.path())?.trim().to_string();
+    }
+    for p in pids {
+        let pid = std::fs::read_to_string(&p)?.trim().to_string();
         let _ = Command::new("kill").arg(&pid).status();
-        std::fs::remove_file(e.path())?;
+        std::fs::remove_file(&p)?;
     }
     if dir.join("store.url").exists() {
         let script = crate::root().join("scripts").join("redis-cluster");
@@ -156,13 +164,7 @@ fn down() -> Result<()> {
 
 fn status() -> Result<()> {
     let dir = state();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("nothing is up");
-        return Ok(());
-    };
-    let mut names: Vec<_> =
-        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
-    names.sort();
+    let names = pid_files();
     if names.is_empty() && !dir.join("store.url").exists() {
         println!("nothing is up");
     }

@@ -218,15 +218,15 @@ impl RedisClusterStore {
         item_key(id)
     }
 
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<ClusterConnection>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Runs `op` on an idle connection (a new one when none is idle), retrying transient errors
     /// (with a fresh connection) until `retry_for` has passed.
     fn with_retry<T>(&self, what: &str, mut op: impl FnMut(&mut ClusterConnection) -> redis::RedisResult<T>) -> Result<T> {
         let t0 = Instant::now();
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match idle {
-            Some(c) => Some(c),
-            None => self.client.get_connection().ok(),
-        };
+        let mut conn = self.idle().pop();
         loop {
             let result = match conn.as_mut() {
                 Some(c) => op(c),
@@ -234,20 +234,18 @@ impl RedisClusterStore {
             };
             match result {
                 Ok(v) => {
-                    if let Some(c) = conn {
-                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
-                    }
+                    self.idle().extend(conn);
                     return Ok(v);
                 }
                 Err(e) if transient(&e) && t0.elapsed() < self.cfg.retry_for => {
                     std::thread::sleep(Duration::from_millis(200));
-                    conn = self.client.get_connection().ok();
+                    conn = None;
                 }
                 // A refused command leaves the connection usable; one that failed in transit
                 // may have left an answer unread, so it is dropped.
                 Err(e) => {
-                    if let (Some(c), false) = (conn, transient(&e)) {
-                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                    if !transient(&e) {
+                        self.idle().extend(conn);
                     }
                     return Err(store_err(&self.cfg, what, e));
                 }
@@ -337,13 +335,14 @@ impl RedisClusterStore {
             if rec.id != id {
                 return Err(Error::Invalid(format!("item store: record for `{id}` names `{}`", rec.id)));
             }
+            // The vector is checked before a new item takes a key.
+            let vector = self.augmented(&rec)?;
             let mut next = match old {
                 Some(_) => 0,
                 None => self.fresh_key()?,
             };
             assign(&mut rec, old.as_ref(), &mut next)?;
             let bytes = encode(&rec);
-            let vector = self.augmented(&rec)?;
             let element = format!("{}:{id}", rec.key);
             let expect = raw.unwrap_or_default();
             let mode = if old.is_none() { "new" } else { "replace" };
